@@ -1,0 +1,1 @@
+//! container (filled in by its issue's work).

@@ -1,0 +1,1 @@
+//! image (filled in by its issue's work).

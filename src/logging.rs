@@ -1,0 +1,1 @@
+//! Runtime log (`--log`, `--log-format`), filled in with the CLI.

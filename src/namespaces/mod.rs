@@ -1,0 +1,1 @@
+//! namespaces (filled in by its issue's work).

@@ -1,0 +1,1 @@
+//! process (filled in by its issue's work).

@@ -1,0 +1,1 @@
+//! rootfs (filled in by its issue's work).

@@ -1,0 +1,1 @@
+//! security (filled in by its issue's work).
