@@ -228,7 +228,7 @@ mod tests {
     #[test]
     fn user_ns_needs_mappings() {
         let s = spec(
-            serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}]}}),
+            serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}, {"type": "user"}]}}),
         );
         assert_eq!(check_namespaces(&s).unwrap_err().0, "linux.uidMappings");
     }
