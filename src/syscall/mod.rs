@@ -5,3 +5,4 @@ pub mod clone;
 pub mod fd;
 pub mod ns;
 pub mod process;
+pub mod tty;
