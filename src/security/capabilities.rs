@@ -96,7 +96,7 @@ impl CapabilityPlan {
     /// The plan for `process.capabilities`, refusing combinations the kernel would reject or
     /// that would silently not take effect.
     pub fn from_spec(caps: Option<&LinuxCapabilities>) -> Result<CapabilityPlan, SecurityError> {
-        let plan = match caps {
+        let mut plan = match caps {
             None => CapabilityPlan::default(),
             Some(c) => CapabilityPlan {
                 bounding: mask(c.bounding()),
@@ -114,15 +114,10 @@ impl CapabilityPlan {
                 format!("{} not in process.capabilities.permitted", names(extra)),
             ));
         }
-        // PR_CAP_AMBIENT_RAISE refuses a capability that is not both permitted and inheritable;
-        // runc only warns here, which leaves the process without a capability it was promised.
-        let extra = plan.ambient & !(plan.permitted & plan.inheritable);
-        if extra != 0 {
-            return Err(SecurityError::invalid(
-                "process.capabilities.ambient",
-                format!("{} must also be in permitted and inheritable", names(extra)),
-            ));
-        }
+        // PR_CAP_AMBIENT_RAISE refuses a capability that is not both permitted and inheritable.
+        // runc skips those (its own default config lists ambient capabilities without any
+        // inheritable ones, expecting CapAmb to end up empty), so they are left out, not refused.
+        plan.ambient &= plan.permitted & plan.inheritable;
         Ok(plan)
     }
 
@@ -195,9 +190,18 @@ fn caps_error(
     SecurityError::syscall(field, syscall, std::io::Error::other(e.to_string()))
 }
 
-/// Checks the capability sets without applying them.
+/// Checks the capability sets without applying them, and logs (at debug level, as the default
+/// config always triggers it) the ambient capabilities that will not be raised.
 pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
-    CapabilityPlan::from_spec(caps).map(|_| ())
+    let plan = CapabilityPlan::from_spec(caps)?;
+    let skipped = caps.map(|c| mask(c.ambient())).unwrap_or(0) & !plan.ambient;
+    if skipped != 0 {
+        crate::logging::debug(&format!(
+            "process.capabilities.ambient: not raising {} (not in both permitted and inheritable)",
+            names(skipped)
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -269,16 +273,14 @@ mod tests {
     }
 
     #[test]
-    fn ambient_must_be_permitted_and_inheritable() {
+    fn ambient_is_limited_to_permitted_and_inheritable() {
+        // runc's default config: ambient without inheritable, which must run with no ambient caps.
         let c = caps_json(r#"{"permitted":["CAP_KILL"],"ambient":["CAP_KILL"]}"#);
-        let err = validate(Some(&c)).unwrap_err().to_string();
-        assert!(
-            err.starts_with("process.capabilities.ambient: CAP_KILL"),
-            "{err}"
+        assert_eq!(CapabilityPlan::from_spec(Some(&c)).unwrap().ambient, 0);
+        assert!(validate(Some(&c)).is_ok());
+        let c = caps_json(
+            r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL","CAP_CHOWN"]}"#,
         );
-        let ok = caps_json(
-            r#"{"permitted":["CAP_KILL"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL"]}"#,
-        );
-        assert!(validate(Some(&ok)).is_ok());
+        assert_eq!(CapabilityPlan::from_spec(Some(&c)).unwrap().ambient, 1 << 5);
     }
 }
