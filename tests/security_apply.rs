@@ -34,6 +34,10 @@ fn zz_child_entry() {
         std::process::exit(3);
     }
     let script = std::env::var(SCRIPT_ENV).expect("script");
+    if let Err(e) = berth::security::apply_seccomp(&spec) {
+        println!("SECCOMP-ERROR {e}");
+        std::process::exit(5);
+    }
     let err = exec::busybox_sh(&script);
     println!("EXEC-ERROR {err}");
     std::process::exit(4);
@@ -280,4 +284,56 @@ fn oom_score_adj_and_rlimits_from_the_parent() {
         ["333", "444"],
         "{nofile}"
     );
+}
+
+fn seccomp_profile() -> Value {
+    json!({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+        "syscalls":[
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":95},
+            {"names":["chmod","fchmod"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+             "args":[{"index":1,"value":511,"op":"SCMP_CMP_EQ"}]},
+            {"names":["fchmodat","fchmodat2"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+             "args":[{"index":2,"value":511,"op":"SCMP_CMP_EQ"}]}]})
+}
+
+const SECCOMP_SCRIPT: &str = "cat /proc/self/status | grep -E \"Seccomp|NoNewPrivs\"; cd /tmp; \
+    mkdir berth-seccomp-$$ 2>&1; echo mkdir=$?; f=/tmp/berth-seccomp-file-$$; : > $f; \
+    chmod 755 $f; echo chmod755=$?; chmod 777 $f 2>&1; echo chmod777=$?; rm -f $f";
+
+fn check_seccomp_output(out: &str) {
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(out.contains("Operation not supported"), "{out}");
+    assert!(out.contains("mkdir=1"), "{out}");
+    assert!(out.contains("chmod755=0"), "{out}");
+    assert!(out.contains("Permission denied"), "{out}");
+    assert!(out.contains("chmod777=1"), "{out}");
+}
+
+#[test]
+fn seccomp_with_no_new_privileges() {
+    if !common::require_root("seccomp_with_no_new_privileges") {
+        return;
+    }
+    let s = spec(
+        json!({"noNewPrivileges":true}),
+        json!({"seccomp":seccomp_profile()}),
+    );
+    let out = apply_in_child(&s, SECCOMP_SCRIPT, false);
+    check_seccomp_output(&out);
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}
+
+#[test]
+fn seccomp_without_no_new_privileges_is_installed_before_caps_drop() {
+    if !common::require_root("seccomp_without_no_new_privileges_is_installed_before_caps_drop") {
+        return;
+    }
+    let s = spec(
+        json!({"noNewPrivileges":false}),
+        json!({"seccomp":seccomp_profile()}),
+    );
+    let out = apply_in_child(&s, SECCOMP_SCRIPT, false);
+    check_seccomp_output(&out);
+    // The filter went in while CAP_SYS_ADMIN was still held, without no_new_privs.
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
 }

@@ -17,6 +17,7 @@ mod personality;
 mod raw;
 mod rlimits;
 mod scheduler;
+mod seccomp;
 mod sysctl;
 mod umask;
 mod user;
@@ -101,6 +102,7 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
             sysctl::validate(sysctls, linux.namespaces().as_deref().unwrap_or(&[]))?;
         }
     }
+    seccomp::validate(spec)?;
     Ok(())
 }
 
@@ -144,11 +146,20 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
         ioprio::apply(p)?;
     }
 
+    let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    if !no_new_privs {
+        // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so (as runc does) it
+        // goes in now, before capabilities are dropped; the rest of the init then runs under it.
+        if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
+            seccomp::install(s)?;
+        }
+    }
+
     let plan = CapabilityPlan::from_spec(process.and_then(|p| p.capabilities().as_ref()))?;
     // The bounding set can only shrink while we still hold CAP_SETPCAP, i.e. before the switch.
     plan.apply_bounding()?;
 
-    if process.and_then(|p| p.no_new_privileges()).unwrap_or(false) {
+    if no_new_privs {
         crate::syscall::security::set_no_new_privs().map_err(|e| {
             SecurityError::syscall("process.noNewPrivileges", "prctl(PR_SET_NO_NEW_PRIVS)", e)
         })?;
@@ -161,4 +172,20 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
     plan.apply_sets()?;
     umask::apply(user.umask());
     Ok(())
+}
+
+/// Installs linux.seccomp when process.noNewPrivileges is set; the runtime calls it as the very
+/// last thing before execve (after opening exec.fifo), so the filter has to allow as little
+/// of the runtime's own work as possible. Without noNewPrivileges the filter was already
+/// installed by [`apply_process_security`] (it needs CAP_SYS_ADMIN then) and this does nothing.
+pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
+    let no_new_privs = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) if no_new_privs => seccomp::install(s),
+        _ => Ok(()),
+    }
 }

@@ -62,6 +62,62 @@ const IO_CLASSES: [&str; 3] = ["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLA
 
 const PERSONALITY_DOMAINS: [&str; 2] = ["LINUX", "LINUX32"];
 
+const SECCOMP_ACTIONS: [&str; 9] = [
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+];
+
+const SECCOMP_ARCHES: [&str; 24] = [
+    "SCMP_ARCH_NATIVE",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+];
+
+const SECCOMP_FLAGS: [&str; 4] = [
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
+const SECCOMP_OPS: [&str; 7] = [
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
+
 /// A string field that must be one of `allowed`. Absent is fine (the spec parser decides
 /// whether it is required).
 fn one_of(
@@ -154,6 +210,62 @@ fn fix_scheduler(sched: &mut Value) -> Result<(), SecurityError> {
     Ok(())
 }
 
+fn check_seccomp(sc: &Value) -> Result<(), SecurityError> {
+    let f = "linux.seccomp";
+    one_of(
+        sc.get("defaultAction"),
+        &format!("{f}.defaultAction"),
+        "seccomp action",
+        &SECCOMP_ACTIONS,
+    )?;
+    for (i, a) in array(sc.get("architectures"), &format!("{f}.architectures"))?
+        .iter()
+        .enumerate()
+    {
+        one_of(
+            Some(a),
+            &format!("{f}.architectures[{i}]"),
+            "seccomp architecture",
+            &SECCOMP_ARCHES,
+        )?;
+    }
+    for (i, fl) in array(sc.get("flags"), &format!("{f}.flags"))?
+        .iter()
+        .enumerate()
+    {
+        one_of(
+            Some(fl),
+            &format!("{f}.flags[{i}]"),
+            "seccomp flag",
+            &SECCOMP_FLAGS,
+        )?;
+    }
+    for (i, call) in array(sc.get("syscalls"), &format!("{f}.syscalls"))?
+        .iter()
+        .enumerate()
+    {
+        let field = format!("{f}.syscalls[{i}]");
+        one_of(
+            call.get("action"),
+            &format!("{field}.action"),
+            "seccomp action",
+            &SECCOMP_ACTIONS,
+        )?;
+        for (j, arg) in array(call.get("args"), &format!("{field}.args"))?
+            .iter()
+            .enumerate()
+        {
+            one_of(
+                arg.get("op"),
+                &format!("{field}.args[{j}].op"),
+                "seccomp operator",
+                &SECCOMP_OPS,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// Validates the enumerated security fields of a raw config.json with messages that name the
 /// field, and rewrites runtime-spec scheduler flag names into the spelling oci-spec parses.
 /// Call it before `serde_json::from_value::<Spec>`.
@@ -192,6 +304,13 @@ pub fn check_raw_config(config: &mut Value) -> Result<(), SecurityError> {
             "personality domain",
             &PERSONALITY_DOMAINS,
         )?;
+    }
+    if let Some(sc) = config
+        .get("linux")
+        .and_then(|l| l.get("seccomp"))
+        .filter(|c| !c.is_null())
+    {
+        check_seccomp(sc)?;
     }
     Ok(())
 }
@@ -239,6 +358,16 @@ mod tests {
         );
         assert!(err(json!({"linux":{"personality":{"domain":"LINUX64"}}}))
             .starts_with("linux.personality.domain"));
+        assert!(
+            err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_MAYBE"}}})).starts_with(
+                "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_MAYBE\""
+            )
+        );
+        assert!(err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_VAX"]}}}))
+            .starts_with("linux.seccomp.architectures[0]"));
+        assert!(err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_ABOUT"}]}]}}}))
+        .starts_with("linux.seccomp.syscalls[0].args[0].op"));
     }
 
     #[test]
