@@ -300,3 +300,73 @@ fn failure_inside_the_init_is_reported_and_cleaned_up() {
         "linux.sysctl[\"net.ipv4.no_such_sysctl\"]: open /proc/sys/net/ipv4/no_such_sysctl failed",
     );
 }
+
+fn seccomp_profile() -> serde_json::Value {
+    json!({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+        "syscalls":[
+            {"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":95},
+            {"names":["chmod","fchmod"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+             "args":[{"index":1,"value":511,"op":"SCMP_CMP_EQ"}]},
+            {"names":["fchmodat","fchmodat2"],"action":"SCMP_ACT_ERRNO","errnoRet":13,
+             "args":[{"index":2,"value":511,"op":"SCMP_CMP_EQ"}]}]})
+}
+
+const SECCOMP_SCRIPT: &str =
+    "grep -E 'Seccomp|NoNewPrivs' /proc/self/status; mkdir /tmp/d 2>&1; echo mkdir=$?; \
+    : > /tmp/f; chmod 755 /tmp/f; echo chmod755=$?; chmod 777 /tmp/f 2>&1; echo chmod777=$?";
+
+fn run_seccomp_container(no_new_privs: bool) -> String {
+    let b = sh(SECCOMP_SCRIPT);
+    b.update_config(|c| {
+        c["process"]["noNewPrivileges"] = json!(no_new_privs);
+        c["linux"]["seccomp"] = seccomp_profile();
+    });
+    let out = b.run_ok(&common::unique_id("sec-seccomp"));
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("Operation not supported") && out.contains("mkdir=1"),
+        "{out}"
+    );
+    assert!(out.contains("chmod755=0"), "{out}");
+    assert!(
+        out.contains("Permission denied") && out.contains("chmod777=1"),
+        "{out}"
+    );
+    out
+}
+
+#[test]
+fn seccomp_filter_without_no_new_privileges() {
+    if !common::require_root("seccomp_filter_without_no_new_privileges") {
+        return;
+    }
+    let out = run_seccomp_container(false);
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+#[test]
+#[ignore = "needs the core to call security::apply_seccomp right before execve (process/init.rs wait_and_exec)"]
+fn seccomp_filter_with_no_new_privileges() {
+    if !common::require_root("seccomp_filter_with_no_new_privileges") {
+        return;
+    }
+    let out = run_seccomp_container(true);
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}
+
+#[test]
+fn seccomp_notify_is_refused() {
+    if !common::require_root("seccomp_notify_is_refused") {
+        return;
+    }
+    let b = Bundle::busybox(&["true"]);
+    b.update_config(|c| {
+        c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]});
+    });
+    assert_refused(
+        &b,
+        &common::unique_id("sec-notify"),
+        "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY is not supported",
+    );
+}
