@@ -24,6 +24,7 @@ mod user;
 
 pub use capabilities::CapabilityPlan;
 pub use raw::check_raw_config;
+pub use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
 

@@ -239,3 +239,28 @@ fn a_docker_sized_profile_fits() {
         RET_ALLOW
     );
 }
+
+#[test]
+fn features_list_only_what_compiles() {
+    let f = features();
+    for action in f["actions"].as_array().unwrap() {
+        let sc = seccomp(json!({"defaultAction": action}));
+        assert!(compile(&sc).is_ok(), "{action}");
+    }
+    for op in f["operators"].as_array().unwrap() {
+        let sc = seccomp(
+            json!({"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["read"],
+            "action":"SCMP_ACT_ERRNO","args":[{"index":0,"value":1,"op":op}]}]}),
+        );
+        assert!(compile(&sc).is_ok(), "{op}");
+    }
+    for flag in f["supportedFlags"].as_array().unwrap() {
+        assert!(
+            compile(&seccomp(
+                json!({"defaultAction":"SCMP_ACT_ALLOW","flags":[flag]})
+            ))
+            .is_ok(),
+            "{flag}"
+        );
+    }
+}
