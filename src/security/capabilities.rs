@@ -114,6 +114,15 @@ impl CapabilityPlan {
                 format!("{} not in process.capabilities.permitted", names(extra)),
             ));
         }
+        // capset(2) also refuses to add an inheritable capability outside the bounding set,
+        // which is dropped first; say which one instead of a bare EPERM from inside the init.
+        let extra = plan.inheritable & !plan.bounding;
+        if extra != 0 {
+            return Err(SecurityError::invalid(
+                "process.capabilities.inheritable",
+                format!("{} not in process.capabilities.bounding", names(extra)),
+            ));
+        }
         // PR_CAP_AMBIENT_RAISE refuses a capability that is not both permitted and inheritable.
         // runc skips those (its own default config lists ambient capabilities without any
         // inheritable ones, expecting CapAmb to end up empty), so they are left out, not refused.
@@ -273,13 +282,23 @@ mod tests {
     }
 
     #[test]
+    fn inheritable_must_be_in_bounding() {
+        let c = caps_json(r#"{"bounding":["CAP_KILL"],"inheritable":["CAP_KILL","CAP_CHOWN"]}"#);
+        let err = validate(Some(&c)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "process.capabilities.inheritable: CAP_CHOWN not in process.capabilities.bounding"
+        );
+    }
+
+    #[test]
     fn ambient_is_limited_to_permitted_and_inheritable() {
         // runc's default config: ambient without inheritable, which must run with no ambient caps.
         let c = caps_json(r#"{"permitted":["CAP_KILL"],"ambient":["CAP_KILL"]}"#);
         assert_eq!(CapabilityPlan::from_spec(Some(&c)).unwrap().ambient, 0);
         assert!(validate(Some(&c)).is_ok());
         let c = caps_json(
-            r#"{"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL","CAP_CHOWN"]}"#,
+            r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL","CAP_CHOWN"]}"#,
         );
         assert_eq!(CapabilityPlan::from_spec(Some(&c)).unwrap().ambient, 1 << 5);
     }
