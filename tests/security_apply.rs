@@ -159,7 +159,11 @@ fn user_groups_umask_and_ambient_for_non_root() {
                                "inheritable":["CAP_KILL"],"ambient":["CAP_KILL"]}}),
         json!({}),
     );
-    let out = apply_in_child(&s, "cat /proc/self/status; echo umask=$(umask)", false);
+    let out = apply_in_child(
+        &s,
+        "cat /proc/self/status; echo umask=$(umask); echo reopened > /proc/self/fd/1",
+        false,
+    );
     assert_eq!(
         status_field(&out, "Uid")
             .split_whitespace()
@@ -179,6 +183,8 @@ fn user_groups_umask_and_ambient_for_non_root() {
     assert_eq!(status_field(&out, "CapEff"), hex(KILL));
     assert_eq!(status_field(&out, "CapAmb"), hex(KILL));
     assert!(out.contains("umask=0027"), "{out}");
+    // stdout (a pipe owned by root) was handed to the user, so it can be reopened.
+    assert!(out.contains("reopened"), "{out}");
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn non_root_user_groups_umask_and_ambient() {
     if !common::require_root("non_root_user_groups_umask_and_ambient") {
         return;
     }
-    let b = sh("cat /proc/self/status; id; echo umask=$(umask)");
+    let b = sh("cat /proc/self/status; id; echo umask=$(umask); echo reopened > /proc/self/fd/1");
     b.update_config(|c| {
         c["process"]["user"] = json!({"uid":1000,"gid":1001,"additionalGids":[5,6],"umask":63});
         c["process"]["capabilities"] = json!({
@@ -132,6 +132,8 @@ fn non_root_user_groups_umask_and_ambient() {
     assert_eq!(status_field(&out, "Groups"), "5 6");
     assert!(out.contains("uid=1000 gid=1001 groups=5(tty),6"), "{out}");
     assert!(out.contains("umask=0077"), "{out}");
+    // stdout (a pipe owned by host root) was handed to the user, so it can be reopened.
+    assert!(out.contains("reopened"), "{out}");
     // A non-root exec keeps only the ambient capabilities.
     assert_eq!(status_field(&out, "CapBnd"), hex(CHOWN | KILL));
     assert_eq!(status_field(&out, "CapPrm"), hex(KILL));

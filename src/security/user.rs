@@ -4,7 +4,6 @@ use super::SecurityError;
 use crate::syscall::security as sys;
 use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, User};
-use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// The kernel caps the supplementary group list at NGROUPS_MAX.
 const NGROUPS_MAX: usize = 65536;
@@ -90,30 +89,47 @@ pub fn setgroups_denied(proc_self_setgroups: Option<&str>) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a stdio descriptor should be handed to the container user: only pipes, sockets and
+/// character devices (a terminal), never /dev/null, and never a regular file or directory the
+/// caller redirected to, which would be a change of ownership on the host (runc chowns those
+/// too; berth deliberately does not).
+pub fn stdio_needs_chown(
+    mode: u32,
+    owner: u32,
+    rdev: u64,
+    uid: u32,
+    null_rdev: Option<u64>,
+) -> bool {
+    let kind = mode & libc::S_IFMT;
+    if owner == uid {
+        return false;
+    }
+    match kind {
+        libc::S_IFCHR => null_rdev != Some(rdev),
+        libc::S_IFIFO | libc::S_IFSOCK => true,
+        _ => false,
+    }
+}
+
 /// Hands stdin/stdout/stderr to the container user, so that it can reopen them
-/// (/dev/stdout, /proc/self/fd/1) after the switch. Descriptors on /dev/null, or that the user
-/// already owns, are left alone; EPERM and EINVAL (an fd owned by an unmapped id, a read-only
-/// filesystem) are ignored, as runc does, because the descriptors themselves stay usable.
+/// (/dev/stdout, /proc/self/fd/1) after the switch. EPERM and EINVAL (an fd owned by an id not
+/// mapped in the user namespace, a read-only filesystem) are ignored, as runc does: the
+/// descriptors themselves stay usable.
 fn give_stdio_to(uid: u32) -> Result<(), SecurityError> {
-    let null = nix::sys::stat::stat("/dev/null").ok();
+    let null_rdev = nix::sys::stat::stat("/dev/null").ok().map(|n| n.st_rdev);
     for fd in 0..=2 {
-        // SAFETY: fds 0-2 are only borrowed for the duration of fstat/fchown below; we never
-        // close them.
-        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let Ok(st) = nix::sys::stat::fstat(fd.as_raw_fd()) else {
+        let Ok(st) = nix::sys::stat::fstat(fd) else {
             continue;
         };
-        let is_null =
-            null.map(|n| n.st_rdev == st.st_rdev && (st.st_mode & libc::S_IFMT) == libc::S_IFCHR);
-        if st.st_uid == uid || is_null == Some(true) {
+        if !stdio_needs_chown(st.st_mode, st.st_uid, st.st_rdev, uid, null_rdev) {
             continue;
         }
-        match nix::unistd::fchown(fd.as_raw_fd(), Some(Uid::from_raw(uid)), None) {
+        match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
             Ok(()) | Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EINVAL) => {}
             Err(e) => {
                 return Err(SecurityError::syscall(
                     "process.user.uid",
-                    "fchown(stdio)",
+                    format!("fchown(fd {fd})"),
                     e.into(),
                 ));
             }
@@ -231,6 +247,32 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "process.user.additionalGids: 2000 is not mapped by linux.gidMappings"
+        );
+    }
+
+    #[test]
+    fn which_stdio_descriptors_are_chowned() {
+        let null = Some(0x103);
+        assert!(stdio_needs_chown(libc::S_IFIFO | 0o600, 0, 0, 1000, null));
+        assert!(stdio_needs_chown(libc::S_IFSOCK | 0o777, 0, 0, 1000, null));
+        assert!(stdio_needs_chown(
+            libc::S_IFCHR | 0o620,
+            0,
+            0x8801,
+            1000,
+            null
+        ));
+        assert!(
+            !stdio_needs_chown(libc::S_IFCHR | 0o666, 0, 0x103, 1000, null),
+            "/dev/null"
+        );
+        assert!(
+            !stdio_needs_chown(libc::S_IFREG | 0o644, 0, 0, 1000, null),
+            "host file"
+        );
+        assert!(
+            !stdio_needs_chown(libc::S_IFIFO | 0o600, 1000, 0, 1000, null),
+            "already owned"
         );
     }
 
