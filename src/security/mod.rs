@@ -1,11 +1,13 @@
 //! Process security attributes of a container's init: capabilities, user and groups, rlimits,
-//! sysctls, scheduler, I/O priority, personality, oom_score_adj, no_new_privs and umask.
+//! sysctls, scheduler, I/O priority, personality, oom_score_adj, no_new_privs, umask and the
+//! seccomp filter.
 //!
-//! Three entry points, matching the three moments the runtime has:
-//! * [`validate`] (and [`check_raw_config`] on the JSON before it is parsed) at `create`, before
-//!   anything exists, needing no privilege;
+//! Entry points, matching the moments the runtime has:
+//! * [`check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
+//!   before anything exists, needing no privilege;
 //! * [`set_oom_score_adj`] / [`set_rlimits`] from the runtime for the init's pid;
-//! * [`apply_process_security`] inside the init, last thing before exec.
+//! * [`apply_process_security`] inside the init once its rootfs is ready;
+//! * [`apply_seccomp`] inside the init, right before execve.
 //!
 //! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
 //! submodules as plain functions; the syscalls they end in are in `crate::syscall::security`.
