@@ -372,3 +372,71 @@ fn seccomp_notify_is_refused() {
         "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY is not supported",
     );
 }
+
+/// A profile shaped like the one Docker sends: default EPERM, three x86 architectures, almost
+/// everything allowed by name, a few calls only with argument conditions, namespace calls left
+/// to the default.
+fn docker_like_profile() -> serde_json::Value {
+    let denied = [
+        "unshare",
+        "setns",
+        "mount",
+        "umount2",
+        "clone",
+        "clone3",
+        "personality",
+        "socket",
+        "ptrace",
+        "reboot",
+    ];
+    let out = std::process::Command::new("sh")
+        .args(["-c", "sed -n 's/^#define __NR_\\([a-z0-9_]*\\) .*/\\1/p' /usr/include/x86_64-linux-gnu/asm/unistd_64.h"])
+        .output()
+        .expect("list syscalls");
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|n| !denied.contains(&n.as_str()))
+        .collect();
+    // Names of other architectures, which must be skipped, not refused.
+    names.extend(["_llseek", "arm_fadvise64_64", "socketcall", "chown32"].map(String::from));
+    json!({"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
+        "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+        "syscalls":[
+            {"names":names,"action":"SCMP_ACT_ALLOW"},
+            {"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":40,"op":"SCMP_CMP_NE"}]},
+            {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]},
+            {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":4294967295u32,"op":"SCMP_CMP_EQ"}]},
+            {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288u32,"op":"SCMP_CMP_MASKED_EQ"}]},
+            {"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]})
+}
+
+#[test]
+fn docker_like_seccomp_profile_runs_busybox() {
+    if !common::require_root("docker_like_seccomp_profile_runs_busybox") {
+        return;
+    }
+    if !std::path::Path::new("/usr/include/x86_64-linux-gnu/asm/unistd_64.h").exists() {
+        eprintln!(
+            "SKIP docker_like_seccomp_profile_runs_busybox: linux-libc-dev headers not installed"
+        );
+        return;
+    }
+    let b = sh("echo alive; ls / >/dev/null && echo ls=$?; (echo sub) ; unshare -n true 2>&1; echo unshare=$?");
+    b.update_config(|c| {
+        c["process"]["noNewPrivileges"] = json!(false);
+        c["process"]["capabilities"] = json!({"bounding":["CAP_SYS_ADMIN"],"effective":["CAP_SYS_ADMIN"],
+            "permitted":["CAP_SYS_ADMIN"]});
+        c["linux"]["seccomp"] = docker_like_profile();
+    });
+    let out = b.run_ok(&common::unique_id("sec-docker"));
+    assert!(
+        out.contains("alive") && out.contains("ls=0") && out.contains("sub"),
+        "{out}"
+    );
+    // Even with CAP_SYS_ADMIN, the filter answers unshare with the default EPERM.
+    assert!(
+        out.contains("Operation not permitted") && out.contains("unshare=1"),
+        "{out}"
+    );
+}

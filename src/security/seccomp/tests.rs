@@ -232,6 +232,7 @@ fn a_docker_sized_profile_fits() {
             {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288u64,"op":"SCMP_CMP_MASKED_EQ","valueTwo":0}]},
             {"names":["personality"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]})))
     .unwrap();
+    eprintln!("docker-sized filter: {} instructions", f.program.len());
     assert!(f.program.len() <= bpf::MAX_INSNS, "{}", f.program.len());
     assert_eq!(run(&f, X86_64, nr("openat"), [0; 6]), RET_ALLOW);
     assert_eq!(
