@@ -11,6 +11,7 @@ use std::process::Command;
 const CHILD_ENV: &str = "BERTH_SECURITY_APPLY_CHILD";
 const SCRIPT_ENV: &str = "BERTH_SECURITY_APPLY_SCRIPT";
 const UNSHARE_ENV: &str = "BERTH_SECURITY_APPLY_UNSHARE";
+const EARLY_SYSCTL_ENV: &str = "BERTH_SECURITY_APPLY_EARLY_SYSCTL";
 
 /// The child side: only does something when started by `apply_in_child`.
 #[test]
@@ -29,6 +30,37 @@ fn zz_child_entry() {
     berth::security::check_raw_config(&mut raw).expect("raw config");
     let spec: oci_spec::runtime::Spec = serde_json::from_value(raw).expect("child spec");
     berth::security::validate(&spec).expect("validate");
+    if std::env::var(EARLY_SYSCTL_ENV).is_ok() {
+        // What the runtime should do: sysctls right after /proc is mounted, then readonlyPaths
+        // (here /proc/sys made read-only in a private mount namespace), then the rest.
+        use nix::mount::{mount, MsFlags};
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).expect("unshare mount ns");
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .expect("private /");
+        berth::security::apply_sysctls(&spec).expect("apply_sysctls");
+        mount(
+            Some("/proc/sys"),
+            "/proc/sys",
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .expect("bind /proc/sys");
+        mount(
+            None::<&str>,
+            "/proc/sys",
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .expect("remount /proc/sys read-only");
+    }
     if let Err(e) = berth::security::apply_process_security(&spec) {
         println!("APPLY-ERROR {e}");
         std::process::exit(3);
@@ -73,6 +105,10 @@ fn spec(process: Value, linux: Value) -> Value {
 
 /// Runs the child with `spec`, returning its stdout (asserting it exited 0).
 fn apply_in_child(spec: &Value, script: &str, unshare: bool) -> String {
+    apply_in_child_with(spec, script, unshare, false)
+}
+
+fn apply_in_child_with(spec: &Value, script: &str, unshare: bool, early_sysctl: bool) -> String {
     let mut cmd = Command::new(std::env::current_exe().expect("current exe"));
     cmd.args([
         "zz_child_entry",
@@ -85,6 +121,9 @@ fn apply_in_child(spec: &Value, script: &str, unshare: bool) -> String {
     .env(SCRIPT_ENV, script);
     if unshare {
         cmd.env(UNSHARE_ENV, "1");
+    }
+    if early_sysctl {
+        cmd.env(EARLY_SYSCTL_ENV, "1");
     }
     let out = cmd.output().expect("spawn child");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -342,4 +381,25 @@ fn seccomp_without_no_new_privileges_is_installed_before_caps_drop() {
     check_seccomp_output(&out);
     // The filter went in while CAP_SYS_ADMIN was still held, without no_new_privs.
     assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+}
+
+#[test]
+fn sysctls_written_early_are_not_rewritten_after_proc_sys_turns_read_only() {
+    if !common::require_root(
+        "sysctls_written_early_are_not_rewritten_after_proc_sys_turns_read_only",
+    ) {
+        return;
+    }
+    let s = spec(
+        json!({}),
+        json!({"namespaces":[{"type":"ipc"}],"sysctl":{"kernel.shmmax":"55555555"}}),
+    );
+    let out = apply_in_child_with(
+        &s,
+        "echo shmmax=$(cat /proc/sys/kernel/shmmax); { echo x > /proc/sys/kernel/shmmax; } 2>&1; true",
+        true,
+        true,
+    );
+    assert!(out.contains("shmmax=55555555"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
 }

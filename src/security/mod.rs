@@ -126,6 +126,18 @@ pub fn set_rlimits(pid: i32, spec: &Spec) -> Result<(), SecurityError> {
     }
 }
 
+/// Writes linux.sysctl under /proc/sys of the calling process's namespaces. The runtime
+/// should call this in the init right after the container's /proc is mounted and before
+/// readonlyPaths are applied (the default config makes /proc/sys read-only), as runc does.
+/// [`apply_process_security`] calls it itself when it has not been called yet, which only
+/// works while /proc/sys is still writable.
+pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
+    match spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        Some(sysctls) => sysctl::apply(sysctls),
+        None => Ok(()),
+    }
+}
+
 /// Applies the process security attributes to the calling process (the container's init),
 /// in runc's order. Privileged steps come first; the user switch and the capability sets come
 /// last because after them the process may no longer be able to do anything else.
@@ -133,8 +145,8 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
 
-    if let Some(sysctls) = linux.and_then(|l| l.sysctl().as_ref()) {
-        sysctl::apply(sysctls)?;
+    if !sysctl::already_applied() {
+        apply_sysctls(spec)?;
     }
     if let Some(limits) = process.and_then(|p| p.rlimits().as_ref()) {
         rlimits::apply(0, limits)?;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Which namespace a sysctl belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +165,14 @@ pub fn proc_path(key: &str) -> Result<PathBuf, SecurityError> {
 /// Writes every sysctl. Runs inside the container after its /proc is mounted, so the writes
 /// land in the container's namespaces. The file is opened without following symlinks and
 /// checked to be on procfs, so a rootfs cannot redirect the write elsewhere.
+/// Set once the sysctls of this process's container were written, so that the later
+/// apply_process_security does not write them again (by then /proc/sys may be read-only).
+static APPLIED: AtomicBool = AtomicBool::new(false);
+
+pub fn already_applied() -> bool {
+    APPLIED.load(Ordering::SeqCst)
+}
+
 pub fn apply(sysctls: &HashMap<String, String>) -> Result<(), SecurityError> {
     let mut keys: Vec<&String> = sysctls.keys().collect();
     keys.sort();
@@ -199,6 +208,7 @@ pub fn apply(sysctls: &HashMap<String, String>) -> Result<(), SecurityError> {
             )
         })?;
     }
+    APPLIED.store(true, Ordering::SeqCst);
     Ok(())
 }
 
