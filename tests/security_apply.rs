@@ -200,7 +200,7 @@ fn user_groups_umask_and_ambient_for_non_root() {
     );
     let out = apply_in_child(
         &s,
-        "cat /proc/self/status; echo umask=$(umask); echo reopened > /proc/self/fd/1",
+        "cat /proc/self/status; echo umask=$(umask); echo reopened >> /proc/self/fd/1",
         false,
     );
     assert_eq!(

@@ -109,7 +109,7 @@ fn non_root_user_groups_umask_and_ambient() {
     if !common::require_root("non_root_user_groups_umask_and_ambient") {
         return;
     }
-    let b = sh("cat /proc/self/status; id; echo umask=$(umask); echo reopened > /proc/self/fd/1");
+    let b = sh("cat /proc/self/status; id; echo umask=$(umask); echo reopened >> /proc/self/fd/1");
     b.update_config(|c| {
         c["process"]["user"] = json!({"uid":1000,"gid":1001,"additionalGids":[5,6],"umask":63});
         c["process"]["capabilities"] = json!({

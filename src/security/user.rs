@@ -62,7 +62,10 @@ pub fn validate(user: &User, linux: Option<&Linux>) -> Result<(), SecurityError>
         if !mapped(user.uid(), maps) {
             return Err(SecurityError::invalid(
                 "process.user.uid",
-                format!("{} is not mapped by linux.uidMappings", user.uid()),
+                format!(
+                    "{} is not mapped into the user namespace by linux.uidMappings",
+                    user.uid()
+                ),
             ));
         }
     }
@@ -73,7 +76,7 @@ pub fn validate(user: &User, linux: Option<&Linux>) -> Result<(), SecurityError>
             if !mapped(gid, maps) {
                 return Err(SecurityError::invalid(
                     field,
-                    format!("{gid} is not mapped by linux.gidMappings"),
+                    format!("{gid} is not mapped into the user namespace by linux.gidMappings"),
                 ));
             }
         }
@@ -89,10 +92,9 @@ pub fn setgroups_denied(proc_self_setgroups: Option<&str>) -> bool {
         .unwrap_or(false)
 }
 
-/// Whether a stdio descriptor should be handed to the container user: only pipes, sockets and
-/// character devices (a terminal), never /dev/null, and never a regular file or directory the
-/// caller redirected to, which would be a change of ownership on the host (runc chowns those
-/// too; berth deliberately does not).
+/// Whether a stdio descriptor should be handed to the container user: anything it does not
+/// own yet except /dev/null. Regular files are included, as runc does: `berth run > log` with a
+/// non-root user whose program reopens /dev/stdout (nginx-style log symlinks) must work.
 pub fn stdio_needs_chown(
     mode: u32,
     owner: u32,
@@ -100,15 +102,8 @@ pub fn stdio_needs_chown(
     uid: u32,
     null_rdev: Option<u64>,
 ) -> bool {
-    let kind = mode & libc::S_IFMT;
-    if owner == uid {
-        return false;
-    }
-    match kind {
-        libc::S_IFCHR => null_rdev != Some(rdev),
-        libc::S_IFIFO | libc::S_IFSOCK => true,
-        _ => false,
-    }
+    let is_null = (mode & libc::S_IFMT) == libc::S_IFCHR && null_rdev == Some(rdev);
+    owner != uid && !is_null
 }
 
 /// Hands stdin/stdout/stderr to the container user, so that it can reopen them
@@ -237,7 +232,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "process.user.uid: 1000 is not mapped by linux.uidMappings"
+            "process.user.uid: 1000 is not mapped into the user namespace by linux.uidMappings"
         );
         let e = check(&base(
             serde_json::json!({"uid":0,"gid":0,"additionalGids":[2000]}),
@@ -246,7 +241,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "process.user.additionalGids: 2000 is not mapped by linux.gidMappings"
+            "process.user.additionalGids: 2000 is not mapped into the user namespace by linux.gidMappings"
         );
     }
 
@@ -267,8 +262,8 @@ mod tests {
             "/dev/null"
         );
         assert!(
-            !stdio_needs_chown(libc::S_IFREG | 0o644, 0, 0, 1000, null),
-            "host file"
+            stdio_needs_chown(libc::S_IFREG | 0o644, 0, 0, 1000, null),
+            "redirected to a regular file"
         );
         assert!(
             !stdio_needs_chown(libc::S_IFIFO | 0o600, 1000, 0, 1000, null),
