@@ -18,10 +18,22 @@ fn terminal_bundle(script: &str) -> Bundle {
     b
 }
 
-/// Receives one fd sent with SCM_RIGHTS on an accepted connection.
-fn receive_fd(listener: &UnixListener) -> OwnedFd {
+/// Receives one fd sent with SCM_RIGHTS on an accepted connection; None if no one connects
+/// within 10 s (the runtime failed before sending).
+fn receive_fd(listener: &UnixListener) -> Option<OwnedFd> {
     use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let (stream, _) = listener.accept().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stream = loop {
+        match listener.accept() {
+            Ok((s, _)) => break s,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            Err(_) => return None,
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
     let mut buf = [0u8; 256];
     let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
     let mut iov = [IoSliceMut::new(&mut buf)];
@@ -35,7 +47,7 @@ fn receive_fd(listener: &UnixListener) -> OwnedFd {
     for c in msg.cmsgs().unwrap() {
         if let ControlMessageOwned::ScmRights(fds) = c {
             // SAFETY: the kernel installed this descriptor for us.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+            return Some(unsafe { OwnedFd::from_raw_fd(fds[0]) });
         }
     }
     panic!("no fd received on the console socket");
@@ -70,12 +82,15 @@ fn console_socket_receives_a_working_pty() {
                 ])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
                 .status()
                 .unwrap()
         }
     });
     let master = receive_fd(&listener);
-    assert!(creator.join().unwrap().success());
+    let created = creator.join().unwrap();
+    assert!(created.success(), "berth run -d --console-socket failed");
+    let master = master.expect("the pty master arrives on the console socket");
     let mut master = std::fs::File::from(master);
     let mut out = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -160,6 +160,8 @@ fn prepare_and_wait(
     {
         cgroup.set(resources)?;
     }
+    // From outside: in a user namespace the init could not raise its hard limits itself.
+    crate::security::set_rlimits(pid, &cfg.spec)?;
     if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         crate::security::set_oom_score_adj(pid, score)?;
     }

@@ -5,4 +5,5 @@ pub mod clone;
 pub mod fd;
 pub mod ns;
 pub mod process;
+pub mod security;
 pub mod tty;
