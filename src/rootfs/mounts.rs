@@ -1,0 +1,284 @@
+//! Mounting one config.json `mounts` entry inside the rootfs with the new mount API: the
+//! target is opened (or created) in-root first, the mount is built detached (open_tree clone
+//! for binds, fsopen/fsconfig/fsmount for filesystems), its attributes are set while it is
+//! still detached, and only then is it attached onto the opened target with move_mount.
+
+use super::error::RootfsError;
+use super::inroot::{self, Kind};
+use super::options::{parse_mount_options, AttrChange, MountOptions, PropagationChange};
+use crate::syscall::mount::{self as sys, MountAttr};
+use crate::syscall::path::{fstat, is_dir, open_path};
+use oci_spec::runtime::Mount;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// What every mount needs to know about the container.
+pub struct MountContext<'a> {
+    /// The rootfs (after it was bound onto itself).
+    pub root: BorrowedFd<'a>,
+    pub bundle: &'a Path,
+    pub user_namespace: bool,
+    /// The container gets its own cgroup namespace (cgroup v1 hierarchies are then mounted
+    /// directly instead of bound from the host).
+    pub cgroup_namespace: bool,
+}
+
+/// The destination as the user wrote it, for error messages.
+pub fn dest_string(m: &Mount) -> String {
+    m.destination().to_string_lossy().into_owned()
+}
+
+pub(crate) fn mount_err(
+    dest: &str,
+    syscall: &'static str,
+    detail: impl Into<String>,
+    source: io::Error,
+) -> RootfsError {
+    let detail = detail.into();
+    let detail = if detail.is_empty() {
+        detail
+    } else {
+        format!(" {detail}")
+    };
+    RootfsError::Mount {
+        destination: dest.to_string(),
+        syscall,
+        detail,
+        source,
+    }
+}
+
+/// Whether a mount is a bind mount: type "bind" or a "bind"/"rbind" option.
+pub fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
+    opts.bind || m.typ().as_deref() == Some("bind")
+}
+
+/// A bind source: absolute, or relative to the bundle directory.
+pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
+    let src = m.source().as_ref()?;
+    Some(if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    })
+}
+
+/// Sets attributes on a (detached or attached) mount. In a user namespace, the flags the
+/// parent namespace locked (nosuid, nodev, ro, atime...) cannot be cleared: when clearing is
+/// refused the attributes are set without clearing, which keeps the locked flags, as runc does.
+pub fn set_attrs(
+    mnt: BorrowedFd<'_>,
+    change: &AttrChange,
+    recursive: bool,
+    user_namespace: bool,
+) -> io::Result<()> {
+    if change.is_empty() {
+        return Ok(());
+    }
+    let attr = MountAttr {
+        attr_set: change.set,
+        attr_clr: change.clr,
+        ..Default::default()
+    };
+    match sys::mount_setattr_fd(mnt, recursive, &attr) {
+        Err(e) if user_namespace && e.raw_os_error() == Some(libc::EPERM) && change.clr != 0 => {
+            // Without clearing the atime mask, an atime mode cannot be set either.
+            let set = if change.clr & sys::MOUNT_ATTR__ATIME != 0 {
+                change.set & !sys::MOUNT_ATTR__ATIME
+            } else {
+                change.set
+            };
+            let attr = MountAttr {
+                attr_set: set,
+                ..Default::default()
+            };
+            sys::mount_setattr_fd(mnt, recursive, &attr)
+        }
+        r => r,
+    }
+}
+
+pub fn apply_propagation(mnt: BorrowedFd<'_>, changes: &[PropagationChange]) -> io::Result<()> {
+    for p in changes {
+        let attr = MountAttr {
+            propagation: p.kind.ms_flag(),
+            ..Default::default()
+        };
+        sys::mount_setattr_fd(mnt, p.recursive, &attr)?;
+    }
+    Ok(())
+}
+
+/// Mounts one config.json entry.
+pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
+    let dest = dest_string(m);
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(RootfsError::Unsupported {
+            destination: dest,
+            what: "an ID-mapped mount (idmap)".into(),
+        });
+    }
+    if let Some(o) = opts.unsupported.first() {
+        return Err(RootfsError::Unsupported {
+            destination: dest,
+            what: format!("option {o:?}"),
+        });
+    }
+    if is_bind(m, &opts) {
+        bind_mount(ctx, m, &dest, &opts)
+    } else if m.typ().as_deref() == Some("cgroup") {
+        super::cgroup::mount_cgroup(ctx, m, &dest, &opts)
+    } else {
+        let fstype = m.typ().clone().unwrap_or_default();
+        let source = m
+            .source()
+            .as_ref()
+            .map(|s| s.to_string_lossy().into_owned());
+        let target = open_target(ctx, m.destination(), Kind::Dir, &dest)?;
+        let mnt = new_fs_mount(
+            &dest,
+            &fstype,
+            source.as_deref(),
+            &opts.data,
+            &opts,
+            ctx.user_namespace,
+        )?;
+        attach(&dest, mnt.as_fd(), target.as_fd())?;
+        apply_propagation(mnt.as_fd(), &opts.propagation)
+            .map_err(|e| mount_err(&dest, "mount_setattr", "(propagation)", e))
+    }
+}
+
+/// Opens the mount target inside the rootfs, creating it (as `kind`) when missing.
+pub fn open_target(
+    ctx: &MountContext<'_>,
+    dest: &Path,
+    kind: Kind,
+    dest_str: &str,
+) -> Result<OwnedFd, RootfsError> {
+    inroot::open_or_create(ctx.root, dest, kind).map_err(|e| {
+        mount_err(
+            dest_str,
+            "openat2",
+            "(open or create the target in the rootfs)",
+            e,
+        )
+    })
+}
+
+pub fn attach(dest: &str, mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    sys::move_mount_fd(mnt, target).map_err(|e| mount_err(dest, "move_mount", "", e))
+}
+
+fn bind_mount(
+    ctx: &MountContext<'_>,
+    m: &Mount,
+    dest: &str,
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let Some(src) = bind_source(m, ctx.bundle) else {
+        return Err(RootfsError::InvalidMount {
+            destination: dest.into(),
+            reason: "a bind mount needs a source".into(),
+        });
+    };
+    let src_str = src.to_string_lossy().into_owned();
+    // The source is a host path chosen by whoever wrote config.json, so it is trusted and
+    // resolved normally; only the target lies in the (untrusted) rootfs.
+    let src_fd = open_path(src.as_os_str(), libc::O_PATH)
+        .map_err(|e| mount_err(dest, "open", format!("(bind source {src_str:?})"), e))?;
+    let st = fstat(src_fd.as_fd())
+        .map_err(|e| mount_err(dest, "fstat", format!("(bind source {src_str:?})"), e))?;
+    let kind = if is_dir(&st) { Kind::Dir } else { Kind::File };
+    let target = open_target(ctx, m.destination(), kind, dest)?;
+    let tree = sys::clone_tree(src_fd.as_fd(), opts.recursive_bind)
+        .map_err(|e| mount_err(dest, "open_tree", format!("(bind source {src_str:?})"), e))?;
+    set_attrs(tree.as_fd(), &opts.attrs, false, ctx.user_namespace)
+        .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
+    set_attrs(tree.as_fd(), &opts.rec_attrs, true, ctx.user_namespace)
+        .map_err(|e| mount_err(dest, "mount_setattr", "(recursive)", e))?;
+    attach(dest, tree.as_fd(), target.as_fd())?;
+    apply_propagation(tree.as_fd(), &opts.propagation)
+        .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+}
+
+/// Creates a detached mount of a new `fstype` filesystem configured with `data`
+/// ("key=value" strings and bare flags) and the mount attributes of `opts`.
+pub fn new_fs_mount(
+    dest: &str,
+    fstype: &str,
+    source: Option<&str>,
+    data: &[String],
+    opts: &MountOptions,
+    _user_namespace: bool,
+) -> Result<OwnedFd, RootfsError> {
+    let fs = sys::fsopen(fstype)
+        .map_err(|e| mount_err(dest, "fsopen", format!("(type {fstype:?})"), e))?;
+    let fail = |what: String, e: io::Error| {
+        let msgs = sys::fs_context_messages(fs.as_fd());
+        let detail = if msgs.is_empty() {
+            what
+        } else {
+            format!("{what} [{msgs}]")
+        };
+        mount_err(dest, "fsconfig", detail, e)
+    };
+    if let Some(src) = source.filter(|s| !s.is_empty()) {
+        sys::fsconfig_string(fs.as_fd(), "source", src)
+            .map_err(|e| fail(format!("(source {src:?})"), e))?;
+    }
+    for d in data {
+        let r = match d.split_once('=') {
+            Some((k, v)) => sys::fsconfig_string(fs.as_fd(), k, v),
+            None => sys::fsconfig_flag(fs.as_fd(), d),
+        };
+        r.map_err(|e| fail(format!("(option {d:?})"), e))?;
+    }
+    sys::fsconfig_create(fs.as_fd()).map_err(|e| fail(format!("(create {fstype})"), e))?;
+    // A fresh mount has nothing to clear: the set bits (atime mode included) are all it needs.
+    let attrs = opts.attrs.set | opts.rec_attrs.set;
+    sys::fsmount(fs.as_fd(), attrs)
+        .map_err(|e| mount_err(dest, "fsmount", format!("(type {fstype:?})"), e))
+}
+
+/// True when `dest` names /dev, however it is spelled.
+pub fn is_dev_dir(dest: &Path) -> bool {
+    let comps = inroot::lookup_components(dest);
+    comps.len() == 1 && comps[0] == OsStr::new("dev")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_dir_spellings() {
+        assert!(is_dev_dir(Path::new("/dev")));
+        assert!(is_dev_dir(Path::new("/dev/")));
+        assert!(is_dev_dir(Path::new("dev")));
+        assert!(is_dev_dir(Path::new("//./dev")));
+        assert!(!is_dev_dir(Path::new("/dev/pts")));
+    }
+
+    #[test]
+    fn bind_sources_are_bundle_relative() {
+        let m: Mount =
+            serde_json::from_str(r#"{"destination":"/a","source":"data","options":["bind"]}"#)
+                .expect("mount");
+        assert_eq!(
+            bind_source(&m, Path::new("/b")),
+            Some(PathBuf::from("/b/data"))
+        );
+        let m: Mount =
+            serde_json::from_str(r#"{"destination":"/a","source":"/abs","type":"bind"}"#)
+                .expect("mount");
+        assert_eq!(
+            bind_source(&m, Path::new("/b")),
+            Some(PathBuf::from("/abs"))
+        );
+        assert!(is_bind(&m, &parse_mount_options::<&str>(&[])));
+    }
+}
