@@ -1,7 +1,9 @@
-//! The rootfs scenarios run by calling `berth::rootfs::setup_rootfs` directly in a fresh
-//! mount, PID and cgroup namespace (made by util-linux `unshare`), without the runtime core:
-//! the test binary re-executes itself as the "init", sets up the rootfs and runs the
-//! container's process in it.
+//! The rootfs scenarios run by calling `berth::rootfs::setup_rootfs` directly in fresh
+//! namespaces (made by util-linux `unshare`), without the runtime core: the test binary
+//! re-executes itself as the "init", sets up the rootfs and runs the container's process in
+//! it. `host::*` uses mount, PID and cgroup namespaces; `userns::*` adds a user namespace
+//! (root mapped to root) with its own network and IPC namespaces, as a rootless-style
+//! container would have, to exercise the locked-flags and device bind-mount paths.
 
 mod common;
 mod rootfs_scenarios;
@@ -12,14 +14,30 @@ use std::process::{Command, Output};
 
 const ENV_BUNDLE: &str = "BERTH_ROOTFS_DIRECT_BUNDLE";
 const ENV_NO_PIVOT: &str = "BERTH_ROOTFS_DIRECT_NO_PIVOT";
+const ENV_USERNS: &str = "BERTH_ROOTFS_DIRECT_USERNS";
 const BEGIN: &str = "\n@@berth-container-output-begin@@\n";
 
-struct Direct;
+struct Direct {
+    userns: bool,
+}
 
 impl Runner for Direct {
     fn run(&self, b: &Bundle, _id: &str, no_pivot: bool) -> Output {
         let exe = std::env::current_exe().expect("test exe");
-        let mut out = Command::new("unshare")
+        let mut cmd = Command::new("unshare");
+        if self.userns {
+            cmd.args(["--user", "--map-root-user", "--net", "--ipc"]);
+            // Only root is mapped: devpts cannot be given the host's tty group, as with
+            // `runc spec --rootless`.
+            b.update_config(|c| {
+                for m in c["mounts"].as_array_mut().into_iter().flatten() {
+                    if let Some(o) = m["options"].as_array_mut() {
+                        o.retain(|v| v != "gid=5");
+                    }
+                }
+            });
+        }
+        let mut out = cmd
             .args([
                 "--mount",
                 "--pid",
@@ -38,6 +56,7 @@ impl Runner for Direct {
             ])
             .env(ENV_BUNDLE, &b.dir)
             .env(ENV_NO_PIVOT, if no_pivot { "1" } else { "0" })
+            .env(ENV_USERNS, if self.userns { "1" } else { "0" })
             .output()
             .expect("spawn unshare");
         // Drop the test harness's chatter before the container's output.
@@ -47,6 +66,10 @@ impl Runner for Direct {
             None => Vec::new(),
         };
         out
+    }
+
+    fn userns(&self) -> bool {
+        self.userns
     }
 }
 
@@ -66,7 +89,7 @@ fn direct_init() {
         rootfs: &rootfs,
         bundle: &bundle,
         no_pivot: std::env::var(ENV_NO_PIVOT).is_ok_and(|v| v == "1"),
-        user_namespace: false,
+        user_namespace: std::env::var(ENV_USERNS).is_ok_and(|v| v == "1"),
     };
     if let Err(e) = berth::rootfs::setup_rootfs(&cfg) {
         eprintln!("berth: {e}");
@@ -86,4 +109,17 @@ fn direct_init() {
     std::process::exit(127);
 }
 
-rootfs_scenario_tests!(Direct);
+mod host {
+    use super::Direct;
+    use crate::rootfs_scenario_tests;
+    rootfs_scenario_tests!(Direct { userns: false });
+}
+
+mod userns {
+    use super::Direct;
+    use crate::rootfs_scenario_tests;
+    rootfs_scenario_tests!(Direct { userns: true };
+        default_mounts dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
+        rbind_submounts_and_rro cwd_created no_pivot hostile_symlinks hostile_rootfs_etc_symlink
+        magic_link_target_refused bad_input);
+}

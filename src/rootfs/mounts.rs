@@ -66,8 +66,10 @@ pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
 }
 
 /// Sets attributes on a (detached or attached) mount. In a user namespace, the flags the
-/// parent namespace locked (nosuid, nodev, ro, atime...) cannot be cleared: when clearing is
-/// refused the attributes are set without clearing, which keeps the locked flags, as runc does.
+/// parent namespace locked cannot be cleared, and a locked atime setting (relatime,
+/// noatime, nodiratime) cannot be changed at all: when the kernel refuses, the change is
+/// retried keeping those as they are (only ro/nosuid/nodev/noexec are added), which is what
+/// runc's "preserve the locked flags" amounts to.
 pub fn set_attrs(
     mnt: BorrowedFd<'_>,
     change: &AttrChange,
@@ -83,17 +85,15 @@ pub fn set_attrs(
         ..Default::default()
     };
     match sys::mount_setattr_fd(mnt, recursive, &attr) {
-        Err(e) if user_namespace && e.raw_os_error() == Some(libc::EPERM) && change.clr != 0 => {
-            // Without clearing the atime mask, an atime mode cannot be set either.
-            let set = if change.clr & sys::MOUNT_ATTR__ATIME != 0 {
-                change.set & !sys::MOUNT_ATTR__ATIME
-            } else {
-                change.set
-            };
+        Err(e) if user_namespace && e.raw_os_error() == Some(libc::EPERM) => {
+            let atime = sys::MOUNT_ATTR__ATIME | sys::MOUNT_ATTR_NODIRATIME;
             let attr = MountAttr {
-                attr_set: set,
+                attr_set: change.set & !atime,
                 ..Default::default()
             };
+            if attr.attr_set == change.set && change.clr == 0 {
+                return Err(e);
+            }
             sys::mount_setattr_fd(mnt, recursive, &attr)
         }
         r => r,

@@ -189,7 +189,17 @@ pub fn fs_context_messages(fs: BorrowedFd<'_>) -> String {
     let mut buf = [0u8; 512];
     for _ in 0..16 {
         match nix::unistd::read(fs.as_raw_fd(), &mut buf) {
-            Ok(n) if n > 0 => out.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+            // Each message is "e|w|i <text>\n" (error, warning, info).
+            Ok(n) if n > 0 => {
+                let m = String::from_utf8_lossy(&buf[..n]);
+                let m = m.trim_end();
+                out.push(
+                    m.get(2..)
+                        .filter(|_| m.as_bytes().get(1) == Some(&b' '))
+                        .unwrap_or(m)
+                        .to_string(),
+                );
+            }
             _ => break,
         }
     }
