@@ -24,6 +24,10 @@ struct Direct {
 impl Runner for Direct {
     fn run(&self, b: &Bundle, _id: &str, no_pivot: bool) -> Output {
         let exe = std::env::current_exe().expect("test exe");
+        // A cgroup namespace only when the config asks for one, as the runtime does.
+        let cgroupns = b.config()["linux"]["namespaces"]
+            .as_array()
+            .is_some_and(|ns| ns.iter().any(|n| n["type"] == "cgroup"));
         let mut cmd = Command::new("unshare");
         if self.userns {
             cmd.args(["--user", "--map-root-user", "--net", "--ipc"]);
@@ -38,14 +42,8 @@ impl Runner for Direct {
             });
         }
         let mut out = cmd
-            .args([
-                "--mount",
-                "--pid",
-                "--fork",
-                "--cgroup",
-                "--propagation",
-                "unchanged",
-            ])
+            .args(["--mount", "--pid", "--fork", "--propagation", "unchanged"])
+            .args(cgroupns.then_some("--cgroup"))
             .arg(exe)
             .args([
                 "--exact",
@@ -119,7 +117,7 @@ mod userns {
     use super::Direct;
     use crate::rootfs_scenario_tests;
     rootfs_scenario_tests!(Direct { userns: true };
-        default_mounts dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
+        default_mounts cgroup_v1_hierarchies dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
         rbind_submounts_and_rro cwd_created no_pivot hostile_symlinks hostile_rootfs_etc_symlink
         magic_link_target_refused bad_input);
 }

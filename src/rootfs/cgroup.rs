@@ -57,14 +57,21 @@ pub struct Hierarchy {
     pub host_path: PathBuf,
 }
 
-/// Pairs each /proc/self/cgroup line with a host mount of that hierarchy.
-pub fn v1_hierarchies(mounts: &[MountInfo], lines: &[CgroupLine]) -> Vec<Hierarchy> {
+/// Pairs each /proc/self/cgroup line with a host mount of that hierarchy. `need_path`: the
+/// mount must contain the process's cgroup (for binding it); in a cgroup namespace the
+/// paths are relative to the namespace (mount roots then show as "/.."), and the hierarchy
+/// is mounted afresh, so only the controllers have to match.
+pub fn v1_hierarchies(
+    mounts: &[MountInfo],
+    lines: &[CgroupLine],
+    need_path: bool,
+) -> Vec<Hierarchy> {
     let mut out = Vec::new();
     for line in lines {
         let found = mounts.iter().find(|m| {
             m.fstype == "cgroup"
                 && line.controllers.iter().all(|c| m.super_options.contains(c))
-                && line.path.starts_with(&m.root)
+                && (!need_path || line.path.starts_with(&m.root))
         });
         let Some(m) = found else { continue };
         let Some(name) = m.mount_point.file_name() else {
@@ -126,7 +133,7 @@ pub fn mount_cgroup(
         set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         clr: 0,
     };
-    for h in v1_hierarchies(&mounts, &lines) {
+    for h in v1_hierarchies(&mounts, &lines, !ctx.cgroup_namespace) {
         let sub = format!("{dest}/{}", h.name);
         let name = OsStr::new(&h.name);
         match mkdirat(tmpfs.as_fd(), name, 0o755) {
@@ -197,12 +204,18 @@ mod tests {
             "4:cpu,cpuacct:/c1\n1:name=systemd:/user/c1\n0::/c1\n5:memory:/outer/c1\n6:pids:/c1\n",
         );
         assert_eq!(lines.len(), 4);
-        let h = v1_hierarchies(&mounts, &lines);
+        let h = v1_hierarchies(&mounts, &lines, true);
         assert_eq!(h.len(), 3);
         assert_eq!(h[0].name, "cpu,cpuacct");
         assert_eq!(h[0].host_path, Path::new("/sys/fs/cgroup/cpu,cpuacct/c1"));
         assert_eq!(h[1].name, "systemd");
         assert_eq!(h[1].host_path, Path::new("/sys/fs/cgroup/systemd/user/c1"));
         assert_eq!(h[2].host_path, Path::new("/sys/fs/cgroup/memory/c1"));
+        // In a cgroup namespace, a mount root outside it shows as "/..": still paired.
+        let ns_mounts =
+            mountinfo::parse("33 22 0:29 /.. /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
+        let ns_lines = parse_proc_cgroup("5:memory:/\n");
+        assert!(v1_hierarchies(&ns_mounts, &ns_lines, true).is_empty());
+        assert_eq!(v1_hierarchies(&ns_mounts, &ns_lines, false).len(), 1);
     }
 }

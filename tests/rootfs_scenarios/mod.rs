@@ -124,6 +124,40 @@ pub fn default_mounts(r: &dyn Runner) {
     }
 }
 
+/// Every cgroup v1 hierarchy of the host shows up read-only in the container, with and
+/// without a cgroup namespace (without one, as a bind of the container's own cgroup).
+pub fn cgroup_v1_hierarchies(r: &dyn Runner) {
+    let host = std::fs::read_to_string("/proc/self/mountinfo").expect("host mountinfo");
+    let names: Vec<String> = host
+        .lines()
+        .filter(|l| l.contains(" - cgroup "))
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter_map(|mp| mp.strip_prefix("/sys/fs/cgroup/"))
+        .map(str::to_string)
+        .collect();
+    if names.is_empty() {
+        eprintln!("SKIP cgroup_v1_hierarchies: the host has no cgroup v1 hierarchies");
+        return;
+    }
+    for cgroupns in [true, false] {
+        let b = sh("cat /proc/self/mountinfo; echo; cat /proc/self/cgroup");
+        if !cgroupns {
+            b.update_config(|c| {
+                let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+                ns.retain(|n| n["type"] != "cgroup");
+            });
+        }
+        let out = ok(r, &b, "cgv1");
+        for n in &names {
+            let l = mount_line(&out, &format!("/sys/fs/cgroup/{n}"));
+            assert!(
+                l.contains(" - cgroup ") && opts(l).0.contains(&"ro"),
+                "cgroupns={cgroupns}: {l}"
+            );
+        }
+    }
+}
+
 pub fn dev_nodes(r: &dyn Runner) {
     let b = sh("stat -c '%n %t %T %a %F' /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty; \
                 for l in fd stdin stdout stderr ptmx core; do echo \"$l -> $(readlink /dev/$l)\"; done; \
@@ -559,7 +593,7 @@ pub fn bad_input(r: &dyn Runner) {
 macro_rules! rootfs_scenario_tests {
     ($runner:expr) => {
         $crate::rootfs_scenario_tests!($runner;
-            default_mounts dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
+            default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
             tmpfs_options rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
             hostile_rootfs_etc_symlink magic_link_target_refused bad_input);
     };
