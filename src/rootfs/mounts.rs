@@ -7,11 +7,13 @@ use super::error::RootfsError;
 use super::inroot::{self, Kind};
 use super::options::{parse_mount_options, AttrChange, MountOptions, PropagationChange};
 use crate::syscall::mount::{self as sys, MountAttr};
-use crate::syscall::path::{fstat, is_dir, open_path};
+use crate::syscall::path::{
+    cpath, fstat, is_dir, open_path, openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
+};
 use oci_spec::runtime::Mount;
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// What every mount needs to know about the container.
@@ -63,6 +65,38 @@ pub fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
     } else {
         bundle.join(src)
     })
+}
+
+/// Opens a bind source as O_PATH. An absolute source is the host path the config's author
+/// chose and is resolved normally. A relative one is resolved beneath the bundle directory
+/// (RESOLVE_BENEATH): bundles often hold untrusted image content, and a symlink there (or
+/// in the rootfs, for "rootfs/..." sources) must not turn the source into a host path such
+/// as /etc; leaving the bundle is an error (EXDEV) rather than a silent redirect.
+pub fn open_bind_source(m: &Mount, bundle: &Path) -> Option<io::Result<OwnedFd>> {
+    let src = m.source().as_ref()?;
+    if src.is_absolute() {
+        return Some(open_path(src.as_os_str(), libc::O_PATH));
+    }
+    Some((|| {
+        let dir = open_path(bundle.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)?;
+        let p = cpath(src.as_os_str())?;
+        openat2(
+            dir.as_raw_fd(),
+            &p,
+            libc::O_PATH,
+            0,
+            RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        )
+    })())
+}
+
+/// Explains an error of [`open_bind_source`].
+pub fn source_error_detail(src: &Path, e: &io::Error) -> String {
+    if !src.is_absolute() && e.raw_os_error() == Some(libc::EXDEV) {
+        format!("(bind source {src:?} resolves outside the bundle directory; use an absolute path)")
+    } else {
+        format!("(bind source {src:?})")
+    }
 }
 
 /// Sets attributes on a (detached or attached) mount. In a user namespace, the flags the
@@ -138,18 +172,58 @@ pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError>
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
         let target = open_target(ctx, m.destination(), Kind::Dir, &dest)?;
-        let mnt = new_fs_mount(
+        let mnt = match new_fs_mount(
             &dest,
             &fstype,
             source.as_deref(),
             &opts.data,
             &opts,
             ctx.user_namespace,
-        )?;
+        ) {
+            Err(e) if ctx.user_namespace && is_eperm(&e) => {
+                host_fallback(&fstype, &dest, &opts).unwrap_or(Err(e))?
+            }
+            r => r?,
+        };
         attach(&dest, mnt.as_fd(), target.as_fd())?;
         apply_propagation(mnt.as_fd(), &opts.propagation)
             .map_err(|e| mount_err(&dest, "mount_setattr", "(propagation)", e))
     }
+}
+
+fn is_eperm(e: &RootfsError) -> bool {
+    matches!(e, RootfsError::Mount { source, .. } if source.raw_os_error() == Some(libc::EPERM))
+}
+
+/// In a user namespace that does not own the network (IPC) namespace, the kernel refuses a
+/// new sysfs (mqueue); like runc, bind the host's instead, with the requested attributes.
+fn host_fallback(
+    fstype: &str,
+    dest: &str,
+    opts: &MountOptions,
+) -> Option<Result<OwnedFd, RootfsError>> {
+    let host = match fstype {
+        "sysfs" => "/sys",
+        "mqueue" => "/dev/mqueue",
+        _ => return None,
+    };
+    Some((|| {
+        let src = open_path(OsStr::new(host), libc::O_PATH | libc::O_DIRECTORY).map_err(|e| {
+            mount_err(
+                dest,
+                "open",
+                format!("(host {host}, user-namespace fallback)"),
+                e,
+            )
+        })?;
+        let tree = sys::clone_tree(src.as_fd(), true)
+            .map_err(|e| mount_err(dest, "open_tree", format!("({host})"), e))?;
+        set_attrs(tree.as_fd(), &opts.attrs, false, true)
+            .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
+        set_attrs(tree.as_fd(), &opts.rec_attrs, true, true)
+            .map_err(|e| mount_err(dest, "mount_setattr", "(recursive)", e))?;
+        Ok(tree)
+    })())
 }
 
 /// Opens the mount target inside the rootfs, creating it (as `kind`) when missing.
@@ -186,10 +260,24 @@ fn bind_mount(
         });
     };
     let src_str = src.to_string_lossy().into_owned();
-    // The source is a host path chosen by whoever wrote config.json, so it is trusted and
-    // resolved normally; only the target lies in the (untrusted) rootfs.
-    let src_fd = open_path(src.as_os_str(), libc::O_PATH)
-        .map_err(|e| mount_err(dest, "open", format!("(bind source {src_str:?})"), e))?;
+    // Only the target lies in the (untrusted) rootfs; see open_bind_source for the source.
+    let src_fd = match open_bind_source(m, ctx.bundle) {
+        Some(Ok(fd)) => fd,
+        Some(Err(e)) => {
+            let detail = m
+                .source()
+                .as_deref()
+                .map(|s| source_error_detail(s, &e))
+                .unwrap_or_default();
+            return Err(mount_err(dest, "openat2", detail, e));
+        }
+        None => {
+            return Err(RootfsError::InvalidMount {
+                destination: dest.into(),
+                reason: "a bind mount needs a source".into(),
+            })
+        }
+    };
     let st = fstat(src_fd.as_fd())
         .map_err(|e| mount_err(dest, "fstat", format!("(bind source {src_str:?})"), e))?;
     let kind = if is_dir(&st) { Kind::Dir } else { Kind::File };

@@ -4,7 +4,7 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{bind_source, dest_string, is_bind};
+use super::mounts::{dest_string, is_bind, open_bind_source, source_error_detail};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -81,11 +81,15 @@ pub fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
     }
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
-        let Some(src) = bind_source(m, bundle) else {
-            return Err(invalid("a bind mount needs a source".into()));
-        };
-        if let Err(e) = std::fs::metadata(&src) {
-            return Err(invalid(format!("bind source {:?}: {e}", src)));
+        match open_bind_source(m, bundle) {
+            None => return Err(invalid("a bind mount needs a source".into())),
+            Some(Err(e)) => {
+                let src = m.source().clone().unwrap_or_default();
+                let detail = source_error_detail(&src, &e);
+                let detail = detail.trim_start_matches('(').trim_end_matches(')');
+                return Err(invalid(format!("{detail}: {e}")));
+            }
+            Some(Ok(_)) => {}
         }
     } else if typ.is_empty() {
         return Err(invalid(
@@ -156,6 +160,19 @@ mod tests {
         let mut v = base();
         v["mounts"] = json!([{"destination":"/data","source":"tmp","type":"bind"}]);
         validate(&spec(v), Path::new("/")).expect("/tmp exists");
+    }
+
+    #[test]
+    fn relative_source_must_stay_in_bundle() {
+        let mut v = base();
+        v["mounts"] = json!([{"destination":"/data","source":"../etc","type":"bind"}]);
+        let e = validate(&spec(v), Path::new("/tmp"))
+            .expect_err("escapes")
+            .to_string();
+        assert!(
+            e.contains("/data") && e.contains("outside the bundle"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -550,6 +550,34 @@ pub fn magic_link_target_refused(r: &dyn Runner) {
     assert!(!Path::new("/tmp/x").exists() || std::fs::read_dir("/tmp/x").is_ok());
 }
 
+/// A relative bind source is resolved beneath the bundle: a symlink in the bundle cannot
+/// turn it into a host path.
+pub fn relative_source_escape_refused(r: &dyn Runner) {
+    let b = bundle(&["true"]);
+    let outside = host_dir(&b, "outside-bundle");
+    std::os::unix::fs::symlink(&outside, b.dir.join("link")).expect("symlink");
+    add_mount(
+        &b,
+        json!({"destination":"/data","source":"link","options":["bind"]}),
+    );
+    let out = r.run(&b, &common::unique_id("relsrc"), false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("/data") && err.contains("outside the bundle"),
+        "{err}"
+    );
+    // Inside the bundle, relative sources (through the rootfs too) work.
+    let b = sh("cat /data/hello");
+    std::fs::create_dir_all(b.dir.join("rootfs/srv")).expect("mkdir");
+    std::fs::write(b.dir.join("rootfs/srv/hello"), "in bundle\n").expect("write");
+    add_mount(
+        &b,
+        json!({"destination":"/data","source":"rootfs/srv","options":["bind"]}),
+    );
+    assert_eq!(ok(r, &b, "relsrc-ok"), "in bundle\n");
+}
+
 pub fn bad_input(r: &dyn Runner) {
     let b = bundle(&["true"]);
     add_mount(
@@ -564,6 +592,10 @@ pub fn bad_input(r: &dyn Runner) {
         "{err}"
     );
     assert!(!b.dir.join("rootfs/data").exists(), "nothing left behind");
+    let left = std::fs::read_dir(&b.state_root)
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "no container state left behind");
 
     let b = bundle(&["true"]);
     b.update_config(|c| c["linux"]["rootfsPropagation"] = json!("sideways"));
@@ -595,7 +627,7 @@ macro_rules! rootfs_scenario_tests {
         $crate::rootfs_scenario_tests!($runner;
             default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
             tmpfs_options rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
-            hostile_rootfs_etc_symlink magic_link_target_refused bad_input);
+            hostile_rootfs_etc_symlink magic_link_target_refused relative_source_escape_refused bad_input);
     };
     ($runner:expr; $($name:ident)*) => {
         $(
