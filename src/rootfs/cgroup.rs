@@ -5,10 +5,11 @@
 //! already scopes the view). Co-mounted controllers ("cpu,cpuacct") get per-controller symlinks.
 
 use super::error::RootfsError;
-use super::inroot::{self, Kind};
+use super::inroot;
 use super::mountinfo::{self, MountInfo};
 use super::mounts::{
-    apply_propagation, attach, mount_err, new_fs_mount, open_target, set_attrs, MountContext,
+    apply_propagation, attach, mount_err, new_fs_mount, open_real_dir_target, set_attrs,
+    MountContext,
 };
 use super::options::{AttrChange, MountOptions};
 use crate::syscall::mount::{
@@ -97,7 +98,7 @@ pub fn mount_cgroup(
     dest: &str,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let target = open_target(ctx, m.destination(), Kind::Dir, dest)?;
+    let target = open_real_dir_target(ctx, m.destination(), dest)?;
     if is_cgroup2_host() {
         let mnt = new_fs_mount(
             dest,

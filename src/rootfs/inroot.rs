@@ -3,11 +3,14 @@
 //! to the rootfs fd, so "..", absolute symlinks and /proc magic links all stay inside it, and
 //! every missing entry is created by name relative to an in-root opened parent fd.
 
-use crate::syscall::path::{create_file_at, mkdirat, open_in_root, readlinkat};
+use crate::syscall::path::{
+    cpath, create_file_at, mkdirat, open_in_root, openat2, readlinkat, RESOLVE_IN_ROOT,
+    RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+};
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 /// Symlinks followed while creating one path before giving up, as the kernel's ELOOP limit.
@@ -96,6 +99,25 @@ pub fn open_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Resu
     Ok(parent)
 }
 
+/// Like [`open_or_create`], but the final fd is opened with RESOLVE_NO_SYMLINKS: fails with
+/// ELOOP when any component of `path` is a symlink (for kernel filesystems like proc and
+/// sysfs, whose destination must be the real directory, never a redirect).
+pub fn open_or_create_no_symlinks(
+    root: BorrowedFd<'_>,
+    path: &Path,
+    kind: Kind,
+) -> io::Result<OwnedFd> {
+    let p = cpath(path.as_os_str())?;
+    let how = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    match openat2(root.as_raw_fd(), &p, libc::O_PATH, 0, how) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            drop(open_or_create(root, path, kind)?);
+            openat2(root.as_raw_fd(), &p, libc::O_PATH, 0, how)
+        }
+        r => r,
+    }
+}
+
 /// Opens (creating as directories) the parent of `path` inside the root and returns it with
 /// the last component's name, for work done by name in that directory (mknod, symlink).
 pub fn open_parent(root: BorrowedFd<'_>, path: &Path) -> io::Result<(OwnedFd, OsString)> {
@@ -173,6 +195,20 @@ mod tests {
         assert!(open(root.as_fd(), Path::new("/magic/etc")).is_err());
         let _ = std::fs::remove_dir_all(&d);
         let _ = std::fs::remove_dir_all(&outside);
+    }
+
+    #[test]
+    fn no_symlinks_variant() {
+        let d = scratch("nosym");
+        let root = root_fd(&d);
+        std::fs::create_dir_all(d.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink("real", d.join("proc")).expect("symlink");
+        let e = open_or_create_no_symlinks(root.as_fd(), Path::new("/proc"), Kind::Dir)
+            .expect_err("symlink");
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
+        open_or_create_no_symlinks(root.as_fd(), Path::new("/sys/fs"), Kind::Dir).expect("created");
+        assert!(d.join("sys/fs").is_dir());
+        let _ = std::fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
 
     // 6. Switch the root.
     if cfg.no_pivot {
-        pivot::move_root(root.as_fd())?;
+        pivot::move_root(root.as_fd(), cfg.rootfs)?;
     } else {
         pivot::pivot(root.as_fd())?;
     }

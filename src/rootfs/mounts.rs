@@ -171,7 +171,11 @@ pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError>
             .source()
             .as_ref()
             .map(|s| s.to_string_lossy().into_owned());
-        let target = open_target(ctx, m.destination(), Kind::Dir, &dest)?;
+        let target = if needs_real_directory(&fstype) {
+            open_real_dir_target(ctx, m.destination(), &dest)?
+        } else {
+            open_target(ctx, m.destination(), Kind::Dir, &dest)?
+        };
         let mnt = match new_fs_mount(
             &dest,
             &fstype,
@@ -224,6 +228,39 @@ fn host_fallback(
             .map_err(|e| mount_err(dest, "mount_setattr", "(recursive)", e))?;
         Ok(tree)
     })())
+}
+
+/// Kernel filesystems that expose host controls: their destination must not be reached
+/// through a symlink (a rootfs with /proc -> / or /sys -> /tmp would otherwise get them
+/// mounted somewhere else, the trick behind runc's CVE-2019-19921 class of bugs).
+pub fn needs_real_directory(fstype: &str) -> bool {
+    matches!(fstype, "proc" | "sysfs" | "cgroup" | "cgroup2")
+}
+
+/// Opens (creating) a target that must be a real directory, with no symlink on the way.
+pub fn open_real_dir_target(
+    ctx: &MountContext<'_>,
+    dest: &Path,
+    dest_str: &str,
+) -> Result<OwnedFd, RootfsError> {
+    inroot::open_or_create_no_symlinks(ctx.root, dest, Kind::Dir).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            RootfsError::InvalidMount {
+                destination: dest_str.into(),
+                reason:
+                    "the destination (or a directory on the way to it) is a symlink in the rootfs; \
+                         proc, sysfs and cgroup filesystems are only mounted on real directories"
+                        .into(),
+            }
+        } else {
+            mount_err(
+                dest_str,
+                "openat2",
+                "(open or create the target in the rootfs)",
+                e,
+            )
+        }
+    })
 }
 
 /// Opens the mount target inside the rootfs, creating it (as `kind`) when missing.

@@ -550,6 +550,21 @@ pub fn magic_link_target_refused(r: &dyn Runner) {
     assert!(!Path::new("/tmp/x").exists() || std::fs::read_dir("/tmp/x").is_ok());
 }
 
+/// proc (like sysfs and cgroup) is never mounted through a symlink in the rootfs.
+pub fn proc_on_symlink_refused(r: &dyn Runner) {
+    let b = bundle(&["true"]);
+    let rootfs = b.dir.join("rootfs");
+    std::fs::remove_dir(rootfs.join("proc")).expect("rmdir proc");
+    std::os::unix::fs::symlink("tmp", rootfs.join("proc")).expect("symlink");
+    let out = r.run(&b, &common::unique_id("procsym"), false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("\"/proc\"") && err.contains("symlink"),
+        "{err}"
+    );
+}
+
 /// A relative bind source is resolved beneath the bundle: a symlink in the bundle cannot
 /// turn it into a host path.
 pub fn relative_source_escape_refused(r: &dyn Runner) {
@@ -627,7 +642,7 @@ macro_rules! rootfs_scenario_tests {
         $crate::rootfs_scenario_tests!($runner;
             default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
             tmpfs_options rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
-            hostile_rootfs_etc_symlink magic_link_target_refused relative_source_escape_refused bad_input);
+            hostile_rootfs_etc_symlink magic_link_target_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
     };
     ($runner:expr; $($name:ident)*) => {
         $(
