@@ -15,10 +15,21 @@ use std::process::{Command, Output};
 const ENV_BUNDLE: &str = "BERTH_ROOTFS_DIRECT_BUNDLE";
 const ENV_NO_PIVOT: &str = "BERTH_ROOTFS_DIRECT_NO_PIVOT";
 const ENV_USERNS: &str = "BERTH_ROOTFS_DIRECT_USERNS";
+const ENV_JOIN_CGROUP: &str = "BERTH_ROOTFS_DIRECT_JOIN_CGROUP";
 const BEGIN: &str = "\n@@berth-container-output-begin@@\n";
 
 struct Direct {
     userns: bool,
+    /// A cgroup v1 `cgroup.procs` the init moves itself into after its cgroup namespace was
+    /// made (so it does not sit at the namespace's root).
+    join_cgroup: Option<std::path::PathBuf>,
+}
+
+const fn direct(userns: bool) -> Direct {
+    Direct {
+        userns,
+        join_cgroup: None,
+    }
 }
 
 impl Runner for Direct {
@@ -55,6 +66,12 @@ impl Runner for Direct {
             .env(ENV_BUNDLE, &b.dir)
             .env(ENV_NO_PIVOT, if no_pivot { "1" } else { "0" })
             .env(ENV_USERNS, if self.userns { "1" } else { "0" })
+            .env(
+                ENV_JOIN_CGROUP,
+                self.join_cgroup
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("")),
+            )
             .output()
             .expect("spawn unshare");
         // Drop the test harness's chatter before the container's output.
@@ -82,6 +99,9 @@ fn direct_init() {
     let bundle = std::path::PathBuf::from(bundle);
     let spec = oci_spec::runtime::Spec::load(bundle.join("config.json")).expect("load config");
     let rootfs = std::fs::canonicalize(bundle.join("rootfs")).expect("rootfs");
+    if let Some(procs) = std::env::var_os(ENV_JOIN_CGROUP).filter(|p| !p.is_empty()) {
+        std::fs::write(procs, "0").expect("join the test cgroup");
+    }
     let cfg = berth::rootfs::RootfsConfig {
         spec: &spec,
         rootfs: &rootfs,
@@ -108,16 +128,75 @@ fn direct_init() {
 }
 
 mod host {
-    use super::Direct;
+    use super::direct;
     use crate::rootfs_scenario_tests;
-    rootfs_scenario_tests!(Direct { userns: false });
+    rootfs_scenario_tests!(direct(false));
 }
 
 mod userns {
-    use super::Direct;
+    use super::direct;
     use crate::rootfs_scenario_tests;
-    rootfs_scenario_tests!(Direct { userns: true };
+    rootfs_scenario_tests!(direct(true);
         default_mounts cgroup_v1_hierarchies dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
         rbind_submounts_and_rro cwd_created no_pivot hostile_symlinks hostile_rootfs_etc_symlink
         magic_link_target_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
+}
+
+/// A cgroup namespace made before the init joined its cgroup (its root is then above the
+/// container's cgroup): the container still sees only its own cgroup in each v1 hierarchy.
+#[test]
+fn cgroup_namespace_root_above_the_container() {
+    if !common::require_root("cgroup_namespace_root_above_the_container") {
+        return;
+    }
+    let pids_root = std::path::Path::new("/sys/fs/cgroup/pids");
+    let ours = std::fs::read_to_string("/proc/self/cgroup").expect("cgroup");
+    let Some(rel) = ours
+        .lines()
+        .find_map(|l| l.split_once(":pids:").map(|x| x.1))
+    else {
+        eprintln!("SKIP cgroup_namespace_root_above_the_container: no cgroup v1 pids hierarchy");
+        return;
+    };
+    if !pids_root.is_dir() {
+        eprintln!(
+            "SKIP cgroup_namespace_root_above_the_container: /sys/fs/cgroup/pids is not mounted"
+        );
+        return;
+    }
+    let child = pids_root
+        .join(rel.trim_start_matches('/'))
+        .join(format!("berth-rootfs-test-{}", std::process::id()));
+    std::fs::create_dir_all(&child).expect("mkdir test cgroup");
+    let b =
+        rootfs_scenarios::bundle(&["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup/pids"]);
+    let r = Direct {
+        userns: false,
+        join_cgroup: Some(child.join("cgroup.procs")),
+    };
+    let out = r.run(&b, "cgns", false);
+    let _ = std::fs::remove_dir(&child);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let name = child
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        stdout.contains(&format!(":pids:/{name}")),
+        "joined below the ns root: {stdout}"
+    );
+    // Only the container's own cgroup: no root-only files, no sibling cgroups.
+    assert!(stdout.contains("cgroup.procs"), "{stdout}");
+    // The name shows once (in /proc/self/cgroup), not as a directory in the listing.
+    assert_eq!(stdout.matches(&name[..]).count(), 1, "{stdout}");
+    assert!(
+        !stdout.contains("cgroup.sane_behavior"),
+        "the hierarchy root is exposed: {stdout}"
+    );
 }

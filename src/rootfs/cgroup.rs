@@ -15,11 +15,11 @@ use super::options::{AttrChange, MountOptions};
 use crate::syscall::mount::{
     self as sys, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
-use crate::syscall::path::{mkdirat, open_path, symlinkat};
+use crate::syscall::path::{fd_path, mkdirat, open_path, symlinkat};
 use oci_spec::runtime::Mount;
 use std::ffi::OsStr;
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// One line of /proc/self/cgroup for a v1 hierarchy.
@@ -56,6 +56,8 @@ pub struct Hierarchy {
     pub controllers: Vec<String>,
     /// Host path of the container's cgroup directory in this hierarchy.
     pub host_path: PathBuf,
+    /// The container's cgroup as /proc/self/cgroup shows it (relative to its cgroup namespace).
+    pub cgroup_path: PathBuf,
 }
 
 /// Pairs each /proc/self/cgroup line with a host mount of that hierarchy. `need_path`: the
@@ -83,6 +85,7 @@ pub fn v1_hierarchies(
             name: name.to_string_lossy().into_owned(),
             controllers: line.controllers.clone(),
             host_path: m.mount_point.join(rel),
+            cgroup_path: line.path.clone(),
         });
     }
     out
@@ -146,18 +149,7 @@ pub fn mount_cgroup(
         let sub_fd = inroot::open(tmpfs.as_fd(), Path::new(&h.name))
             .map_err(|e| mount_err(&sub, "openat2", "", e))?;
         let mnt = if ctx.cgroup_namespace {
-            let data: Vec<String> = h.controllers.clone();
-            new_fs_mount(
-                &sub,
-                "cgroup",
-                Some("cgroup"),
-                &data,
-                &MountOptions {
-                    attrs: hier_attrs,
-                    ..Default::default()
-                },
-                ctx.user_namespace,
-            )?
+            own_hierarchy(ctx, &h, &sub, sub_fd.as_fd(), &hier_attrs)?
         } else {
             let src = open_path(h.host_path.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)
                 .map_err(|e| mount_err(&sub, "open", format!("({:?})", h.host_path), e))?;
@@ -187,6 +179,52 @@ pub fn mount_cgroup(
         .map_err(|e| mount_err(dest, "mount_setattr", "(ro)", e))?;
     apply_propagation(tmpfs.as_fd(), &opts.propagation)
         .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+}
+
+/// In a cgroup namespace: a fresh mount of the hierarchy, whose root is the namespace's root.
+/// When the init is not at that root (the namespace was made before the init joined its
+/// cgroup), only its own cgroup is exposed: the fresh mount is attached briefly, its
+/// subdirectory cloned, and the full mount detached again before anything runs.
+fn own_hierarchy(
+    ctx: &MountContext<'_>,
+    h: &Hierarchy,
+    sub: &str,
+    sub_fd: BorrowedFd<'_>,
+    attrs: &AttrChange,
+) -> Result<OwnedFd, RootfsError> {
+    let opts = MountOptions {
+        attrs: *attrs,
+        ..Default::default()
+    };
+    let full = new_fs_mount(
+        sub,
+        "cgroup",
+        Some("cgroup"),
+        &h.controllers,
+        &opts,
+        ctx.user_namespace,
+    )?;
+    if h.cgroup_path == Path::new("/") {
+        return Ok(full);
+    }
+    attach(sub, full.as_fd(), sub_fd)?;
+    let inner = inroot::open(full.as_fd(), &h.cgroup_path).map_err(|e| {
+        mount_err(
+            sub,
+            "openat2",
+            format!("({:?} in the hierarchy)", h.cgroup_path),
+            e,
+        )
+    })?;
+    let tree =
+        sys::clone_tree(inner.as_fd(), false).map_err(|e| mount_err(sub, "open_tree", "", e))?;
+    set_attrs(tree.as_fd(), attrs, false, ctx.user_namespace)
+        .map_err(|e| mount_err(sub, "mount_setattr", "", e))?;
+    // The mount fd's /proc/self/fd path names exactly that mount (the host's /proc: the
+    // root has not been switched yet).
+    sys::umount2(&fd_path(full.as_fd()), libc::MNT_DETACH)
+        .map_err(|e| mount_err(sub, "umount2", "(full hierarchy)", e))?;
+    Ok(tree)
 }
 
 #[cfg(test)]
