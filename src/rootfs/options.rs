@@ -4,8 +4,8 @@
 
 use crate::syscall::mount::{
     MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME, MOUNT_ATTR_STRICTATIME,
-    MOUNT_ATTR__ATIME,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME,
+    MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME,
 };
 
 /// One propagation change, applied after the mount is attached.
@@ -117,6 +117,8 @@ fn flag_option(name: &str) -> Option<(u64, bool)> {
         "exec" => (MOUNT_ATTR_NOEXEC, false),
         "nodiratime" => (MOUNT_ATTR_NODIRATIME, true),
         "diratime" => (MOUNT_ATTR_NODIRATIME, false),
+        "nosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, true),
+        "symfollow" => (MOUNT_ATTR_NOSYMFOLLOW, false),
         _ => return None,
     })
 }
@@ -150,7 +152,8 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
     for opt in options {
         let opt = opt.as_ref();
         match opt {
-            "" | "defaults" => {}
+            // "silent"/"loud" only change how chatty the kernel log is: nothing to do.
+            "" | "defaults" | "silent" | "loud" => {}
             "bind" => o.bind = true,
             "rbind" => {
                 o.bind = true;
@@ -200,6 +203,15 @@ mod tests {
         let o = parse_mount_options(&["ro", "rw", "noexec", "exec", "nodev"]);
         assert_eq!(o.attrs.set, MOUNT_ATTR_NODEV);
         assert_eq!(o.attrs.clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC);
+    }
+
+    #[test]
+    fn symfollow_and_noops() {
+        let o = parse_mount_options(&["nosymfollow", "silent", "loud", "defaults"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_NOSYMFOLLOW);
+        assert!(o.data.is_empty());
+        let o = parse_mount_options(&["rnosymfollow"]);
+        assert_eq!(o.rec_attrs.set, MOUNT_ATTR_NOSYMFOLLOW);
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub fn tmpfs_options(r: &dyn Runner) {
     add_mount(
         &b,
         json!({"destination":"/scratch","type":"tmpfs","source":"tmpfs",
-        "options":["nosuid","nodev","noexec","strictatime","mode=1770","size=1m","nr_inodes=77"]}),
+        "options":["nosuid","nodev","noexec","nosymfollow","strictatime","mode=1770","size=1m","nr_inodes=77"]}),
     );
     add_mount(
         &b,
@@ -303,7 +303,7 @@ pub fn tmpfs_options(r: &dyn Runner) {
     let out = ok(r, &b, "tmpfs");
     assert!(out.starts_with("1770"), "{out}");
     let l = mount_line(&out, "/scratch");
-    for o in ["nosuid", "nodev", "noexec"] {
+    for o in ["nosuid", "nodev", "noexec", "nosymfollow"] {
         assert!(opts(l).0.contains(&o), "{o}: {l}");
     }
     assert!(
