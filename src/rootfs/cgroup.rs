@@ -103,17 +103,7 @@ pub fn mount_cgroup(
 ) -> Result<(), RootfsError> {
     let target = open_real_dir_target(ctx, m.destination(), dest)?;
     if is_cgroup2_host() {
-        let mnt = new_fs_mount(
-            dest,
-            "cgroup2",
-            Some("cgroup"),
-            &opts.data,
-            opts,
-            ctx.user_namespace,
-        )?;
-        attach(dest, mnt.as_fd(), target.as_fd())?;
-        return apply_propagation(mnt.as_fd(), &opts.propagation)
-            .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e));
+        return mount_cgroup2(ctx, dest, opts, target.as_fd());
     }
     // The tmpfs stays writable until the hierarchies are in place; ro comes last.
     let mut tmpfs_opts = opts.clone();
@@ -181,10 +171,94 @@ pub fn mount_cgroup(
         .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
 }
 
+/// The container's cgroup v2 path from /proc/self/cgroup's "0::" line.
+pub fn unified_path(proc_self_cgroup: &str) -> Option<PathBuf> {
+    proc_self_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(PathBuf::from)
+}
+
+/// cgroup v2, as runc does it: a fresh cgroup2 mount (its root is the cgroup namespace's
+/// root); when the kernel refuses one (a user namespace without its own cgroup namespace),
+/// a bind of the host's /sys/fs/cgroup. In a cgroup namespace whose root is above the
+/// init's cgroup, only the init's own cgroup is exposed (see [`narrow_to`]).
+fn mount_cgroup2(
+    ctx: &MountContext<'_>,
+    dest: &str,
+    opts: &MountOptions,
+    target: BorrowedFd<'_>,
+) -> Result<(), RootfsError> {
+    let mnt = match new_fs_mount(
+        dest,
+        "cgroup2",
+        Some("cgroup"),
+        &opts.data,
+        opts,
+        ctx.user_namespace,
+    ) {
+        Ok(full) if ctx.cgroup_namespace => {
+            let text = std::fs::read_to_string("/proc/self/cgroup")
+                .map_err(|e| mount_err(dest, "read", "/proc/self/cgroup", e))?;
+            match unified_path(&text) {
+                Some(p) if p != Path::new("/") => {
+                    narrow_to(ctx, full, &p, &opts.attrs, dest, target)?
+                }
+                _ => full,
+            }
+        }
+        Ok(full) => full,
+        Err(RootfsError::Mount { source, .. })
+            if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EBUSY)) =>
+        {
+            let host = open_path(
+                OsStr::new("/sys/fs/cgroup"),
+                libc::O_PATH | libc::O_DIRECTORY,
+            )
+            .map_err(|e| mount_err(dest, "open", "(host /sys/fs/cgroup, bind fallback)", e))?;
+            let tree = sys::clone_tree(host.as_fd(), true)
+                .map_err(|e| mount_err(dest, "open_tree", "(/sys/fs/cgroup)", e))?;
+            set_attrs(tree.as_fd(), &opts.attrs, false, ctx.user_namespace)
+                .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
+            set_attrs(tree.as_fd(), &opts.rec_attrs, true, ctx.user_namespace)
+                .map_err(|e| mount_err(dest, "mount_setattr", "(recursive)", e))?;
+            tree
+        }
+        Err(e) => return Err(e),
+    };
+    attach(dest, mnt.as_fd(), target)?;
+    apply_propagation(mnt.as_fd(), &opts.propagation)
+        .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+}
+
+/// Replaces a fresh cgroup mount by a mount of its subdirectory `rel`: the full mount is
+/// attached briefly at `target` (a detached mount cannot be cloned on older kernels), `rel`
+/// cloned with `attrs`, and the full mount detached again before anything runs.
+fn narrow_to(
+    ctx: &MountContext<'_>,
+    full: OwnedFd,
+    rel: &Path,
+    attrs: &AttrChange,
+    dest: &str,
+    target: BorrowedFd<'_>,
+) -> Result<OwnedFd, RootfsError> {
+    attach(dest, full.as_fd(), target)?;
+    let inner = inroot::open(full.as_fd(), rel)
+        .map_err(|e| mount_err(dest, "openat2", format!("({rel:?} in the hierarchy)"), e))?;
+    let tree =
+        sys::clone_tree(inner.as_fd(), false).map_err(|e| mount_err(dest, "open_tree", "", e))?;
+    set_attrs(tree.as_fd(), attrs, false, ctx.user_namespace)
+        .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
+    // The mount fd's /proc/self/fd path names exactly that mount (the host's /proc: the
+    // root has not been switched yet).
+    sys::umount2(&fd_path(full.as_fd()), libc::MNT_DETACH)
+        .map_err(|e| mount_err(dest, "umount2", "(full hierarchy)", e))?;
+    Ok(tree)
+}
+
 /// In a cgroup namespace: a fresh mount of the hierarchy, whose root is the namespace's root.
 /// When the init is not at that root (the namespace was made before the init joined its
-/// cgroup), only its own cgroup is exposed: the fresh mount is attached briefly, its
-/// subdirectory cloned, and the full mount detached again before anything runs.
+/// cgroup), only its own cgroup is exposed (see [`narrow_to`]).
 fn own_hierarchy(
     ctx: &MountContext<'_>,
     h: &Hierarchy,
@@ -207,29 +281,21 @@ fn own_hierarchy(
     if h.cgroup_path == Path::new("/") {
         return Ok(full);
     }
-    attach(sub, full.as_fd(), sub_fd)?;
-    let inner = inroot::open(full.as_fd(), &h.cgroup_path).map_err(|e| {
-        mount_err(
-            sub,
-            "openat2",
-            format!("({:?} in the hierarchy)", h.cgroup_path),
-            e,
-        )
-    })?;
-    let tree =
-        sys::clone_tree(inner.as_fd(), false).map_err(|e| mount_err(sub, "open_tree", "", e))?;
-    set_attrs(tree.as_fd(), attrs, false, ctx.user_namespace)
-        .map_err(|e| mount_err(sub, "mount_setattr", "", e))?;
-    // The mount fd's /proc/self/fd path names exactly that mount (the host's /proc: the
-    // root has not been switched yet).
-    sys::umount2(&fd_path(full.as_fd()), libc::MNT_DETACH)
-        .map_err(|e| mount_err(sub, "umount2", "(full hierarchy)", e))?;
-    Ok(tree)
+    narrow_to(ctx, full, &h.cgroup_path, attrs, sub, sub_fd)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unified_line() {
+        assert_eq!(
+            unified_path("1:cpu:/a\n0::/ctr/x\n"),
+            Some(PathBuf::from("/ctr/x"))
+        );
+        assert_eq!(unified_path("1:cpu:/a\n"), None);
+    }
 
     #[test]
     fn pairs_lines_with_host_mounts() {
