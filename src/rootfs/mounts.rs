@@ -340,8 +340,14 @@ pub fn new_fs_mount(
     opts: &MountOptions,
     _user_namespace: bool,
 ) -> Result<OwnedFd, RootfsError> {
-    let fs = sys::fsopen(fstype)
-        .map_err(|e| mount_err(dest, "fsopen", format!("(type {fstype:?})"), e))?;
+    let fs = sys::fsopen(fstype).map_err(|e| {
+        let detail = if e.raw_os_error() == Some(libc::ENODEV) {
+            format!("(type {fstype:?}: not a filesystem type this kernel knows)")
+        } else {
+            format!("(type {fstype:?})")
+        };
+        mount_err(dest, "fsopen", detail, e)
+    })?;
     let fail = |what: String, e: io::Error| {
         let msgs = sys::fs_context_messages(fs.as_fd());
         let detail = if msgs.is_empty() {
