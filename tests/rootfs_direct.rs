@@ -139,7 +139,7 @@ mod userns {
     rootfs_scenario_tests!(direct(true);
         default_mounts cgroup_v1_hierarchies dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
         rbind_submounts_and_rro cwd_created no_pivot hostile_symlinks hostile_rootfs_etc_symlink
-        magic_link_target_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
+        magic_link_target_refused destination_resolving_to_root_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
 }
 
 /// A cgroup namespace made before the init joined its cgroup (its root is then above the

@@ -243,14 +243,14 @@ pub fn open_real_dir_target(
     dest: &Path,
     dest_str: &str,
 ) -> Result<OwnedFd, RootfsError> {
-    inroot::open_or_create_no_symlinks(ctx.root, dest, Kind::Dir).map_err(|e| {
+    let fd = inroot::open_or_create_no_symlinks(ctx.root, dest, Kind::Dir).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) {
             RootfsError::InvalidMount {
                 destination: dest_str.into(),
-                reason:
-                    "the destination (or a directory on the way to it) is a symlink in the rootfs; \
-                         proc, sysfs and cgroup filesystems are only mounted on real directories"
-                        .into(),
+                reason: "the destination (or a directory on the way to it) is a symlink in the \
+                         rootfs; proc, sysfs and cgroup filesystems are only mounted on real \
+                         directories"
+                    .into(),
             }
         } else {
             mount_err(
@@ -260,7 +260,8 @@ pub fn open_real_dir_target(
                 e,
             )
         }
-    })
+    })?;
+    refuse_root(ctx, fd, dest_str)
 }
 
 /// Opens the mount target inside the rootfs, creating it (as `kind`) when missing.
@@ -270,14 +271,29 @@ pub fn open_target(
     kind: Kind,
     dest_str: &str,
 ) -> Result<OwnedFd, RootfsError> {
-    inroot::open_or_create(ctx.root, dest, kind).map_err(|e| {
+    let fd = inroot::open_or_create(ctx.root, dest, kind).map_err(|e| {
         mount_err(
             dest_str,
             "openat2",
             "(open or create the target in the rootfs)",
             e,
         )
-    })
+    })?;
+    refuse_root(ctx, fd, dest_str)
+}
+
+/// A destination that resolves (through symlinks or "..") to the rootfs's own root would
+/// cover the whole container filesystem; it is refused like a literal "/".
+fn refuse_root(ctx: &MountContext<'_>, fd: OwnedFd, dest: &str) -> Result<OwnedFd, RootfsError> {
+    let stat = |f: BorrowedFd<'_>| fstat(f).map_err(|e| mount_err(dest, "fstat", "", e));
+    let (t, r) = (stat(fd.as_fd())?, stat(ctx.root)?);
+    if t.st_dev == r.st_dev && t.st_ino == r.st_ino {
+        return Err(RootfsError::InvalidMount {
+            destination: dest.into(),
+            reason: "the destination resolves to the container's root directory".into(),
+        });
+    }
+    Ok(fd)
 }
 
 pub fn attach(dest: &str, mnt: BorrowedFd<'_>, target: BorrowedFd<'_>) -> Result<(), RootfsError> {

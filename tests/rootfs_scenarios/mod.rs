@@ -550,6 +550,23 @@ pub fn magic_link_target_refused(r: &dyn Runner) {
     assert!(!Path::new("/tmp/x").exists() || std::fs::read_dir("/tmp/x").is_ok());
 }
 
+/// A destination that resolves to the container's root (here through a symlink) is refused.
+pub fn destination_resolving_to_root_refused(r: &dyn Runner) {
+    let b = bundle(&["true"]);
+    std::os::unix::fs::symlink("/", b.dir.join("rootfs/up")).expect("symlink");
+    add_mount(
+        &b,
+        json!({"destination":"/up","type":"tmpfs","source":"tmpfs"}),
+    );
+    let out = r.run(&b, &common::unique_id("toroot"), false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("\"/up\"") && err.contains("root directory"),
+        "{err}"
+    );
+}
+
 /// proc (like sysfs and cgroup) is never mounted through a symlink in the rootfs.
 pub fn proc_on_symlink_refused(r: &dyn Runner) {
     let b = bundle(&["true"]);
@@ -642,7 +659,7 @@ macro_rules! rootfs_scenario_tests {
         $crate::rootfs_scenario_tests!($runner;
             default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
             tmpfs_options rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
-            hostile_rootfs_etc_symlink magic_link_target_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
+            hostile_rootfs_etc_symlink magic_link_target_refused destination_resolving_to_root_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
     };
     ($runner:expr; $($name:ident)*) => {
         $(
