@@ -109,9 +109,23 @@ fn direct_init() {
         no_pivot: std::env::var(ENV_NO_PIVOT).is_ok_and(|v| v == "1"),
         user_namespace: std::env::var(ENV_USERNS).is_ok_and(|v| v == "1"),
     };
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     if let Err(e) = berth::rootfs::setup_rootfs(&cfg) {
         eprintln!("berth: {e}");
         std::process::exit(1);
+    }
+    // For process.terminal, as runc: a pty from the container's /dev/ptmx (the runtime
+    // core's job) is bound onto /dev/console; the process's stdio stays on the test's pipes.
+    if terminal {
+        let pty = nix::pty::openpty(None, None).expect("openpty in the container");
+        if let Err(e) = berth::rootfs::mount_console(std::os::fd::AsFd::as_fd(&pty.slave)) {
+            eprintln!("berth: {e}");
+            std::process::exit(1);
+        }
     }
     let process = spec.process().as_ref().expect("process");
     let args = process.args().as_ref().expect("args");
@@ -199,4 +213,23 @@ fn cgroup_namespace_root_above_the_container() {
         !stdout.contains("cgroup.sane_behavior"),
         "the hierarchy root is exposed: {stdout}"
     );
+}
+
+/// process.terminal: /dev/console exists (made before root.readonly) and is the pty.
+#[test]
+fn console_is_the_pty() {
+    if !common::require_root("console_is_the_pty") {
+        return;
+    }
+    let b = rootfs_scenarios::bundle(&["stat", "-c", "%t %F", "/dev/console"]);
+    b.update_config(|c| c["process"]["terminal"] = serde_json::Value::Bool(true));
+    let out = direct(false).run(&b, "console", false);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Unix98 ptys have major 136 (0x88).
+    assert_eq!(stdout.trim(), "88 character special file");
 }

@@ -250,6 +250,30 @@ pub fn create_dev_symlinks(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// Creates an empty /dev/console (while the rootfs can still be written) for a container
+/// with a terminal; [`mount_console`] later binds the pty onto it.
+pub fn create_console_target(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    inroot::open_or_create(root, Path::new("/dev/console"), inroot::Kind::File)
+        .map(drop)
+        .map_err(|e| RootfsError::path("console", "/dev/console", "openat2", e))
+}
+
+/// Binds the container's pty (its slave end, an open fd) onto /dev/console, after the root
+/// switch, as runc does for `process.terminal`. The pty must come from the container's
+/// /dev/ptmx (opened after [`super::setup_rootfs`]): a host pty's mount is no longer in the
+/// namespace and cannot be bound. The mount is cloned from the fd itself, so no /dev/pts
+/// path is looked up again.
+pub fn mount_console(pty: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    let err = |sc: &'static str| move |e| RootfsError::path("console", "/dev/console", sc, e);
+    let root =
+        open_path(OsStr::new("/"), libc::O_PATH | libc::O_DIRECTORY).map_err(err("open /"))?;
+    let target =
+        inroot::open_or_create(root.as_fd(), Path::new("/dev/console"), inroot::Kind::File)
+            .map_err(err("openat2"))?;
+    let tree = sys::clone_tree(pty, false).map_err(err("open_tree"))?;
+    sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(err("move_mount"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

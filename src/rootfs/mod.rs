@@ -20,6 +20,7 @@ mod pivot;
 mod propagation;
 mod validate;
 
+pub use devices::mount_console;
 pub use error::RootfsError;
 pub use validate::validate;
 
@@ -102,6 +103,14 @@ pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
             devices::create_device(root.as_fd(), &node, cfg.user_namespace)?;
         }
         devices::create_dev_symlinks(root.as_fd())?;
+    }
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal {
+        devices::create_console_target(root.as_fd())?;
     }
 
     // 5. The process's cwd, while the rootfs can still be written (root.readonly comes last).
