@@ -114,7 +114,16 @@ fn direct_init() {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    if let Err(e) = berth::rootfs::setup_rootfs(&cfg) {
+    // The callback before the root switch records what a createContainer hook would see.
+    let marker = bundle.join("before-pivot");
+    let rootfs_proc = format!(" {}/proc ", rootfs.display());
+    let mut hook = || {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let seen = mi.lines().any(|l| l.contains(&rootfs_proc));
+        std::fs::write(&marker, if seen { "proc mounted" } else { "no proc" })
+            .map_err(|e| e.to_string())
+    };
+    if let Err(e) = berth::rootfs::setup_rootfs_with_hooks(&cfg, &mut hook) {
         eprintln!("berth: {e}");
         std::process::exit(1);
     }
@@ -232,4 +241,21 @@ fn console_is_the_pty() {
     );
     // Unix98 ptys have major 136 (0x88).
     assert_eq!(stdout.trim(), "88 character special file");
+}
+
+/// The callback before the root switch runs with every mount in place at its host path.
+#[test]
+fn callback_before_the_root_switch() {
+    if !common::require_root("callback_before_the_root_switch") {
+        return;
+    }
+    let b = rootfs_scenarios::bundle(&["true"]);
+    let out = direct(false).run(&b, "hook", false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = std::fs::read_to_string(b.dir.join("before-pivot")).expect("callback ran");
+    assert_eq!(seen, "proc mounted");
 }

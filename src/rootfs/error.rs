@@ -28,6 +28,10 @@ pub enum RootfsError {
         reason: String,
     },
 
+    /// The caller's callback before the root switch (hooks) failed.
+    #[error("hooks before the root switch: {0}")]
+    Hook(String),
+
     /// A syscall failed while setting up the mount at `destination`.
     #[error("mount {destination:?}: {syscall}{detail}: {source}")]
     Mount {

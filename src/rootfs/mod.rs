@@ -47,6 +47,17 @@ pub struct RootfsConfig<'a> {
 /// new namespaces), as root of its user namespace, before any user switch. On return "/" is
 /// the container's rootfs, cwd is "/".
 pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
+    setup_rootfs_with_hooks(cfg, &mut || Ok(()))
+}
+
+/// [`setup_rootfs`] with a callback run after every mount and device is in place and before
+/// the root switch: where runc syncs with the runtime for the prestart/createRuntime hooks
+/// and runs createContainer hooks (they see the container's mounts at their host paths).
+/// An error from it aborts the setup ([`RootfsError::Hook`]).
+pub fn setup_rootfs_with_hooks(
+    cfg: &RootfsConfig,
+    before_pivot: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(), RootfsError> {
     let spec = cfg.spec;
     validate(spec, cfg.bundle)?;
     let linux = spec.linux().as_ref();
@@ -124,6 +135,8 @@ pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
             )
         })?;
     }
+
+    before_pivot().map_err(RootfsError::Hook)?;
 
     // 6. Switch the root.
     if cfg.no_pivot {
