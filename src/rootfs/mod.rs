@@ -149,14 +149,15 @@ pub fn setup_rootfs_with_hooks(
         propagation::finish_root(root_prop)?;
     }
 
-    // 7. Masks and read-only views, inside the new root.
+    // 7. Read-only views, then masks (runc's order: a mask under a read-only path lands on
+    //    top of it), inside the new root.
     if let Some(l) = linux {
-        masked::mask_paths(
-            l.masked_paths().as_deref().unwrap_or_default(),
-            cfg.user_namespace,
-        )?;
         masked::readonly_paths(
             l.readonly_paths().as_deref().unwrap_or_default(),
+            cfg.user_namespace,
+        )?;
+        masked::mask_paths(
+            l.masked_paths().as_deref().unwrap_or_default(),
             cfg.user_namespace,
         )?;
     }

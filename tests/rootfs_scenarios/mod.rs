@@ -203,22 +203,28 @@ pub fn spec_devices(r: &dyn Runner) {
 
 pub fn masked_and_readonly_paths(r: &dyn Runner) {
     let b = sh(
-        "echo keys=$(wc -c < /proc/keys); echo firmware=$(ls -A /sys/firmware | wc -l); \
+        "echo keys=$(wc -c < /proc/keys); echo domain=$(wc -c < /proc/sys/kernel/domainname); echo firmware=$(ls -A /sys/firmware | wc -l); \
                 touch /sys/firmware/x 2>/dev/null && echo fw-writable || echo fw-ro; \
                 echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-ro; \
                 cat /proc/self/mountinfo",
     );
     b.update_config(|c| {
-        c["linux"]["maskedPaths"] = json!(["/proc/keys", "/sys/firmware", "/does/not/exist"]);
+        c["linux"]["maskedPaths"] = json!([
+            "/proc/keys",
+            "/sys/firmware",
+            "/does/not/exist",
+            "/proc/sys/kernel/domainname"
+        ]);
         c["linux"]["readonlyPaths"] = json!(["/proc/sys", "/proc/sysrq-trigger", "/nope"]);
     });
     let out = ok(r, &b, "masked");
     assert!(out.contains("keys=0"), "{out}");
+    // A mask below a read-only path sits on top of it.
+    assert!(out.contains("domain=0"), "{out}");
     assert!(out.contains("firmware=0"), "{out}");
     assert!(out.contains("fw-ro") && out.contains("sysrq-ro"), "{out}");
     let sys = mount_line(&out, "/proc/sys");
     assert!(opts(sys).0.contains(&"ro"), "{sys}");
-    // The other flags of /proc survive the read-only bind.
     let fw = mount_line(&out, "/sys/firmware");
     assert!(
         fw.contains(" - tmpfs ") && opts(fw).0.contains(&"ro"),
