@@ -88,6 +88,30 @@ impl Runner for Direct {
     }
 }
 
+struct Recorder {
+    marker: std::path::PathBuf,
+    rootfs_proc: String,
+}
+
+impl berth::rootfs::SetupHooks for Recorder {
+    fn before_pivot(&mut self) -> Result<(), String> {
+        let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
+        let seen = mi.lines().any(|l| l.contains(&self.rootfs_proc));
+        let note = if seen { "proc mounted\n" } else { "no proc\n" };
+        std::fs::write(&self.marker, note).map_err(|e| e.to_string())
+    }
+
+    fn before_readonly(&mut self) -> Result<(), String> {
+        // After the root switch the marker's host path is gone: report through stderr.
+        let writable = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/proc/sys/kernel/domainname")
+            .is_ok();
+        eprintln!("hooks-saw: /proc/sys writable={writable}");
+        Ok(())
+    }
+}
+
 /// The "init" half: only does something when re-executed by [`Direct::run`].
 #[test]
 fn direct_init() {
@@ -114,14 +138,11 @@ fn direct_init() {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    // The callback before the root switch records what a createContainer hook would see.
-    let marker = bundle.join("before-pivot");
-    let rootfs_proc = format!(" {}/proc ", rootfs.display());
-    let mut hook = || {
-        let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-        let seen = mi.lines().any(|l| l.contains(&rootfs_proc));
-        std::fs::write(&marker, if seen { "proc mounted" } else { "no proc" })
-            .map_err(|e| e.to_string())
+    // The hooks record what they see: all mounts at their host paths before the root switch
+    // (createContainer hooks), a writable /proc/sys after it (linux.sysctl).
+    let mut hook = Recorder {
+        marker: bundle.join("hooks-saw"),
+        rootfs_proc: format!(" {}/proc ", rootfs.display()),
     };
     if let Err(e) = berth::rootfs::setup_rootfs_with_hooks(&cfg, &mut hook) {
         eprintln!("berth: {e}");
@@ -243,19 +264,21 @@ fn console_is_the_pty() {
     assert_eq!(stdout.trim(), "88 character special file");
 }
 
-/// The callback before the root switch runs with every mount in place at its host path.
+/// The hooks run with every mount in place at its host path (before the root switch) and
+/// with /proc/sys still writable (after it).
 #[test]
-fn callback_before_the_root_switch() {
-    if !common::require_root("callback_before_the_root_switch") {
+fn hooks_before_the_root_switch_and_before_readonly() {
+    if !common::require_root("hooks_before_the_root_switch_and_before_readonly") {
         return;
     }
     let b = rootfs_scenarios::bundle(&["true"]);
     let out = direct(false).run(&b, "hook", false);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let seen = std::fs::read_to_string(b.dir.join("hooks-saw")).expect("before_pivot ran");
+    assert_eq!(seen, "proc mounted\n");
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stderr.contains("hooks-saw: /proc/sys writable=true"),
+        "{stderr}"
     );
-    let seen = std::fs::read_to_string(b.dir.join("before-pivot")).expect("callback ran");
-    assert_eq!(seen, "proc mounted");
 }

@@ -28,8 +28,8 @@ pub enum RootfsError {
         reason: String,
     },
 
-    /// The caller's callback before the root switch (hooks) failed.
-    #[error("hooks before the root switch: {0}")]
+    /// A caller's [`super::SetupHooks`] callback failed.
+    #[error("{0}")]
     Hook(String),
 
     /// A syscall failed while setting up the mount at `destination`.

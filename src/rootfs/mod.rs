@@ -47,16 +47,34 @@ pub struct RootfsConfig<'a> {
 /// new namespaces), as root of its user namespace, before any user switch. On return "/" is
 /// the container's rootfs, cwd is "/".
 pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
-    setup_rootfs_with_hooks(cfg, &mut || Ok(()))
+    setup_rootfs_with_hooks(cfg, &mut NoHooks)
 }
 
-/// [`setup_rootfs`] with a callback run after every mount and device is in place and before
-/// the root switch: where runc syncs with the runtime for the prestart/createRuntime hooks
-/// and runs createContainer hooks (they see the container's mounts at their host paths).
-/// An error from it aborts the setup ([`RootfsError::Hook`]).
+/// Points in the setup where the caller must act, with runc's timing. An error aborts the
+/// setup ([`RootfsError::Hook`]).
+pub trait SetupHooks {
+    /// Every mount and device is in place (at its host path), the root not yet switched:
+    /// where runc syncs with the runtime for prestart/createRuntime hooks and runs
+    /// createContainer hooks.
+    fn before_pivot(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The root is switched, readonlyPaths (/proc/sys...), maskedPaths and root.readonly
+    /// not yet applied: where runc writes `linux.sysctl` (/proc/sys is writable until then).
+    fn before_readonly(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// No hooks: what [`setup_rootfs`] uses.
+pub struct NoHooks;
+impl SetupHooks for NoHooks {}
+
+/// [`setup_rootfs`], calling `hooks` at the points [`SetupHooks`] names.
 pub fn setup_rootfs_with_hooks(
     cfg: &RootfsConfig,
-    before_pivot: &mut dyn FnMut() -> Result<(), String>,
+    hooks: &mut dyn SetupHooks,
 ) -> Result<(), RootfsError> {
     let spec = cfg.spec;
     validate(spec, cfg.bundle)?;
@@ -136,7 +154,7 @@ pub fn setup_rootfs_with_hooks(
         })?;
     }
 
-    before_pivot().map_err(RootfsError::Hook)?;
+    hooks.before_pivot().map_err(RootfsError::Hook)?;
 
     // 6. Switch the root.
     if cfg.no_pivot {
@@ -148,6 +166,8 @@ pub fn setup_rootfs_with_hooks(
     if root_prop_value.is_some() {
         propagation::finish_root(root_prop)?;
     }
+
+    hooks.before_readonly().map_err(RootfsError::Hook)?;
 
     // 7. Read-only views, then masks (runc's order: a mask under a read-only path lands on
     //    top of it), inside the new root.
