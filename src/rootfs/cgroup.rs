@@ -115,7 +115,6 @@ pub fn mount_cgroup(
         Some("tmpfs"),
         &["mode=755".to_string()],
         &tmpfs_opts,
-        ctx.user_namespace,
     )?;
     attach(dest, tmpfs.as_fd(), target.as_fd())?;
 
@@ -189,14 +188,7 @@ fn mount_cgroup2(
     opts: &MountOptions,
     target: BorrowedFd<'_>,
 ) -> Result<(), RootfsError> {
-    let mnt = match new_fs_mount(
-        dest,
-        "cgroup2",
-        Some("cgroup"),
-        &opts.data,
-        opts,
-        ctx.user_namespace,
-    ) {
+    let mnt = match new_fs_mount(dest, "cgroup2", Some("cgroup"), &opts.data, opts) {
         Ok(full) if ctx.cgroup_namespace => {
             let text = std::fs::read_to_string("/proc/self/cgroup")
                 .map_err(|e| mount_err(dest, "read", "/proc/self/cgroup", e))?;
@@ -270,14 +262,7 @@ fn own_hierarchy(
         attrs: *attrs,
         ..Default::default()
     };
-    let full = new_fs_mount(
-        sub,
-        "cgroup",
-        Some("cgroup"),
-        &h.controllers,
-        &opts,
-        ctx.user_namespace,
-    )?;
+    let full = new_fs_mount(sub, "cgroup", Some("cgroup"), &h.controllers, &opts)?;
     if h.cgroup_path == Path::new("/") {
         return Ok(full);
     }

@@ -176,14 +176,7 @@ pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError>
         } else {
             open_target(ctx, m.destination(), Kind::Dir, &dest)?
         };
-        let mnt = match new_fs_mount(
-            &dest,
-            &fstype,
-            source.as_deref(),
-            &opts.data,
-            &opts,
-            ctx.user_namespace,
-        ) {
+        let mnt = match new_fs_mount(&dest, &fstype, source.as_deref(), &opts.data, &opts) {
             Err(e) if ctx.user_namespace && is_eperm(&e) => {
                 host_fallback(&fstype, &dest, &opts).unwrap_or(Err(e))?
             }
@@ -354,7 +347,6 @@ pub fn new_fs_mount(
     source: Option<&str>,
     data: &[String],
     opts: &MountOptions,
-    _user_namespace: bool,
 ) -> Result<OwnedFd, RootfsError> {
     let fs = sys::fsopen(fstype).map_err(|e| {
         let detail = if e.raw_os_error() == Some(libc::ENODEV) {
