@@ -95,9 +95,19 @@ fn setup(
         user_namespace: new_user_ns,
     };
     crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let master = super::terminal::setup_in_container(size)
+            .map_err(|e| format!("process.terminal: {e}"))?;
+        chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
+            .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
+    }
     crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
 
-    let process = spec.process().as_ref().ok_or("process: missing")?;
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
         .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;

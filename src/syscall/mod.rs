@@ -7,3 +7,4 @@ pub mod mount;
 pub mod ns;
 pub mod path;
 pub mod process;
+pub mod tty;
