@@ -122,6 +122,9 @@ impl Bundle {
         };
         b.update_config(|c| {
             c["process"]["terminal"] = Value::Bool(false);
+            // Tests talk to the container through files in its rootfs (e.g. /tmp/ready), so
+            // the root stays writable; `berth spec`'s root.readonly: true is now enforced.
+            c["root"]["readonly"] = Value::Bool(false);
             c["process"]["args"] =
                 Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         });
