@@ -4,6 +4,7 @@
 use super::exec_path;
 use super::sync::{SyncChannel, SyncMsg};
 use super::LaunchOptions;
+use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::exit_now;
 use std::ffi::CString;
@@ -15,12 +16,12 @@ use std::path::PathBuf;
 /// the sync channel; after it, on stderr (the runtime has gone by then).
 pub fn run(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
-    let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
+    let err = match setup(cfg, plan, opts, fifo, chan) {
         Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -43,7 +44,7 @@ struct ReadyToExec {
 
 fn setup(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
@@ -58,7 +59,7 @@ fn setup(
         Err(e) => return Err(format!("init: reading from the runtime: {e}")),
     }
     let spec = &cfg.spec;
-    if new_user_ns {
+    if plan.new_user {
         // Creds are still the host's; become root of the new namespace (the id maps are written).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
@@ -66,6 +67,12 @@ fn setup(
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
         })?;
+    }
+    if plan.new_cgroup {
+        // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
+        // root of the new namespace.
+        crate::syscall::ns::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| format!("linux.namespaces: new cgroup namespace: {e}"))?;
     }
     if !opts.no_new_keyring {
         match crate::syscall::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
@@ -95,7 +102,7 @@ fn setup(
         rootfs: &cfg.rootfs,
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
-        user_namespace: new_user_ns,
+        user_namespace: plan.new_user,
     };
     crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
     let process = spec.process().as_ref().ok_or("process: missing")?;

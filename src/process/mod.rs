@@ -108,7 +108,7 @@ pub fn launch(
         match clone_process(plan.clone_flags).map_err(sys("clone"))? {
             CloneResult::Child => {
                 drop(ours);
-                init::run(cfg, plan.new_user, opts, fifo, &theirs)
+                init::run(cfg, &plan, opts, fifo, &theirs)
             }
             CloneResult::Parent { child } => {
                 drop(theirs);
@@ -236,7 +236,7 @@ fn intermediate_main(
         }
     }
     match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
-        Ok(CloneResult::Child) => init::run(cfg, plan.new_user, opts, fifo, chan),
+        Ok(CloneResult::Child) => init::run(cfg, plan, opts, fifo, chan),
         Ok(CloneResult::Parent { child }) => {
             let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
             exit_now(code)
