@@ -1,0 +1,1 @@
+//! Library side of `pause`, `resume`, `update`, `events`, `ps` (filled in below).
