@@ -16,7 +16,7 @@ pub enum CgroupCommand {
     /// Resume a paused container.
     Resume { id: String },
     /// Change a running container's resource limits.
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Resource statistics and OOM notices of a container, as JSON lines.
     Events {
         id: String,
