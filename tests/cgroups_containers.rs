@@ -109,7 +109,7 @@ fn limits_written_and_read_back() {
             "blockIO": {"weight": 500}
         });
         if v2 {
-            r["unified"] = json!({"memory.high": "60000000"});
+            r["unified"] = json!({"memory.high": "61440000"});
         } else {
             r["memory"]["swappiness"] = json!(20);
         }
@@ -125,7 +125,7 @@ fn limits_written_and_read_back() {
     if v2 {
         assert_eq!(cg(&p, "memory.max").as_deref(), Some("67108864"));
         assert_eq!(cg(&p, "memory.low").as_deref(), Some("33554432"));
-        assert_eq!(cg(&p, "memory.high").as_deref(), Some("60000000"));
+        assert_eq!(cg(&p, "memory.high").as_deref(), Some("61440000"));
         assert_eq!(
             cg(&p, "cpu.weight").as_deref(),
             Some("59"),
