@@ -19,10 +19,13 @@ pub fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
 
 /// Applies `writes` in order. When one fails, the files already written get their previous
 /// content back (best effort, newest first) so a failed update leaves the cgroup as it was.
-/// `dir_of` maps a write's controller to its directory.
+/// `dir_of` maps a write's controller to its directory. `keep_undo` is off for a cgroup created
+/// by this command: a failure there destroys it anyway, and skipping the snapshot reads keeps
+/// create cheap.
 pub fn apply_writes(
     writes: &[Write],
     dir_of: &dyn Fn(&str) -> Option<PathBuf>,
+    keep_undo: bool,
 ) -> Result<(), CgroupError> {
     let mut undo: Vec<(PathBuf, String, String)> = Vec::new();
     for w in writes {
@@ -33,7 +36,11 @@ pub fn apply_writes(
                 format!("no {} hierarchy for this cgroup", w.ctrl),
             ));
         };
-        let old = read(&dir, &w.file).unwrap_or_default();
+        let old = if keep_undo {
+            read(&dir, &w.file).unwrap_or_default()
+        } else {
+            String::new()
+        };
         if let Err(e) = write(&dir, &w.file, &w.value) {
             rollback(&undo);
             let why = match &e {
@@ -49,7 +56,9 @@ pub fn apply_writes(
                 ),
             ));
         }
-        undo.push((dir, w.file.clone(), old));
+        if keep_undo {
+            undo.push((dir, w.file.clone(), old));
+        }
     }
     Ok(())
 }
@@ -137,21 +146,27 @@ pub fn kill_all(pids: &[i32]) {
 }
 
 /// Removes `dir` and the cgroups below it, deepest first. Absent is fine; EBUSY (processes
-/// still exiting) is retried for up to about a second.
+/// still exiting) is retried for up to about a second. The common case, a leaf whose processes
+/// are gone, costs a single rmdir: children are only looked for when that fails.
 pub fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                rmdir_tree(&e.path())?;
-            }
-        }
-    }
     let mut delay = Duration::from_micros(200);
     let mut waited = Duration::ZERO;
+    let mut children_done = false;
     loop {
         match std::fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && !children_done => {
+                // Child cgroups (the container made some) also read as EBUSY: remove them first.
+                children_done = true;
+                if let Ok(rd) = std::fs::read_dir(dir) {
+                    for e in rd.flatten() {
+                        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                            rmdir_tree(&e.path())?;
+                        }
+                    }
+                }
+            }
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && waited < Duration::from_secs(1) => {
                 std::thread::sleep(delay);
                 waited += delay;

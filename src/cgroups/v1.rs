@@ -5,7 +5,7 @@ use super::mountinfo::{self, CgroupMount, ProcCgroup};
 use super::plan::{self, Host};
 use super::{devices, fs, stats, CgroupError, CgroupManager, CgroupPlacement, CgroupVersion};
 use oci_spec::runtime::LinuxResources;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -26,6 +26,8 @@ pub struct V1Manager {
     hiers: Vec<Hier>,
     /// Directories this instance created in `apply`, removed again by `destroy`.
     created: RefCell<Vec<PathBuf>>,
+    /// The leaf was created by this instance and no resources were set yet: no rollback needed.
+    fresh: Cell<bool>,
 }
 
 impl V1Manager {
@@ -62,6 +64,7 @@ impl V1Manager {
             path,
             hiers,
             created: RefCell::new(Vec::new()),
+            fresh: Cell::new(false),
         })
     }
 
@@ -84,6 +87,7 @@ impl V1Manager {
             path: p.path.to_string_lossy().into_owned(),
             hiers,
             created: RefCell::new(Vec::new()),
+            fresh: Cell::new(false),
         })
     }
 
@@ -150,6 +154,11 @@ impl Host for V1Host<'_> {
 impl CgroupManager for V1Manager {
     fn apply(&self, pid: i32) -> Result<(), CgroupError> {
         let r = self.try_apply(pid);
+        // Only a leaf this call made is "fresh": an existing cgroup (shared, or re-applied)
+        // keeps the careful update path.
+        let leafs: Vec<&PathBuf> = self.hiers.iter().map(|h| &h.dir).collect();
+        self.fresh
+            .set(r.is_ok() && leafs.iter().all(|d| self.created.borrow().contains(d)));
         if r.is_err() {
             // A failed create leaves nothing behind in any hierarchy.
             fs::remove_created(&self.created.borrow());
@@ -170,7 +179,8 @@ impl CgroupManager for V1Manager {
             }
             writes.extend(devices::v1_writes(&rules));
         }
-        fs::apply_writes(&writes, &|c| self.dir_of(c))
+        let rollback = !self.fresh.replace(false);
+        fs::apply_writes(&writes, &|c| self.dir_of(c), rollback)
     }
 
     fn pids(&self) -> Result<Vec<i32>, CgroupError> {
@@ -184,13 +194,17 @@ impl CgroupManager for V1Manager {
     }
 
     fn destroy(&self) -> Result<(), CgroupError> {
-        let frozen = self.freezer_dir().is_some_and(|d| d.exists()) && self.freeze().is_ok();
-        // Freezing first means nothing can fork between reading the pids and the kills.
-        if let Ok(p) = self.pids() {
-            fs::kill_all(&p);
-        }
-        if frozen {
-            let _ = self.thaw();
+        // The usual delete finds the cgroup empty (the init is gone): then there is nothing to
+        // freeze or kill, only directories to remove.
+        if self.pids().is_ok_and(|p| !p.is_empty()) {
+            // Freezing first means nothing can fork between reading the pids and the kills.
+            let frozen = self.freezer_dir().is_some_and(|d| d.exists()) && self.freeze().is_ok();
+            if let Ok(p) = self.pids() {
+                fs::kill_all(&p);
+            }
+            if frozen {
+                let _ = self.thaw();
+            }
         }
         let mut first_err = None;
         for h in &self.hiers {

@@ -4,7 +4,7 @@ use super::mountinfo::{self, CgroupMount, ProcCgroup};
 use super::plan::{self, Host};
 use super::{devices, fs, stats, CgroupError, CgroupManager, CgroupPlacement, CgroupVersion};
 use oci_spec::runtime::LinuxResources;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +14,8 @@ pub struct V2Manager {
     mount: PathBuf,
     dir: PathBuf,
     created: RefCell<Vec<PathBuf>>,
+    /// The leaf was created by this instance and no resources were set yet: no rollback needed.
+    fresh: Cell<bool>,
 }
 
 impl V2Manager {
@@ -43,6 +45,7 @@ impl V2Manager {
             mount: m.mount_point.clone(),
             dir,
             created: RefCell::new(Vec::new()),
+            fresh: Cell::new(false),
         })
     }
 
@@ -55,6 +58,7 @@ impl V2Manager {
             mount: PathBuf::from("/"),
             dir,
             created: RefCell::new(Vec::new()),
+            fresh: Cell::new(false),
         })
     }
 
@@ -125,6 +129,8 @@ impl Host for V2Host<'_> {
 impl CgroupManager for V2Manager {
     fn apply(&self, pid: i32) -> Result<(), CgroupError> {
         let r = self.try_apply(pid);
+        self.fresh
+            .set(r.is_ok() && self.created.borrow().contains(&self.dir));
         if r.is_err() {
             fs::remove_created(&self.created.borrow());
             self.created.borrow_mut().clear();
@@ -144,13 +150,14 @@ impl CgroupManager for V2Manager {
             ctrls: self.controllers(),
         };
         let writes = plan::plan_v2(r, &host)?;
+        let rollback = !self.fresh.replace(false);
         // Build and load the device program before any write: a rule the kernel's verifier
         // rejects must not leave half an update behind.
         let prog = match r.devices() {
             Some(rules) => Some(devices::load_v2_program(&devices::effective_rules(rules)?)?),
             None => None,
         };
-        fs::apply_writes(&writes, &|_| Some(self.dir.clone()))?;
+        fs::apply_writes(&writes, &|_| Some(self.dir.clone()), rollback)?;
         if let Some(prog) = prog {
             devices::attach_v2_program(&self.dir, prog)?;
         }
