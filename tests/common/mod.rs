@@ -145,15 +145,33 @@ impl Bundle {
         .expect("write config");
     }
 
-    /// `berth --root STATE ARGS...`, stdin closed, output captured.
+    /// `berth --root STATE ARGS...`, stdin closed, output captured. Output goes through files,
+    /// not pipes: a created container's init inherits stdout/stderr and keeps them open long
+    /// after `berth create` has exited, so reading a pipe to EOF would wait for the container.
     pub fn berth(&self, args: &[&str]) -> Output {
-        Command::new(berth_bin())
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.scratch.0.join(format!("out-{n}"));
+        let err_path = self.scratch.0.join(format!("err-{n}"));
+        let out_file = std::fs::File::create(&out_path).expect("create stdout file");
+        let err_file = std::fs::File::create(&err_path).expect("create stderr file");
+        let status = Command::new(berth_bin())
             .arg("--root")
             .arg(&self.state_root)
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .expect("spawn berth")
+            .stdout(out_file)
+            .stderr(err_file)
+            .status()
+            .expect("spawn berth");
+        let stdout = std::fs::read(&out_path).unwrap_or_default();
+        let stderr = std::fs::read(&err_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&out_path);
+        let _ = std::fs::remove_file(&err_path);
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
     }
 
     /// `berth run --bundle DIR ID`: the container's stdout/stderr come back in the Output.
