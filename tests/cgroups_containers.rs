@@ -167,7 +167,13 @@ fn limits_written_and_read_back() {
         );
     }
     // The container's own view: its init is in the container's cgroup.
-    let out = std::fs::read_to_string(b.scratch.0.join(format!("{id}.out"))).unwrap_or_default();
+    // (`run -d` returns once the process started; its first output may still be on its way.)
+    let log = b.scratch.0.join(format!("{id}.out"));
+    let mut out = String::new();
+    eventually(|| {
+        out = std::fs::read_to_string(&log).unwrap_or_default();
+        out.contains("::") || out.contains(":memory:")
+    });
     assert!(
         out.lines()
             .any(|l| l.starts_with("0::") || l.contains(":memory:")),

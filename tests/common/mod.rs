@@ -66,10 +66,18 @@ pub fn populate_busybox_rootfs(rootfs: &Path) {
     }
     let bb = rootfs.join("bin/busybox");
     std::fs::copy(busybox_path(), &bb).expect("copy busybox");
-    let list = Command::new(&bb)
-        .arg("--list")
-        .output()
-        .expect("busybox --list");
+    // The copy was just written: a fork in another test thread may still hold its write fd
+    // for a moment (until that child execs), and exec then fails with ETXTBSY. Retry briefly.
+    let mut tries = 0;
+    let list = loop {
+        match Command::new(&bb).arg("--list").output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other.expect("busybox --list"),
+        }
+    };
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet == "busybox" || applet.is_empty() {
             continue;
