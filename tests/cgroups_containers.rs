@@ -306,6 +306,18 @@ fn pause_freezes_a_counter_and_resume_thaws_it() {
         !b.berth(&["resume", &id]).status.success(),
         "resume of a running container"
     );
+    // A paused container can be force-deleted; its cgroups go with it.
+    let p = placement(&b, &id);
+    assert!(b.berth(&["pause", &id]).status.success());
+    let o = b.berth(&["delete", "--force", &id]);
+    assert!(
+        o.status.success(),
+        "delete -f of a paused container: {}",
+        err(&o)
+    );
+    for d in p.dirs.values() {
+        assert!(!d.exists(), "{} left", d.display());
+    }
 }
 
 #[test]
