@@ -558,11 +558,12 @@ fn devices_denied_by_default_rules() {
     if !common::require_root("devices_denied_by_default_rules") {
         return;
     }
-    // /dev/mem (c 1:1) is not in the default allow list: mknod works, opening it does not.
+    // /dev/kmsg (c 1:11) is not in the default allow list: mknod works, opening it does not.
+    // (Writing to it needs no capability, so only the device cgroup can refuse it.)
     let b = Bundle::busybox(&[
         "sh",
         "-c",
-        "mknod /tmp/mem c 1 1 && (head -c 1 /tmp/mem >/tmp/out && echo OPENED || echo DENIED); mknod /tmp/zero c 1 5; head -c 1 /tmp/zero | wc -c",
+        "rm -f /tmp/kmsg /tmp/zero; mknod /tmp/kmsg c 1 11 && (echo berth-device-test > /tmp/kmsg && echo OPENED || echo DENIED); mknod /tmp/zero c 1 5; head -c 1 /tmp/zero | wc -c",
     ]);
     let id = common::unique_id("dev");
     let out = b.run_ok(&id);
@@ -571,6 +572,23 @@ fn devices_denied_by_default_rules() {
         out.lines().any(|l| l.trim() == "1"),
         "c 1:5 (zero) still readable: {out}"
     );
+    // A spec without any device rule gets the same list (deny-all + defaults), as with runc.
+    b.update_config(|c| {
+        if let Some(r) = c["linux"]["resources"].as_object_mut() {
+            r.remove("devices");
+        }
+    });
+    let out = b.run_ok(&common::unique_id("dev2"));
+    assert!(
+        out.contains("DENIED") && out.lines().any(|l| l.trim() == "1"),
+        "{out}"
+    );
+    // A privileged spec (allow everything) opens it.
+    b.update_config(|c| {
+        c["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}])
+    });
+    let out = b.run_ok(&common::unique_id("dev3"));
+    assert!(out.contains("OPENED"), "{out}");
 }
 
 #[test]

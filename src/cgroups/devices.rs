@@ -95,9 +95,21 @@ fn num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     }
 }
 
-/// Validates the spec's rules and appends the default allowed devices.
+/// Deny everything: where a container's device list starts (as with runc), whatever the
+/// kernel's default for a fresh cgroup is. A spec rule `a *:* rwm` allow (privileged) resets it.
+pub const DENY_ALL: Rule = Rule {
+    allow: false,
+    typ: 'a',
+    major: None,
+    minor: None,
+    access: ACC_ALL,
+};
+
+/// Validates the spec's rules, puts them after a deny-all and before the default allowed
+/// devices.
 pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
-    let mut out = Vec::with_capacity(spec.len() + DEFAULT_ALLOWED.len());
+    let mut out = Vec::with_capacity(spec.len() + DEFAULT_ALLOWED.len() + 1);
+    out.push(DENY_ALL);
     for (i, d) in spec.iter().enumerate() {
         let field = format!("devices[{i}]");
         let typ = match d.typ().unwrap_or(LinuxDeviceType::A) {
@@ -312,7 +324,7 @@ mod tests {
         assert_eq!(eval(&p, b, w, 8, 1), 0, "block 8:* write denied");
         assert_eq!(eval(&p, b, m, 200, 1), 1, "mknod of any block");
         assert_eq!(eval(&p, c, r, 136, 5), 1, "pts");
-        // Without a reset the default is allow.
+        // Without a reset in the spec the list still starts from deny-all.
         let p = program(
             &effective_rules(&spec(
                 r#"[{"allow":false,"type":"c","major":4,"access":"rwm"}]"#,
@@ -320,6 +332,13 @@ mod tests {
             .unwrap(),
         );
         assert_eq!(eval(&p, c, r, 4, 1), 0);
+        assert_eq!(eval(&p, b, r, 7, 7), 0);
+        assert_eq!(eval(&p, c, r, 1, 3), 1);
+        // A privileged spec (allow a *:* rwm) allows everything.
+        let p = program(&effective_rules(&spec(r#"[{"allow":true,"access":"rwm"}]"#)).unwrap());
+        assert_eq!(eval(&p, b, r | w, 7, 7), 1);
+        // The raw default (no rules at all) is allow, as a fresh v1 cgroup.
+        let p = program(&[]);
         assert_eq!(eval(&p, b, r, 7, 7), 1);
     }
 
@@ -336,11 +355,20 @@ mod tests {
             r#"[{"allow":true,"type":"c","major":-7,"access":"r"}]"#
         ))
         .is_err());
-        let r = effective_rules(&spec(r#"[{"allow":false,"access":"rwm"}]"#)).unwrap();
+        let r = effective_rules(&spec(
+            r#"[{"allow":true,"type":"b","major":8,"access":"r"}]"#,
+        ))
+        .unwrap();
         let w = v1_writes(&r);
-        assert_eq!(w[0].file, "devices.deny");
-        assert_eq!(w[0].value, "a *:* rwm");
-        assert_eq!(w[3].value, "c 1:3 rwm");
-        assert_eq!(w[1].value, "c *:* m");
+        assert_eq!(
+            (w[0].file.as_str(), w[0].value.as_str()),
+            ("devices.deny", "a *:* rwm")
+        );
+        assert_eq!(
+            (w[1].file.as_str(), w[1].value.as_str()),
+            ("devices.allow", "b 8:* r")
+        );
+        assert_eq!(w[2].value, "c *:* m");
+        assert_eq!(w[4].value, "c 1:3 rwm");
     }
 }

@@ -169,7 +169,11 @@ impl CgroupManager for V1Manager {
 
     fn set(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         let mut writes = plan::plan_v1(r, &V1Host(self))?;
-        if let Some(rules) = r.devices() {
+        // At create a container always gets a device list (deny-all + defaults), even when
+        // the spec has none; an update without devices leaves them alone.
+        let fresh_default =
+            (self.fresh.get() && self.dir_of("devices").is_some()).then_some(&[][..]);
+        if let Some(rules) = r.devices().as_deref().or(fresh_default) {
             let rules = devices::effective_rules(rules)?;
             if self.dir_of("devices").is_none() {
                 return Err(CgroupError::field(

@@ -150,10 +150,13 @@ impl CgroupManager for V2Manager {
             ctrls: self.controllers(),
         };
         let writes = plan::plan_v2(r, &host)?;
-        let rollback = !self.fresh.replace(false);
-        // Build and load the device program before any write: a rule the kernel's verifier
-        // rejects must not leave half an update behind.
-        let prog = match r.devices() {
+        let fresh = self.fresh.replace(false);
+        let rollback = !fresh;
+        // At create a container always gets a device program (deny-all + defaults), even when
+        // the spec lists no rules; an update without devices leaves the program alone.
+        // Build and load it before any write: a rule the kernel's verifier rejects must not
+        // leave half an update behind.
+        let prog = match r.devices().as_deref().or(fresh.then_some(&[][..])) {
             Some(rules) => Some(devices::load_v2_program(&devices::effective_rules(rules)?)?),
             None => None,
         };
