@@ -66,18 +66,12 @@ pub fn populate_busybox_rootfs(rootfs: &Path) {
     }
     let bb = rootfs.join("bin/busybox");
     std::fs::copy(busybox_path(), &bb).expect("copy busybox");
-    // The copy was just written: a fork in another test thread may still hold its write fd
-    // for a moment (until that child execs), and exec then fails with ETXTBSY. Retry briefly.
-    let mut tries = 0;
-    let list = loop {
-        match Command::new(&bb).arg("--list").output() {
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            other => break other.expect("busybox --list"),
-        }
-    };
+    // Ask the host's busybox, not the fresh copy: while another test thread forks, the copy's
+    // write descriptor can be inherited for a moment and exec of the copy fails with ETXTBSY.
+    let list = Command::new(busybox_path())
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet == "busybox" || applet.is_empty() {
             continue;
@@ -128,6 +122,9 @@ impl Bundle {
         };
         b.update_config(|c| {
             c["process"]["terminal"] = Value::Bool(false);
+            // Tests talk to the container through files in its rootfs (e.g. /tmp/ready), so
+            // the root stays writable; `berth spec`'s root.readonly: true is now enforced.
+            c["root"]["readonly"] = Value::Bool(false);
             c["process"]["args"] =
                 Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         });
