@@ -565,6 +565,14 @@ fn devices_denied_by_default_rules() {
         "-c",
         "rm -f /tmp/kmsg /tmp/zero; mknod /tmp/kmsg c 1 11 && (echo berth-device-test > /tmp/kmsg && echo OPENED || echo DENIED); mknod /tmp/zero c 1 5; head -c 1 /tmp/zero | wc -c",
     ]);
+    // The default capability set has no CAP_MKNOD; this test makes its own nodes.
+    b.update_config(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            if let Some(a) = c["process"]["capabilities"][set].as_array_mut() {
+                a.push(json!("CAP_MKNOD"));
+            }
+        }
+    });
     let id = common::unique_id("dev");
     let out = b.run_ok(&id);
     assert!(out.contains("DENIED"), "{out}");
