@@ -650,3 +650,40 @@ fn nested_absolute_cgroups_path() {
         let _ = std::fs::remove_dir(d.parent().and_then(|x| x.parent()).expect("id"));
     }
 }
+
+#[test]
+fn limits_visible_inside_the_container() {
+    if !common::require_root("limits_visible_inside_the_container") {
+        return;
+    }
+    if !need_ctrl("limits_visible_inside_the_container", "pids")
+        || !need_ctrl("limits_visible_inside_the_container", "memory")
+    {
+        return;
+    }
+    // The container's own cgroupfs (cgroup namespace: its cgroup is the root it sees).
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max; \
+         cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
+         cat /proc/self/cgroup",
+    ]);
+    b.update_config(|c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": 42});
+        c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+    });
+    let out = b.run_ok(&common::unique_id("inside"));
+    let lines: Vec<&str> = out.lines().collect();
+    if lines.first().is_some_and(|l| l.contains("can't open")) || lines.len() < 2 {
+        skip(
+            "limits_visible_inside_the_container",
+            "no cgroup mount inside the container",
+        );
+        return;
+    }
+    assert_eq!(lines[0].trim(), "42", "{out}");
+    assert_eq!(lines[1].trim(), "67108864", "{out}");
+    // In its cgroup namespace the container sits at the root of every hierarchy.
+    assert!(lines[2..].iter().all(|l| l.ends_with(":/")), "{out}");
+}
