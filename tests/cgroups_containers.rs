@@ -687,3 +687,22 @@ fn limits_visible_inside_the_container() {
     // In its cgroup namespace the container sits at the root of every hierarchy.
     assert!(lines[2..].iter().all(|l| l.ends_with(":/")), "{out}");
 }
+
+#[test]
+fn linux_devices_are_allowed() {
+    if !common::require_root("linux_devices_are_allowed") {
+        return;
+    }
+    // A node the config asks for is usable although the rules deny everything else.
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "echo berth-device-test > /dev/kmsg && echo OPENED || echo DENIED",
+    ]);
+    b.update_config(|c| {
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+    });
+    let out = b.run_ok(&common::unique_id("linuxdev"));
+    assert!(out.contains("OPENED"), "{out}");
+}

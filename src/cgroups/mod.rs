@@ -150,6 +150,37 @@ fn systemd_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
+/// The resources to `set` at create: `linux.resources` with every `linux.devices` node added
+/// to the device rules as an `rwm` allow (after the spec's own rules, as runc does), so a
+/// device the config asks for is usable whatever the rules deny.
+pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
+    let linux = spec.linux().as_ref();
+    let mut r = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let nodes = linux
+        .and_then(|l| l.devices().as_ref())
+        .filter(|d| !d.is_empty());
+    if let Some(nodes) = nodes {
+        let mut rules = r.devices().clone().unwrap_or_default();
+        // FIFOs are not devices to the device controller.
+        for d in nodes
+            .iter()
+            .filter(|d| d.typ() != oci_spec::runtime::LinuxDeviceType::P)
+        {
+            let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
+            rule.set_allow(true);
+            rule.set_typ(Some(d.typ()));
+            rule.set_major(Some(d.major()));
+            rule.set_minor(Some(d.minor()));
+            rule.set_access(Some("rwm".into()));
+            rules.push(rule);
+        }
+        r.set_devices(Some(rules));
+    }
+    r
+}
+
 /// Opens (does not yet create) the container's cgroups. Called once by `create`.
 pub fn open_for_container(
     cgroups_path: Option<&str>,
@@ -219,6 +250,24 @@ mod tests {
         assert_eq!(resolve_path(Some("/a/../../b"), "id", "/").unwrap(), "/b");
         assert!(resolve_path(Some("/"), "id", "/").is_err());
         assert!(resolve_path(Some("system.slice:berth:id"), "id", "/").is_err());
+    }
+
+    #[test]
+    fn linux_devices_become_allow_rules() {
+        let spec: oci_spec::runtime::Spec = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229},{"path":"/dev/f","type":"p"}],"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
+        )
+        .unwrap();
+        let r = container_resources(&spec);
+        let rules = devices::effective_rules(r.devices().as_deref().unwrap_or_default()).unwrap();
+        let prog = devices::program(&rules);
+        assert!(rules
+            .iter()
+            .any(|x| x.allow && x.major == Some(10) && x.minor == Some(229)));
+        assert!(!prog.is_empty());
+        let empty: oci_spec::runtime::Spec =
+            serde_json::from_str(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"}}"#).unwrap();
+        assert!(container_resources(&empty).devices().is_none());
     }
 
     #[test]
