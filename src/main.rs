@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
 
+mod cli_cgroups;
+
 #[derive(Parser, Debug)]
 #[command(name = "berth", version = version_text(), about = "berth: an OCI container runtime", disable_version_flag = true)]
 struct Cli {
@@ -99,6 +101,8 @@ enum Command {
     },
     /// Print what this runtime supports, as the runtime-spec features document.
     Features,
+    #[command(flatten)]
+    Cgroup(cli_cgroups::CgroupCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -263,6 +267,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             Ok(0)
         }
+        Command::Cgroup(c) => cli_cgroups::dispatch(&runtime, c),
         Command::Features => {
             println!(
                 "{}",

@@ -51,6 +51,16 @@ fn kill_and_wait(state: &ContainerState) {
         nix::unistd::Pid::from_raw(state.pid),
         nix::sys::signal::Signal::SIGKILL,
     );
+    // A paused container's tasks act on the SIGKILL only once thawed (v1 freezer).
+    if let Some(m) = state
+        .cgroup
+        .as_ref()
+        .and_then(|p| crate::cgroups::from_placement(p).ok())
+    {
+        if m.is_frozen().unwrap_or(false) {
+            let _ = m.thaw();
+        }
+    }
     if let Some(fd) = pidfd {
         let _ = crate::syscall::process::pidfd_wait(&fd, Duration::from_secs(10));
     }

@@ -18,6 +18,9 @@ impl Runtime {
                 for pid in cgroup.pids()? {
                     let _ = send(pid, signal);
                 }
+                // The init was among them and may already be gone (SIGKILL): that is success.
+                let _ = send(state.pid, signal);
+                return Ok(());
             }
         }
         send(state.pid, signal).map_err(|e| match e {

@@ -1,6 +1,7 @@
 //! Container lifecycle: create, start, run, state, kill, delete, list. Orchestration only: the
 //! work is done by the process, rootfs, cgroups and security modules.
 
+pub mod cgroup_commands;
 mod create;
 mod delete;
 pub mod features;
@@ -65,7 +66,8 @@ impl Runtime {
     /// The status of a loaded container, computed from its live init.
     pub fn status_of(&self, state: &ContainerState) -> Status {
         let fifo = self.root.fifo_path(&state.id).exists();
-        compute_status(state.pid, state.init_start_time, fifo, false)
+        let frozen = cgroup_commands::placement_frozen(state);
+        compute_status(state.pid, state.init_start_time, fifo, frozen)
     }
 
     /// Runs the hooks of `kind` from the runtime; their failure is logged as a warning, not an

@@ -156,14 +156,9 @@ fn prepare_and_wait(
             .map_err(sys(format!("linux.gidMappings: writing {p}")))?;
     }
     cgroup.apply(pid)?;
-    if let Some(resources) = cfg
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().as_ref())
-    {
-        cgroup.set(resources)?;
-    }
+    // Always set: the device list (deny-all, the spec's rules, linux.devices, the defaults)
+    // applies even to a spec without linux.resources.
+    cgroup.set(&crate::cgroups::container_resources(&cfg.spec))?;
     // From outside: in a user namespace the init could not raise its hard limits itself.
     crate::security::set_rlimits(pid, &cfg.spec)?;
     if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {

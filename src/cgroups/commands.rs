@@ -1,0 +1,250 @@
+//! Library side of `update`'s flags: runc's flag set turned into a `LinuxResources`, with every
+//! value checked (negative, overflowing, malformed) and errors naming the flag.
+
+use super::CgroupError;
+use oci_spec::runtime::{LinuxPids, LinuxResources};
+
+/// `update`'s flags as given on the command line (strings: parsed here so errors are uniform).
+#[derive(Debug, Default, Clone)]
+pub struct UpdateFlags {
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub memory_reservation: Option<String>,
+    pub cpu_shares: Option<String>,
+    pub cpu_quota: Option<String>,
+    pub cpu_period: Option<String>,
+    pub cpu_burst: Option<String>,
+    pub cpu_idle: Option<String>,
+    pub cpu_rt_runtime: Option<String>,
+    pub cpu_rt_period: Option<String>,
+    pub cpuset_cpus: Option<String>,
+    pub cpuset_mems: Option<String>,
+    pub pids_limit: Option<String>,
+    pub blkio_weight: Option<String>,
+}
+
+fn bad(flag: &str, v: &str, why: &str) -> CgroupError {
+    CgroupError::Invalid(format!("--{flag}: invalid value {v:?}: {why}"))
+}
+
+/// A byte size like runc takes: `-1`, a plain number, or a number with a binary unit suffix
+/// (`k`, `m`, `g`, `t`, optionally followed by `b`/`B`).
+pub fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
+    let t = v.trim();
+    if t == "-1" {
+        return Ok(-1);
+    }
+    let lower = t.to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (num, mult): (&str, i64) = match lower.chars().last() {
+        Some('k') => (&lower[..lower.len() - 1], 1 << 10),
+        Some('m') => (&lower[..lower.len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.len() - 1], 1 << 30),
+        Some('t') => (&lower[..lower.len() - 1], 1 << 40),
+        _ => (lower, 1),
+    };
+    if num.starts_with('-') {
+        return Err(bad(
+            flag,
+            v,
+            "negative (only -1, unlimited, may be negative)",
+        ));
+    }
+    let n: i64 = num.trim().parse().map_err(|_| bad(flag, v, "not a size"))?;
+    n.checked_mul(mult).ok_or_else(|| bad(flag, v, "too large"))
+}
+
+fn parse_u64(flag: &str, v: &str) -> Result<u64, CgroupError> {
+    if v.trim().starts_with('-') {
+        return Err(bad(flag, v, "negative"));
+    }
+    v.trim()
+        .parse()
+        .map_err(|_| bad(flag, v, "not a non-negative integer (or too large)"))
+}
+
+fn parse_i64(flag: &str, v: &str, min: i64) -> Result<i64, CgroupError> {
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| bad(flag, v, "not an integer (or too large)"))?;
+    if n < min {
+        return Err(bad(flag, v, &format!("must be >= {min}")));
+    }
+    Ok(n)
+}
+
+impl UpdateFlags {
+    /// Lays the flags over `base` (from `-r FILE`, or empty).
+    pub fn apply_to(&self, mut r: LinuxResources) -> Result<LinuxResources, CgroupError> {
+        let mut mem = r.memory().unwrap_or_default();
+        let mut mem_set = r.memory().is_some();
+        if let Some(v) = &self.memory {
+            mem.set_limit(Some(parse_size("memory", v)?));
+            mem_set = true;
+        }
+        if let Some(v) = &self.memory_swap {
+            mem.set_swap(Some(parse_size("memory-swap", v)?));
+            mem_set = true;
+        }
+        if let Some(v) = &self.memory_reservation {
+            mem.set_reservation(Some(parse_size("memory-reservation", v)?));
+            mem_set = true;
+        }
+        if mem_set {
+            r.set_memory(Some(mem));
+        }
+        let mut cpu = r.cpu().clone().unwrap_or_default();
+        let mut cpu_set = r.cpu().is_some();
+        macro_rules! cpu_field {
+            ($field:ident, $flag:literal, $setter:ident, $parse:expr) => {
+                if let Some(v) = &self.$field {
+                    cpu.$setter(Some($parse($flag, v)?));
+                    cpu_set = true;
+                }
+            };
+        }
+        cpu_field!(cpu_shares, "cpu-shares", set_shares, parse_u64);
+        cpu_field!(cpu_quota, "cpu-quota", set_quota, |f, v| parse_i64(
+            f, v, -1
+        ));
+        cpu_field!(cpu_period, "cpu-period", set_period, parse_u64);
+        cpu_field!(cpu_burst, "cpu-burst", set_burst, parse_u64);
+        cpu_field!(cpu_idle, "cpu-idle", set_idle, |f, v| parse_i64(f, v, 0));
+        cpu_field!(
+            cpu_rt_runtime,
+            "cpu-rt-runtime",
+            set_realtime_runtime,
+            |f, v| parse_i64(f, v, -1)
+        );
+        cpu_field!(
+            cpu_rt_period,
+            "cpu-rt-period",
+            set_realtime_period,
+            parse_u64
+        );
+        if let Some(v) = &self.cpuset_cpus {
+            super::convert::parse_cpu_list("cpu.cpus", v)
+                .map_err(|e| bad("cpuset-cpus", v, &e.to_string()))?;
+            cpu.set_cpus(Some(v.clone()));
+            cpu_set = true;
+        }
+        if let Some(v) = &self.cpuset_mems {
+            super::convert::parse_cpu_list("cpu.mems", v)
+                .map_err(|e| bad("cpuset-mems", v, &e.to_string()))?;
+            cpu.set_mems(Some(v.clone()));
+            cpu_set = true;
+        }
+        if cpu_set {
+            r.set_cpu(Some(cpu));
+        }
+        if let Some(v) = &self.pids_limit {
+            let mut p = LinuxPids::default();
+            p.set_limit(parse_i64("pids-limit", v, -1)?);
+            r.set_pids(Some(p));
+        }
+        if let Some(v) = &self.blkio_weight {
+            let w = parse_u64("blkio-weight", v)?;
+            let w =
+                u16::try_from(w).map_err(|_| bad("blkio-weight", v, "too large (10..=1000)"))?;
+            let mut b = r.block_io().clone().unwrap_or_default();
+            b.set_weight(Some(w));
+            r.set_block_io(Some(b));
+        }
+        Ok(r)
+    }
+}
+
+/// Parses `-r`'s JSON (a LinuxResources document).
+pub fn parse_resources_json(text: &str) -> Result<LinuxResources, CgroupError> {
+    serde_json::from_str(text).map_err(|e| {
+        CgroupError::Invalid(format!(
+            "--resources: not a valid LinuxResources document: {e}"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("memory", "100").unwrap(), 100);
+        assert_eq!(parse_size("memory", "4m").unwrap(), 4 << 20);
+        assert_eq!(parse_size("memory", "1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("memory", "2kb").unwrap(), 2048);
+        assert_eq!(parse_size("memory", "-1").unwrap(), -1);
+        assert!(parse_size("memory", "-5")
+            .unwrap_err()
+            .to_string()
+            .contains("--memory"));
+        assert!(parse_size("memory", "99999999999999t").is_err());
+        assert!(parse_size("memory", "x").is_err());
+    }
+
+    #[test]
+    fn flags_to_resources() {
+        let f = UpdateFlags {
+            memory: Some("64m".into()),
+            cpu_quota: Some("-1".into()),
+            cpu_shares: Some("512".into()),
+            pids_limit: Some("0".into()),
+            blkio_weight: Some("300".into()),
+            cpuset_cpus: Some("0".into()),
+            ..Default::default()
+        };
+        let base = parse_resources_json(r#"{"memory":{"swap":-1}}"#).unwrap();
+        let r = serde_json::to_value(f.apply_to(base).unwrap()).unwrap();
+        assert_eq!(r["memory"]["limit"], 64 << 20);
+        assert_eq!(r["memory"]["swap"], -1);
+        assert_eq!(r["cpu"]["quota"], -1);
+        assert_eq!(r["cpu"]["shares"], 512);
+        assert_eq!(r["pids"]["limit"], 0);
+        assert_eq!(r["blockIO"]["weight"], 300);
+        for (f, msg) in [
+            (
+                UpdateFlags {
+                    cpu_shares: Some("-3".into()),
+                    ..Default::default()
+                },
+                "--cpu-shares",
+            ),
+            (
+                UpdateFlags {
+                    pids_limit: Some("-2".into()),
+                    ..Default::default()
+                },
+                "--pids-limit",
+            ),
+            (
+                UpdateFlags {
+                    cpu_period: Some("18446744073709551616".into()),
+                    ..Default::default()
+                },
+                "--cpu-period",
+            ),
+            (
+                UpdateFlags {
+                    blkio_weight: Some("70000".into()),
+                    ..Default::default()
+                },
+                "--blkio-weight",
+            ),
+            (
+                UpdateFlags {
+                    cpuset_cpus: Some("a-b".into()),
+                    ..Default::default()
+                },
+                "--cpuset-cpus",
+            ),
+        ] {
+            let e = f
+                .apply_to(LinuxResources::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(msg), "{e}");
+        }
+        assert!(parse_resources_json("{").is_err());
+    }
+}
