@@ -133,8 +133,14 @@ enum ListFormat {
     Json,
 }
 
+/// runc's layout (`runc version X` / `commit:` / `spec:`), which engines log and parse.
 fn version_text() -> &'static str {
-    concat!(env!("CARGO_PKG_VERSION"), "\nspec: 1.2.0")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\ncommit: ",
+        env!("BERTH_COMMIT"),
+        "\nspec: 1.2.0"
+    )
 }
 
 /// Long options runc also accepts with a single dash (urfave/cli does); rewritten to `--name`.
@@ -177,6 +183,10 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
 fn main() {
     let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
         Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            println!("berth version {}", version_text());
+            std::process::exit(0);
+        }
         Err(e) => {
             let code = if e.use_stderr() { 1 } else { 0 };
             let _ = e.print();
@@ -262,7 +272,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             let uid = nix::unistd::getuid().as_raw();
             let gid = nix::unistd::getgid().as_raw();
-            let cfg = berth::spec::default_config(rootless, uid, gid);
+            let mut cfg = berth::spec::default_config(rootless, uid, gid);
+            if !berth::cgroups::is_pure_v2_host() {
+                berth::spec::drop_cgroup_namespace(&mut cfg);
+            }
             let text = serde_json::to_string_pretty(&cfg)?;
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
             Ok(0)

@@ -23,6 +23,15 @@ fn state_of(b: &Bundle, id: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("state is JSON")
 }
 
+/// `berth spec` adds a cgroup namespace only on a pure cgroup v2 host (as runc does); these
+/// tests want one everywhere.
+fn add_cgroup_namespace(c: &mut Value) {
+    let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+    if !ns.iter().any(|n| n["type"] == "cgroup") {
+        ns.push(serde_json::json!({"type": "cgroup"}));
+    }
+}
+
 /// Polls `cond` for up to 10 s (containers start asynchronously to the test).
 fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -88,6 +97,7 @@ fn process_sees_its_namespaces_hostname_env_and_pid_one() {
          for n in pid net ipc uts mnt cgroup; do echo $n=$(readlink /proc/self/ns/$n); done",
     ]);
     b.update_config(|c| {
+        add_cgroup_namespace(c);
         c["hostname"] = "inside-host".into();
         c["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar baz"]);
         c["process"]["cwd"] = "/tmp".into();
@@ -229,6 +239,10 @@ fn kill_delivers_named_and_numbered_signals() {
     assert!(out.status.success(), "{}", stderr(&out));
     let got = b.dir.join("rootfs/tmp/got");
     eventually("trap installed", || b.dir.join("rootfs/tmp/ready").exists());
+    assert!(
+        b.berth(&["kill", &id, "0"]).status.success(),
+        "signal 0 probes the init"
+    );
     assert!(b.berth(&["kill", &id, "usr1"]).status.success());
     eventually("USR1 handled", || {
         std::fs::read_to_string(&got)
@@ -589,6 +603,7 @@ fn cgroup_namespace_is_rooted_at_the_container_cgroup() {
         return;
     }
     let b = Bundle::busybox(&["cat", "/proc/self/cgroup"]);
+    b.update_config(add_cgroup_namespace);
     let out = b.run_ok(&unique_id("cgns"));
     assert!(!out.is_empty());
     for line in out.lines() {
@@ -597,4 +612,39 @@ fn cgroup_namespace_is_rooted_at_the_container_cgroup() {
             "every hierarchy shows the namespace root: {out}"
         );
     }
+}
+
+#[test]
+fn empty_namespace_path_means_a_new_namespace() {
+    if !require_root("empty_namespace_path_means_a_new_namespace") {
+        return;
+    }
+    let b = Bundle::busybox(&["readlink", "/proc/self/ns/ipc"]);
+    b.update_config(|c| {
+        for ns in c["linux"]["namespaces"].as_array_mut().unwrap() {
+            if ns["type"] == "ipc" {
+                ns["path"] = "".into();
+            }
+        }
+    });
+    let out = b.run_ok(&unique_id("emptypath"));
+    let host = std::fs::read_link("/proc/self/ns/ipc").unwrap();
+    assert_ne!(out.trim(), host.to_string_lossy());
+}
+
+#[test]
+fn tmpfs_without_mode_keeps_the_directory_mode() {
+    if !require_root("tmpfs_without_mode_keeps_the_directory_mode") {
+        return;
+    }
+    let b = Bundle::busybox(&["stat", "-c", "%a", "/sticky"]);
+    let dir = b.dir.join("rootfs/sticky");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o3710)).unwrap();
+    b.update_config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/sticky", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+        ));
+    });
+    assert_eq!(b.run_ok(&unique_id("tmpfsmode")).trim(), "3710");
 }

@@ -125,6 +125,10 @@ fn foreground_run_proxies_the_terminal() {
     );
     assert!(text.contains("/dev/pts/0"), "{text:?}");
     assert!(text.contains("console-ok"), "{text:?}");
+    assert!(
+        !text.contains('\r'),
+        "no \\r\\n translation on the container's pty: {text:?}"
+    );
 }
 
 #[test]

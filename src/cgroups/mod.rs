@@ -181,6 +181,11 @@ pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
     r
 }
 
+/// True on a host whose only cgroup hierarchy is cgroup2 (no v1 controllers mounted).
+pub fn is_pure_v2_host() -> bool {
+    matches!(mountinfo::detect(), Ok(mountinfo::Layout::V2 { .. }))
+}
+
 /// Opens (does not yet create) the container's cgroups. Called once by `create`.
 pub fn open_for_container(
     cgroups_path: Option<&str>,

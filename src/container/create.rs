@@ -152,6 +152,12 @@ impl Runtime {
             }
             console = None;
         }
+        if let Some(master) = &console {
+            // A foreground run copies the pty to its own stdout, which a terminal already
+            // translates \n → \r\n (and a pipe must get the bytes as written): turn the pty's
+            // translation off before the process can write anything, as runc does.
+            let _ = crate::syscall::tty::clear_onlcr(std::os::fd::AsFd::as_fd(master));
+        }
         let state = ContainerState {
             oci_version: cfg.spec.version().clone(),
             id: id.to_string(),

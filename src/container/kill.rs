@@ -10,6 +10,10 @@ impl Runtime {
         let not_running = || ContainerError::WrongState("container not running".into());
         let state = dir.load()?.ok_or_else(not_running)?;
         if self.status_of(&state) == Status::Stopped {
+            // runc 1.1: signalling every process of a container that has none left succeeds.
+            if all {
+                return Ok(());
+            }
             return Err(not_running());
         }
         if all {

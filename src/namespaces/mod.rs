@@ -57,7 +57,8 @@ impl NamespacePlan {
             return plan;
         };
         for ns in linux.namespaces().iter().flatten() {
-            match ns.path() {
+            // An empty path means "create", as runc reads it.
+            match ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
                 Some(path) => plan.joins.push((ns.typ(), path.clone())),
                 None if ns.typ() == LinuxNamespaceType::Time => plan.new_time = true,
                 None if ns.typ() == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,

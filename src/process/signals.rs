@@ -8,10 +8,11 @@ use nix::unistd::Pid;
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-/// Parses a signal as runc does: a number, or a name with or without "SIG", any case.
+/// Parses a signal as runc does: a number (0 only probes that the process exists), or a name with
+/// or without "SIG", any case.
 pub fn parse_signal(raw: &str) -> Result<i32, String> {
     if let Ok(n) = raw.parse::<i32>() {
-        if (1..=64).contains(&n) {
+        if (0..=64).contains(&n) {
             return Ok(n);
         }
         return Err(format!("invalid signal number {n}"));
@@ -217,7 +218,8 @@ mod tests {
         assert!(parse_signal("FOO")
             .unwrap_err()
             .contains("unknown signal \"FOO\""));
-        assert!(parse_signal("0").is_err());
+        assert_eq!(parse_signal("0"), Ok(0));
+        assert!(parse_signal("65").is_err());
         assert!(parse_signal("-1").is_err());
     }
 

@@ -176,7 +176,8 @@ pub fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError>
         } else {
             open_target(ctx, m.destination(), Kind::Dir, &dest)?
         };
-        let mnt = match new_fs_mount(&dest, &fstype, source.as_deref(), &opts.data, &opts) {
+        let data = tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd());
+        let mnt = match new_fs_mount(&dest, &fstype, source.as_deref(), &data, &opts) {
             Err(e) if ctx.user_namespace && is_eperm(&e) => {
                 host_fallback(&fstype, &dest, &opts).unwrap_or(Err(e))?
             }
@@ -337,6 +338,18 @@ fn bind_mount(
     attach(dest, tree.as_fd(), target.as_fd())?;
     apply_propagation(tree.as_fd(), &opts.propagation)
         .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+}
+
+/// A tmpfs without `mode=` takes the mode of the directory it covers (as runc does since 1.1.x),
+/// so an image's sticky or setgid /tmp keeps its bits.
+fn tmpfs_data_with_mode(fstype: &str, data: &[String], target: BorrowedFd<'_>) -> Vec<String> {
+    let mut data = data.to_vec();
+    if fstype == "tmpfs" && !data.iter().any(|d| d.starts_with("mode=")) {
+        if let Ok(st) = nix::sys::stat::fstat(target.as_raw_fd()) {
+            data.push(format!("mode={:o}", st.st_mode & 0o7777));
+        }
+    }
+    data
 }
 
 /// Creates a detached mount of a new `fstype` filesystem configured with `data`

@@ -58,6 +58,14 @@ pub fn default_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
     v
 }
 
+/// Drops the cgroup namespace from a generated config: runc adds it only on a pure cgroup v2
+/// host, where a container's view of /sys/fs/cgroup is then its own cgroup.
+pub fn drop_cgroup_namespace(v: &mut serde_json::Value) {
+    if let Some(ns) = v["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "cgroup");
+    }
+}
+
 /// What `runc spec --rootless` changes: a user namespace mapping the caller, no network namespace
 /// (an unprivileged user cannot configure one), /sys bind-mounted from the host (sysfs cannot be
 /// mounted without owning the network namespace), no cgroup mount or resources, no gid on devpts.

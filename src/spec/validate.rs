@@ -97,7 +97,7 @@ fn check_namespaces(spec: &Spec) -> Result<(), FieldError> {
                 format!("namespace {} is listed twice", ns.typ()),
             ));
         }
-        if let Some(path) = ns.path() {
+        if let Some(path) = ns.path().as_ref().filter(|p| !p.as_os_str().is_empty()) {
             if !path.is_absolute() {
                 return Err((
                     "linux.namespaces",
@@ -116,7 +116,7 @@ fn check_namespaces(spec: &Spec) -> Result<(), FieldError> {
     let new_ns = |t: LinuxNamespaceType| {
         namespaces
             .iter()
-            .any(|n| n.typ() == t && n.path().is_none())
+            .any(|n| n.typ() == t && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty()))
     };
     if !has(LinuxNamespaceType::Mount) {
         return Err((
@@ -156,10 +156,12 @@ fn check_namespaces(spec: &Spec) -> Result<(), FieldError> {
                 "a new user namespace needs gid mappings".into(),
             ));
         }
-    } else if uid_maps + gid_maps > 0 {
+    } else if uid_maps + gid_maps > 0 && !has(LinuxNamespaceType::User) {
+        // Mappings beside a joined user namespace describe it (engines pass both); only
+        // mappings without any user namespace are meaningless.
         return Err((
             "linux.uidMappings",
-            "id mappings are only allowed with a new user namespace".into(),
+            "id mappings need a user namespace".into(),
         ));
     }
     if let Some(offsets) = linux.and_then(|l| l.time_offsets().as_ref()) {

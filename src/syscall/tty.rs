@@ -83,3 +83,12 @@ pub fn restore(fd: BorrowedFd<'_>, saved: &nix::sys::termios::Termios) {
 pub fn is_tty(fd: BorrowedFd<'_>) -> bool {
     nix::unistd::isatty(fd.as_raw_fd()).unwrap_or(false)
 }
+
+/// Turns off the \n → \r\n output translation of a pty.
+pub fn clear_onlcr(fd: BorrowedFd<'_>) -> io::Result<()> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, OutputFlags, SetArg};
+    let mut t = tcgetattr(fd)?;
+    t.output_flags.remove(OutputFlags::ONLCR);
+    tcsetattr(fd, SetArg::TCSANOW, &t)?;
+    Ok(())
+}
