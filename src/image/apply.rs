@@ -61,7 +61,12 @@ pub struct Applier<'a> {
 
 /// Applies the tar stream `tar` (already decompressed) to the rootfs open at `root`.
 /// `layer` (the digest) is only used to name errors.
-pub fn apply_layer(root: BorrowedFd<'_>, tar: impl Read, layer: &str, opts: &ApplyOptions) -> Result<ApplyStats> {
+pub fn apply_layer(
+    root: BorrowedFd<'_>,
+    tar: impl Read,
+    layer: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyStats> {
     let mut a = Applier::new(root, layer, opts);
     a.apply(tar)?;
     Ok(a.stats)
@@ -94,7 +99,11 @@ impl<'a> Applier<'a> {
     }
 
     fn unsafe_err(&self, entry: &[u8], reason: &str) -> ImageError {
-        ImageError::Unsafe { layer: self.layer.clone(), entry: lossy(entry), reason: reason.to_string() }
+        ImageError::Unsafe {
+            layer: self.layer.clone(),
+            entry: lossy(entry),
+            reason: reason.to_string(),
+        }
     }
 
     fn warn(&mut self, msg: String) {
@@ -104,28 +113,34 @@ impl<'a> Applier<'a> {
     pub fn apply(&mut self, mut tar: impl Read) -> Result<()> {
         {
             let mut archive = tar::Archive::new(&mut tar);
-            let entries = archive.entries().map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+            let entries = archive
+                .entries()
+                .map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+                let entry =
+                    entry.map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
                 self.entry(entry)?;
                 self.stats.entries += 1;
             }
         }
         // Read whatever follows the end-of-archive marker: the digest checks sit at the end of the
         // stream, and a layer must not count as good until they have run.
-        io::copy(&mut tar, &mut io::sink()).map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+        io::copy(&mut tar, &mut io::sink())
+            .map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
         self.finish_dir_times()
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
-        let path = entry_path::clean(&raw).ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
+        let path = entry_path::clean(&raw)
+            .ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
         let meta = self.meta(&mut entry, &raw)?;
         let etype = entry.header().entry_type();
         if path.is_empty() {
             // The root directory's own entry ("./"): only its metadata applies.
             if etype.is_dir() {
-                self.set_meta(self.root, b"", &meta, Some(self.root), true).map_err(|e| self.entry_err(&raw, e))?;
+                self.set_meta(self.root, b"", &meta, Some(self.root), true)
+                    .map_err(|e| self.entry_err(&raw, e))?;
                 self.dir_times.push((Vec::new(), meta.mtime));
             }
             return Ok(());
@@ -139,17 +154,31 @@ impl<'a> Applier<'a> {
         let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
         let dir = dir.as_fd();
         let res = match etype {
-            tar::EntryType::Directory => self.make_dir(dir, base, &meta).map(|()| self.dir_times.push((path.clone(), meta.mtime))),
+            tar::EntryType::Directory => self
+                .make_dir(dir, base, &meta)
+                .map(|()| self.dir_times.push((path.clone(), meta.mtime))),
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.make_file(dir, base, &meta, &mut entry, etype == tar::EntryType::GNUSparse)
+                self.make_file(
+                    dir,
+                    base,
+                    &meta,
+                    &mut entry,
+                    etype == tar::EntryType::GNUSparse,
+                )
             }
             tar::EntryType::Symlink => {
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 self.replace(dir, base, |d, n| sys::symlink_at(&target, d, n))
                     .and_then(|()| self.set_meta(dir, base, &meta, None, false))
             }
             tar::EntryType::Link => {
-                let target = entry.link_name_bytes().map(|c| c.into_owned()).unwrap_or_default();
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
                 return self.hardlink(dir, base, &path, &target, &raw);
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
@@ -159,18 +188,28 @@ impl<'a> Applier<'a> {
                     _ => ("fifo", libc::S_IFIFO),
                 };
                 if self.opts.rootless && ftype != libc::S_IFIFO {
-                    self.warn(format!("layer {}: skipping {kind} {:?}: not root", self.layer, lossy(&raw)));
+                    self.warn(format!(
+                        "layer {}: skipping {kind} {:?}: not root",
+                        self.layer,
+                        lossy(&raw)
+                    ));
                     return Ok(());
                 }
                 let h = entry.header();
                 let major = h.device_major().ok().flatten().unwrap_or(0);
                 let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 let dev = libc::makedev(major, minor);
-                self.replace(dir, base, |d, n| sys::mknod_at(d, n, ftype | (meta.mode & 0o7777), dev))
-                    .and_then(|()| self.set_meta(dir, base, &meta, None, false))
+                self.replace(dir, base, |d, n| {
+                    sys::mknod_at(d, n, ftype | (meta.mode & 0o7777), dev)
+                })
+                .and_then(|()| self.set_meta(dir, base, &meta, None, false))
             }
             other => {
-                self.warn(format!("layer {}: skipping {:?}: unsupported tar entry type {other:?}", self.layer, lossy(&raw)));
+                self.warn(format!(
+                    "layer {}: skipping {:?}: unsupported tar entry type {other:?}",
+                    self.layer,
+                    lossy(&raw)
+                ));
                 return Ok(());
             }
         };
@@ -194,11 +233,20 @@ impl<'a> Applier<'a> {
                 let ext = ext.map_err(bad)?;
                 let Ok(key) = ext.key() else { continue };
                 if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
-                    meta.xattrs.push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
+                    meta.xattrs
+                        .push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
                 } else if key == "uid" {
-                    meta.uid = ext.value().ok().and_then(|v| v.parse().ok()).unwrap_or(meta.uid);
+                    meta.uid = ext
+                        .value()
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(meta.uid);
                 } else if key == "gid" {
-                    meta.gid = ext.value().ok().and_then(|v| v.parse().ok()).unwrap_or(meta.gid);
+                    meta.gid = ext
+                        .value()
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(meta.gid);
                 }
             }
         }
@@ -242,7 +290,12 @@ impl<'a> Applier<'a> {
 
     /// Runs `create`; if the name is taken, removes what is there (never following a symlink)
     /// and tries once more. This is how a symlink gets replaced by a file or directory safely.
-    fn replace(&mut self, dir: BorrowedFd<'_>, name: &[u8], create: impl Fn(BorrowedFd<'_>, &[u8]) -> io::Result<()>) -> io::Result<()> {
+    fn replace(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        create: impl Fn(BorrowedFd<'_>, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
         match create(dir, name) {
             Err(e) if errno(&e) == libc::EEXIST => {
                 self.parent_cache = None;
@@ -270,7 +323,14 @@ impl<'a> Applier<'a> {
         self.set_meta(dir, name, meta, Some(fd.as_fd()), true)
     }
 
-    fn make_file<R: Read>(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, data: &mut R, sparse: bool) -> io::Result<()> {
+    fn make_file<R: Read>(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        data: &mut R,
+        sparse: bool,
+    ) -> io::Result<()> {
         let mut f = match sys::create_file(dir, name, 0o600) {
             Err(e) if errno(&e) == libc::EEXIST => {
                 self.parent_cache = None;
@@ -309,8 +369,16 @@ impl<'a> Applier<'a> {
         res
     }
 
-    fn hardlink(&mut self, dir: BorrowedFd<'_>, name: &[u8], path: &[u8], target: &[u8], raw: &[u8]) -> Result<()> {
-        let tpath = entry_path::clean(target).ok_or_else(|| self.unsafe_err(raw, "hardlink target climbs out of the rootfs"))?;
+    fn hardlink(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        path: &[u8],
+        target: &[u8],
+        raw: &[u8],
+    ) -> Result<()> {
+        let tpath = entry_path::clean(target)
+            .ok_or_else(|| self.unsafe_err(raw, "hardlink target climbs out of the rootfs"))?;
         if tpath.is_empty() {
             return Err(self.unsafe_err(raw, "hardlink to the rootfs itself"));
         }
@@ -318,13 +386,18 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let (tparent, tbase) = entry_path::split(&tpath);
-        let res = sys::open_in_root(self.root, tparent, libc::O_PATH | libc::O_DIRECTORY).and_then(|tdir| {
-            let st = sys::stat_at(tdir.as_fd(), tbase)?;
-            if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "hardlink target is a directory"));
-            }
-            self.replace(dir, name, |d, n| sys::link_at(tdir.as_fd(), tbase, d, n))
-        });
+        let res = sys::open_in_root(self.root, tparent, libc::O_PATH | libc::O_DIRECTORY).and_then(
+            |tdir| {
+                let st = sys::stat_at(tdir.as_fd(), tbase)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "hardlink target is a directory",
+                    ));
+                }
+                self.replace(dir, name, |d, n| sys::link_at(tdir.as_fd(), tbase, d, n))
+            },
+        );
         res.map_err(|e| self.entry_err(raw, e))?;
         self.seen.insert(path.to_vec());
         Ok(())
@@ -352,7 +425,8 @@ impl<'a> Applier<'a> {
             Err(e) => return Err(self.entry_err(raw, e)),
         };
         let mut prefix = parent.to_vec();
-        self.prune(dir.as_fd(), &mut prefix).map_err(|e| self.entry_err(raw, e))
+        self.prune(dir.as_fd(), &mut prefix)
+            .map_err(|e| self.entry_err(raw, e))
     }
 
     /// Removes everything under `dir` that this layer did not itself create.
@@ -376,14 +450,30 @@ impl<'a> Applier<'a> {
 
     /// Ownership, then mode (chown clears setuid), then xattrs (chown clears
     /// security.capability), then times. `fd` is an open fd for files and directories.
-    fn set_meta(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta, fd: Option<BorrowedFd<'_>>, is_dir: bool) -> io::Result<()> {
-        let st_is_link = fd.is_none() && sys::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
+    fn set_meta(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        fd: Option<BorrowedFd<'_>>,
+        is_dir: bool,
+    ) -> io::Result<()> {
+        let st_is_link =
+            fd.is_none() && sys::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
         let mut owner_xattr = None;
         if self.opts.rootless && self.opts.uid_map.is_empty() && self.opts.gid_map.is_empty() {
             owner_xattr = Some(rootless_owner(meta.uid, meta.gid));
         } else {
-            let uid = self.opts.uid_map.to_host(meta.uid).ok_or_else(|| unmapped("uid", meta.uid))?;
-            let gid = self.opts.gid_map.to_host(meta.gid).ok_or_else(|| unmapped("gid", meta.gid))?;
+            let uid = self
+                .opts
+                .uid_map
+                .to_host(meta.uid)
+                .ok_or_else(|| unmapped("uid", meta.uid))?;
+            let gid = self
+                .opts
+                .gid_map
+                .to_host(meta.gid)
+                .ok_or_else(|| unmapped("gid", meta.gid))?;
             match sys::chown_at(dir, name, uid, gid) {
                 Err(e) if self.opts.rootless && errno(&e) == libc::EPERM => {
                     owner_xattr = Some(rootless_owner(meta.uid, meta.gid));
@@ -402,7 +492,11 @@ impl<'a> Applier<'a> {
                 None => sys::chmod_at(dir, name, mode)?,
             }
         }
-        let mut xattrs: Vec<(&[u8], &[u8])> = meta.xattrs.iter().map(|(k, v)| (k.as_slice(), v.as_slice())).collect();
+        let mut xattrs: Vec<(&[u8], &[u8])> = meta
+            .xattrs
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
         if let Some(Some(v)) = owner_xattr.as_ref() {
             if !st_is_link {
                 xattrs.push((ROOTLESS_XATTR, v));
@@ -418,7 +512,11 @@ impl<'a> Applier<'a> {
                 }
             };
             for (k, v) in xattrs {
-                let r = if via_path { sys::set_xattr_opath(target, k, v) } else { sys::fsetxattr(target, k, v) };
+                let r = if via_path {
+                    sys::set_xattr_opath(target, k, v)
+                } else {
+                    sys::fsetxattr(target, k, v)
+                };
                 match r {
                     Err(e) if matches!(errno(&e), libc::ENOTSUP | libc::EPERM) => {
                         self.warn(format!(
@@ -441,7 +539,7 @@ impl<'a> Applier<'a> {
     fn finish_dir_times(&mut self) -> Result<()> {
         // Children first, so setting a parent's time is not undone by touching its child.
         let mut times = std::mem::take(&mut self.dir_times);
-        times.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
         for (path, mtime) in times {
             let res = if path.is_empty() {
                 sys::set_times_at(self.root, b"", (mtime, 0), (mtime, 0))
@@ -461,7 +559,10 @@ impl<'a> Applier<'a> {
 }
 
 fn unmapped(what: &str, id: u32) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("{what} {id} is not covered by the id map"))
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what} {id} is not covered by the id map"),
+    )
 }
 
 /// umoci's `user.rootlesscontainers` payload: a protobuf message {uint32 uid = 1; uint32 gid = 2}.

@@ -13,7 +13,10 @@ pub enum Compression {
 impl Compression {
     /// `None` when the media type says nothing certain.
     pub fn from_media_type(mt: &str) -> Option<Compression> {
-        if mt.ends_with("+gzip") || mt.ends_with(".tar.gzip") || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip" {
+        if mt.ends_with("+gzip")
+            || mt.ends_with(".tar.gzip")
+            || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip"
+        {
             Some(Compression::Gzip)
         } else if mt.ends_with("+zstd") {
             Some(Compression::Zstd)
@@ -45,15 +48,20 @@ impl Compression {
 
 /// Wraps `r` in the right decoder. The magic bytes win over the media type: decoding a gzip
 /// stream as plain tar would only produce a confusing error later.
-pub fn decoder<'a>(r: impl Read + Send + 'a) -> io::Result<Box<dyn Read + Send + 'a>> {
+pub fn decoder<'a>(
+    r: impl Read + Send + 'a,
+) -> io::Result<(Compression, Box<dyn Read + Send + 'a>)> {
     let mut br = BufReader::with_capacity(256 * 1024, r);
     let kind = Compression::sniff(br.fill_buf()?);
-    Ok(match kind {
-        Compression::None => Box::new(br),
-        // MultiGzDecoder: some tools write a layer as several concatenated gzip members.
-        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
-    })
+    Ok((
+        kind,
+        match kind {
+            Compression::None => Box::new(br),
+            // MultiGzDecoder: some tools write a layer as several concatenated gzip members.
+            Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(br)),
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(br)?),
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -62,11 +70,21 @@ mod tests {
 
     #[test]
     fn detects() {
-        assert_eq!(Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"), Some(Compression::Zstd));
-        assert_eq!(Compression::from_media_type("application/vnd.oci.image.layer.v1.tar"), Some(Compression::None));
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
+            Some(Compression::Zstd)
+        );
+        assert_eq!(
+            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar"),
+            Some(Compression::None)
+        );
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
         let mut out = Vec::new();
-        decoder(&b"plain"[..]).unwrap().read_to_end(&mut out).unwrap();
+        decoder(&b"plain"[..])
+            .unwrap()
+            .1
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, b"plain");
     }
 }

@@ -20,7 +20,10 @@ pub struct ResolvedUser {
 fn read_rootfs_file(root: BorrowedFd<'_>, path: &str) -> Option<String> {
     let fd = sys::open_in_root(root, path.as_bytes(), libc::O_RDONLY).ok()?;
     let mut s = String::new();
-    std::fs::File::from(fd).take(8 << 20).read_to_string(&mut s).ok()?;
+    std::fs::File::from(fd)
+        .take(8 << 20)
+        .read_to_string(&mut s)
+        .ok()?;
     Some(s)
 }
 
@@ -30,17 +33,26 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
-    let pw_entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 4 && (f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u))
-    });
+    let pw_entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == u || (u.parse::<u32>().is_ok() && f[2] == u)));
     let uid = match u.parse::<u32>() {
         Ok(n) => n,
         Err(_) => pw_entry
             .as_ref()
             .and_then(|f| f[2].parse().ok())
-            .ok_or_else(|| ImageError::Invalid(format!("image user {u:?} not found in the rootfs's /etc/passwd")))?,
+            .ok_or_else(|| {
+                ImageError::Invalid(format!(
+                    "image user {u:?} not found in the rootfs's /etc/passwd"
+                ))
+            })?,
     };
-    let groups: Vec<Vec<&str>> = group.lines().map(|l| l.split(':').collect::<Vec<_>>()).filter(|f| f.len() >= 3).collect();
+    let groups: Vec<Vec<&str>> = group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .filter(|f| f.len() >= 3)
+        .collect();
     let gid = match g {
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
@@ -48,9 +60,16 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
                 .iter()
                 .find(|f| f[0] == g)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| ImageError::Invalid(format!("image group {g:?} not found in the rootfs's /etc/group")))?,
+                .ok_or_else(|| {
+                    ImageError::Invalid(format!(
+                        "image group {g:?} not found in the rootfs's /etc/group"
+                    ))
+                })?,
         },
-        None => pw_entry.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(0),
+        None => pw_entry
+            .as_ref()
+            .and_then(|f| f[3].parse().ok())
+            .unwrap_or(0),
     };
     // Supplementary groups: those listing the user's name as a member (only when no group was
     // named explicitly, as the conversion document says).
@@ -69,7 +88,11 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
             }
         }
     }
-    Ok(ResolvedUser { uid, gid, additional_gids })
+    Ok(ResolvedUser {
+        uid,
+        gid,
+        additional_gids,
+    })
 }
 
 /// Options that change the generated config.
@@ -80,9 +103,16 @@ pub struct ConvertOptions {
 }
 
 /// Builds config.json for a rootfs already unpacked at `root`.
-pub fn runtime_config(img: &ImageConfig, root: BorrowedFd<'_>, opts: &ConvertOptions) -> Result<Value> {
-    let mut spec: Value = serde_json::from_str(crate::spec::DEFAULT_CONFIG_JSON)
-        .map_err(|e| ImageError::Json { what: "built-in default config".into(), source: e })?;
+pub fn runtime_config(
+    img: &ImageConfig,
+    root: BorrowedFd<'_>,
+    opts: &ConvertOptions,
+) -> Result<Value> {
+    let mut spec: Value =
+        serde_json::from_str(crate::spec::DEFAULT_CONFIG_JSON).map_err(|e| ImageError::Json {
+            what: "built-in default config".into(),
+            source: e,
+        })?;
     let ec = img.config.clone().unwrap_or_default();
     let process = &mut spec["process"];
     // Not a terminal: bundles are usually run detached or from scripts.
@@ -93,7 +123,14 @@ pub fn runtime_config(img: &ImageConfig, root: BorrowedFd<'_>, opts: &ConvertOpt
         process["args"] = json!(args);
     }
     // Image Env wins over the defaults, variable by variable.
-    let mut env: Vec<String> = process["env"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect()).unwrap_or_default();
+    let mut env: Vec<String> = process["env"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
     for e in ec.env.clone().unwrap_or_default() {
         let key = e.split('=').next().unwrap_or("").to_string();
         env.retain(|x| x.split('=').next() != Some(key.as_str()));
@@ -121,7 +158,10 @@ pub fn runtime_config(img: &ImageConfig, root: BorrowedFd<'_>, opts: &ConvertOpt
         ann.insert("org.opencontainers.image.os".into(), json!(img.os));
     }
     if !img.architecture.is_empty() {
-        ann.insert("org.opencontainers.image.architecture".into(), json!(img.architecture));
+        ann.insert(
+            "org.opencontainers.image.architecture".into(),
+            json!(img.architecture),
+        );
     }
     if let Some(v) = &img.variant {
         ann.insert("org.opencontainers.image.variant".into(), json!(v));
@@ -136,10 +176,16 @@ pub fn runtime_config(img: &ImageConfig, root: BorrowedFd<'_>, opts: &ConvertOpt
         ann.insert("org.opencontainers.image.stopSignal".into(), json!(s));
     }
     if let Some(p) = ec.exposed_ports.as_ref().filter(|p| !p.is_empty()) {
-        ann.insert("org.opencontainers.image.exposedPorts".into(), json!(p.keys().cloned().collect::<Vec<_>>().join(",")));
+        ann.insert(
+            "org.opencontainers.image.exposedPorts".into(),
+            json!(p.keys().cloned().collect::<Vec<_>>().join(",")),
+        );
     }
     if let Some(v) = ec.volumes.as_ref().filter(|v| !v.is_empty()) {
-        ann.insert("org.opencontainers.image.volumes".into(), json!(v.keys().cloned().collect::<Vec<_>>().join(",")));
+        ann.insert(
+            "org.opencontainers.image.volumes".into(),
+            json!(v.keys().cloned().collect::<Vec<_>>().join(",")),
+        );
     }
     if !ann.is_empty() {
         spec["annotations"] = Value::Object(ann);
@@ -184,10 +230,31 @@ mod tests {
 
     #[test]
     fn resolves_users() {
-        assert_eq!(resolve_user("alice", PASSWD, GROUP).unwrap(), ResolvedUser { uid: 1000, gid: 1000, additional_gids: vec![10, 29] });
-        assert_eq!(resolve_user("alice:wheel", PASSWD, GROUP).unwrap(), ResolvedUser { uid: 1000, gid: 10, additional_gids: vec![] });
+        assert_eq!(
+            resolve_user("alice", PASSWD, GROUP).unwrap(),
+            ResolvedUser {
+                uid: 1000,
+                gid: 1000,
+                additional_gids: vec![10, 29]
+            }
+        );
+        assert_eq!(
+            resolve_user("alice:wheel", PASSWD, GROUP).unwrap(),
+            ResolvedUser {
+                uid: 1000,
+                gid: 10,
+                additional_gids: vec![]
+            }
+        );
         assert_eq!(resolve_user("1000", PASSWD, GROUP).unwrap().gid, 1000);
-        assert_eq!(resolve_user("4242:77", PASSWD, GROUP).unwrap(), ResolvedUser { uid: 4242, gid: 77, additional_gids: vec![] });
+        assert_eq!(
+            resolve_user("4242:77", PASSWD, GROUP).unwrap(),
+            ResolvedUser {
+                uid: 4242,
+                gid: 77,
+                additional_gids: vec![]
+            }
+        );
         assert!(resolve_user("mallory", PASSWD, GROUP).is_err());
         assert!(resolve_user("alice:nogroup", PASSWD, GROUP).is_err());
     }

@@ -29,14 +29,24 @@ impl Digest {
         };
         // Lower-case hex only: the digest doubles as a file name under blobs/, so anything else
         // (`/`, `..`) must never get through.
-        if hex.len() != len || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex.len() != len
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad());
         }
-        Ok(Digest { algo, hex: hex.to_string() })
+        Ok(Digest {
+            algo,
+            hex: hex.to_string(),
+        })
     }
 
     pub fn sha256_of(data: &[u8]) -> Digest {
-        Digest { algo: Algo::Sha256, hex: hex::encode(Sha256::digest(data)) }
+        Digest {
+            algo: Algo::Sha256,
+            hex: hex::encode(Sha256::digest(data)),
+        }
     }
 
     pub fn algo_name(&self) -> &'static str {
@@ -58,14 +68,21 @@ impl Digest {
     pub fn verify_bytes(&self, data: &[u8], size: Option<u64>) -> Result<()> {
         if let Some(declared) = size {
             if declared != data.len() as u64 {
-                return Err(ImageError::SizeMismatch { digest: self.to_string(), declared, actual: data.len() as u64 });
+                return Err(ImageError::SizeMismatch {
+                    digest: self.to_string(),
+                    declared,
+                    actual: data.len() as u64,
+                });
             }
         }
         let mut h = self.hasher();
         h.update(data);
         let actual = h.finish();
         if actual != *self {
-            return Err(ImageError::DigestMismatch { digest: self.to_string(), actual: actual.to_string() });
+            return Err(ImageError::DigestMismatch {
+                digest: self.to_string(),
+                actual: actual.to_string(),
+            });
         }
         Ok(())
     }
@@ -100,8 +117,14 @@ impl Hasher {
 
     pub fn finish(self) -> Digest {
         match self {
-            Hasher::Sha256(h) => Digest { algo: Algo::Sha256, hex: hex::encode(h.finalize()) },
-            Hasher::Sha512(h) => Digest { algo: Algo::Sha512, hex: hex::encode(h.finalize()) },
+            Hasher::Sha256(h) => Digest {
+                algo: Algo::Sha256,
+                hex: hex::encode(h.finalize()),
+            },
+            Hasher::Sha512(h) => Digest {
+                algo: Algo::Sha512,
+                hex: hex::encode(h.finalize()),
+            },
         }
     }
 }
@@ -121,7 +144,14 @@ pub struct VerifyReader<R> {
 impl<R: Read> VerifyReader<R> {
     pub fn new(inner: R, expected: Digest, declared: u64) -> VerifyReader<R> {
         let hasher = Some(expected.hasher());
-        VerifyReader { inner, expected, declared, seen: 0, hasher, on_read: None }
+        VerifyReader {
+            inner,
+            expected,
+            declared,
+            seen: 0,
+            hasher,
+            on_read: None,
+        }
     }
 
     /// Called with the number of bytes after each read (progress bars).
@@ -131,7 +161,9 @@ impl<R: Read> VerifyReader<R> {
     }
 
     fn check_end(&mut self) -> io::Result<()> {
-        let Some(h) = self.hasher.take() else { return Ok(()) };
+        let Some(h) = self.hasher.take() else {
+            return Ok(());
+        };
         if self.seen != self.declared {
             return Err(ImageError::SizeMismatch {
                 digest: self.expected.to_string(),
@@ -142,9 +174,11 @@ impl<R: Read> VerifyReader<R> {
         }
         let actual = h.finish();
         if actual != self.expected {
-            return Err(
-                ImageError::DigestMismatch { digest: self.expected.to_string(), actual: actual.to_string() }.into_io()
-            );
+            return Err(ImageError::DigestMismatch {
+                digest: self.expected.to_string(),
+                actual: actual.to_string(),
+            }
+            .into_io());
         }
         Ok(())
     }
@@ -185,7 +219,9 @@ impl<R: Read> Read for VerifyReader<R> {
 /// Reads a whole blob into memory, verified; `limit` guards against huge "manifests".
 pub fn read_verified(r: impl Read, digest: &Digest, size: u64, limit: u64) -> Result<Vec<u8>> {
     if size > limit {
-        return Err(ImageError::Invalid(format!("blob {digest}: {size} bytes is too large for a manifest or config")));
+        return Err(ImageError::Invalid(format!(
+            "blob {digest}: {size} bytes is too large for a manifest or config"
+        )));
     }
     let mut out = Vec::with_capacity(size as usize);
     VerifyReader::new(r, digest.clone(), size)
@@ -211,12 +247,20 @@ mod tests {
     fn verify_reader_catches_mismatch_and_truncation() {
         let d = Digest::sha256_of(b"hello");
         let mut out = Vec::new();
-        assert!(VerifyReader::new(&b"hello"[..], d.clone(), 5).read_to_end(&mut out).is_ok());
-        let e = VerifyReader::new(&b"hellO"[..], d.clone(), 5).read_to_end(&mut out).unwrap_err();
+        assert!(VerifyReader::new(&b"hello"[..], d.clone(), 5)
+            .read_to_end(&mut out)
+            .is_ok());
+        let e = VerifyReader::new(&b"hellO"[..], d.clone(), 5)
+            .read_to_end(&mut out)
+            .unwrap_err();
         assert!(e.to_string().contains("digest mismatch"), "{e}");
-        let e = VerifyReader::new(&b"hell"[..], d.clone(), 5).read_to_end(&mut out).unwrap_err();
+        let e = VerifyReader::new(&b"hell"[..], d.clone(), 5)
+            .read_to_end(&mut out)
+            .unwrap_err();
         assert!(e.to_string().contains("size mismatch"), "{e}");
-        let e = VerifyReader::new(&b"hello!!"[..], d, 5).read_to_end(&mut out).unwrap_err();
+        let e = VerifyReader::new(&b"hello!!"[..], d, 5)
+            .read_to_end(&mut out)
+            .unwrap_err();
         assert!(e.to_string().contains("size mismatch"), "{e}");
     }
 }

@@ -12,19 +12,35 @@ pub enum ImageError {
     DigestMismatch { digest: String, actual: String },
 
     #[error("blob {digest}: size mismatch (descriptor says {declared} bytes, blob has {actual})")]
-    SizeMismatch { digest: String, declared: u64, actual: u64 },
+    SizeMismatch {
+        digest: String,
+        declared: u64,
+        actual: u64,
+    },
 
     #[error("layer {layer}: uncompressed diff_id mismatch (config says {expected}, content hashes to {actual})")]
-    DiffIdMismatch { layer: String, expected: String, actual: String },
+    DiffIdMismatch {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
 
     #[error("layer {layer}: decompressed size exceeds {limit} bytes (decompression bomb?)")]
     TooLarge { layer: String, limit: u64 },
 
     #[error("layer {layer}: entry {entry:?}: {reason}")]
-    Unsafe { layer: String, entry: String, reason: String },
+    Unsafe {
+        layer: String,
+        entry: String,
+        reason: String,
+    },
 
     #[error("layer {layer}: entry {entry:?}: {source}")]
-    Entry { layer: String, entry: String, source: io::Error },
+    Entry {
+        layer: String,
+        entry: String,
+        source: io::Error,
+    },
 
     #[error("layer {layer}: {source}")]
     Layer { layer: String, source: io::Error },
@@ -36,7 +52,10 @@ pub enum ImageError {
     Io { what: String, source: io::Error },
 
     #[error("{what}: invalid JSON: {source}")]
-    Json { what: String, source: serde_json::Error },
+    Json {
+        what: String,
+        source: serde_json::Error,
+    },
 
     #[error("invalid image source {0:?}: {1}")]
     Source(String, String),
@@ -59,7 +78,10 @@ pub type Result<T> = std::result::Result<T, ImageError>;
 impl ImageError {
     /// Wraps an I/O error with a description of what was being done.
     pub fn io(what: impl Into<String>, source: io::Error) -> ImageError {
-        ImageError::Io { what: what.into(), source }
+        ImageError::Io {
+            what: what.into(),
+            source,
+        }
     }
 
     /// Readers can only return `io::Error`; verification failures travel inside one and are
@@ -74,8 +96,15 @@ impl ImageError {
             return ImageError::Invalid(format!("layer {layer}: lost error"));
         }
         match entry {
-            Some(entry) => ImageError::Entry { layer: layer.to_string(), entry: entry.to_string(), source: e },
-            None => ImageError::Layer { layer: layer.to_string(), source: e },
+            Some(entry) => ImageError::Entry {
+                layer: layer.to_string(),
+                entry: entry.to_string(),
+                source: e,
+            },
+            None => ImageError::Layer {
+                layer: layer.to_string(),
+                source: e,
+            },
         }
     }
 

@@ -15,13 +15,23 @@ pub struct IdMap(pub Vec<IdRange>);
 
 impl IdRange {
     pub fn parse(s: &str) -> Result<IdRange> {
-        let bad = || ImageError::Invalid(format!("invalid id map {s:?} (want CONTAINER:HOST:SIZE)"));
-        let mut it = s.split(':').map(|p| p.trim().parse::<u32>().map_err(|_| bad()));
+        let bad =
+            || ImageError::Invalid(format!("invalid id map {s:?} (want CONTAINER:HOST:SIZE)"));
+        let mut it = s
+            .split(':')
+            .map(|p| p.trim().parse::<u32>().map_err(|_| bad()));
         let (Some(c), Some(h), Some(n), None) = (it.next(), it.next(), it.next(), it.next()) else {
             return Err(bad());
         };
-        let r = IdRange { container: c?, host: h?, size: n? };
-        if r.size == 0 || r.container.checked_add(r.size - 1).is_none() || r.host.checked_add(r.size - 1).is_none() {
+        let r = IdRange {
+            container: c?,
+            host: h?,
+            size: n?,
+        };
+        if r.size == 0
+            || r.container.checked_add(r.size - 1).is_none()
+            || r.host.checked_add(r.size - 1).is_none()
+        {
             return Err(bad());
         }
         Ok(r)
@@ -38,7 +48,10 @@ impl IdMap {
         if self.0.is_empty() {
             return Some(id);
         }
-        self.0.iter().find(|r| id >= r.container && id - r.container < r.size).map(|r| r.host + (id - r.container))
+        self.0
+            .iter()
+            .find(|r| id >= r.container && id - r.container < r.size)
+            .map(|r| r.host + (id - r.container))
     }
 }
 
@@ -48,7 +61,10 @@ mod tests {
 
     #[test]
     fn maps_ranges() {
-        let m = IdMap(vec![IdRange::parse("0:1000:1").unwrap(), IdRange::parse("1:100000:65536").unwrap()]);
+        let m = IdMap(vec![
+            IdRange::parse("0:1000:1").unwrap(),
+            IdRange::parse("1:100000:65536").unwrap(),
+        ]);
         assert_eq!(m.to_host(0), Some(1000));
         assert_eq!(m.to_host(1), Some(100000));
         assert_eq!(m.to_host(65536), Some(165535));

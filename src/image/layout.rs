@@ -21,13 +21,20 @@ impl LayoutWriter {
         let io = |what: &str, e| ImageError::io(format!("{what} {}", dir.display()), e);
         if !dir.join("oci-layout").exists() {
             fs::create_dir_all(dir.join("blobs/sha256")).map_err(|e| io("create", e))?;
-            fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).map_err(|e| io("write oci-layout in", e))?;
+            fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#)
+                .map_err(|e| io("write oci-layout in", e))?;
             if !dir.join("index.json").exists() {
-                let idx = Index { schema_version: 2, media_type: Some(super::types::OCI_INDEX.into()), manifests: vec![] };
+                let idx = Index {
+                    schema_version: 2,
+                    media_type: Some(super::types::OCI_INDEX.into()),
+                    manifests: vec![],
+                };
                 write_json(&dir.join("index.json"), &idx)?;
             }
         }
-        Ok(LayoutWriter { dir: dir.to_path_buf() })
+        Ok(LayoutWriter {
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn has_blob(&self, d: &Digest) -> bool {
@@ -42,13 +49,17 @@ impl LayoutWriter {
         }
         let final_path = self.dir.join(blob_path(&digest));
         let dir = final_path.parent().unwrap_or(&self.dir).to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| ImageError::io(format!("create {}", dir.display()), e))?;
+        fs::create_dir_all(&dir)
+            .map_err(|e| ImageError::io(format!("create {}", dir.display()), e))?;
         let tmp = dir.join(format!(".tmp-{}-{}", digest.hex(), std::process::id()));
         let res = (|| {
-            let mut f = fs::File::create(&tmp).map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
+            let mut f = fs::File::create(&tmp)
+                .map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
             let mut v = VerifyReader::new(r, digest.clone(), d.size);
-            io::copy(&mut v, &mut f).map_err(|e| ImageError::from_io_in_layer(&d.digest, None, e))?;
-            fs::rename(&tmp, &final_path).map_err(|e| ImageError::io(format!("rename to {}", final_path.display()), e))
+            io::copy(&mut v, &mut f)
+                .map_err(|e| ImageError::from_io_in_layer(&d.digest, None, e))?;
+            fs::rename(&tmp, &final_path)
+                .map_err(|e| ImageError::io(format!("rename to {}", final_path.display()), e))
         })();
         if res.is_err() {
             let _ = fs::remove_file(&tmp);
@@ -60,7 +71,8 @@ impl LayoutWriter {
     pub fn tag(&self, d: &Descriptor, reference: &str) -> Result<()> {
         let files = Files::dir(&self.dir)?;
         let mut idx = read_index(&files, &self.dir.display().to_string())?;
-        idx.manifests.retain(|m| m.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
+        idx.manifests
+            .retain(|m| m.annotations.get(REF_NAME).map(String::as_str) != Some(reference));
         let mut d = d.clone();
         d.annotations.insert(REF_NAME.into(), reference.into());
         idx.manifests.push(d);
@@ -69,7 +81,10 @@ impl LayoutWriter {
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
-    let body = serde_json::to_vec(v).map_err(|e| ImageError::Json { what: path.display().to_string(), source: e })?;
+    let body = serde_json::to_vec(v).map_err(|e| ImageError::Json {
+        what: path.display().to_string(),
+        source: e,
+    })?;
     let tmp = path.with_extension("json.tmp");
     fs::write(&tmp, body).map_err(|e| ImageError::io(format!("write {}", tmp.display()), e))?;
     fs::rename(&tmp, path).map_err(|e| ImageError::io(format!("rename {}", path.display()), e))
@@ -79,5 +94,9 @@ fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
 pub fn list(dir: &Path) -> Result<Vec<(Option<String>, Descriptor)>> {
     let files = Files::dir(dir)?;
     let idx = read_index(&files, &dir.display().to_string())?;
-    Ok(idx.manifests.into_iter().map(|d| (d.annotations.get(REF_NAME).cloned(), d)).collect())
+    Ok(idx
+        .manifests
+        .into_iter()
+        .map(|d| (d.annotations.get(REF_NAME).cloned(), d))
+        .collect())
 }

@@ -22,7 +22,10 @@ pub fn pull(
     let out = LayoutWriter::open_or_create(dest)?;
     let total: u64 = img.manifest.layers.iter().map(|l| l.size).sum();
     if let Some(p) = &progress {
-        p.begin(&format!("pulling {} layers", img.manifest.layers.len()), total);
+        p.begin(
+            &format!("pulling {} layers", img.manifest.layers.len()),
+            total,
+        );
     }
     for layer in &img.manifest.layers {
         let d = Digest::parse(&layer.digest)?;
@@ -34,7 +37,10 @@ pub fn pull(
         }
         let raw = src.blob(&d)?;
         let p2 = progress.clone();
-        let counted = CountingReader { inner: raw, progress: p2 };
+        let counted = CountingReader {
+            inner: raw,
+            progress: p2,
+        };
         out.put_blob(layer, counted)?;
     }
     out.put_blob(&img.manifest.config, &img.config_raw[..])?;

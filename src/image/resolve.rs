@@ -28,16 +28,30 @@ pub fn host_platform() -> Platform {
         "powerpc64" => "ppc64le",
         other => other,
     };
-    Platform { architecture: arch.into(), os: "linux".into(), variant: None }
+    Platform {
+        architecture: arch.into(),
+        os: "linux".into(),
+        variant: None,
+    }
 }
 
 /// Parses `os/arch[/variant]`.
 pub fn parse_platform(s: &str) -> Result<Platform> {
     let parts: Vec<&str> = s.split('/').collect();
     match parts.as_slice() {
-        [os, arch] => Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: None }),
-        [os, arch, v] => Ok(Platform { os: os.to_string(), architecture: arch.to_string(), variant: Some(v.to_string()) }),
-        _ => Err(ImageError::Invalid(format!("invalid platform {s:?} (want OS/ARCH[/VARIANT])"))),
+        [os, arch] => Ok(Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: None,
+        }),
+        [os, arch, v] => Ok(Platform {
+            os: os.to_string(),
+            architecture: arch.to_string(),
+            variant: Some(v.to_string()),
+        }),
+        _ => Err(ImageError::Invalid(format!(
+            "invalid platform {s:?} (want OS/ARCH[/VARIANT])"
+        ))),
     }
 }
 
@@ -49,7 +63,10 @@ fn platform_str(p: &Platform) -> String {
 }
 
 fn json<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| ImageError::Json { what: what.to_string(), source: e })
+    serde_json::from_slice(body).map_err(|e| ImageError::Json {
+        what: what.to_string(),
+        source: e,
+    })
 }
 
 pub fn fetch_json(src: &dyn ImageSource, d: &Descriptor) -> Result<Vec<u8>> {
@@ -78,7 +95,13 @@ pub fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
                         && (want.variant.is_none() || p.variant == want.variant)
                 })
             })
-            .or_else(|| if idx.manifests.len() == 1 && idx.manifests[0].platform.is_none() { idx.manifests.first() } else { None })
+            .or_else(|| {
+                if idx.manifests.len() == 1 && idx.manifests[0].platform.is_none() {
+                    idx.manifests.first()
+                } else {
+                    None
+                }
+            })
             .cloned()
             .ok_or_else(|| ImageError::Platform(platform_str(want)))?;
         body = fetch_json(src, &pick)?;
@@ -87,7 +110,10 @@ pub fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
     }
     let manifest: Manifest = json(&format!("manifest {}", desc.digest), &body)?;
     let config_raw = fetch_json(src, &manifest.config)?;
-    let config: ImageConfig = json(&format!("image config {}", manifest.config.digest), &config_raw)?;
+    let config: ImageConfig = json(
+        &format!("image config {}", manifest.config.digest),
+        &config_raw,
+    )?;
     if !config.rootfs.diff_ids.is_empty() && config.rootfs.diff_ids.len() != manifest.layers.len() {
         return Err(ImageError::Invalid(format!(
             "manifest {} has {} layers but its config lists {} diff_ids",
@@ -96,5 +122,12 @@ pub fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
             config.rootfs.diff_ids.len()
         )));
     }
-    Ok(Resolved { index, manifest_desc: desc, manifest, manifest_raw: body, config_raw, config })
+    Ok(Resolved {
+        index,
+        manifest_desc: desc,
+        manifest,
+        manifest_raw: body,
+        config_raw,
+        config,
+    })
 }

@@ -44,12 +44,29 @@ impl<R: Read> Read for DiffIdReader<R> {
         }
         self.seen += n as u64;
         if self.seen > self.limit {
-            return Err(ImageError::TooLarge { layer: self.layer.clone(), limit: self.limit }.into_io());
+            return Err(ImageError::TooLarge {
+                layer: self.layer.clone(),
+                limit: self.limit,
+            }
+            .into_io());
         }
         if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..n]);
         }
         Ok(n)
+    }
+}
+
+/// Small blobs still get some room: a tiny compressed layer may legitimately expand a lot.
+const MIN_LIMIT: u64 = 1 << 20;
+
+fn layer_limit(size: u64, ratio: u64, compressed: bool) -> u64 {
+    if ratio == 0 {
+        u64::MAX
+    } else if !compressed {
+        size
+    } else {
+        size.saturating_mul(ratio).max(MIN_LIMIT)
     }
 }
 
@@ -67,12 +84,17 @@ pub struct LayerSpec {
     pub digest: Digest,
     pub size: u64,
     pub diff_id: Option<Digest>,
-    /// Upper bound on decompressed bytes.
-    pub limit: u64,
+    /// Decompressed bytes allowed per compressed byte (0: unbounded); an uncompressed layer
+    /// is bounded by its own size.
+    pub max_ratio: u64,
 }
 
 /// Starts decoding `raw` on a worker thread.
-pub fn spawn(raw: Box<dyn Read + Send>, spec: LayerSpec, progress: Option<Arc<dyn Progress>>) -> LayerStream {
+pub fn spawn(
+    raw: Box<dyn Read + Send>,
+    spec: LayerSpec,
+    progress: Option<Arc<dyn Progress>>,
+) -> LayerStream {
     let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
     let (back, spare) = sync_channel::<Vec<u8>>(DEPTH + 2);
     let thread = std::thread::spawn(move || {
@@ -81,17 +103,31 @@ pub fn spawn(raw: Box<dyn Read + Send>, spec: LayerSpec, progress: Option<Arc<dy
         if let Some(p) = progress {
             verified = verified.on_read(move |n| p.inc(n));
         }
-        let dec = match compress::decoder(verified) {
+        let (kind, dec) = match compress::decoder(verified) {
             Ok(d) => d,
             Err(e) => {
                 let _ = tx.send(Err(e));
                 return;
             }
         };
+        let limit = layer_limit(
+            spec.size,
+            spec.max_ratio,
+            kind != compress::Compression::None,
+        );
         let hasher = spec.diff_id.as_ref().map(|d| d.hasher());
-        let mut r = DiffIdReader { inner: dec, layer, expected: spec.diff_id, hasher, seen: 0, limit: spec.limit };
+        let mut r = DiffIdReader {
+            inner: dec,
+            layer,
+            expected: spec.diff_id,
+            hasher,
+            seen: 0,
+            limit,
+        };
         loop {
-            let mut buf = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+            let mut buf = spare
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
             buf.resize(CHUNK, 0);
             let mut filled = 0;
             let res = loop {
@@ -127,7 +163,14 @@ pub fn spawn(raw: Box<dyn Read + Send>, spec: LayerSpec, progress: Option<Arc<dy
             }
         }
     });
-    LayerStream { rx, back, cur: Vec::new(), pos: 0, done: false, thread: Some(thread) }
+    LayerStream {
+        rx,
+        back,
+        cur: Vec::new(),
+        pos: 0,
+        done: false,
+        thread: Some(thread),
+    }
 }
 
 impl Read for LayerStream {
@@ -152,7 +195,9 @@ impl Read for LayerStream {
                 }
                 Err(_) => {
                     self.done = true;
-                    return Err(io::Error::other("layer decoder thread stopped unexpectedly"));
+                    return Err(io::Error::other(
+                        "layer decoder thread stopped unexpectedly",
+                    ));
                 }
             }
         }

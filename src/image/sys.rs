@@ -11,7 +11,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 fn cstr(s: &[u8]) -> io::Result<CString> {
-    CString::new(s).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
+    CString::new(s)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
 }
 
 fn check(ret: libc::c_int) -> io::Result<()> {
@@ -34,7 +35,12 @@ fn owned(ret: libc::c_int) -> io::Result<OwnedFd> {
 pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     let p = cstr(path.as_os_str().as_bytes())?;
     // SAFETY: p is a valid NUL-terminated string; the flags ask for a plain directory fd.
-    owned(unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) })
+    owned(unsafe {
+        libc::open(
+            p.as_ptr(),
+            libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })
 }
 
 #[repr(C)]
@@ -73,12 +79,24 @@ pub fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: i32) -> io::Result
 pub fn open_at(dir: BorrowedFd<'_>, name: &[u8], flags: i32, mode: u32) -> io::Result<OwnedFd> {
     let n = cstr(name)?;
     // SAFETY: n is NUL-terminated; O_NOFOLLOW keeps a planted symlink from redirecting the open.
-    owned(unsafe { libc::openat(dir.as_raw_fd(), n.as_ptr(), flags | libc::O_NOFOLLOW | libc::O_CLOEXEC, mode) })
+    owned(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode,
+        )
+    })
 }
 
 /// Creates a new regular file, failing if anything (including a symlink) already has the name.
 pub fn create_file(dir: BorrowedFd<'_>, name: &[u8], mode: u32) -> io::Result<File> {
-    let fd = open_at(dir, name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, mode)?;
+    let fd = open_at(
+        dir,
+        name,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+        mode,
+    )?;
     Ok(File::from(fd))
 }
 
@@ -96,11 +114,24 @@ pub fn symlink_at(target: &[u8], dir: BorrowedFd<'_>, name: &[u8]) -> io::Result
 }
 
 /// Hard-links `old_dir/old_name` (not following a symlink there) to `new_dir/new_name`.
-pub fn link_at(old_dir: BorrowedFd<'_>, old_name: &[u8], new_dir: BorrowedFd<'_>, new_name: &[u8]) -> io::Result<()> {
+pub fn link_at(
+    old_dir: BorrowedFd<'_>,
+    old_name: &[u8],
+    new_dir: BorrowedFd<'_>,
+    new_name: &[u8],
+) -> io::Result<()> {
     let o = cstr(old_name)?;
     let n = cstr(new_name)?;
     // SAFETY: both names are NUL-terminated single components; flags 0 means no symlink following.
-    check(unsafe { libc::linkat(old_dir.as_raw_fd(), o.as_ptr(), new_dir.as_raw_fd(), n.as_ptr(), 0) })
+    check(unsafe {
+        libc::linkat(
+            old_dir.as_raw_fd(),
+            o.as_ptr(),
+            new_dir.as_raw_fd(),
+            n.as_ptr(),
+            0,
+        )
+    })
 }
 
 pub fn mknod_at(dir: BorrowedFd<'_>, name: &[u8], mode: u32, dev: u64) -> io::Result<()> {
@@ -153,11 +184,22 @@ pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
 }
 
 /// Sets atime and mtime of one entry without following a symlink.
-pub fn set_times_at(dir: BorrowedFd<'_>, name: &[u8], atime: (i64, i64), mtime: (i64, i64)) -> io::Result<()> {
+pub fn set_times_at(
+    dir: BorrowedFd<'_>,
+    name: &[u8],
+    atime: (i64, i64),
+    mtime: (i64, i64),
+) -> io::Result<()> {
     let n = cstr(name)?;
     let ts = [
-        libc::timespec { tv_sec: atime.0 as libc::time_t, tv_nsec: atime.1 as _ },
-        libc::timespec { tv_sec: mtime.0 as libc::time_t, tv_nsec: mtime.1 as _ },
+        libc::timespec {
+            tv_sec: atime.0 as libc::time_t,
+            tv_nsec: atime.1 as _,
+        },
+        libc::timespec {
+            tv_sec: mtime.0 as libc::time_t,
+            tv_nsec: mtime.1 as _,
+        },
     ];
     let mut flags = libc::AT_SYMLINK_NOFOLLOW;
     if name.is_empty() {
@@ -171,7 +213,15 @@ pub fn set_times_at(dir: BorrowedFd<'_>, name: &[u8], atime: (i64, i64), mtime: 
 pub fn fsetxattr(fd: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> io::Result<()> {
     let k = cstr(key)?;
     // SAFETY: k is NUL-terminated; value points to value.len() readable bytes.
-    check(unsafe { libc::fsetxattr(fd.as_raw_fd(), k.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+    check(unsafe {
+        libc::fsetxattr(
+            fd.as_raw_fd(),
+            k.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
 }
 
 /// Sets an xattr on a symlink, device or fifo through an O_PATH fd: opening those for I/O would
@@ -181,13 +231,22 @@ pub fn set_xattr_opath(fd: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> io::Resu
     let path = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
     let k = cstr(key)?;
     // SAFETY: both strings are NUL-terminated; value points to value.len() readable bytes.
-    check(unsafe { libc::lsetxattr(path.as_ptr(), k.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
+    check(unsafe {
+        libc::lsetxattr(
+            path.as_ptr(),
+            k.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
 }
 
 /// Reads a directory's entry names (without `.` and `..`) from a dir fd.
 pub fn read_dir_names(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
     let fd = open_at(dir, b".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    let mut d = nix::dir::Dir::from_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)).map_err(io::Error::from)?;
+    let mut d =
+        nix::dir::Dir::from_fd(std::os::fd::IntoRawFd::into_raw_fd(fd)).map_err(io::Error::from)?;
     let mut out = Vec::new();
     for ent in d.iter() {
         let ent = ent.map_err(io::Error::from)?;
@@ -226,11 +285,15 @@ pub fn list_xattrs(path: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
         return Err(io::Error::last_os_error());
     }
     let mut out = Vec::new();
-    for key in buf[..n as usize].split(|&b| b == 0).filter(|k| !k.is_empty()) {
+    for key in buf[..n as usize]
+        .split(|&b| b == 0)
+        .filter(|k| !k.is_empty())
+    {
         let k = cstr(key)?;
         let mut val = vec![0u8; 65536];
         // SAFETY: k is NUL-terminated and val has val.len() writable bytes.
-        let m = unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), val.as_mut_ptr().cast(), val.len()) };
+        let m =
+            unsafe { libc::lgetxattr(p.as_ptr(), k.as_ptr(), val.as_mut_ptr().cast(), val.len()) };
         if m < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -2,7 +2,6 @@
 //! write config.json. On any failure the bundle (or what we added to an empty one) is removed.
 
 use super::apply::{apply_layer, ApplyOptions};
-use super::compress::Compression;
 use super::convert::{runtime_config, ConvertOptions};
 use super::digest::Digest;
 use super::error::{ImageError, Result};
@@ -36,32 +35,27 @@ pub struct UnpackReport {
 }
 
 pub const DEFAULT_MAX_RATIO: u64 = 2048;
-/// Uncompressed layers and tiny blobs still get some room.
-const MIN_LIMIT: u64 = 64 << 20;
-
-fn layer_limit(size: u64, ratio: u64, compressed: bool) -> u64 {
-    if ratio == 0 {
-        u64::MAX
-    } else if !compressed {
-        size
-    } else {
-        size.saturating_mul(ratio).max(MIN_LIMIT)
-    }
-}
 
 /// Unpacks into `bundle` (which must not exist, or be empty).
 pub fn unpack(src: &dyn ImageSource, bundle: &Path, opts: &UnpackOptions) -> Result<UnpackReport> {
-    let want = opts.platform.clone().unwrap_or_else(super::resolve::host_platform);
+    let want = opts
+        .platform
+        .clone()
+        .unwrap_or_else(super::resolve::host_platform);
     let img = resolve(src, &want)?;
     let created = match std::fs::read_dir(bundle) {
         Ok(mut it) => {
             if it.next().is_some() {
-                return Err(ImageError::Invalid(format!("bundle {} exists and is not empty", bundle.display())));
+                return Err(ImageError::Invalid(format!(
+                    "bundle {} exists and is not empty",
+                    bundle.display()
+                )));
             }
             false
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(bundle).map_err(|e| ImageError::io(format!("create {}", bundle.display()), e))?;
+            std::fs::create_dir_all(bundle)
+                .map_err(|e| ImageError::io(format!("create {}", bundle.display()), e))?;
             true
         }
         Err(e) => return Err(ImageError::io(format!("read {}", bundle.display()), e)),
@@ -86,24 +80,45 @@ fn layer_spec(img: &Resolved, i: usize, max_ratio: u64) -> Result<LayerSpec> {
         Some(s) => Some(Digest::parse(s)?),
         None => None,
     };
-    let compressed = Compression::from_media_type(&d.media_type) != Some(Compression::None);
     if d.media_type.contains("nondistributable") || d.media_type.contains("foreign") {
         // Still a tar layer; nothing special to do when the blob is present.
     } else if !d.media_type.is_empty() && !d.media_type.contains("tar") {
-        return Err(ImageError::MediaType { layer: d.digest.clone(), media_type: d.media_type.clone() });
+        return Err(ImageError::MediaType {
+            layer: d.digest.clone(),
+            media_type: d.media_type.clone(),
+        });
     }
-    Ok(LayerSpec { digest, size: d.size, diff_id, limit: layer_limit(d.size, max_ratio, compressed) })
+    Ok(LayerSpec {
+        digest,
+        size: d.size,
+        diff_id,
+        max_ratio,
+    })
 }
 
-fn unpack_into(src: &dyn ImageSource, img: &Resolved, bundle: &Path, opts: &UnpackOptions) -> Result<UnpackReport> {
+fn unpack_into(
+    src: &dyn ImageSource,
+    img: &Resolved,
+    bundle: &Path,
+    opts: &UnpackOptions,
+) -> Result<UnpackReport> {
     let rootfs = bundle.join("rootfs");
-    std::fs::create_dir(&rootfs).map_err(|e| ImageError::io(format!("create {}", rootfs.display()), e))?;
-    let root = sys::open_dir(&rootfs).map_err(|e| ImageError::io(format!("open {}", rootfs.display()), e))?;
-    sys::fchmod(root.as_fd(), 0o755).map_err(|e| ImageError::io(format!("chmod {}", rootfs.display()), e))?;
-    let mut report = UnpackReport { manifest_digest: img.manifest_desc.digest.clone(), ..Default::default() };
+    std::fs::create_dir(&rootfs)
+        .map_err(|e| ImageError::io(format!("create {}", rootfs.display()), e))?;
+    let root = sys::open_dir(&rootfs)
+        .map_err(|e| ImageError::io(format!("open {}", rootfs.display()), e))?;
+    sys::fchmod(root.as_fd(), 0o755)
+        .map_err(|e| ImageError::io(format!("chmod {}", rootfs.display()), e))?;
+    let mut report = UnpackReport {
+        manifest_digest: img.manifest_desc.digest.clone(),
+        ..Default::default()
+    };
     let total: u64 = img.manifest.layers.iter().map(|l| l.size).sum();
     if let Some(p) = &opts.progress {
-        p.begin(&format!("unpacking {} layers", img.manifest.layers.len()), total);
+        p.begin(
+            &format!("unpacking {} layers", img.manifest.layers.len()),
+            total,
+        );
     }
     let start = |i: usize| -> Result<stream::LayerStream> {
         let spec = layer_spec(img, i, opts.max_ratio)?;
@@ -111,25 +126,45 @@ fn unpack_into(src: &dyn ImageSource, img: &Resolved, bundle: &Path, opts: &Unpa
         Ok(stream::spawn(raw, spec, opts.progress.clone()))
     };
     // Decode one layer ahead: layer i+1 inflates and hashes while layer i is being written.
-    let mut next = if img.manifest.layers.is_empty() { None } else { Some(start(0)?) };
+    let mut next = if img.manifest.layers.is_empty() {
+        None
+    } else {
+        Some(start(0)?)
+    };
     for i in 0..img.manifest.layers.len() {
         let Some(cur) = next.take() else { break };
         if i + 1 < img.manifest.layers.len() {
             next = Some(start(i + 1)?);
         }
-        let stats = apply_layer(root.as_fd(), cur, &img.manifest.layers[i].digest, &opts.apply)?;
+        let stats = apply_layer(
+            root.as_fd(),
+            cur,
+            &img.manifest.layers[i].digest,
+            &opts.apply,
+        )?;
         report.entries += stats.entries;
         report.bytes += stats.bytes;
         report.warnings.extend(stats.warnings);
         report.layers += 1;
     }
     let conv = ConvertOptions {
-        rootless: if opts.apply.rootless { Some((nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())) } else { None },
+        rootless: if opts.apply.rootless {
+            Some((
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            ))
+        } else {
+            None
+        },
     };
     let config = runtime_config(&img.config, root.as_fd(), &conv)?;
-    let body = serde_json::to_vec_pretty(&config).map_err(|e| ImageError::Json { what: "config.json".into(), source: e })?;
+    let body = serde_json::to_vec_pretty(&config).map_err(|e| ImageError::Json {
+        what: "config.json".into(),
+        source: e,
+    })?;
     let cfg = bundle.join("config.json");
-    std::fs::write(&cfg, body).map_err(|e| ImageError::io(format!("write {}", cfg.display()), e))?;
+    std::fs::write(&cfg, body)
+        .map_err(|e| ImageError::io(format!("write {}", cfg.display()), e))?;
     if let Some(p) = &opts.progress {
         p.end();
     }

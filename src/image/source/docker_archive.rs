@@ -8,7 +8,9 @@ use super::layout::MAX_JSON;
 use super::ImageSource;
 use crate::image::digest::Digest;
 use crate::image::error::{ImageError, Result};
-use crate::image::types::{Descriptor, ImageConfig, Manifest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST};
+use crate::image::types::{
+    Descriptor, ImageConfig, Manifest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Read;
@@ -33,7 +35,11 @@ pub struct DockerArchive {
 
 /// "busybox:latest" also matches "docker.io/library/busybox:latest" and vice versa.
 fn same_tag(a: &str, b: &str) -> bool {
-    let strip = |s: &str| s.trim_start_matches("docker.io/").trim_start_matches("library/").to_string();
+    let strip = |s: &str| {
+        s.trim_start_matches("docker.io/")
+            .trim_start_matches("library/")
+            .to_string()
+    };
     strip(a) == strip(b)
 }
 
@@ -46,24 +52,38 @@ fn digest_from_member(path: &str) -> Option<Digest> {
 impl DockerArchive {
     pub fn new(files: Files, reference: Option<&str>, path: &Path) -> Result<DockerArchive> {
         let name = path.display().to_string();
-        let body = files.read_small("manifest.json", MAX_JSON).map_err(|e| match e {
-            ImageError::NotFound(_) => ImageError::Source(name.clone(), "not a docker-archive (no manifest.json)".into()),
-            e => e,
+        let body = files
+            .read_small("manifest.json", MAX_JSON)
+            .map_err(|e| match e {
+                ImageError::NotFound(_) => ImageError::Source(
+                    name.clone(),
+                    "not a docker-archive (no manifest.json)".into(),
+                ),
+                e => e,
+            })?;
+        let entries: Vec<Entry> = serde_json::from_slice(&body).map_err(|e| ImageError::Json {
+            what: format!("{name}/manifest.json"),
+            source: e,
         })?;
-        let entries: Vec<Entry> =
-            serde_json::from_slice(&body).map_err(|e| ImageError::Json { what: format!("{name}/manifest.json"), source: e })?;
         let entry = match reference {
             Some(r) => entries
                 .iter()
                 .find(|e| e.repo_tags.iter().flatten().any(|t| same_tag(t, r)))
                 .ok_or_else(|| ImageError::NotFound(format!("{r} in {name}")))?,
             None if entries.len() == 1 => &entries[0],
-            None => return Err(ImageError::Invalid(format!("{name} holds several images; name one as FILE:REPO:TAG"))),
+            None => {
+                return Err(ImageError::Invalid(format!(
+                    "{name} holds several images; name one as FILE:REPO:TAG"
+                )))
+            }
         };
         let config_body = files.read_small(&entry.config, MAX_JSON)?;
         let config_digest = Digest::sha256_of(&config_body);
-        let config: ImageConfig = serde_json::from_slice(&config_body)
-            .map_err(|e| ImageError::Json { what: format!("{name}/{}", entry.config), source: e })?;
+        let config: ImageConfig =
+            serde_json::from_slice(&config_body).map_err(|e| ImageError::Json {
+                what: format!("{name}/{}", entry.config),
+                source: e,
+            })?;
         let mut members = HashMap::new();
         members.insert(config_digest.clone(), entry.config.clone());
         let mut layers = Vec::new();
@@ -73,7 +93,9 @@ impl DockerArchive {
             let digest = match digest_from_member(member) {
                 Some(d) => d,
                 None => Digest::parse(config.rootfs.diff_ids.get(i).ok_or_else(|| {
-                    ImageError::Invalid(format!("{name}: manifest.json lists more layers than the config's diff_ids"))
+                    ImageError::Invalid(format!(
+                        "{name}: manifest.json lists more layers than the config's diff_ids"
+                    ))
                 })?)?,
             };
             members.insert(digest.clone(), member.clone());
@@ -96,14 +118,23 @@ impl DockerArchive {
             layers,
             annotations: Default::default(),
         };
-        let manifest = serde_json::to_vec(&manifest).map_err(|e| ImageError::Json { what: "manifest".into(), source: e })?;
+        let manifest = serde_json::to_vec(&manifest).map_err(|e| ImageError::Json {
+            what: "manifest".into(),
+            source: e,
+        })?;
         let manifest_desc = Descriptor {
             media_type: OCI_MANIFEST.into(),
             digest: Digest::sha256_of(&manifest).to_string(),
             size: manifest.len() as u64,
             ..Default::default()
         };
-        Ok(DockerArchive { files, name, manifest, manifest_desc, members })
+        Ok(DockerArchive {
+            files,
+            name,
+            manifest,
+            manifest_desc,
+            members,
+        })
     }
 }
 
@@ -117,7 +148,10 @@ impl ImageSource for DockerArchive {
     }
 
     fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
-        let member = self.members.get(digest).ok_or_else(|| ImageError::NotFound(format!("blob {digest} in {}", self.name)))?;
+        let member = self
+            .members
+            .get(digest)
+            .ok_or_else(|| ImageError::NotFound(format!("blob {digest} in {}", self.name)))?;
         Ok(self.files.open(member)?.1)
     }
 }

@@ -9,17 +9,25 @@ use std::path::{Path, PathBuf};
 
 pub enum Files {
     Dir(PathBuf),
-    Tar { file: PathBuf, members: HashMap<String, (u64, u64)> },
+    Tar {
+        file: PathBuf,
+        members: HashMap<String, (u64, u64)>,
+    },
 }
 
 fn norm(p: &str) -> String {
-    p.trim_start_matches("./").trim_start_matches('/').to_string()
+    p.trim_start_matches("./")
+        .trim_start_matches('/')
+        .to_string()
 }
 
 impl Files {
     pub fn dir(p: &Path) -> Result<Files> {
         if !p.is_dir() {
-            return Err(ImageError::NotFound(format!("OCI layout directory {}", p.display())));
+            return Err(ImageError::NotFound(format!(
+                "OCI layout directory {}",
+                p.display()
+            )));
         }
         Ok(Files::Dir(p.to_path_buf()))
     }
@@ -36,7 +44,10 @@ impl Files {
                 members.insert(name, (entry.raw_file_position(), entry.size()));
             }
         }
-        Ok(Files::Tar { file: p.to_path_buf(), members })
+        Ok(Files::Tar {
+            file: p.to_path_buf(),
+            members,
+        })
     }
 
     /// Size and stream of a member; names never leave the directory (they come from our own
@@ -44,7 +55,9 @@ impl Files {
     pub fn open(&self, name: &str) -> Result<(u64, Box<dyn Read + Send>)> {
         let name = norm(name);
         if name.split('/').any(|c| c == "..") {
-            return Err(ImageError::Invalid(format!("archive member {name:?} climbs out of the archive")));
+            return Err(ImageError::Invalid(format!(
+                "archive member {name:?} climbs out of the archive"
+            )));
         }
         match self {
             Files::Dir(d) => {
@@ -56,14 +69,20 @@ impl Files {
                         ImageError::io(format!("open {}", p.display()), e)
                     }
                 })?;
-                let len = f.metadata().map_err(|e| ImageError::io(format!("stat {}", p.display()), e))?.len();
+                let len = f
+                    .metadata()
+                    .map_err(|e| ImageError::io(format!("stat {}", p.display()), e))?
+                    .len();
                 Ok((len, Box::new(f)))
             }
             Files::Tar { file, members } => {
-                let &(off, size) =
-                    members.get(&name).ok_or_else(|| ImageError::NotFound(format!("{name} in {}", file.display())))?;
-                let mut f = File::open(file).map_err(|e| ImageError::io(format!("open {}", file.display()), e))?;
-                f.seek(SeekFrom::Start(off)).map_err(|e| ImageError::io(format!("seek {}", file.display()), e))?;
+                let &(off, size) = members
+                    .get(&name)
+                    .ok_or_else(|| ImageError::NotFound(format!("{name} in {}", file.display())))?;
+                let mut f = File::open(file)
+                    .map_err(|e| ImageError::io(format!("open {}", file.display()), e))?;
+                f.seek(SeekFrom::Start(off))
+                    .map_err(|e| ImageError::io(format!("seek {}", file.display()), e))?;
                 Ok((size, Box::new(f.take(size))))
             }
         }
@@ -72,10 +91,14 @@ impl Files {
     pub fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let (size, r) = self.open(name)?;
         if size > limit {
-            return Err(ImageError::Invalid(format!("{name}: {size} bytes is too large")));
+            return Err(ImageError::Invalid(format!(
+                "{name}: {size} bytes is too large"
+            )));
         }
         let mut out = Vec::with_capacity(size as usize);
-        r.take(limit).read_to_end(&mut out).map_err(|e| ImageError::io(format!("read {name}"), e))?;
+        r.take(limit)
+            .read_to_end(&mut out)
+            .map_err(|e| ImageError::io(format!("read {name}"), e))?;
         Ok(out)
     }
 

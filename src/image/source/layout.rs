@@ -21,10 +21,16 @@ pub fn blob_path(d: &Digest) -> String {
 
 pub fn read_index(files: &Files, name: &str) -> Result<Index> {
     if !files.exists("oci-layout") {
-        return Err(ImageError::Source(name.to_string(), "not an OCI image layout (no oci-layout file)".into()));
+        return Err(ImageError::Source(
+            name.to_string(),
+            "not an OCI image layout (no oci-layout file)".into(),
+        ));
     }
     let body = files.read_small("index.json", MAX_JSON)?;
-    serde_json::from_slice(&body).map_err(|e| ImageError::Json { what: format!("{name}/index.json"), source: e })
+    serde_json::from_slice(&body).map_err(|e| ImageError::Json {
+        what: format!("{name}/index.json"),
+        source: e,
+    })
 }
 
 /// Picks the manifest named `reference` (by ref.name annotation, or by digest); without a
@@ -37,12 +43,20 @@ pub fn select<'a>(index: &'a Index, reference: Option<&str>, name: &str) -> Resu
             .find(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(r) || d.digest == r)
     };
     match reference {
-        Some(r) => by_ref(r).ok_or_else(|| ImageError::NotFound(format!("reference {r:?} in {name}"))),
+        Some(r) => {
+            by_ref(r).ok_or_else(|| ImageError::NotFound(format!("reference {r:?} in {name}")))
+        }
         None if index.manifests.len() == 1 => Ok(&index.manifests[0]),
         None => by_ref("latest").ok_or_else(|| {
-            let refs: Vec<&str> =
-                index.manifests.iter().filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str)).collect();
-            ImageError::Invalid(format!("{name} holds several images; name one of: {}", refs.join(", ")))
+            let refs: Vec<&str> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
+                .collect();
+            ImageError::Invalid(format!(
+                "{name} holds several images; name one of: {}",
+                refs.join(", ")
+            ))
         }),
     }
 }

@@ -16,9 +16,18 @@ use std::path::PathBuf;
 /// A parsed SOURCE argument.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceRef {
-    Oci { dir: PathBuf, reference: Option<String> },
-    OciArchive { file: PathBuf, reference: Option<String> },
-    DockerArchive { file: PathBuf, reference: Option<String> },
+    Oci {
+        dir: PathBuf,
+        reference: Option<String>,
+    },
+    OciArchive {
+        file: PathBuf,
+        reference: Option<String>,
+    },
+    DockerArchive {
+        file: PathBuf,
+        reference: Option<String>,
+    },
     Registry(registry::RegistryRef),
 }
 
@@ -34,7 +43,9 @@ pub struct SourceOptions {
 /// Splits `PATH[:REF]` at the last colon, unless what follows looks like part of the path.
 fn split_path_ref(s: &str) -> (PathBuf, Option<String>) {
     match s.rsplit_once(':') {
-        Some((p, r)) if !p.is_empty() && !r.is_empty() && !r.contains('/') => (PathBuf::from(p), Some(r.to_string())),
+        Some((p, r)) if !p.is_empty() && !r.is_empty() && !r.contains('/') => {
+            (PathBuf::from(p), Some(r.to_string()))
+        }
         _ => (PathBuf::from(s), None),
     }
 }
@@ -64,21 +75,31 @@ impl SourceRef {
             return Ok(SourceRef::DockerArchive { file, reference });
         }
         if let Some(rest) = s.strip_prefix("docker://") {
-            return Ok(SourceRef::Registry(registry::RegistryRef::parse(rest).map_err(|e| bad(&e))?));
+            return Ok(SourceRef::Registry(
+                registry::RegistryRef::parse(rest).map_err(|e| bad(&e))?,
+            ));
         }
         Err(bad("want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG"))
     }
 
     pub fn open(&self, opts: &SourceOptions) -> Result<Box<dyn ImageSource>> {
         Ok(match self {
-            SourceRef::Oci { dir, reference } => {
-                Box::new(layout::LayoutSource::new(files::Files::dir(dir)?, reference.clone(), dir.display().to_string())?)
-            }
-            SourceRef::OciArchive { file, reference } => {
-                Box::new(layout::LayoutSource::new(files::Files::tar(file)?, reference.clone(), file.display().to_string())?)
-            }
+            SourceRef::Oci { dir, reference } => Box::new(layout::LayoutSource::new(
+                files::Files::dir(dir)?,
+                reference.clone(),
+                dir.display().to_string(),
+            )?),
+            SourceRef::OciArchive { file, reference } => Box::new(layout::LayoutSource::new(
+                files::Files::tar(file)?,
+                reference.clone(),
+                file.display().to_string(),
+            )?),
             SourceRef::DockerArchive { file, reference } => {
-                Box::new(docker_archive::DockerArchive::new(files::Files::tar(file)?, reference.as_deref(), file)?)
+                Box::new(docker_archive::DockerArchive::new(
+                    files::Files::tar(file)?,
+                    reference.as_deref(),
+                    file,
+                )?)
             }
             SourceRef::Registry(r) => Box::new(registry::Registry::new(r.clone(), opts)?),
         })
@@ -104,12 +125,24 @@ mod tests {
     fn parses_sources() {
         assert_eq!(
             SourceRef::parse("oci:/tmp/lay:v1").unwrap(),
-            SourceRef::Oci { dir: "/tmp/lay".into(), reference: Some("v1".into()) }
+            SourceRef::Oci {
+                dir: "/tmp/lay".into(),
+                reference: Some("v1".into())
+            }
         );
-        assert_eq!(SourceRef::parse("oci:/tmp/lay").unwrap(), SourceRef::Oci { dir: "/tmp/lay".into(), reference: None });
+        assert_eq!(
+            SourceRef::parse("oci:/tmp/lay").unwrap(),
+            SourceRef::Oci {
+                dir: "/tmp/lay".into(),
+                reference: None
+            }
+        );
         assert_eq!(
             SourceRef::parse("docker-archive:/nonexistent/x.tar:busybox:latest").unwrap(),
-            SourceRef::DockerArchive { file: "/nonexistent/x.tar".into(), reference: Some("busybox:latest".into()) }
+            SourceRef::DockerArchive {
+                file: "/nonexistent/x.tar".into(),
+                reference: Some("busybox:latest".into())
+            }
         );
         assert!(SourceRef::parse("ftp://x").is_err());
     }

@@ -1,10 +1,10 @@
 //! A minimal registry API v2 client: manifests (with the media types we accept), blobs, and
 //! bearer-token auth. HTTPS by default; plain HTTP only for localhost or with --insecure.
 
+use super::layout::MAX_JSON;
 use super::{ImageSource, SourceOptions};
 use crate::image::digest::Digest;
 use crate::image::error::{ImageError, Result};
-use super::layout::MAX_JSON;
 use crate::image::types::{self, Descriptor};
 use base64::Engine as _;
 use std::io::Read;
@@ -26,7 +26,11 @@ impl RegistryRef {
         } else {
             ("registry-1.docker.io".to_string(), s.to_string())
         };
-        let host = if host == "docker.io" { "registry-1.docker.io".to_string() } else { host };
+        let host = if host == "docker.io" {
+            "registry-1.docker.io".to_string()
+        } else {
+            host
+        };
         let (repo, reference) = if let Some((r, d)) = path.split_once('@') {
             (r.to_string(), d.to_string())
         } else {
@@ -35,15 +39,27 @@ impl RegistryRef {
                 _ => (path.clone(), "latest".to_string()),
             }
         };
-        let repo = if host == "registry-1.docker.io" && !repo.contains('/') { format!("library/{repo}") } else { repo };
+        let repo = if host == "registry-1.docker.io" && !repo.contains('/') {
+            format!("library/{repo}")
+        } else {
+            repo
+        };
         if repo.is_empty() || reference.is_empty() {
             return Err("empty repository or reference".into());
         }
-        Ok(RegistryRef { host, repo, reference })
+        Ok(RegistryRef {
+            host,
+            repo,
+            reference,
+        })
     }
 
     fn is_local(&self) -> bool {
-        let h = self.host.rsplit_once(':').map(|(h, _)| h).unwrap_or(&self.host);
+        let h = self
+            .host
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(&self.host);
         matches!(h, "localhost" | "127.0.0.1" | "[::1]")
     }
 }
@@ -62,7 +78,9 @@ application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docke
 fn query_escape(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -91,18 +109,39 @@ pub fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
 
 impl Registry {
     pub fn new(r: RegistryRef, opts: &SourceOptions) -> Result<Registry> {
-        let scheme = if r.is_local() || opts.insecure { "http" } else { "https" };
+        let scheme = if r.is_local() || opts.insecure {
+            "http"
+        } else {
+            "https"
+        };
         let base = format!("{scheme}://{}/v2/{}", r.host, r.repo);
-        let agent = ureq::AgentBuilder::new().redirects(5).timeout_connect(std::time::Duration::from_secs(30)).build();
-        Ok(Registry { r, base, agent, creds: opts.creds.clone(), token: Mutex::new(None) })
+        let agent = ureq::AgentBuilder::new()
+            .redirects(5)
+            .timeout_connect(std::time::Duration::from_secs(30))
+            .build();
+        Ok(Registry {
+            r,
+            base,
+            agent,
+            creds: opts.creds.clone(),
+            token: Mutex::new(None),
+        })
     }
 
     fn err(&self, url: &str, reason: impl Into<String>) -> ImageError {
-        ImageError::Registry { url: url.to_string(), reason: reason.into() }
+        ImageError::Registry {
+            url: url.to_string(),
+            reason: reason.into(),
+        }
     }
 
     fn basic(&self) -> Option<String> {
-        self.creds.as_ref().map(|c| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(c)))
+        self.creds.as_ref().map(|c| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(c)
+            )
+        })
     }
 
     /// GET with the current auth; on 401 performs the challenge once and retries.
@@ -122,7 +161,9 @@ impl Registry {
                     let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_string();
                     self.authenticate(url, &challenge)?;
                 }
-                Err(ureq::Error::Status(404, _)) => return Err(ImageError::NotFound(url.to_string())),
+                Err(ureq::Error::Status(404, _)) => {
+                    return Err(ImageError::NotFound(url.to_string()))
+                }
                 Err(ureq::Error::Status(code, resp)) => {
                     let mut body = String::new();
                     let _ = resp.into_reader().take(4096).read_to_string(&mut body);
@@ -135,12 +176,20 @@ impl Registry {
     }
 
     fn authenticate(&self, url: &str, challenge: &str) -> Result<()> {
-        let (scheme, params) = parse_challenge(challenge).ok_or_else(|| self.err(url, "401 without a usable WWW-Authenticate"))?;
+        let (scheme, params) = parse_challenge(challenge)
+            .ok_or_else(|| self.err(url, "401 without a usable WWW-Authenticate"))?;
         let auth = if scheme == "basic" {
-            self.basic().ok_or_else(|| self.err(url, "registry wants credentials (--creds USER:PASS)"))?
+            self.basic()
+                .ok_or_else(|| self.err(url, "registry wants credentials (--creds USER:PASS)"))?
         } else if scheme == "bearer" {
-            let get = |k: &str| params.iter().find(|(pk, _)| pk == k).map(|(_, v)| v.clone());
-            let realm = get("realm").ok_or_else(|| self.err(url, "bearer challenge without realm"))?;
+            let get = |k: &str| {
+                params
+                    .iter()
+                    .find(|(pk, _)| pk == k)
+                    .map(|(_, v)| v.clone())
+            };
+            let realm =
+                get("realm").ok_or_else(|| self.err(url, "bearer challenge without realm"))?;
             let mut turl = format!("{realm}?");
             if let Some(svc) = get("service") {
                 turl.push_str(&format!("service={}&", query_escape(&svc)));
@@ -151,8 +200,12 @@ impl Registry {
             if let Some(b) = self.basic() {
                 req = req.set("Authorization", &b);
             }
-            let resp = req.call().map_err(|e| self.err(&turl, format!("token request: {e}")))?;
-            let v: serde_json::Value = resp.into_json().map_err(|e| self.err(&turl, format!("token response: {e}")))?;
+            let resp = req
+                .call()
+                .map_err(|e| self.err(&turl, format!("token request: {e}")))?;
+            let v: serde_json::Value = resp
+                .into_json()
+                .map_err(|e| self.err(&turl, format!("token response: {e}")))?;
             let tok = v
                 .get("token")
                 .or_else(|| v.get("access_token"))
@@ -171,7 +224,10 @@ impl Registry {
 
 impl ImageSource for Registry {
     fn describe(&self) -> String {
-        format!("docker://{}/{}:{}", self.r.host, self.r.repo, self.r.reference)
+        format!(
+            "docker://{}/{}:{}",
+            self.r.host, self.r.repo, self.r.reference
+        )
     }
 
     fn root(&self) -> Result<(Descriptor, Vec<u8>)> {
@@ -179,7 +235,10 @@ impl ImageSource for Registry {
         let resp = self.get(&url, Some(ACCEPT))?;
         let ctype = resp.content_type().to_string();
         let mut body = Vec::new();
-        resp.into_reader().take(MAX_JSON + 1).read_to_end(&mut body).map_err(|e| self.err(&url, e.to_string()))?;
+        resp.into_reader()
+            .take(MAX_JSON + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| self.err(&url, e.to_string()))?;
         if body.len() as u64 > MAX_JSON {
             return Err(self.err(&url, "manifest too large"));
         }
@@ -191,9 +250,21 @@ impl ImageSource for Registry {
             }
             Err(_) => Digest::sha256_of(&body),
         };
-        let declared = if ctype.contains("json") && ctype != "application/json" { Some(ctype.as_str()) } else { None };
+        let declared = if ctype.contains("json") && ctype != "application/json" {
+            Some(ctype.as_str())
+        } else {
+            None
+        };
         let media_type = types::sniff_media_type(declared, &body);
-        Ok((Descriptor { media_type, digest: digest.to_string(), size: body.len() as u64, ..Default::default() }, body))
+        Ok((
+            Descriptor {
+                media_type,
+                digest: digest.to_string(),
+                size: body.len() as u64,
+                ..Default::default()
+            },
+            body,
+        ))
     }
 
     fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
@@ -217,12 +288,18 @@ mod tests {
     #[test]
     fn parses_refs_and_challenges() {
         let r = RegistryRef::parse("127.0.0.1:5000/test/busybox:v1").unwrap();
-        assert_eq!((r.host.as_str(), r.repo.as_str(), r.reference.as_str()), ("127.0.0.1:5000", "test/busybox", "v1"));
+        assert_eq!(
+            (r.host.as_str(), r.repo.as_str(), r.reference.as_str()),
+            ("127.0.0.1:5000", "test/busybox", "v1")
+        );
         assert!(r.is_local());
         let r = RegistryRef::parse("debian").unwrap_err();
         assert!(!r.is_empty());
         let r = RegistryRef::parse("docker.io/debian").unwrap();
-        assert_eq!((r.repo.as_str(), r.reference.as_str()), ("library/debian", "latest"));
+        assert_eq!(
+            (r.repo.as_str(), r.reference.as_str()),
+            ("library/debian", "latest")
+        );
         let (s, p) = parse_challenge(r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull""#).unwrap();
         assert_eq!(s, "bearer");
         assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
