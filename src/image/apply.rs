@@ -188,11 +188,17 @@ impl<'a> Applier<'a> {
                     _ => ("fifo", libc::S_IFIFO),
                 };
                 if self.opts.rootless && ftype != libc::S_IFIFO {
+                    // Without CAP_MKNOD: leave an empty file in its place, as umoci does, so a
+                    // runtime can still bind-mount the host's device over it.
                     self.warn(format!(
-                        "layer {}: skipping {kind} {:?}: not root",
+                        "layer {}: {kind} {:?} replaced by an empty file: not root",
                         self.layer,
                         lossy(&raw)
                     ));
+                    let mut empty = io::empty();
+                    let r = self.make_file(dir, base, &meta, &mut empty, false);
+                    r.map_err(|e| self.entry_err(&raw, e))?;
+                    self.seen.insert(path);
                     return Ok(());
                 }
                 let h = entry.header();
