@@ -1,1 +1,228 @@
-//! process (filled in by its issue's work).
+//! Starting a container's init: the clone with namespace flags, the intermediate process that
+//! joins namespaces first when the config asks for it, and the handshake with the runtime.
+//!
+//! ```text
+//! runtime ──clone(CLONE_NEW*)──▶ init            (common case: nothing to join)
+//! runtime ──fork──▶ intermediate ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! ```
+//! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
+//! the runtime has written its id maps and put it in its cgroup (`Go`).
+
+pub mod exec_path;
+mod init;
+pub mod signals;
+pub mod sync;
+
+use crate::cgroups::CgroupManager;
+use crate::namespaces::NamespacePlan;
+use crate::spec::BundleConfig;
+use crate::syscall::clone::{clone_process, exit_now, CloneResult};
+use std::os::fd::AsFd;
+use std::path::Path;
+use sync::{SyncChannel, SyncMsg};
+
+/// `create`'s flags that shape the init.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    pub id: String,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Fds 3..3+N are passed to the container's process.
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The init (or intermediate) reported a failure; the message names what failed.
+    #[error("{0}")]
+    Init(String),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
+}
+
+fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+    let what = what.into();
+    move |source| ProcessError::Sys { what, source }
+}
+
+/// Starts the container's init and waits until it is set up and blocked on exec.fifo.
+/// Returns its pid. On failure the init is killed and reaped before returning.
+pub fn launch(
+    cfg: &BundleConfig,
+    opts: &LaunchOptions,
+    fifo: &Path,
+    cgroup: &dyn CgroupManager,
+) -> Result<i32, ProcessError> {
+    let plan = NamespacePlan::from_spec(&cfg.spec);
+    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+    let mut intermediate = None;
+    let init_pid = if plan.needs_intermediate() {
+        match clone_process(0).map_err(sys("fork"))? {
+            CloneResult::Child => {
+                drop(ours);
+                intermediate_main(cfg, &plan, opts, fifo, &theirs)
+            }
+            CloneResult::Parent { child } => {
+                drop(theirs);
+                intermediate = Some(child);
+                match ours.recv() {
+                    Ok(Some(SyncMsg::InitPid { pid })) => {
+                        reap(child);
+                        pid
+                    }
+                    other => {
+                        reap(child);
+                        return Err(unexpected(other));
+                    }
+                }
+            }
+        }
+    } else {
+        match clone_process(plan.clone_flags).map_err(sys("clone"))? {
+            CloneResult::Child => {
+                drop(ours);
+                init::run(cfg, plan.new_user, opts, fifo, &theirs)
+            }
+            CloneResult::Parent { child } => {
+                drop(theirs);
+                child
+            }
+        }
+    };
+    let _ = intermediate;
+    match prepare_and_wait(cfg, &plan, init_pid, &ours, cgroup) {
+        Ok(()) => Ok(init_pid),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init_pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            reap(init_pid);
+            Err(e)
+        }
+    }
+}
+
+/// The runtime's half of the handshake: id maps, cgroup, oom score, then Go; wait for Ready.
+fn prepare_and_wait(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    pid: i32,
+    chan: &SyncChannel,
+    cgroup: &dyn CgroupManager,
+) -> Result<(), ProcessError> {
+    if plan.new_user {
+        // The kernel allows each map to be written once, by a process with CAP_SETUID/SETGID over
+        // the parent namespace: the runtime, before the init does anything as "root".
+        let p = format!("/proc/{pid}/uid_map");
+        std::fs::write(&p, &plan.uid_map)
+            .map_err(sys(format!("linux.uidMappings: writing {p}")))?;
+        let p = format!("/proc/{pid}/gid_map");
+        std::fs::write(&p, &plan.gid_map)
+            .map_err(sys(format!("linux.gidMappings: writing {p}")))?;
+    }
+    cgroup.apply(pid)?;
+    if let Some(resources) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+    {
+        cgroup.set(resources)?;
+    }
+    if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        crate::security::set_oom_score_adj(pid, score)?;
+    }
+    chan.send(&SyncMsg::Go)
+        .map_err(sys("sending go to the container's init"))?;
+    match chan.recv() {
+        Ok(Some(SyncMsg::Ready)) => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
+    match msg {
+        Ok(Some(SyncMsg::Error { msg })) => ProcessError::Init(msg),
+        Ok(None) => ProcessError::Init("container init exited before it was set up".into()),
+        Ok(Some(m)) => ProcessError::Init(format!("unexpected message from container init: {m:?}")),
+        Err(e) => ProcessError::Sys {
+            what: "reading from container init".into(),
+            source: e,
+        },
+    }
+}
+
+/// The intermediate: joins the namespaces the config names by path, unshares a new time
+/// namespace (only children enter it, and its offsets must be written before any do), then
+/// clones the init as a sibling (CLONE_PARENT) so the runtime is its parent.
+fn intermediate_main(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    opts: &LaunchOptions,
+    fifo: &Path,
+    chan: &SyncChannel,
+) -> ! {
+    let fail = |msg: String| -> ! {
+        let _ = chan.send(&SyncMsg::Error { msg });
+        exit_now(1)
+    };
+    // Open every namespace file before joining any: the mount namespace changes what paths mean.
+    let mut fds = Vec::new();
+    for (t, path) in &plan.joins {
+        match std::fs::File::open(path) {
+            Ok(f) => fds.push((*t, path, f)),
+            Err(e) => fail(format!(
+                "linux.namespaces: {t} path {}: {e}",
+                path.display()
+            )),
+        }
+    }
+    for (t, path, f) in &fds {
+        if let Err(e) = crate::syscall::ns::setns(f.as_fd(), crate::namespaces::clone_flag(*t)) {
+            fail(format!(
+                "linux.namespaces: joining {t} namespace {}: {e}",
+                path.display()
+            ));
+        }
+    }
+    drop(fds);
+    if plan.new_time {
+        if let Err(e) = crate::syscall::ns::unshare(crate::namespaces::CLONE_NEWTIME) {
+            fail(format!("linux.namespaces: new time namespace: {e}"));
+        }
+        if !plan.time_offsets.is_empty() {
+            if let Err(e) = std::fs::write("/proc/self/timens_offsets", &plan.time_offsets) {
+                fail(format!(
+                    "linux.timeOffsets: writing /proc/self/timens_offsets: {e}"
+                ));
+            }
+        }
+    }
+    match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
+        Ok(CloneResult::Child) => init::run(cfg, plan.new_user, opts, fifo, chan),
+        Ok(CloneResult::Parent { child }) => {
+            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+            exit_now(code)
+        }
+        Err(e) => fail(format!("clone of the container init: {e}")),
+    }
+}
+
+/// Waits for a child, ignoring EINTR; a child already reaped is not an error.
+pub fn reap(pid: i32) {
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}

@@ -1,1 +1,7 @@
-//! syscall (filled in by its issue's work).
+//! Thin wrappers over the kernel calls the runtime makes. Everything above this module works
+//! with typed values and `std::io::Error`s; only here is `libc` called directly.
+
+pub mod clone;
+pub mod fd;
+pub mod ns;
+pub mod process;

@@ -1,0 +1,79 @@
+//! Finding the program to exec the way a shell (and runc) would: names with a '/' are used as
+//! they are, bare names are looked up in the PATH of the container's environment.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The value of `name` in a NAME=VALUE environment list.
+pub fn env_value<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
+    env.iter()
+        .rev()
+        .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Resolves `program` against `path_var` using `is_executable` to test candidates.
+pub fn resolve(
+    program: &str,
+    path_var: Option<&str>,
+    is_executable: impl Fn(&Path) -> bool,
+) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path_var =
+        path_var.unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(program);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(format!(
+        "exec: \"{program}\": executable file not found in $PATH"
+    ))
+}
+
+/// A regular file with an execute bit that the calling process may execute.
+pub fn is_executable_file(p: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(p) else {
+        return false;
+    };
+    if !meta.is_file() {
+        return false;
+    }
+    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access reads the NUL-terminated path, valid for the call.
+    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn looks_up_in_path_order() {
+        let exec = |p: &Path| p == Path::new("/bin/sh") || p == Path::new("/usr/bin/sh");
+        assert_eq!(
+            resolve("sh", Some("/usr/bin:/bin"), exec).unwrap(),
+            PathBuf::from("/usr/bin/sh")
+        );
+        assert_eq!(
+            resolve("sh", Some("/nope:/bin"), exec).unwrap(),
+            PathBuf::from("/bin/sh")
+        );
+        assert_eq!(resolve("./x", None, exec).unwrap(), PathBuf::from("./x"));
+        let e = resolve("nope", Some("/bin"), exec).unwrap_err();
+        assert_eq!(e, "exec: \"nope\": executable file not found in $PATH");
+    }
+
+    #[test]
+    fn env_lookup_takes_last() {
+        let env = vec!["PATH=/a".to_string(), "PATHX=/x".into(), "PATH=/b".into()];
+        assert_eq!(env_value(&env, "PATH"), Some("/b"));
+        assert_eq!(env_value(&env, "HOME"), None);
+    }
+}

@@ -1,0 +1,205 @@
+//! The container's init: runs in the cloned child, in the container's new namespaces, sets the
+//! container up from the inside and finally execs the user's process once `start` opens exec.fifo.
+
+use super::exec_path;
+use super::sync::{SyncChannel, SyncMsg};
+use super::LaunchOptions;
+use crate::spec::BundleConfig;
+use crate::syscall::clone::exit_now;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// Entry point of the init; never returns. A failure before Ready is reported to the runtime over
+/// the sync channel; after it, on stderr (the runtime has gone by then).
+pub fn run(
+    cfg: &BundleConfig,
+    new_user_ns: bool,
+    opts: &LaunchOptions,
+    fifo: &Path,
+    chan: &SyncChannel,
+) -> ! {
+    let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
+        Ok(ready) => match wait_and_exec(ready, chan) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    if chan.send(&SyncMsg::Error { msg: err.clone() }).is_err() {
+        let _ = writeln!(std::io::stderr(), "berth: {err}");
+    }
+    exit_now(1)
+}
+
+/// What the init holds between setting up and exec.
+struct ReadyToExec {
+    fifo: OwnedFd,
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn setup(
+    cfg: &BundleConfig,
+    new_user_ns: bool,
+    opts: &LaunchOptions,
+    fifo_path: &Path,
+    chan: &SyncChannel,
+) -> Result<ReadyToExec, String> {
+    match chan.recv() {
+        Ok(Some(SyncMsg::Go)) => {}
+        Ok(other) => {
+            return Err(format!(
+                "init: unexpected message from the runtime: {other:?}"
+            ))
+        }
+        Err(e) => return Err(format!("init: reading from the runtime: {e}")),
+    }
+    let spec = &cfg.spec;
+    if new_user_ns {
+        // Creds are still the host's; become root of the new namespace (the id maps are written).
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
+            format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
+        })?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
+            format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
+        })?;
+    }
+    if !opts.no_new_keyring {
+        match crate::syscall::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
+            Ok(()) => {}
+            // Kernels without keyrings, or where a user namespace forbids a new one: nothing to isolate.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EDQUOT)
+                ) => {}
+            Err(e) => return Err(format!("joining a new session keyring: {e}")),
+        }
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        crate::syscall::ns::sethostname(h)
+            .map_err(|e| format!("hostname {h:?}: sethostname: {e}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        crate::syscall::ns::setdomainname(d)
+            .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
+    }
+    // exec.fifo lives on the host; hold it by an O_PATH fd across pivot_root and reopen it for
+    // writing through /proc/self/fd once `start` is ready to read.
+    let fifo = nix::fcntl::open(
+        fifo_path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| format!("opening {}: {e}", fifo_path.display()))?;
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    let fifo = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fifo) };
+
+    let rootfs_cfg = crate::rootfs::RootfsConfig {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        no_pivot: opts.no_pivot,
+        user_namespace: new_user_ns,
+    };
+    crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
+    crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
+
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd)
+        .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if exec_path::env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let program = exec_path::resolve(
+        &args[0],
+        exec_path::env_value(&env, "PATH"),
+        exec_path::is_executable_file,
+    )?;
+    let cstr = |s: &str, what: &str| {
+        CString::new(s).map_err(|_| format!("{what}: {s:?} contains a NUL byte"))
+    };
+    let program = cstr(&program.to_string_lossy(), "process.args[0]")?;
+    let argv = args
+        .iter()
+        .map(|a| cstr(a, "process.args"))
+        .collect::<Result<_, _>>()?;
+    let envp = env
+        .iter()
+        .map(|e| cstr(e, "process.env"))
+        .collect::<Result<_, _>>()?;
+    crate::syscall::fd::cloexec_from(3 + opts.preserve_fds)
+        .map_err(|e| format!("closing the runtime's fds: {e}"))?;
+    Ok(ReadyToExec {
+        fifo,
+        program,
+        argv,
+        envp,
+    })
+}
+
+/// Tells the runtime it is ready, blocks until `start` opens exec.fifo, then execs.
+fn wait_and_exec(
+    ready: ReadyToExec,
+    chan: &SyncChannel,
+) -> Result<std::convert::Infallible, String> {
+    chan.send(&SyncMsg::Ready)
+        .map_err(|e| format!("init: telling the runtime it is ready: {e}"))?;
+    let reopen = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&reopen)
+        .map_err(|e| format!("opening exec.fifo for writing: {e}"))?;
+    fifo.write_all(b"0")
+        .map_err(|e| format!("writing to exec.fifo: {e}"))?;
+    // The runtime blocked every signal before cloning (to forward them); the mask survives execve.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
+    let err = nix::unistd::execve(&ready.program, &ready.argv, &ready.envp).unwrap_err();
+    Err(format!(
+        "exec {:?}: {}",
+        ready.program,
+        std::io::Error::from(err)
+    ))
+}
+
+/// $HOME for a uid from the container's /etc/passwd, "/" when it has none (as runc does).
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd_home(&passwd, uid)
+        .unwrap_or_else(|| PathBuf::from("/"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn passwd_home(passwd: &str, uid: u32) -> Option<PathBuf> {
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| PathBuf::from(f[5]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:/bin/sh\nn:x:5:5:::/bin/sh\n";
+        assert_eq!(passwd_home(p, 0), Some(PathBuf::from("/root")));
+        assert_eq!(passwd_home(p, 1000), Some(PathBuf::from("/home/u")));
+        assert_eq!(passwd_home(p, 5), None);
+        assert_eq!(passwd_home(p, 42), None);
+    }
+}

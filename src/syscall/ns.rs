@@ -1,0 +1,54 @@
+//! Namespace calls: setns, unshare, hostname.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Joins the namespace `fd` refers to; `nstype` is its CLONE_NEW* flag (checked by the kernel).
+pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall on a valid, borrowed descriptor.
+    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) })
+}
+
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall with integer flags.
+    check(unsafe { libc::unshare(flags) })
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })
+}
+
+pub fn setdomainname(name: &str) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
+    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) })
+}
+
+/// Gives the process a new session keyring named `name`, so containers do not share the host's
+/// (keys of one container must not be visible to another).
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    let cname =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl reads the NUL-terminated name, which lives until the call returns.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            cname.as_ptr(),
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
