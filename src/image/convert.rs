@@ -111,7 +111,7 @@ pub fn runtime_config(
     let mut spec: Value =
         serde_json::from_str(crate::spec::DEFAULT_CONFIG_JSON).map_err(|e| ImageError::Json {
             what: "built-in default config".into(),
-            source: e,
+            err: e,
         })?;
     let ec = img.config.clone().unwrap_or_default();
     let process = &mut spec["process"];

@@ -1,5 +1,7 @@
 //! Typed errors for image handling. Every layer-level error names the layer digest, and every
 //! entry-level error names the tar entry as well, so a user can tell which blob is bad.
+//! Underlying errors are part of the message (fields are `err`, not `source`), so printing the
+//! chain with anyhow does not repeat them.
 
 use std::io;
 
@@ -35,26 +37,26 @@ pub enum ImageError {
         reason: String,
     },
 
-    #[error("layer {layer}: entry {entry:?}: {source}")]
+    #[error("layer {layer}: entry {entry:?}: {err}")]
     Entry {
         layer: String,
         entry: String,
-        source: io::Error,
+        err: io::Error,
     },
 
-    #[error("layer {layer}: {source}")]
-    Layer { layer: String, source: io::Error },
+    #[error("layer {layer}: {err}")]
+    Layer { layer: String, err: io::Error },
 
     #[error("layer {layer}: unsupported media type {media_type:?}")]
     MediaType { layer: String, media_type: String },
 
-    #[error("{what}: {source}")]
-    Io { what: String, source: io::Error },
+    #[error("{what}: {err}")]
+    Io { what: String, err: io::Error },
 
-    #[error("{what}: invalid JSON: {source}")]
+    #[error("{what}: invalid JSON: {err}")]
     Json {
         what: String,
-        source: serde_json::Error,
+        err: serde_json::Error,
     },
 
     #[error("invalid image source {0:?}: {1}")]
@@ -80,7 +82,7 @@ impl ImageError {
     pub fn io(what: impl Into<String>, source: io::Error) -> ImageError {
         ImageError::Io {
             what: what.into(),
-            source,
+            err: source,
         }
     }
 
@@ -99,11 +101,11 @@ impl ImageError {
             Some(entry) => ImageError::Entry {
                 layer: layer.to_string(),
                 entry: entry.to_string(),
-                source: e,
+                err: e,
             },
             None => ImageError::Layer {
                 layer: layer.to_string(),
-                source: e,
+                err: e,
             },
         }
     }

@@ -83,7 +83,7 @@ impl LayoutWriter {
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
     let body = serde_json::to_vec(v).map_err(|e| ImageError::Json {
         what: path.display().to_string(),
-        source: e,
+        err: e,
     })?;
     let tmp = path.with_extension("json.tmp");
     fs::write(&tmp, body).map_err(|e| ImageError::io(format!("write {}", tmp.display()), e))?;

@@ -65,7 +65,7 @@ fn platform_str(p: &Platform) -> String {
 fn json<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| ImageError::Json {
         what: what.to_string(),
-        source: e,
+        err: e,
     })
 }
 

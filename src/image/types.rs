@@ -45,8 +45,13 @@ pub struct Index {
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
-    #[serde(default)]
+    /// umoci writes `null` for an empty layout.
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub manifests: Vec<Descriptor>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Descriptor>, D::Error> {
+    Ok(Option::<Vec<Descriptor>>::deserialize(d)?.unwrap_or_default())
 }
 
 fn two() -> u32 {

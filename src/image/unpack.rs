@@ -160,7 +160,7 @@ fn unpack_into(
     let config = runtime_config(&img.config, root.as_fd(), &conv)?;
     let body = serde_json::to_vec_pretty(&config).map_err(|e| ImageError::Json {
         what: "config.json".into(),
-        source: e,
+        err: e,
     })?;
     let cfg = bundle.join("config.json");
     std::fs::write(&cfg, body)

@@ -63,7 +63,7 @@ impl DockerArchive {
             })?;
         let entries: Vec<Entry> = serde_json::from_slice(&body).map_err(|e| ImageError::Json {
             what: format!("{name}/manifest.json"),
-            source: e,
+            err: e,
         })?;
         let entry = match reference {
             Some(r) => entries
@@ -82,7 +82,7 @@ impl DockerArchive {
         let config: ImageConfig =
             serde_json::from_slice(&config_body).map_err(|e| ImageError::Json {
                 what: format!("{name}/{}", entry.config),
-                source: e,
+                err: e,
             })?;
         let mut members = HashMap::new();
         members.insert(config_digest.clone(), entry.config.clone());
@@ -120,7 +120,7 @@ impl DockerArchive {
         };
         let manifest = serde_json::to_vec(&manifest).map_err(|e| ImageError::Json {
             what: "manifest".into(),
-            source: e,
+            err: e,
         })?;
         let manifest_desc = Descriptor {
             media_type: OCI_MANIFEST.into(),

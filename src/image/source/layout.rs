@@ -29,7 +29,7 @@ pub fn read_index(files: &Files, name: &str) -> Result<Index> {
     let body = files.read_small("index.json", MAX_JSON)?;
     serde_json::from_slice(&body).map_err(|e| ImageError::Json {
         what: format!("{name}/index.json"),
-        source: e,
+        err: e,
     })
 }
 
@@ -45,6 +45,9 @@ pub fn select<'a>(index: &'a Index, reference: Option<&str>, name: &str) -> Resu
     match reference {
         Some(r) => {
             by_ref(r).ok_or_else(|| ImageError::NotFound(format!("reference {r:?} in {name}")))
+        }
+        None if index.manifests.is_empty() => {
+            Err(ImageError::Invalid(format!("{name} holds no images")))
         }
         None if index.manifests.len() == 1 => Ok(&index.manifests[0]),
         None => by_ref("latest").ok_or_else(|| {
