@@ -7,6 +7,7 @@ use image_util::*;
 use serde_json::{json, Value};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
+use std::process::Command;
 
 fn unpack_ok(source: &str, bundle: &Path, extra: &[&str]) -> String {
     let mut args = vec!["unpack"];
@@ -444,4 +445,67 @@ fn berth_runs_the_bundle() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello-from-image"));
+}
+
+#[test]
+fn unprivileged_user_gets_a_rootless_unpack() {
+    if !is_root() {
+        eprintln!("SKIP unprivileged_user_gets_a_rootless_unpack: needs root to switch to nobody");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("SKIP unprivileged_user_gets_a_rootless_unpack: setpriv (util-linux) missing");
+        return;
+    }
+    let s = scratch("nobody");
+    write_layout(&s.path().join("layout"), &rich_image().build(), "v1");
+    let out_dir = s.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let probe = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(image_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    if !probe.status.success() {
+        eprintln!("SKIP unprivileged_user_gets_a_rootless_unpack: nobody cannot execute the test binary here");
+        return;
+    }
+    let bundle = out_dir.join("bundle");
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(image_bin())
+        .arg("unpack")
+        .arg(format!("oci:{}:v1", s.path().join("layout").display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r = bundle.join("rootfs");
+    // Everything belongs to the unprivileged user; the image's owners are recorded instead.
+    let md = std::fs::metadata(r.join("home-alice-file")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (65534, 65534));
+    let x = berth::image::sys::list_xattrs(&r.join("home-alice-file")).unwrap();
+    assert!(
+        x.iter().any(|(k, _)| k == "user.rootlesscontainers"),
+        "{x:?}"
+    );
+    assert!(std::fs::symlink_metadata(r.join("dev/mynull"))
+        .unwrap()
+        .is_file());
+    assert!(stderr.contains("dev/mynull"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(r.join("usr/bin/suid"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o4755
+    );
+    assert_eq!(
+        std::fs::read(r.join("bin/busybox")).unwrap(),
+        std::fs::read("/bin/busybox").unwrap()
+    );
 }
