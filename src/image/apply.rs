@@ -134,8 +134,17 @@ impl<'a> Applier<'a> {
         let raw = entry.path_bytes().into_owned();
         let path = entry_path::clean(&raw)
             .ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
-        let meta = self.meta(&mut entry, &raw)?;
         let etype = entry.header().entry_type();
+        if !path.is_empty() {
+            // Whiteouts carry no metadata worth parsing; handle them before anything else.
+            let (parent, base) = entry_path::split(&path);
+            match entry_path::kind(base) {
+                Kind::Opaque => return self.opaque(parent, &raw),
+                Kind::Whiteout(name) => return self.whiteout(parent, name, &raw),
+                Kind::Normal => {}
+            }
+        }
+        let meta = self.meta(&mut entry, &raw)?;
         if path.is_empty() {
             // The root directory's own entry ("./"): only its metadata applies.
             if etype.is_dir() {
@@ -146,11 +155,6 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let (parent, base) = entry_path::split(&path);
-        match entry_path::kind(base) {
-            Kind::Opaque => return self.opaque(parent, &raw),
-            Kind::Whiteout(name) => return self.whiteout(parent, name, &raw),
-            Kind::Normal => {}
-        }
         let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
         let dir = dir.as_fd();
         let res = match etype {
@@ -602,5 +606,93 @@ mod tests {
         assert_eq!(rootless_owner(0, 0), None);
         assert_eq!(rootless_owner(1000, 0).unwrap(), vec![0x08, 0xe8, 0x07]);
         assert_eq!(rootless_owner(0, 5).unwrap(), vec![0x10, 0x05]);
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(if *kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            h.set_size(if *kind == tar::EntryType::Regular {
+                data.len() as u64
+            } else {
+                0
+            });
+            if *kind == tar::EntryType::Symlink || *kind == tar::EntryType::Link {
+                h.set_link_name(std::str::from_utf8(data).unwrap()).unwrap();
+                b.append_data(&mut h, name, &[][..]).unwrap();
+            } else {
+                b.append_data(&mut h, name, *data).unwrap();
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-apply-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn opaque_marker_after_same_layer_children_keeps_them() {
+        use tar::EntryType::*;
+        let d = tmp("opq");
+        let root = sys::open_dir(&d).unwrap();
+        let opts = ApplyOptions {
+            rootless: true,
+            ..Default::default()
+        };
+        let l1 = tar_of(&[
+            ("dir/", Directory, b""),
+            ("dir/old", Regular, b"old"),
+            ("dir/sub/", Directory, b""),
+            ("dir/sub/deep", Regular, b"d"),
+        ]);
+        apply_layer(root.as_fd(), &l1[..], "sha256:l1", &opts).unwrap();
+        // The marker comes last in the tar; it must still only hide lower-layer content,
+        // including lower content inside a directory this layer re-declares.
+        let l2 = tar_of(&[
+            ("dir/", Directory, b""),
+            ("dir/new", Regular, b"new"),
+            ("dir/sub/", Directory, b""),
+            ("dir/.wh..wh..opq", Regular, b""),
+        ]);
+        apply_layer(root.as_fd(), &l2[..], "sha256:l2", &opts).unwrap();
+        assert!(!d.join("dir/old").exists());
+        assert!(!d.join("dir/sub/deep").exists());
+        assert!(d.join("dir/sub").is_dir());
+        assert_eq!(std::fs::read(d.join("dir/new")).unwrap(), b"new");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn whiteout_of_missing_path_is_a_noop_and_errors_name_the_entry() {
+        use tar::EntryType::*;
+        let d = tmp("wh");
+        let root = sys::open_dir(&d).unwrap();
+        let opts = ApplyOptions {
+            rootless: true,
+            ..Default::default()
+        };
+        let l = tar_of(&[
+            ("nodir/.wh.x", Regular, b""),
+            ("f", Regular, b"f"),
+            ("f/child", Regular, b"c"),
+        ]);
+        let e = apply_layer(root.as_fd(), &l[..], "sha256:abc", &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sha256:abc") && e.contains("f/child"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
