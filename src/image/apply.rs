@@ -513,19 +513,10 @@ impl<'a> Applier<'a> {
             }
         }
         if !xattrs.is_empty() {
-            let path_fd;
-            let (target, via_path) = match fd {
-                Some(fd) => (fd, false),
-                None => {
-                    path_fd = sys::open_at(dir, name, libc::O_PATH, 0)?;
-                    (path_fd.as_fd(), true)
-                }
-            };
             for (k, v) in xattrs {
-                let r = if via_path {
-                    sys::set_xattr_opath(target, k, v)
-                } else {
-                    sys::fsetxattr(target, k, v)
+                let r = match fd {
+                    Some(fd) => sys::fsetxattr(fd, k, v),
+                    None => sys::set_xattr_at(dir, name, k, v),
                 };
                 match r {
                     Err(e) if matches!(errno(&e), libc::ENOTSUP | libc::EPERM) => {
@@ -693,6 +684,49 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("sha256:abc") && e.contains("f/child"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn xattrs_on_fifos_and_symlinks_land_on_the_entry_itself() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP xattrs_on_fifos_and_symlinks_land_on_the_entry_itself: trusted.* xattrs need root");
+            return;
+        }
+        let d = tmp("xattr");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind) in [
+            ("fifo", tar::EntryType::Fifo),
+            ("link", tar::EntryType::Symlink),
+        ] {
+            b.append_pax_extensions([("SCHILY.xattr.trusted.berth", &b"v"[..])])
+                .unwrap();
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            h.set_size(0);
+            if kind == tar::EntryType::Symlink {
+                h.set_link_name("fifo").unwrap();
+            }
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        }
+        let l = b.into_inner().unwrap();
+        let root = sys::open_dir(&d).unwrap();
+        let stats =
+            apply_layer(root.as_fd(), &l[..], "sha256:x", &ApplyOptions::default()).unwrap();
+        if stats.warnings.iter().any(|w| w.contains("not set")) {
+            eprintln!(
+                "SKIP xattrs_on_fifos_and_symlinks_land_on_the_entry_itself: {:?}",
+                stats.warnings
+            );
+            return;
+        }
+        let want = vec![("trusted.berth".to_string(), b"v".to_vec())];
+        assert_eq!(sys::list_xattrs(&d.join("fifo")).unwrap(), want);
+        assert_eq!(sys::list_xattrs(&d.join("link")).unwrap(), want);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -224,22 +224,52 @@ pub fn fsetxattr(fd: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> io::Result<()>
     })
 }
 
-/// Sets an xattr on a symlink, device or fifo through an O_PATH fd: opening those for I/O would
-/// be wrong (devices) or impossible (symlinks), and `lsetxattr` on the fd's /proc path changes
-/// the inode itself.
-pub fn set_xattr_opath(fd: BorrowedFd<'_>, key: &[u8], value: &[u8]) -> io::Result<()> {
-    let path = cstr(format!("/proc/self/fd/{}", fd.as_raw_fd()).as_bytes())?;
+/// `setxattrat(2)` (Linux 6.13+) has the same number on every architecture.
+const SYS_SETXATTRAT: libc::c_long = 463;
+
+#[repr(C)]
+struct XattrArgs {
+    value: u64,
+    size: u32,
+    flags: u32,
+}
+
+/// Sets an xattr on one entry of `dir` without following a symlink there: for symlinks, devices
+/// and fifos, which cannot (or must not) be opened for I/O. Uses `setxattrat`; on older kernels
+/// a fifo is opened non-blocking instead, and anything else reports ENOTSUP.
+pub fn set_xattr_at(dir: BorrowedFd<'_>, name: &[u8], key: &[u8], value: &[u8]) -> io::Result<()> {
+    let n = cstr(name)?;
     let k = cstr(key)?;
-    // SAFETY: both strings are NUL-terminated; value points to value.len() readable bytes.
-    check(unsafe {
-        libc::lsetxattr(
-            path.as_ptr(),
+    let args = XattrArgs {
+        value: value.as_ptr() as u64,
+        size: value.len() as u32,
+        flags: 0,
+    };
+    // SAFETY: n and k are NUL-terminated; args is a struct xattr_args of the size passed, whose
+    // value pointer covers value.len() readable bytes for the duration of the call.
+    let ret = unsafe {
+        libc::syscall(
+            SYS_SETXATTRAT,
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
             k.as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
+            &args as *const XattrArgs,
+            std::mem::size_of::<XattrArgs>(),
         )
-    })
+    };
+    if ret == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::ENOSYS) {
+        return Err(err);
+    }
+    if stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFIFO {
+        let fd = open_at(dir, name, libc::O_RDONLY | libc::O_NONBLOCK, 0)?;
+        return fsetxattr(std::os::fd::AsFd::as_fd(&fd), key, value);
+    }
+    Err(io::Error::from_raw_os_error(libc::ENOTSUP))
 }
 
 /// Reads a directory's entry names (without `.` and `..`) from a dir fd.
