@@ -86,3 +86,53 @@ fn same_rootfs_as_umoci_rootless() {
     }
     compare("umoci-rootless", rich_image(), &["--rootless"]);
 }
+
+/// The Debian image `make bench-image` builds (debootstrap minbase + perl + python3, ~10k
+/// entries), when present: a real distribution rootfs must also come out identical to umoci's.
+#[test]
+fn same_debian_rootfs_as_umoci() {
+    let layout = std::env::var("BERTH_IMAGE_DEBIAN_LAYOUT")
+        .unwrap_or_else(|_| "/var/tmp/berth-bench-image/layout".into());
+    if !std::path::Path::new(&layout).join("index.json").exists() {
+        eprintln!("SKIP same_debian_rootfs_as_umoci: no Debian layout at {layout} (run `make bench-image` once)");
+        return;
+    }
+    if !have_umoci() || !is_root() {
+        eprintln!("SKIP same_debian_rootfs_as_umoci: needs umoci and root");
+        return;
+    }
+    let s = scratch("debian");
+    let ours = s.path().join("ours");
+    let out = run_image(&[
+        "unpack",
+        &format!("oci:{layout}:bench"),
+        &ours.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "berth-image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = s.path().join("theirs");
+    let out = Command::new("umoci")
+        .arg("unpack")
+        .arg("--image")
+        .arg(format!("{layout}:bench"))
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "umoci: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = tree(&ours.join("rootfs"));
+    assert!(a.len() > 5000, "Debian tree implausibly small: {}", a.len());
+    let d = diff_trees(&a, &tree(&theirs.join("rootfs")));
+    assert!(
+        d.is_empty(),
+        "berth-image and umoci disagree ({} differences):\n{}",
+        d.len(),
+        d.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+    );
+}

@@ -22,13 +22,26 @@ fuzz_target!(|data: &[u8]| {
     let dir = sandbox();
     let root = berth::image::sys::open_dir(&dir.join("rootfs")).expect("open rootfs");
     // Rootless: no device nodes or chowns on the fuzzing host.
-    let opts = ApplyOptions { rootless: true, ..Default::default() };
+    let opts = ApplyOptions {
+        rootless: true,
+        ..Default::default()
+    };
     let _ = apply_layer(root.as_fd(), data, "sha256:fuzz-1", &opts);
     let _ = apply_layer(root.as_fd(), data, "sha256:fuzz-2", &opts);
     // Invariant: the sandbox holds exactly rootfs/ and an untouched canary.
-    let mut names: Vec<_> = std::fs::read_dir(&dir).expect("readdir").map(|e| e.expect("entry").file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("readdir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
     names.sort();
-    assert_eq!(names, ["canary", "rootfs"], "layer wrote outside the rootfs");
-    assert_eq!(std::fs::read(dir.join("canary")).expect("canary"), b"canary");
+    assert_eq!(
+        names,
+        ["canary", "rootfs"],
+        "layer wrote outside the rootfs"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("canary")).expect("canary"),
+        b"canary"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 });
