@@ -185,6 +185,8 @@ fn every_source_format_gives_the_same_rootfs() {
     tar_dir(&layout, &oci_archive);
     let legacy = s.path().join("docker-legacy.tar");
     write_docker_legacy(&legacy, &built, &img, "example/rich:v1");
+    let legacy_gz = s.path().join("docker-legacy-gz.tar");
+    write_docker_legacy_with(&legacy_gz, &built, &img, "example/rich:v1", Comp::Gzip);
     let docker_oci = s.path().join("docker-oci.tar");
     write_docker_oci(&docker_oci, s.path(), &built, "example/rich:v1");
 
@@ -193,6 +195,10 @@ fn every_source_format_gives_the_same_rootfs() {
         format!("oci-archive:{}:v1", oci_archive.display()),
         format!("docker-archive:{}:example/rich:v1", legacy.display()),
         format!("docker-archive:{}", docker_oci.display()),
+        format!(
+            "docker-archive:{}:docker.io/example/rich:v1",
+            legacy_gz.display()
+        ),
     ];
     let mut trees = Vec::new();
     for (i, src) in sources.iter().enumerate() {

@@ -359,6 +359,17 @@ pub fn tar_dir(dir: &Path, out: &Path) {
 
 /// A legacy `docker save` archive: <id>/layer.tar (uncompressed), <id>.json config, manifest.json.
 pub fn write_docker_legacy(out: &Path, built: &Built, image: &Image, repo_tag: &str) {
+    write_docker_legacy_with(out, built, image, repo_tag, Comp::None)
+}
+
+/// The legacy format with compressed layer.tar members, as some non-Docker tools write it.
+pub fn write_docker_legacy_with(
+    out: &Path,
+    built: &Built,
+    image: &Image,
+    repo_tag: &str,
+    comp: Comp,
+) {
     let f = std::fs::File::create(out).expect("create");
     let mut b = tar::Builder::new(f);
     let mut add = |name: &str, data: &[u8]| {
@@ -371,7 +382,7 @@ pub fn write_docker_legacy(out: &Path, built: &Built, image: &Image, repo_tag: &
     let mut layer_paths = Vec::new();
     for (i, (t, _)) in image.layers.iter().enumerate() {
         let id = sha256_hex(format!("layer{i}").as_bytes());
-        add(&format!("{id}/layer.tar"), t);
+        add(&format!("{id}/layer.tar"), &compress(t, comp));
         add(&format!("{id}/VERSION"), b"1.0");
         layer_paths.push(format!("{id}/layer.tar"));
     }

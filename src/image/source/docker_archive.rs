@@ -6,7 +6,8 @@
 use super::files::Files;
 use super::layout::MAX_JSON;
 use super::ImageSource;
-use crate::image::digest::Digest;
+use crate::image::compress::Compression;
+use crate::image::digest::{Algo, Digest, Hasher};
 use crate::image::error::{ImageError, Result};
 use crate::image::types::{
     Descriptor, ImageConfig, Manifest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST,
@@ -47,6 +48,33 @@ fn digest_from_member(path: &str) -> Option<Digest> {
     let rest = path.strip_prefix("blobs/")?;
     let (algo, hex) = rest.split_once('/')?;
     Digest::parse(&format!("{algo}:{hex}")).ok()
+}
+
+/// Legacy layers are normally plain tars, but some tools write them compressed.
+fn is_compressed(files: &Files, member: &str) -> Result<bool> {
+    let mut head = [0u8; 4];
+    let (_, mut r) = files.open(member)?;
+    let n = r
+        .read(&mut head)
+        .map_err(|e| ImageError::io(format!("read {member}"), e))?;
+    Ok(Compression::sniff(&head[..n]) != Compression::None)
+}
+
+/// A compressed legacy layer's digest is not its diff_id, and the archive does not record it:
+/// hash it once here (the diff_id is still checked while unpacking).
+fn hash_member(files: &Files, member: &str) -> Result<Digest> {
+    let (_, mut r) = files.open(member)?;
+    let mut h = Hasher::new(Algo::Sha256);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = r
+            .read(&mut buf)
+            .map_err(|e| ImageError::io(format!("read {member}"), e))?;
+        if n == 0 {
+            return Ok(h.finish());
+        }
+        h.update(&buf[..n]);
+    }
 }
 
 impl DockerArchive {
@@ -92,6 +120,7 @@ impl DockerArchive {
             // Legacy layers are uncompressed tars, so their digest is the config's diff_id.
             let digest = match digest_from_member(member) {
                 Some(d) => d,
+                None if is_compressed(&files, member)? => hash_member(&files, member)?,
                 None => Digest::parse(config.rootfs.diff_ids.get(i).ok_or_else(|| {
                     ImageError::Invalid(format!(
                         "{name}: manifest.json lists more layers than the config's diff_ids"

@@ -34,7 +34,7 @@ pub enum SourceRef {
 /// Options that only some sources use.
 #[derive(Clone, Debug, Default)]
 pub struct SourceOptions {
-    /// Allow plain HTTP (and unverified TLS) to registries other than localhost.
+    /// Allow plain HTTP to registries other than localhost.
     pub insecure: bool,
     /// `user:password` for registry basic auth / token requests.
     pub creds: Option<String>,
