@@ -273,3 +273,26 @@ fn non_empty_bundle_is_refused_and_kept() {
     assert_eq!(std::fs::read(bundle.join("precious")).unwrap(), b"keep me");
     assert!(Path::new(&bundle).exists());
 }
+
+#[test]
+fn absolute_names_land_inside_the_rootfs() {
+    let c = Case::new("absolute");
+    let abs = c.outside.join("victim").display().to_string();
+    let mut l = Layer::new();
+    l.file(&abs, b"pwned", 0o644)
+        .symlink("/abs-link", &abs)
+        .hardlink("/abs-hard", &abs);
+    c.layout(vec![(l.finish(), Comp::Gzip)]);
+    let (code, stderr) = c.unpack();
+    assert_eq!(code, Some(0), "{stderr}");
+    let rootfs = c.s.path().join("bundle/rootfs");
+    let inside = rootfs.join(abs.trim_start_matches('/'));
+    assert_eq!(std::fs::read(&inside).unwrap(), b"pwned");
+    // The hardlink joined the in-rootfs file, not the host one.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        std::fs::metadata(rootfs.join("abs-hard")).unwrap().ino(),
+        std::fs::metadata(&inside).unwrap().ino()
+    );
+    c.assert_outside_untouched();
+}
