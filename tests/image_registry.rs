@@ -331,3 +331,50 @@ fn bearer_token_auth() {
         "client never fetched a token"
     );
 }
+
+#[test]
+fn docker_schema2_manifests() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("v2s2");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--format", "v2s2"])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{host}/test/v2s2:latest"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_image(&["inspect", "--json", &format!("docker://{host}/test/v2s2")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["manifest_media_type"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        v["layers"][0]["media_type"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    let bundle = s.path().join("bundle");
+    let out = run_image(&[
+        "unpack",
+        &format!("docker://{host}/test/v2s2"),
+        &bundle.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
