@@ -8,6 +8,7 @@
 use super::entry_path::{self, Kind};
 use super::error::{ImageError, Result};
 use super::idmap::IdMap;
+use super::meta::{self, Meta};
 use super::sys;
 use std::collections::HashSet;
 use std::fs::File;
@@ -30,17 +31,6 @@ pub struct ApplyStats {
     pub entries: u64,
     pub bytes: u64,
     pub warnings: Vec<String>,
-}
-
-const XATTR_PREFIX: &str = "SCHILY.xattr.";
-const ROOTLESS_XATTR: &[u8] = b"user.rootlesscontainers";
-
-struct Meta {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    mtime: i64,
-    xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// State for applying a single layer.
@@ -229,38 +219,7 @@ impl<'a> Applier<'a> {
     }
 
     fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<Meta> {
-        let h = entry.header();
-        let bad = |e: io::Error| self.entry_err(raw, e);
-        let mut meta = Meta {
-            mode: h.mode().map_err(bad)? & 0o7777,
-            uid: h.uid().map_err(bad)? as u32,
-            gid: h.gid().map_err(bad)? as u32,
-            mtime: h.mtime().map_err(bad)? as i64,
-            xattrs: Vec::new(),
-        };
-        if let Some(exts) = entry.pax_extensions().map_err(bad)? {
-            for ext in exts {
-                let ext = ext.map_err(bad)?;
-                let Ok(key) = ext.key() else { continue };
-                if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
-                    meta.xattrs
-                        .push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
-                } else if key == "uid" {
-                    meta.uid = ext
-                        .value()
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(meta.uid);
-                } else if key == "gid" {
-                    meta.gid = ext
-                        .value()
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(meta.gid);
-                }
-            }
-        }
-        Ok(meta)
+        meta::read(entry).map_err(|e| self.entry_err(raw, e))
     }
 
     /// Opens (creating as needed, like tar does) the directory `parent`, resolved inside the root.
@@ -458,8 +417,6 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    /// Ownership, then mode (chown clears setuid), then xattrs (chown clears
-    /// security.capability), then times. `fd` is an open fd for files and directories.
     fn set_meta(
         &mut self,
         dir: BorrowedFd<'_>,
@@ -468,73 +425,19 @@ impl<'a> Applier<'a> {
         fd: Option<BorrowedFd<'_>>,
         is_dir: bool,
     ) -> io::Result<()> {
-        let st_is_link =
-            fd.is_none() && sys::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
-        let mut owner_xattr = None;
-        if self.opts.rootless && self.opts.uid_map.is_empty() && self.opts.gid_map.is_empty() {
-            owner_xattr = Some(rootless_owner(meta.uid, meta.gid));
-        } else {
-            let uid = self
-                .opts
-                .uid_map
-                .to_host(meta.uid)
-                .ok_or_else(|| unmapped("uid", meta.uid))?;
-            let gid = self
-                .opts
-                .gid_map
-                .to_host(meta.gid)
-                .ok_or_else(|| unmapped("gid", meta.gid))?;
-            match sys::chown_at(dir, name, uid, gid) {
-                Err(e) if self.opts.rootless && errno(&e) == libc::EPERM => {
-                    owner_xattr = Some(rootless_owner(meta.uid, meta.gid));
-                }
-                r => r?,
-            }
-        }
-        let mut mode = meta.mode;
-        if is_dir && self.opts.rootless {
-            // Without CAP_DAC_OVERRIDE we must still be able to fill the directory later.
-            mode |= 0o700;
-        }
-        if !st_is_link {
-            match fd {
-                Some(fd) => sys::fchmod(fd, mode)?,
-                None => sys::chmod_at(dir, name, mode)?,
-            }
-        }
-        let mut xattrs: Vec<(&[u8], &[u8])> = meta
-            .xattrs
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_slice()))
-            .collect();
-        if let Some(Some(v)) = owner_xattr.as_ref() {
-            if !st_is_link {
-                xattrs.push((ROOTLESS_XATTR, v));
-            }
-        }
-        if !xattrs.is_empty() {
-            for (k, v) in xattrs {
-                let r = match fd {
-                    Some(fd) => sys::fsetxattr(fd, k, v),
-                    None => sys::set_xattr_at(dir, name, k, v),
-                };
-                match r {
-                    Err(e) if matches!(errno(&e), libc::ENOTSUP | libc::EPERM) => {
-                        self.warn(format!(
-                            "layer {}: entry {:?}: xattr {} not set: {e}",
-                            self.layer,
-                            lossy(name),
-                            lossy(k)
-                        ));
-                    }
-                    r => r?,
-                }
-            }
-        }
-        if !is_dir {
-            sys::set_times_at(dir, name, (meta.mtime, 0), (meta.mtime, 0))?;
-        }
-        Ok(())
+        let target = meta::Target {
+            dir,
+            name,
+            fd,
+            is_dir,
+        };
+        meta::apply(
+            &target,
+            meta,
+            self.opts,
+            &self.layer,
+            &mut self.stats.warnings,
+        )
     }
 
     fn finish_dir_times(&mut self) -> Result<()> {
@@ -559,41 +462,13 @@ impl<'a> Applier<'a> {
     }
 }
 
-fn unmapped(what: &str, id: u32) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidInput,
-        format!("{what} {id} is not covered by the id map"),
-    )
-}
-
-/// umoci's `user.rootlesscontainers` payload: a protobuf message {uint32 uid = 1; uint32 gid = 2}.
-/// Root-owned entries need no record (None).
-pub fn rootless_owner(uid: u32, gid: u32) -> Option<Vec<u8>> {
-    if uid == 0 && gid == 0 {
-        return None;
-    }
-    let mut out = Vec::new();
-    for (tag, v) in [(0x08u8, uid), (0x10u8, gid)] {
-        if v == 0 {
-            continue;
-        }
-        out.push(tag);
-        let mut v = v;
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rootless_owner_encoding() {
+        use super::meta::rootless_owner;
         assert_eq!(rootless_owner(0, 0), None);
         assert_eq!(rootless_owner(1000, 0).unwrap(), vec![0x08, 0xe8, 0x07]);
         assert_eq!(rootless_owner(0, 5).unwrap(), vec![0x10, 0x05]);

@@ -13,6 +13,7 @@ pub mod error;
 pub mod idmap;
 pub mod inspect;
 pub mod layout;
+pub mod meta;
 pub mod pull;
 pub mod resolve;
 pub mod source;
