@@ -219,7 +219,7 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("Source:   {}", i.source);
                 if let Some(d) = &i.index_digest {
-                    println!("Index:    {d}");
+                    println!("Index:    {d} ({})", i.platforms.join(", "));
                 }
                 println!(
                     "Manifest: {} ({})",

@@ -18,6 +18,8 @@ pub struct LayerInfo {
 pub struct Inspect {
     pub source: String,
     pub index_digest: Option<String>,
+    /// Platforms the index offers (OS/ARCH[/VARIANT]), when the image is multi-platform.
+    pub platforms: Vec<String>,
     pub manifest_digest: String,
     pub manifest_media_type: String,
     pub config_digest: String,
@@ -47,6 +49,16 @@ pub fn inspect(src: &dyn ImageSource, platform: Option<&Platform>) -> Result<Ins
     Ok(Inspect {
         source: src.describe(),
         index_digest: img.index.as_ref().map(|(d, _)| d.digest.clone()),
+        platforms: img
+            .index
+            .iter()
+            .flat_map(|(_, idx)| idx.manifests.iter())
+            .filter_map(|m| m.platform.as_ref())
+            .map(|p| match &p.variant {
+                Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
+                None => format!("{}/{}", p.os, p.architecture),
+            })
+            .collect(),
         manifest_digest: img.manifest_desc.digest.clone(),
         manifest_media_type: img.manifest_desc.media_type.clone(),
         config_digest: img.manifest.config.digest.clone(),
