@@ -4,6 +4,7 @@
 use super::exec_path;
 use super::sync::{SyncChannel, SyncMsg};
 use super::LaunchOptions;
+use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::exit_now;
 use std::ffi::CString;
@@ -15,13 +16,13 @@ use std::path::PathBuf;
 /// the sync channel; after it, on stderr (the runtime has gone by then).
 pub fn run(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
-    let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
-        Ok(ready) => match wait_and_exec(ready, chan) {
+    let err = match setup(cfg, plan, opts, fifo, chan) {
+        Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
         },
@@ -43,7 +44,7 @@ struct ReadyToExec {
 
 fn setup(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
@@ -58,7 +59,7 @@ fn setup(
         Err(e) => return Err(format!("init: reading from the runtime: {e}")),
     }
     let spec = &cfg.spec;
-    if new_user_ns {
+    if plan.new_user {
         // Creds are still the host's; become root of the new namespace (the id maps are written).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
@@ -66,6 +67,12 @@ fn setup(
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
         })?;
+    }
+    if plan.new_cgroup {
+        // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
+        // root of the new namespace.
+        crate::syscall::ns::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| format!("linux.namespaces: new cgroup namespace: {e}"))?;
     }
     if !opts.no_new_keyring {
         match crate::syscall::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
@@ -87,17 +94,30 @@ fn setup(
         crate::syscall::ns::setdomainname(d)
             .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
     }
+    // Sysctls go in before the rootfs: /proc/sys shows the namespaces of the process that writes
+    // (the container's, already), and the container's own /proc/sys ends up read-only.
+    crate::security::apply_sysctls(spec).map_err(|e| e.to_string())?;
     let rootfs_cfg = crate::rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.rootfs,
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
-        user_namespace: new_user_ns,
+        user_namespace: plan.new_user,
     };
     crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let master = super::terminal::setup_in_container(size)
+            .map_err(|e| format!("process.terminal: {e}"))?;
+        chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
+            .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
+    }
     crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
 
-    let process = spec.process().as_ref().ok_or("process: missing")?;
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
         .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;
@@ -137,6 +157,7 @@ fn setup(
 /// Tells the runtime it is ready, blocks until `start` opens exec.fifo, then execs.
 fn wait_and_exec(
     ready: ReadyToExec,
+    spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
 ) -> Result<std::convert::Infallible, String> {
     chan.send(&SyncMsg::Ready)
@@ -154,6 +175,9 @@ fn wait_and_exec(
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    // Last, so the filter constrains as little of berth's own work as possible (with
+    // noNewPrivileges; without it the filter went in before the capabilities were dropped).
+    crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
     let err = nix::unistd::execve(&ready.program, &ready.argv, &ready.envp).unwrap_err();
     Err(format!(
