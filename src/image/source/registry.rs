@@ -234,6 +234,7 @@ impl ImageSource for Registry {
         let url = format!("{}/manifests/{}", self.base, self.r.reference);
         let resp = self.get(&url, Some(ACCEPT))?;
         let ctype = resp.content_type().to_string();
+        let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
         let mut body = Vec::new();
         resp.into_reader()
             .take(MAX_JSON + 1)
@@ -242,13 +243,21 @@ impl ImageSource for Registry {
         if body.len() as u64 > MAX_JSON {
             return Err(self.err(&url, "manifest too large"));
         }
-        // Pulling by digest pins the content; by tag we trust the bytes and name them by hash.
+        // Pulling by digest pins the content; by tag the bytes are checked against the registry's
+        // Docker-Content-Digest when it sends one, and named by their hash.
         let digest = match Digest::parse(&self.r.reference) {
             Ok(d) => {
                 d.verify_bytes(&body, None)?;
                 d
             }
-            Err(_) => Digest::sha256_of(&body),
+            Err(_) => match header_digest.as_deref().map(Digest::parse) {
+                // The registry's own digest for the tag must match what it sent.
+                Some(Ok(d)) => {
+                    d.verify_bytes(&body, None)?;
+                    d
+                }
+                _ => Digest::sha256_of(&body),
+            },
         };
         let declared = if ctype.contains("json") && ctype != "application/json" {
             Some(ctype.as_str())
