@@ -296,3 +296,52 @@ fn absolute_names_land_inside_the_rootfs() {
     );
     c.assert_outside_untouched();
 }
+
+#[test]
+fn interrupted_unpack_removes_the_bundle() {
+    let c = Case::new("sigint");
+    let mut l = busybox_layer("");
+    for i in 0..200 {
+        l.file(&format!("etc/many/f{i}"), &[b'x'; 4096], 0o644);
+    }
+    let tar = l.finish();
+    let built = c.layout(vec![(tar.clone(), Comp::None)]);
+    // Serve the layer through a fifo so we control when its second half arrives.
+    let blob =
+        c.s.path()
+            .join("layout/blobs/sha256")
+            .join(built.layers[0].digest.trim_start_matches("sha256:"));
+    std::fs::remove_file(&blob).unwrap();
+    nix::unistd::mkfifo(&blob, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let bundle = c.s.path().join("bundle");
+    let child = std::process::Command::new(image_bin())
+        .arg("unpack")
+        .arg(format!("oci:{}:v1", c.s.path().join("layout").display()))
+        .arg(&bundle)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut fifo = std::fs::OpenOptions::new().write(true).open(&blob).unwrap();
+    use std::io::Write;
+    let half = tar.len() / 2;
+    fifo.write_all(&tar[..half]).unwrap();
+    // Wait until the unpack is under way, then interrupt it.
+    while !bundle.join("rootfs/bin/busybox").exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let _ = fifo.write_all(&tar[half..]);
+    drop(fifo);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        !bundle.exists(),
+        "interrupted unpack left the bundle behind"
+    );
+}

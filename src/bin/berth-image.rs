@@ -6,8 +6,10 @@ use berth::image::source::{SourceOptions, SourceRef};
 use berth::image::{apply, inspect, layout, pull, resolve, unpack, Progress};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
@@ -145,6 +147,27 @@ fn id_map(specs: &[String]) -> Result<IdMap> {
     ))
 }
 
+/// Set by SIGINT/SIGTERM/SIGHUP: the unpack stops at the next tar entry and removes its bundle.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    CANCEL.store(true, Ordering::Relaxed);
+}
+
+fn catch_signals() -> Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &action) }
+            .with_context(|| format!("installing a {sig} handler"))?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Unpack {
@@ -157,12 +180,14 @@ fn run(cli: Cli) -> Result<()> {
             max_ratio,
         } => {
             let (_, s) = open(&source, &src)?;
+            catch_signals()?;
             let rootless = rootless || !nix::unistd::geteuid().is_root();
             let opts = unpack::UnpackOptions {
                 apply: apply::ApplyOptions {
                     rootless,
                     uid_map: id_map(&uid_map)?,
                     gid_map: id_map(&gid_map)?,
+                    cancel: Some(&CANCEL),
                 },
                 platform: platform(&src)?,
                 max_ratio,

@@ -14,8 +14,9 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// How to apply ownership and special files.
+/// How to apply ownership and special files, and when to stop.
 #[derive(Clone, Debug, Default)]
 pub struct ApplyOptions {
     /// Not running as root: skip device nodes, and record ownership in the
@@ -23,6 +24,8 @@ pub struct ApplyOptions {
     pub rootless: bool,
     pub uid_map: IdMap,
     pub gid_map: IdMap,
+    /// Set (from a signal handler) to stop at the next entry; the unpack then fails and cleans up.
+    pub cancel: Option<&'static AtomicBool>,
 }
 
 /// What applying a layer did, for progress lines and tests.
@@ -107,6 +110,9 @@ impl<'a> Applier<'a> {
                 .entries()
                 .map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
             for entry in entries {
+                if self.opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(ImageError::Cancelled);
+                }
                 let entry =
                     entry.map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
                 self.entry(entry)?;

@@ -73,6 +73,9 @@ pub enum ImageError {
 
     #[error("{0}")]
     Invalid(String),
+
+    #[error("interrupted")]
+    Cancelled,
 }
 
 pub type Result<T> = std::result::Result<T, ImageError>;
