@@ -124,7 +124,9 @@ with open(out, "w") as f:
     f.write(f"Image: Debian bookworm minbase-like rootfs ({kind}), 3 gzip layers "
             f"(base, /usr/share, /var), {int(entries)} tar entries, {int(gz)/1e6:.1f} MB gzip, {int(tarb)/1e6:.1f} MB tar.\n")
     f.write(f"Unpacked to tmpfs, layout on tmpfs. Median of {runs} runs after a warm-up; peak RSS is the max over runs.\n")
-    f.write(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}; {datetime.date.today()}.\n\n")
+    load = open("/proc/loadavg").read().split()[0]
+    f.write(f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}; {datetime.date.today()}; "
+            f"load average {load} at the end (the three unpackers alternate, so ratios stay comparable on a busy machine).\n\n")
     f.write("| unpacker | median wall (s) | peak RSS (MiB) | time vs berth-image | RSS vs berth-image |\n|---|---|---|---|---|\n")
     for k, label in (("berth", "berth-image unpack"), ("umoci", "umoci unpack"), ("tar", "tar -xzf floor (3 layers)")):
         f.write(f"| {label} | {med[k]:.3f} | {rss[k]/1024:.1f} | {med[k]/med['berth']:.2f}x | {rss[k]/rss['berth']:.2f}x |\n")
