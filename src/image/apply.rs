@@ -1,0 +1,613 @@
+//! Applies one uncompressed layer tar to a rootfs directory fd.
+//!
+//! Every path is resolved with `openat2(RESOLVE_IN_ROOT)` from the rootfs fd, and the final
+//! component is then handled with `*at` calls that never follow symlinks, so neither `..`, nor an
+//! absolute or relative symlink planted by an earlier entry or layer, can make us create, link or
+//! change anything outside the rootfs. Whiteouts and opaque markers follow the OCI image spec.
+
+use super::entry_path::{self, Kind};
+use super::error::{ImageError, Result};
+use super::idmap::IdMap;
+use super::meta::{self, Meta};
+use super::sys;
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How to apply ownership and special files, and when to stop.
+#[derive(Clone, Debug, Default)]
+pub struct ApplyOptions {
+    /// Not running as root: skip device nodes, and record ownership in the
+    /// `user.rootlesscontainers` xattr (as umoci does) instead of chowning, unless maps are given.
+    pub rootless: bool,
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+    /// Set (from a signal handler) to stop at the next entry; the unpack then fails and cleans up.
+    pub cancel: Option<&'static AtomicBool>,
+}
+
+/// What applying a layer did, for progress lines and tests.
+#[derive(Debug, Default)]
+pub struct ApplyStats {
+    pub entries: u64,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// State for applying a single layer.
+pub struct Applier<'a> {
+    root: BorrowedFd<'a>,
+    opts: &'a ApplyOptions,
+    layer: String,
+    /// Last parent directory opened: tar streams list a directory's entries together, so this
+    /// saves one openat2 per entry. Dropped whenever something is removed.
+    parent_cache: Option<(Vec<u8>, OwnedFd)>,
+    /// Paths this layer created; an opaque marker must not hide them.
+    seen: HashSet<Vec<u8>>,
+    /// Directory mtimes, set once all entries are in (creating children changes them).
+    dir_times: Vec<(Vec<u8>, i64)>,
+    buf: Vec<u8>,
+    stats: ApplyStats,
+}
+
+/// Applies the tar stream `tar` (already decompressed) to the rootfs open at `root`.
+/// `layer` (the digest) is only used to name errors.
+pub fn apply_layer(
+    root: BorrowedFd<'_>,
+    tar: impl Read,
+    layer: &str,
+    opts: &ApplyOptions,
+) -> Result<ApplyStats> {
+    let mut a = Applier::new(root, layer, opts);
+    a.apply(tar)?;
+    Ok(a.stats)
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(root: BorrowedFd<'a>, layer: &str, opts: &'a ApplyOptions) -> Applier<'a> {
+        Applier {
+            root,
+            opts,
+            layer: layer.to_string(),
+            parent_cache: None,
+            seen: HashSet::new(),
+            dir_times: Vec::new(),
+            buf: vec![0u8; 256 * 1024],
+            stats: ApplyStats::default(),
+        }
+    }
+
+    fn entry_err(&self, entry: &[u8], e: io::Error) -> ImageError {
+        ImageError::from_io_in_layer(&self.layer, Some(&lossy(entry)), e)
+    }
+
+    fn unsafe_err(&self, entry: &[u8], reason: &str) -> ImageError {
+        ImageError::Unsafe {
+            layer: self.layer.clone(),
+            entry: lossy(entry),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn warn(&mut self, msg: String) {
+        self.stats.warnings.push(msg);
+    }
+
+    pub fn apply(&mut self, mut tar: impl Read) -> Result<()> {
+        {
+            let mut archive = tar::Archive::new(&mut tar);
+            let entries = archive
+                .entries()
+                .map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+            for entry in entries {
+                if self.opts.cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Err(ImageError::Cancelled);
+                }
+                let entry =
+                    entry.map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+                self.entry(entry)?;
+                self.stats.entries += 1;
+            }
+        }
+        // Read whatever follows the end-of-archive marker: the digest checks sit at the end of the
+        // stream, and a layer must not count as good until they have run.
+        io::copy(&mut tar, &mut io::sink())
+            .map_err(|e| ImageError::from_io_in_layer(&self.layer, None, e))?;
+        self.finish_dir_times()
+    }
+
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let path = entry_path::clean(&raw)
+            .ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
+        let etype = entry.header().entry_type();
+        if !path.is_empty() {
+            // Whiteouts carry no metadata worth parsing; handle them before anything else.
+            let (parent, base) = entry_path::split(&path);
+            match entry_path::kind(base) {
+                Kind::Opaque => return self.opaque(parent, &raw),
+                Kind::Whiteout(name) => return self.whiteout(parent, name, &raw),
+                Kind::Normal => {}
+            }
+        }
+        let meta = self.meta(&mut entry, &raw)?;
+        if path.is_empty() {
+            // The root directory's own entry ("./"): only its metadata applies.
+            if etype.is_dir() {
+                self.set_meta(self.root, b"", &meta, Some(self.root), true)
+                    .map_err(|e| self.entry_err(&raw, e))?;
+                self.dir_times.push((Vec::new(), meta.mtime));
+            }
+            return Ok(());
+        }
+        let (parent, base) = entry_path::split(&path);
+        let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
+        let dir = dir.as_fd();
+        let res = match etype {
+            tar::EntryType::Directory => self
+                .make_dir(dir, base, &meta)
+                .map(|()| self.dir_times.push((path.clone(), meta.mtime))),
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                self.make_file(
+                    dir,
+                    base,
+                    &meta,
+                    &mut entry,
+                    etype == tar::EntryType::GNUSparse,
+                )
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                self.replace(dir, base, |d, n| sys::symlink_at(&target, d, n))
+                    .and_then(|()| self.set_meta(dir, base, &meta, None, false))
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|c| c.into_owned())
+                    .unwrap_or_default();
+                return self.hardlink(dir, base, &path, &target, &raw);
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let (kind, ftype) = match etype {
+                    tar::EntryType::Char => ("character device", libc::S_IFCHR),
+                    tar::EntryType::Block => ("block device", libc::S_IFBLK),
+                    _ => ("fifo", libc::S_IFIFO),
+                };
+                if self.opts.rootless && ftype != libc::S_IFIFO {
+                    // Without CAP_MKNOD: leave an empty file in its place, as umoci does, so a
+                    // runtime can still bind-mount the host's device over it.
+                    self.warn(format!(
+                        "layer {}: {kind} {:?} replaced by an empty file: not root",
+                        self.layer,
+                        lossy(&raw)
+                    ));
+                    let mut empty = io::empty();
+                    let r = self.make_file(dir, base, &meta, &mut empty, false);
+                    r.map_err(|e| self.entry_err(&raw, e))?;
+                    self.seen.insert(path);
+                    return Ok(());
+                }
+                let h = entry.header();
+                let major = h.device_major().ok().flatten().unwrap_or(0);
+                let minor = h.device_minor().ok().flatten().unwrap_or(0);
+                let dev = libc::makedev(major, minor);
+                self.replace(dir, base, |d, n| {
+                    sys::mknod_at(d, n, ftype | (meta.mode & 0o7777), dev)
+                })
+                .and_then(|()| self.set_meta(dir, base, &meta, None, false))
+            }
+            other => {
+                self.warn(format!(
+                    "layer {}: skipping {:?}: unsupported tar entry type {other:?}",
+                    self.layer,
+                    lossy(&raw)
+                ));
+                return Ok(());
+            }
+        };
+        res.map_err(|e| self.entry_err(&raw, e))?;
+        self.seen.insert(path);
+        Ok(())
+    }
+
+    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<Meta> {
+        meta::read(entry).map_err(|e| self.entry_err(raw, e))
+    }
+
+    /// Opens (creating as needed, like tar does) the directory `parent`, resolved inside the root.
+    fn parent(&mut self, parent: &[u8]) -> io::Result<OwnedFd> {
+        if let Some((p, fd)) = &self.parent_cache {
+            if p == parent {
+                return fd.try_clone();
+            }
+        }
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        let fd = match sys::open_in_root(self.root, parent, flags) {
+            Ok(fd) => fd,
+            Err(e) if errno(&e) == libc::ENOENT => {
+                let mut cur = sys::open_in_root(self.root, b"", flags)?;
+                let mut prefix: Vec<u8> = Vec::new();
+                for comp in parent.split(|&b| b == b'/') {
+                    if !prefix.is_empty() {
+                        prefix.push(b'/');
+                    }
+                    prefix.extend_from_slice(comp);
+                    cur = match sys::open_in_root(self.root, &prefix, flags) {
+                        Ok(fd) => fd,
+                        Err(e) if errno(&e) == libc::ENOENT => {
+                            sys::mkdir_at(cur.as_fd(), comp, 0o755)?;
+                            sys::open_at(cur.as_fd(), comp, flags, 0)?
+                        }
+                        Err(e) => return Err(e),
+                    };
+                }
+                cur
+            }
+            Err(e) => return Err(e),
+        };
+        self.parent_cache = Some((parent.to_vec(), fd.try_clone()?));
+        Ok(fd)
+    }
+
+    /// Runs `create`; if the name is taken, removes what is there (never following a symlink)
+    /// and tries once more. This is how a symlink gets replaced by a file or directory safely.
+    fn replace(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        create: impl Fn(BorrowedFd<'_>, &[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        match create(dir, name) {
+            Err(e) if errno(&e) == libc::EEXIST => {
+                self.parent_cache = None;
+                sys::remove_all_at(dir, name)?;
+                create(dir, name)
+            }
+            r => r,
+        }
+    }
+
+    fn make_dir(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta) -> io::Result<()> {
+        match sys::mkdir_at(dir, name, 0o700) {
+            Err(e) if errno(&e) == libc::EEXIST => {
+                let st = sys::stat_at(dir, name)?;
+                if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                    // A symlink (or file) where a directory goes: replace it, never descend it.
+                    self.parent_cache = None;
+                    sys::remove_all_at(dir, name)?;
+                    sys::mkdir_at(dir, name, 0o700)?;
+                }
+            }
+            r => r?,
+        }
+        let fd = sys::open_at(dir, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        self.set_meta(dir, name, meta, Some(fd.as_fd()), true)
+    }
+
+    fn make_file<R: Read>(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        data: &mut R,
+        sparse: bool,
+    ) -> io::Result<()> {
+        let mut f = match sys::create_file(dir, name, 0o600) {
+            Err(e) if errno(&e) == libc::EEXIST => {
+                self.parent_cache = None;
+                sys::remove_all_at(dir, name)?;
+                sys::create_file(dir, name, 0o600)?
+            }
+            r => r?,
+        };
+        let total = self.copy_data(data, &mut f, sparse)?;
+        if sparse {
+            f.set_len(total)?;
+        }
+        self.stats.bytes += total;
+        self.set_meta(dir, name, meta, Some(f.as_fd()), false)
+    }
+
+    /// Copies file data; for sparse entries, all-zero blocks become holes.
+    fn copy_data<R: Read>(&mut self, data: &mut R, f: &mut File, sparse: bool) -> io::Result<u64> {
+        let mut total = 0u64;
+        let mut buf = std::mem::take(&mut self.buf);
+        let res = (|| loop {
+            let n = match data.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            if sparse && buf[..n].iter().all(|&b| b == 0) {
+                sys::seek_forward(f, n as u64)?;
+            } else {
+                f.write_all(&buf[..n])?;
+            }
+        })();
+        self.buf = buf;
+        res
+    }
+
+    fn hardlink(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        path: &[u8],
+        target: &[u8],
+        raw: &[u8],
+    ) -> Result<()> {
+        let tpath = entry_path::clean(target)
+            .ok_or_else(|| self.unsafe_err(raw, "hardlink target climbs out of the rootfs"))?;
+        if tpath.is_empty() {
+            return Err(self.unsafe_err(raw, "hardlink to the rootfs itself"));
+        }
+        if tpath == path {
+            return Ok(());
+        }
+        let (tparent, tbase) = entry_path::split(&tpath);
+        let res = sys::open_in_root(self.root, tparent, libc::O_PATH | libc::O_DIRECTORY).and_then(
+            |tdir| {
+                let st = sys::stat_at(tdir.as_fd(), tbase)?;
+                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "hardlink target is a directory",
+                    ));
+                }
+                self.replace(dir, name, |d, n| sys::link_at(tdir.as_fd(), tbase, d, n))
+            },
+        );
+        res.map_err(|e| self.entry_err(raw, e))?;
+        self.seen.insert(path.to_vec());
+        Ok(())
+    }
+
+    fn whiteout(&mut self, parent: &[u8], name: &[u8], raw: &[u8]) -> Result<()> {
+        if name.is_empty() || name == b"." || name == b".." {
+            return Err(self.unsafe_err(raw, "malformed whiteout"));
+        }
+        self.parent_cache = None;
+        let dir = match sys::open_in_root(self.root, parent, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(d) => d,
+            // Whiting out something in a directory that does not exist is a no-op.
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
+            Err(e) => return Err(self.entry_err(raw, e)),
+        };
+        sys::remove_all_at(dir.as_fd(), name).map_err(|e| self.entry_err(raw, e))
+    }
+
+    fn opaque(&mut self, parent: &[u8], raw: &[u8]) -> Result<()> {
+        self.parent_cache = None;
+        let dir = match sys::open_in_root(self.root, parent, libc::O_RDONLY | libc::O_DIRECTORY) {
+            Ok(d) => d,
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
+            Err(e) => return Err(self.entry_err(raw, e)),
+        };
+        let mut prefix = parent.to_vec();
+        self.prune(dir.as_fd(), &mut prefix)
+            .map_err(|e| self.entry_err(raw, e))
+    }
+
+    /// Removes everything under `dir` that this layer did not itself create.
+    fn prune(&self, dir: BorrowedFd<'_>, prefix: &mut Vec<u8>) -> io::Result<()> {
+        for child in sys::read_dir_names(dir)? {
+            let len = prefix.len();
+            if !prefix.is_empty() {
+                prefix.push(b'/');
+            }
+            prefix.extend_from_slice(&child);
+            if !self.seen.contains(prefix.as_slice()) {
+                sys::remove_all_at(dir, &child)?;
+            } else if sys::stat_at(dir, &child)?.st_mode & libc::S_IFMT == libc::S_IFDIR {
+                let sub = sys::open_at(dir, &child, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                self.prune(sub.as_fd(), prefix)?;
+            }
+            prefix.truncate(len);
+        }
+        Ok(())
+    }
+
+    fn set_meta(
+        &mut self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        meta: &Meta,
+        fd: Option<BorrowedFd<'_>>,
+        is_dir: bool,
+    ) -> io::Result<()> {
+        let target = meta::Target {
+            dir,
+            name,
+            fd,
+            is_dir,
+        };
+        meta::apply(
+            &target,
+            meta,
+            self.opts,
+            &self.layer,
+            &mut self.stats.warnings,
+        )
+    }
+
+    fn finish_dir_times(&mut self) -> Result<()> {
+        // Children first, so setting a parent's time is not undone by touching its child.
+        let mut times = std::mem::take(&mut self.dir_times);
+        times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
+        for (path, mtime) in times {
+            let res = if path.is_empty() {
+                sys::set_times_at(self.root, b"", (mtime, 0), (mtime, 0))
+            } else {
+                let (parent, base) = entry_path::split(&path);
+                sys::open_in_root(self.root, parent, libc::O_PATH | libc::O_DIRECTORY)
+                    .and_then(|d| sys::set_times_at(d.as_fd(), base, (mtime, 0), (mtime, 0)))
+            };
+            match res {
+                // Removed again later in the same layer: nothing to date.
+                Err(e) if errno(&e) == libc::ENOENT => {}
+                r => r.map_err(|e| self.entry_err(&path, e))?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rootless_owner_encoding() {
+        use super::meta::rootless_owner;
+        assert_eq!(rootless_owner(0, 0), None);
+        assert_eq!(rootless_owner(1000, 0).unwrap(), vec![0x08, 0xe8, 0x07]);
+        assert_eq!(rootless_owner(0, 5).unwrap(), vec![0x10, 0x05]);
+    }
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(if *kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            h.set_size(if *kind == tar::EntryType::Regular {
+                data.len() as u64
+            } else {
+                0
+            });
+            if *kind == tar::EntryType::Symlink || *kind == tar::EntryType::Link {
+                h.set_link_name(std::str::from_utf8(data).unwrap()).unwrap();
+                b.append_data(&mut h, name, &[][..]).unwrap();
+            } else {
+                b.append_data(&mut h, name, *data).unwrap();
+            }
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn tmp(tag: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("berth-apply-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn opaque_marker_after_same_layer_children_keeps_them() {
+        use tar::EntryType::*;
+        let d = tmp("opq");
+        let root = sys::open_dir(&d).unwrap();
+        let opts = ApplyOptions {
+            rootless: true,
+            ..Default::default()
+        };
+        let l1 = tar_of(&[
+            ("dir/", Directory, b""),
+            ("dir/old", Regular, b"old"),
+            ("dir/sub/", Directory, b""),
+            ("dir/sub/deep", Regular, b"d"),
+        ]);
+        apply_layer(root.as_fd(), &l1[..], "sha256:l1", &opts).unwrap();
+        // The marker comes last in the tar; it must still only hide lower-layer content,
+        // including lower content inside a directory this layer re-declares.
+        let l2 = tar_of(&[
+            ("dir/", Directory, b""),
+            ("dir/new", Regular, b"new"),
+            ("dir/sub/", Directory, b""),
+            ("dir/.wh..wh..opq", Regular, b""),
+        ]);
+        apply_layer(root.as_fd(), &l2[..], "sha256:l2", &opts).unwrap();
+        assert!(!d.join("dir/old").exists());
+        assert!(!d.join("dir/sub/deep").exists());
+        assert!(d.join("dir/sub").is_dir());
+        assert_eq!(std::fs::read(d.join("dir/new")).unwrap(), b"new");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn whiteout_of_missing_path_is_a_noop_and_errors_name_the_entry() {
+        use tar::EntryType::*;
+        let d = tmp("wh");
+        let root = sys::open_dir(&d).unwrap();
+        let opts = ApplyOptions {
+            rootless: true,
+            ..Default::default()
+        };
+        let l = tar_of(&[
+            ("nodir/.wh.x", Regular, b""),
+            ("f", Regular, b"f"),
+            ("f/child", Regular, b"c"),
+        ]);
+        let e = apply_layer(root.as_fd(), &l[..], "sha256:abc", &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sha256:abc") && e.contains("f/child"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn xattrs_on_fifos_and_symlinks_land_on_the_entry_itself() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP xattrs_on_fifos_and_symlinks_land_on_the_entry_itself: trusted.* xattrs need root");
+            return;
+        }
+        let d = tmp("xattr");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind) in [
+            ("fifo", tar::EntryType::Fifo),
+            ("link", tar::EntryType::Symlink),
+        ] {
+            b.append_pax_extensions([("SCHILY.xattr.trusted.berth", &b"v"[..])])
+                .unwrap();
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(1);
+            h.set_size(0);
+            if kind == tar::EntryType::Symlink {
+                h.set_link_name("fifo").unwrap();
+            }
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        }
+        let l = b.into_inner().unwrap();
+        let root = sys::open_dir(&d).unwrap();
+        let stats =
+            apply_layer(root.as_fd(), &l[..], "sha256:x", &ApplyOptions::default()).unwrap();
+        if stats.warnings.iter().any(|w| w.contains("not set")) {
+            eprintln!(
+                "SKIP xattrs_on_fifos_and_symlinks_land_on_the_entry_itself: {:?}",
+                stats.warnings
+            );
+            return;
+        }
+        let want = vec![("trusted.berth".to_string(), b"v".to_vec())];
+        assert_eq!(sys::list_xattrs(&d.join("fifo")).unwrap(), want);
+        assert_eq!(sys::list_xattrs(&d.join("link")).unwrap(), want);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}

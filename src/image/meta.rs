@@ -1,0 +1,167 @@
+//! Entry metadata: reading it from tar headers and PAX records, and applying it in the one
+//! order that keeps every bit: ownership, then mode (chown clears setuid/setgid), then xattrs
+//! (chown clears security.capability), then times.
+
+use super::apply::ApplyOptions;
+use super::sys;
+use std::io::{self, Read};
+use std::os::fd::BorrowedFd;
+
+const XATTR_PREFIX: &str = "SCHILY.xattr.";
+const ROOTLESS_XATTR: &[u8] = b"user.rootlesscontainers";
+
+pub struct Meta {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub mtime: i64,
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// What to apply metadata to: `name` in `dir`, with an open `fd` for files and directories.
+pub struct Target<'a> {
+    pub dir: BorrowedFd<'a>,
+    pub name: &'a [u8],
+    pub fd: Option<BorrowedFd<'a>>,
+    pub is_dir: bool,
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(0)
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Reads mode, owner, mtime and xattrs; PAX uid/gid override the header's (large ids).
+pub fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
+    let h = entry.header();
+    let mut meta = Meta {
+        mode: h.mode()? & 0o7777,
+        uid: h.uid()? as u32,
+        gid: h.gid()? as u32,
+        mtime: h.mtime()? as i64,
+        xattrs: Vec::new(),
+    };
+    if let Some(exts) = entry.pax_extensions()? {
+        for ext in exts {
+            let ext = ext?;
+            let Ok(key) = ext.key() else { continue };
+            let num = || ext.value().ok().and_then(|v| v.parse().ok());
+            if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
+                meta.xattrs
+                    .push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
+            } else if key == "uid" {
+                meta.uid = num().unwrap_or(meta.uid);
+            } else if key == "gid" {
+                meta.gid = num().unwrap_or(meta.gid);
+            }
+        }
+    }
+    Ok(meta)
+}
+
+/// Applies `meta`; problems that only mean "this filesystem or user cannot hold it" (xattrs
+/// refused with ENOTSUP/EPERM) become warnings, anything else is an error.
+pub fn apply(
+    t: &Target<'_>,
+    meta: &Meta,
+    opts: &ApplyOptions,
+    layer: &str,
+    warnings: &mut Vec<String>,
+) -> io::Result<()> {
+    let (dir, name, fd) = (t.dir, t.name, t.fd);
+    let is_link = fd.is_none() && sys::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
+    let mut owner_xattr = None;
+    if opts.rootless && opts.uid_map.is_empty() && opts.gid_map.is_empty() {
+        owner_xattr = rootless_owner(meta.uid, meta.gid);
+    } else {
+        let uid = opts
+            .uid_map
+            .to_host(meta.uid)
+            .ok_or_else(|| unmapped("uid", meta.uid))?;
+        let gid = opts
+            .gid_map
+            .to_host(meta.gid)
+            .ok_or_else(|| unmapped("gid", meta.gid))?;
+        match sys::chown_at(dir, name, uid, gid) {
+            Err(e) if opts.rootless && errno(&e) == libc::EPERM => {
+                owner_xattr = rootless_owner(meta.uid, meta.gid);
+            }
+            r => r?,
+        }
+    }
+    let mut mode = meta.mode;
+    if t.is_dir && opts.rootless {
+        // Without CAP_DAC_OVERRIDE we must still be able to fill the directory later.
+        mode |= 0o700;
+    }
+    if !is_link {
+        match fd {
+            Some(fd) => sys::fchmod(fd, mode)?,
+            None => sys::chmod_at(dir, name, mode)?,
+        }
+    }
+    let mut xattrs: Vec<(&[u8], &[u8])> = meta
+        .xattrs
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_slice()))
+        .collect();
+    if let Some(v) = owner_xattr.as_ref() {
+        // user.* xattrs are not allowed on symlinks.
+        if !is_link {
+            xattrs.push((ROOTLESS_XATTR, v));
+        }
+    }
+    for (k, v) in xattrs {
+        let r = match fd {
+            Some(fd) => sys::fsetxattr(fd, k, v),
+            None => sys::set_xattr_at(dir, name, k, v),
+        };
+        match r {
+            Err(e) if matches!(errno(&e), libc::ENOTSUP | libc::EPERM) => {
+                warnings.push(format!(
+                    "layer {layer}: entry {:?}: xattr {} not set: {e}",
+                    lossy(name),
+                    lossy(k)
+                ));
+            }
+            r => r?,
+        }
+    }
+    // Directory times are set by the applier once the layer is complete.
+    if !t.is_dir {
+        sys::set_times_at(dir, name, (meta.mtime, 0), (meta.mtime, 0))?;
+    }
+    Ok(())
+}
+
+fn unmapped(what: &str, id: u32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{what} {id} is not covered by the id map"),
+    )
+}
+
+/// umoci's `user.rootlesscontainers` payload: a protobuf message {uint32 uid = 1; uint32 gid = 2}.
+/// Root-owned entries need no record (None).
+pub fn rootless_owner(uid: u32, gid: u32) -> Option<Vec<u8>> {
+    if uid == 0 && gid == 0 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (tag, v) in [(0x08u8, uid), (0x10u8, gid)] {
+        if v == 0 {
+            continue;
+        }
+        out.push(tag);
+        let mut v = v;
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    Some(out)
+}

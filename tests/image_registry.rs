@@ -1,0 +1,380 @@
+//! The registry path against a local docker-registry (Debian's package) on 127.0.0.1, fed with
+//! skopeo: plain and multi-platform images, pull into a layout, platform selection, and a
+//! token-auth front end that the client must get a bearer token from.
+
+mod image_util;
+
+use image_util::*;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Registry {
+    child: Child,
+    port: u16,
+    _dir: Scratch,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_registry() -> Option<Registry> {
+    let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists());
+    let Some(bin) = bin else {
+        eprintln!("SKIP: docker-registry is not installed (apt-get install docker-registry)");
+        return None;
+    };
+    if Command::new("skopeo").arg("--version").output().is_err() {
+        eprintln!("SKIP: skopeo is not installed (apt-get install skopeo)");
+        return None;
+    }
+    let dir = scratch("registry");
+    let port = free_port();
+    let cfg = dir.path().join("config.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(bin)
+        .arg("serve")
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let reg = Registry {
+        child,
+        port,
+        _dir: dir,
+    };
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "docker-registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(reg)
+}
+
+fn push(layout_ref: &str, dest: &str, all: bool) {
+    let mut cmd = Command::new("skopeo");
+    cmd.args(["copy", "--dest-tls-verify=false"]);
+    if all {
+        cmd.arg("--all");
+    }
+    let out = cmd.arg(layout_ref).arg(dest).output().unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn marker_image(arch: &str) -> Image {
+    let mut l = busybox_layer("");
+    l.file("arch", arch.as_bytes(), 0o644);
+    let mut img = Image::new(vec![(l.finish(), Comp::Gzip)], json!({"Cmd": ["/bin/sh"]}));
+    img.arch = arch.into();
+    img
+}
+
+#[test]
+fn unpack_and_pull_from_a_local_registry() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("reg");
+    let layout = s.path().join("layout");
+    let built = rich_image().build();
+    write_layout(&layout, &built, "v1");
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/test/rich:v1"),
+        false,
+    );
+
+    let bundle = s.path().join("bundle");
+    let out = run_image(&[
+        "unpack",
+        &format!("docker://{host}/test/rich:v1"),
+        &bundle.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Same tree as unpacking the layout directly.
+    let direct = s.path().join("direct");
+    let out = run_image(&[
+        "unpack",
+        &format!("oci:{}:v1", layout.display()),
+        &direct.display().to_string(),
+    ]);
+    assert!(out.status.success());
+    let d = diff_trees(&tree(&direct.join("rootfs")), &tree(&bundle.join("rootfs")));
+    assert!(d.is_empty(), "{}", d.join("\n"));
+
+    let store = s.path().join("store");
+    let out = run_image(&[
+        "pull",
+        &format!("docker://{host}/test/rich:v1"),
+        &store.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_image(&["ls", &store.display().to_string()]);
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(listing.starts_with("v1 "), "{listing}");
+
+    let out = run_image(&[
+        "inspect",
+        "--json",
+        &format!("docker://{host}/test/rich:nosuchtag"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn index_platform_selection() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("multi");
+    let layout = s.path().join("layout");
+    // An OCI layout whose index.json names an image index with two platforms.
+    let amd = marker_image("amd64").build();
+    let arm = marker_image("arm64").build();
+    let mut descs = Vec::new();
+    for (b, arch) in [(&amd, "amd64"), (&arm, "arm64")] {
+        write_layout(&s.path().join(format!("tmp-{arch}")), b, "x");
+        for blob in b.layers.iter().chain([&b.config, &b.manifest]) {
+            write_blob(&layout, blob);
+        }
+        let mut d = b.manifest.desc();
+        d["platform"] = json!({"os": "linux", "architecture": arch});
+        descs.push(d);
+    }
+    let idx = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs})).unwrap();
+    let idx_digest = format!("sha256:{}", sha256_hex(&idx));
+    std::fs::write(layout.join("blobs/sha256").join(&idx_digest[7..]), &idx).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": idx_digest, "size": idx.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+
+    // Locally first: the layout path walks the index too.
+    let b0 = s.path().join("b0");
+    let out = run_image(&[
+        "unpack",
+        "--platform",
+        "linux/arm64",
+        &format!("oci:{}:multi", layout.display()),
+        &b0.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(b0.join("rootfs/arch")).unwrap(), b"arm64");
+
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{host}/test/multi:v1"),
+        true,
+    );
+    for arch in ["amd64", "arm64"] {
+        let b = s.path().join(format!("b-{arch}"));
+        let out = run_image(&[
+            "unpack",
+            "--platform",
+            &format!("linux/{arch}"),
+            &format!("docker://{host}/test/multi:v1"),
+            &b.display().to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            std::fs::read(b.join("rootfs/arch")).unwrap(),
+            arch.as_bytes()
+        );
+    }
+    let out = run_image(&[
+        "inspect",
+        "--platform",
+        "linux/s390x",
+        &format!("docker://{host}/test/multi:v1"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("linux/s390x"));
+}
+
+/// A tiny HTTP front end demanding a bearer token, which it hands out at /token; /v2 requests
+/// with the token are proxied to the real registry. Just enough HTTP/1.1 for one client.
+fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let t2 = tokens.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let t3 = t2.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).unwrap();
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        headers.push(h.trim().to_string());
+                    }
+                    let authed = headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case("authorization: Bearer sekrit"));
+                    if path.starts_with("/token") {
+                        t3.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let body = r#"{"token":"sekrit"}"#;
+                        let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                        continue;
+                    }
+                    if !authed {
+                        let _ = write!(c, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test\",scope=\"repository:test/rich:pull\"\r\nContent-Length: 0\r\n\r\n");
+                        continue;
+                    }
+                    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                    let accept = headers
+                        .iter()
+                        .find(|h| h.to_lowercase().starts_with("accept:"))
+                        .cloned()
+                        .unwrap_or_default();
+                    let _ = write!(
+                        up,
+                        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{upstream}\r\n{accept}\r\n\r\n"
+                    );
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    // HTTP/1.0 upstream reply ends at close; pass it on and close too.
+                    let _ = c.write_all(&resp);
+                    return;
+                }
+            });
+        }
+    });
+    (port, tokens)
+}
+
+#[test]
+fn bearer_token_auth() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("token");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
+        false,
+    );
+    let (port, tokens) = token_proxy(reg.port);
+    let bundle = s.path().join("bundle");
+    let out = run_image(&[
+        "unpack",
+        &format!("docker://127.0.0.1:{port}/test/rich:v1"),
+        &bundle.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+    assert!(
+        tokens.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "client never fetched a token"
+    );
+}
+
+#[test]
+fn docker_schema2_manifests() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("v2s2");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let host = format!("127.0.0.1:{}", reg.port);
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--format", "v2s2"])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(format!("docker://{host}/test/v2s2:latest"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_image(&["inspect", "--json", &format!("docker://{host}/test/v2s2")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["manifest_media_type"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        v["layers"][0]["media_type"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    let bundle = s.path().join("bundle");
+    let out = run_image(&[
+        "unpack",
+        &format!("docker://{host}/test/v2s2"),
+        &bundle.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
