@@ -672,6 +672,11 @@ fn limits_visible_inside_the_container() {
     b.update_config(|c| {
         c["linux"]["resources"]["pids"] = json!({"limit": 42});
         c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+        // `berth spec` adds a cgroup namespace only on pure v2 hosts, as runc does.
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        if !ns.iter().any(|n| n["type"] == "cgroup") {
+            ns.push(json!({"type": "cgroup"}));
+        }
     });
     let out = b.run_ok(&common::unique_id("inside"));
     let lines: Vec<&str> = out.lines().collect();
