@@ -51,6 +51,11 @@ fn setup(
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> Result<ReadyToExec, String> {
+    // Until execve replaces it, this process is berth (host binary, host fds) living in the
+    // container's namespaces: keep every process of the container out of its /proc entries.
+    // execve makes the user's program dumpable again as usual.
+    crate::syscall::process::set_dumpable(false)
+        .map_err(|e| format!("init: prctl(PR_SET_DUMPABLE): {e}"))?;
     let hook_state = match chan.recv() {
         Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
         Ok(other) => {

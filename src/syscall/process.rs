@@ -29,3 +29,24 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
         }
     }
 }
+
+/// Marks the process (non-)dumpable. A non-dumpable process cannot be ptraced, and its
+/// /proc/PID entries (exe, fd, mem, ...) are closed to other processes of its user, so while the
+/// init still runs berth's code inside the container nothing there can reach into it.
+pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            libc::c_ulong::from(dumpable),
+            0,
+            0,
+            0,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
