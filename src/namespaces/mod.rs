@@ -130,9 +130,10 @@ mod tests {
         assert!(!p.needs_intermediate());
         let want =
             libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
-        assert_eq!(
-            p.clone_flags,
-            want | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP
+        assert_eq!(p.clone_flags, want | libc::CLONE_NEWNS);
+        assert!(
+            p.new_cgroup,
+            "unshared by the init after it joined its cgroup"
         );
         assert!(!p.new_user);
     }
