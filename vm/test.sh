@@ -1,11 +1,12 @@
 #!/bin/sh
-# vm/test.sh: builds the cgroup test binaries (tests/cgroups_*.rs) on the host, runs them all
-# in one boot of the pure cgroup-v2 VM and prints pass/fail/skip counts. Exit 1 on any failure.
+# vm/test.sh: builds the cgroup test binaries (tests/cgroups_*.rs; VM_TESTS='*' for every
+# integration test) on the host, runs them all in one boot of the pure cgroup-v2 VM and prints
+# pass/fail/skip counts. Exit 1 on any failure.
 set -eu
 WT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$WT"
 CARGO=${CARGO:-cargo}
-tests=$(ls tests/cgroups_*.rs | sed 's|tests/\(.*\)\.rs|--test \1|')
+tests=$(ls tests/${VM_TESTS:-cgroups_*}.rs | sed 's|tests/\(.*\)\.rs|--test \1|')
 # shellcheck disable=SC2086
 $CARGO build --quiet --bin berth
 # shellcheck disable=SC2086
