@@ -39,7 +39,12 @@ pub fn run(
 struct ReadyToExec {
     hook_state: String,
     fifo: OwnedFd,
-    program: CString,
+    program: Program,
+}
+
+/// The user's program, resolved and converted for execve.
+pub(super) struct Program {
+    path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
@@ -117,6 +122,22 @@ fn setup(
         state: &hook_state,
     };
     crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| e.to_string())?;
+    let program = become_process(spec, chan, opts.preserve_fds)?;
+    Ok(ReadyToExec {
+        hook_state,
+        fifo,
+        program,
+    })
+}
+
+/// What the init and `exec` do alike once they are inside the container: the terminal, the
+/// security attributes, the working directory, and the program resolved in the container's PATH.
+/// Only fds 0-2 and the `preserve_fds` after them survive the exec.
+pub(super) fn become_process(
+    spec: &oci_spec::runtime::Spec,
+    chan: &SyncChannel,
+    preserve_fds: u32,
+) -> Result<Program, String> {
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if process.terminal().unwrap_or(false) {
         let size = process
@@ -156,12 +177,10 @@ fn setup(
         .iter()
         .map(|e| cstr(e, "process.env"))
         .collect::<Result<_, _>>()?;
-    crate::syscall::fd::cloexec_from(3 + opts.preserve_fds)
+    crate::syscall::fd::cloexec_from(3 + preserve_fds)
         .map_err(|e| format!("closing the runtime's fds: {e}"))?;
-    Ok(ReadyToExec {
-        hook_state,
-        fifo,
-        program,
+    Ok(Program {
+        path: program,
         argv,
         envp,
     })
@@ -182,23 +201,31 @@ fn wait_and_exec(
         .map_err(|e| format!("opening exec.fifo for writing: {e}"))?;
     fifo.write_all(b"0")
         .map_err(|e| format!("writing to exec.fifo: {e}"))?;
+    // startContainer: after `start`, before the user's program, inside the container.
+    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
+        .map_err(|e| e.to_string())?;
+    // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
+    exec_program(&ready.program, spec)
+}
+
+/// The last steps before the user's program: an empty signal mask, seccomp, execve.
+pub(super) fn exec_program(
+    program: &Program,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<std::convert::Infallible, String> {
     // The runtime blocked every signal before cloning (to forward them); the mask survives execve.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
-    // startContainer: after `start`, before the user's program, inside the container.
-    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
-        .map_err(|e| e.to_string())?;
     // Last, so the filter constrains as little of berth's own work as possible (with
     // noNewPrivileges; without it the filter went in before the capabilities were dropped).
     crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
-    // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
-    let err = nix::unistd::execve(&ready.program, &ready.argv, &ready.envp).unwrap_err();
+    let err = nix::unistd::execve(&program.path, &program.argv, &program.envp).unwrap_err();
     Err(format!(
         "exec {:?}: {}",
-        ready.program,
+        program.path,
         std::io::Error::from(err)
     ))
 }
