@@ -67,6 +67,49 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Run a process inside a created or running container.
+    Exec {
+        id: String,
+        /// The command and its arguments (unless --process is given).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+        /// A JSON file with the runtime-spec process to run.
+        #[arg(short = 'p', long)]
+        process: Option<PathBuf>,
+        /// Do not wait for the process.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// File to write the process's pid to.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// AF_UNIX socket that receives the pty master.
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Allocate a terminal.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Working directory in the container.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Extra environment, NAME=VALUE (repeatable).
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// uid[:gid] to run as.
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Supplementary group (repeatable).
+        #[arg(short = 'g', long = "additional-gids")]
+        additional_gids: Vec<u32>,
+        /// Capability to add (repeatable).
+        #[arg(short = 'c', long = "cap")]
+        caps: Vec<String>,
+        /// Set no_new_privs for the process.
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        /// Pass N extra fds (3..3+N) to the process.
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
+    },
     /// Print the state of a container as JSON.
     State { id: String },
     /// Send a signal to a container's init (default SIGTERM).
@@ -204,7 +247,13 @@ fn main() {
             let msg = format!("{e:#}");
             logging::error(&msg);
             let _ = writeln!(std::io::stderr(), "berth: {msg}");
-            std::process::exit(1);
+            // runc's convention: exec exits 255 when the process could not be started.
+            let code = if e.downcast_ref::<ExecFailed>().is_some() {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }
@@ -232,6 +281,54 @@ fn dispatch(cli: Cli) -> Result<i32> {
             detach,
             keep,
         } => Ok(runtime.run(&id, &create_options(&opts), detach, keep)?),
+        Command::Exec {
+            id,
+            command,
+            process,
+            detach,
+            pid_file,
+            console_socket,
+            tty,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            caps,
+            no_new_privs,
+            preserve_fds,
+        } => {
+            let failed =
+                |e: berth::container::ContainerError| anyhow::Error::new(ExecFailed(e.to_string()));
+            let process = match process {
+                Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
+                None => {
+                    if command.is_empty() {
+                        anyhow::bail!("exec: a command is required (or --process FILE)");
+                    }
+                    let o = berth::container::exec::ExecOverrides {
+                        args: command,
+                        env,
+                        cwd,
+                        user,
+                        additional_gids,
+                        caps,
+                        tty,
+                        no_new_privs,
+                    };
+                    runtime.exec_process_from_args(&id, &o).map_err(failed)?
+                }
+            };
+            let opts = berth::container::exec::ExecOptions {
+                process,
+                detach,
+                pid_file,
+                console_socket,
+                preserve_fds,
+            };
+            runtime
+                .exec(&id, &opts)
+                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))
+        }
         Command::State { id } => {
             let state = runtime.state(&id)?;
             println!("{}", serde_json::to_string_pretty(&state)?);
@@ -290,6 +387,18 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
     }
 }
+
+/// An `exec` that failed before its process started.
+#[derive(Debug)]
+struct ExecFailed(String);
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
     CreateOptions {

@@ -8,6 +8,8 @@ cd "$WT"
 CARGO=${CARGO:-cargo}
 tests=$(ls tests/${VM_TESTS:-cgroups_*}.rs | sed 's|tests/\(.*\)\.rs|--test \1|')
 # shellcheck disable=SC2086
+# The kernel and initramfs first (vm/cache does not exist in a fresh clone).
+sh vm/build.sh
 $CARGO build --quiet --bin berth
 # shellcheck disable=SC2086
 $CARGO test --no-run $tests 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' > vm/cache/test-binaries

@@ -183,9 +183,13 @@ impl Runtime {
 
 /// `--pid-file`: written atomically (temp + rename) since engines poll for it.
 fn write_pid_file(opts: &CreateOptions, pid: i32) -> Result<(), ContainerError> {
-    let Some(path) = &opts.pid_file else {
-        return Ok(());
-    };
+    match &opts.pid_file {
+        Some(path) => write_pid_file_at(path, pid),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn write_pid_file_at(path: &Path, pid: i32) -> Result<(), ContainerError> {
     let path = std::path::absolute(path).map_err(io(format!("--pid-file {}", path.display())))?;
     let name = path
         .file_name()

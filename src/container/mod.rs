@@ -4,6 +4,7 @@
 pub mod cgroup_commands;
 mod create;
 mod delete;
+pub mod exec;
 pub mod features;
 mod kill;
 mod list;

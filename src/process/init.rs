@@ -122,7 +122,7 @@ fn setup(
         state: &hook_state,
     };
     crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| e.to_string())?;
-    let program = become_process(spec, chan, opts.preserve_fds)?;
+    let program = become_process(spec, chan, opts.preserve_fds, true)?;
     Ok(ReadyToExec {
         hook_state,
         fifo,
@@ -137,6 +137,7 @@ pub(super) fn become_process(
     spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
     preserve_fds: u32,
+    bind_console: bool,
 ) -> Result<Program, String> {
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if process.terminal().unwrap_or(false) {
@@ -144,7 +145,7 @@ pub(super) fn become_process(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let master = super::terminal::setup_in_container(size)
+        let master = super::terminal::setup_in_container(size, bind_console)
             .map_err(|e| format!("process.terminal: {e}"))?;
         chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
             .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;

@@ -8,6 +8,7 @@
 //! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
 //! the runtime has written its id maps and put it in its cgroup (`Go`).
 
+pub mod exec;
 pub mod exec_path;
 mod init;
 pub mod signals;
@@ -53,7 +54,7 @@ pub enum ProcessError {
     Hook(#[from] crate::hooks::HookError),
 }
 
-fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
     let what = what.into();
     move |source| ProcessError::Sys { what, source }
 }
@@ -211,7 +212,7 @@ pub fn hook_state_json(
     .to_string()
 }
 
-fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
+pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
     match msg {
         Ok(Some(SyncMsg::Error { msg })) => ProcessError::Init(msg),
         Ok(None) => ProcessError::Init("container init exited before it was set up".into()),

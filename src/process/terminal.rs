@@ -7,14 +7,17 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 
-/// Init side: a new pty whose slave becomes the process's controlling terminal and stdio, bound
-/// over /dev/console as runc does. Returns the master, to be sent to the runtime.
-pub fn setup_in_container(size: Option<(u16, u16)>) -> io::Result<OwnedFd> {
+/// Init (or exec) side: a new pty whose slave becomes the process's controlling terminal and
+/// stdio, for the init also bound over /dev/console as runc does. Returns the master, to be sent
+/// to the runtime.
+pub fn setup_in_container(size: Option<(u16, u16)>, bind_console_too: bool) -> io::Result<OwnedFd> {
     let (master, slave, name) = tty::open_pty()?;
     if let Some((rows, cols)) = size {
         tty::set_winsize(master.as_fd(), rows, cols)?;
     }
-    bind_console(&name)?;
+    if bind_console_too {
+        bind_console(&name)?;
+    }
     tty::make_controlling_stdio(slave.as_fd())?;
     Ok(master)
 }
