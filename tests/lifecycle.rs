@@ -648,3 +648,18 @@ fn tmpfs_without_mode_keeps_the_directory_mode() {
     });
     assert_eq!(b.run_ok(&unique_id("tmpfsmode")).trim(), "3710");
 }
+
+#[test]
+fn run_keep_leaves_a_stopped_container_to_delete() {
+    if !require_root("run_keep_leaves_a_stopped_container_to_delete") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "exit 4"]);
+    let id = unique_id("keep");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "--keep", "--bundle", &bundle, &id]);
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(state_of(&b, &id)["status"], "stopped");
+    assert!(b.berth(&["delete", &id]).status.success());
+    assert!(!b.state_root.join(&id).exists());
+}
