@@ -103,6 +103,29 @@ impl NamespacePlan {
     }
 }
 
+/// A namespace to join: what to call it in errors, its file, its CLONE_NEW* flag.
+pub struct Join {
+    pub what: String,
+    pub path: PathBuf,
+    pub flag: libc::c_int,
+}
+
+/// Joins `joins` in the order given. Every file is opened before any is joined: joining the
+/// mount namespace changes what the remaining paths mean.
+pub fn join_all(joins: &[Join]) -> Result<(), String> {
+    let mut files = Vec::with_capacity(joins.len());
+    for j in joins {
+        let f = std::fs::File::open(&j.path)
+            .map_err(|e| format!("{} {}: {e}", j.what, j.path.display()))?;
+        files.push(f);
+    }
+    for (j, f) in joins.iter().zip(&files) {
+        crate::syscall::ns::setns(std::os::fd::AsFd::as_fd(f), j.flag)
+            .map_err(|e| format!("joining {} {}: {e}", j.what, j.path.display()))?;
+    }
+    Ok(())
+}
+
 /// `/proc/PID/uid_map` content: one "container-id host-id size" line per mapping.
 pub fn id_map(mappings: &[LinuxIdMapping]) -> String {
     mappings

@@ -12,10 +12,9 @@ use super::init::{become_process, exec_program};
 use super::sync::{SyncChannel, SyncMsg};
 use super::{reap, sys, unexpected, Launched, ProcessError};
 use crate::cgroups::CgroupManager;
+use crate::namespaces::Join;
 use crate::syscall::clone::{clone_process, exit_now, CloneResult};
 use oci_spec::runtime::Spec;
-use std::io::Write;
-use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 
 /// Namespace files of /proc/PID/ns in join order, with their CLONE_NEW* flags.
@@ -100,23 +99,18 @@ fn intermediate(
     preserve_fds: u32,
     chan: &SyncChannel,
 ) -> ! {
-    let fail = |msg: String| -> ! {
-        let _ = chan.send(&SyncMsg::Error { msg });
-        exit_now(1)
-    };
-    let mut fds = Vec::new();
-    for (name, flag) in joins {
-        match std::fs::File::open(format!("/proc/{init_pid}/ns/{name}")) {
-            Ok(f) => fds.push((name, *flag, f)),
-            Err(e) => fail(format!("opening the container's {name} namespace: {e}")),
-        }
+    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
+    let joins: Vec<Join> = joins
+        .iter()
+        .map(|(name, flag)| Join {
+            what: format!("the container's {name} namespace"),
+            path: format!("/proc/{init_pid}/ns/{name}").into(),
+            flag: *flag,
+        })
+        .collect();
+    if let Err(e) = crate::namespaces::join_all(&joins) {
+        fail(e);
     }
-    for (name, flag, f) in &fds {
-        if let Err(e) = crate::syscall::ns::setns(f.as_fd(), *flag) {
-            fail(format!("joining the container's {name} namespace: {e}"));
-        }
-    }
-    drop(fds);
     match clone_process(libc::CLONE_PARENT) {
         Ok(CloneResult::Child) => process_main(spec, preserve_fds, chan),
         Ok(CloneResult::Parent { child }) => {
@@ -141,12 +135,8 @@ fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
             .map_err(|e| format!("telling the runtime we are ready: {e}"))?;
         exec_program(&program, spec)
     };
-    let err = match run() {
+    match run() {
         Ok(never) => match never {},
-        Err(e) => e,
-    };
-    if chan.send(&SyncMsg::Error { msg: err.clone() }).is_err() {
-        let _ = writeln!(std::io::stderr(), "berth: {err}");
+        Err(e) => chan.fail_and_exit(e),
     }
-    exit_now(1)
 }

@@ -7,7 +7,6 @@ use super::LaunchOptions;
 use crate::hooks::HookKind;
 use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
-use crate::syscall::clone::exit_now;
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -29,10 +28,7 @@ pub fn run(
         },
         Err(e) => e,
     };
-    if chan.send(&SyncMsg::Error { msg: err.clone() }).is_err() {
-        let _ = writeln!(std::io::stderr(), "berth: {err}");
-    }
-    exit_now(1)
+    chan.fail_and_exit(err)
 }
 
 /// What the init holds between setting up and exec.

@@ -20,7 +20,7 @@ use crate::hooks::HookKind;
 use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::{clone_process, exit_now, CloneResult};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use sync::{SyncChannel, SyncMsg};
@@ -234,30 +234,19 @@ fn intermediate_main(
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
-    let fail = |msg: String| -> ! {
-        let _ = chan.send(&SyncMsg::Error { msg });
-        exit_now(1)
-    };
-    // Open every namespace file before joining any: the mount namespace changes what paths mean.
-    let mut fds = Vec::new();
-    for (t, path) in &plan.joins {
-        match std::fs::File::open(path) {
-            Ok(f) => fds.push((*t, path, f)),
-            Err(e) => fail(format!(
-                "linux.namespaces: {t} path {}: {e}",
-                path.display()
-            )),
-        }
+    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
+    let joins: Vec<crate::namespaces::Join> = plan
+        .joins
+        .iter()
+        .map(|(t, path)| crate::namespaces::Join {
+            what: format!("linux.namespaces: {t} namespace"),
+            path: path.clone(),
+            flag: crate::namespaces::clone_flag(*t),
+        })
+        .collect();
+    if let Err(e) = crate::namespaces::join_all(&joins) {
+        fail(e);
     }
-    for (t, path, f) in &fds {
-        if let Err(e) = crate::syscall::ns::setns(f.as_fd(), crate::namespaces::clone_flag(*t)) {
-            fail(format!(
-                "linux.namespaces: joining {t} namespace {}: {e}",
-                path.display()
-            ));
-        }
-    }
-    drop(fds);
     if plan.new_time {
         if let Err(e) = crate::syscall::ns::unshare(crate::namespaces::CLONE_NEWTIME) {
             fail(format!("linux.namespaces: new time namespace: {e}"));

@@ -55,6 +55,17 @@ impl SyncChannel {
         Ok(())
     }
 
+    /// For a cloned child that failed: tells the runtime why (stderr if it is gone) and exits 1.
+    pub fn fail_and_exit(&self, msg: String) -> ! {
+        if self.send(&SyncMsg::Error { msg: msg.clone() }).is_err() {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("berth: {msg}\n").as_bytes(),
+            );
+        }
+        crate::syscall::clone::exit_now(1)
+    }
+
     /// Sends a message with a file descriptor attached (SCM_RIGHTS).
     pub fn send_with_fd(&self, msg: &SyncMsg, fd: BorrowedFd<'_>) -> io::Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
