@@ -9,7 +9,7 @@ use crate::syscall::clone::exit_now;
 use std::ffi::CString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Entry point of the init; never returns. A failure before Ready is reported to the runtime over
 /// the sync channel; after it, on stderr (the runtime has gone by then).
@@ -17,7 +17,7 @@ pub fn run(
     cfg: &BundleConfig,
     new_user_ns: bool,
     opts: &LaunchOptions,
-    fifo: &Path,
+    fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
     let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
@@ -45,7 +45,7 @@ fn setup(
     cfg: &BundleConfig,
     new_user_ns: bool,
     opts: &LaunchOptions,
-    fifo_path: &Path,
+    fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> Result<ReadyToExec, String> {
     match chan.recv() {
@@ -87,17 +87,6 @@ fn setup(
         crate::syscall::ns::setdomainname(d)
             .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
     }
-    // exec.fifo lives on the host; hold it by an O_PATH fd across pivot_root and reopen it for
-    // writing through /proc/self/fd once `start` is ready to read.
-    let fifo = nix::fcntl::open(
-        fifo_path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| format!("opening {}: {e}", fifo_path.display()))?;
-    // SAFETY: `open` just returned this descriptor and nothing else owns it.
-    let fifo = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fifo) };
-
     let rootfs_cfg = crate::rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.rootfs,

@@ -17,7 +17,8 @@ use crate::cgroups::CgroupManager;
 use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::{clone_process, exit_now, CloneResult};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use sync::{SyncChannel, SyncMsg};
 
@@ -62,6 +63,15 @@ pub fn launch(
     cgroup: &dyn CgroupManager,
 ) -> Result<i32, ProcessError> {
     let plan = NamespacePlan::from_spec(&cfg.spec);
+    // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
+    // (a mapped root in a user namespace, say) that cannot even traverse the state directory.
+    // It reopens the fifo through /proc/self/fd, which checks only the fifo's own mode.
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(fifo)
+        .map_err(sys(format!("opening {}", fifo.display())))?;
+    let fifo = OwnedFd::from(fifo);
     let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
     let mut intermediate = None;
     let init_pid = if plan.needs_intermediate() {
@@ -168,7 +178,7 @@ fn intermediate_main(
     cfg: &BundleConfig,
     plan: &NamespacePlan,
     opts: &LaunchOptions,
-    fifo: &Path,
+    fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
     let fail = |msg: String| -> ! {

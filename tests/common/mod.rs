@@ -59,12 +59,17 @@ pub fn unique_id(tag: &str) -> String {
 
 /// Fills `rootfs` with busybox-static, its applet links and the directories a container expects.
 pub fn populate_busybox_rootfs(rootfs: &Path) {
-    for d in ["bin", "proc", "sys", "dev", "tmp", "etc", "root", "var", "run", "usr/bin", "sbin"] {
+    for d in [
+        "bin", "proc", "sys", "dev", "tmp", "etc", "root", "var", "run", "usr/bin", "sbin",
+    ] {
         std::fs::create_dir_all(rootfs.join(d)).expect("mkdir in rootfs");
     }
     let bb = rootfs.join("bin/busybox");
     std::fs::copy(busybox_path(), &bb).expect("copy busybox");
-    let list = Command::new(&bb).arg("--list").output().expect("busybox --list");
+    let list = Command::new(&bb)
+        .arg("--list")
+        .output()
+        .expect("busybox --list");
     for applet in String::from_utf8_lossy(&list.stdout).lines() {
         if applet == "busybox" || applet.is_empty() {
             continue;
@@ -76,7 +81,11 @@ pub fn populate_busybox_rootfs(rootfs: &Path) {
         "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
     )
     .expect("write passwd");
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n").expect("write group");
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\ntty:x:5:\nnogroup:x:65534:\n",
+    )
+    .expect("write group");
 }
 
 /// A bundle with a busybox rootfs and a config.json from `berth spec`, plus its own `--root`.
@@ -99,11 +108,20 @@ impl Bundle {
             .arg(&dir)
             .output()
             .expect("run berth spec");
-        assert!(out.status.success(), "berth spec failed: {}", String::from_utf8_lossy(&out.stderr));
-        let b = Bundle { scratch, dir, state_root };
+        assert!(
+            out.status.success(),
+            "berth spec failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let b = Bundle {
+            scratch,
+            dir,
+            state_root,
+        };
         b.update_config(|c| {
             c["process"]["terminal"] = Value::Bool(false);
-            c["process"]["args"] = Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            c["process"]["args"] =
+                Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         });
         b
     }
@@ -113,24 +131,47 @@ impl Bundle {
     }
 
     pub fn config(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.config_path()).expect("read config")).expect("parse config")
+        serde_json::from_slice(&std::fs::read(self.config_path()).expect("read config"))
+            .expect("parse config")
     }
 
     pub fn update_config(&self, f: impl FnOnce(&mut Value)) {
         let mut c = self.config();
         f(&mut c);
-        std::fs::write(self.config_path(), serde_json::to_vec_pretty(&c).expect("serialize")).expect("write config");
+        std::fs::write(
+            self.config_path(),
+            serde_json::to_vec_pretty(&c).expect("serialize"),
+        )
+        .expect("write config");
     }
 
-    /// `berth --root STATE ARGS...`, stdin closed, output captured.
+    /// `berth --root STATE ARGS...`, stdin closed, output captured. Output goes through files,
+    /// not pipes: a created container's init inherits stdout/stderr and keeps them open long
+    /// after `berth create` has exited, so reading a pipe to EOF would wait for the container.
     pub fn berth(&self, args: &[&str]) -> Output {
-        Command::new(berth_bin())
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let out_path = self.scratch.0.join(format!("out-{n}"));
+        let err_path = self.scratch.0.join(format!("err-{n}"));
+        let out_file = std::fs::File::create(&out_path).expect("create stdout file");
+        let err_file = std::fs::File::create(&err_path).expect("create stderr file");
+        let status = Command::new(berth_bin())
             .arg("--root")
             .arg(&self.state_root)
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .expect("spawn berth")
+            .stdout(out_file)
+            .stderr(err_file)
+            .status()
+            .expect("spawn berth");
+        let stdout = std::fs::read(&out_path).unwrap_or_default();
+        let stderr = std::fs::read(&err_path).unwrap_or_default();
+        let _ = std::fs::remove_file(&out_path);
+        let _ = std::fs::remove_file(&err_path);
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
     }
 
     /// `berth run --bundle DIR ID`: the container's stdout/stderr come back in the Output.
@@ -155,7 +196,8 @@ impl Bundle {
     /// Sets the process args.
     pub fn set_args(&self, args: &[&str]) {
         self.update_config(|c| {
-            c["process"]["args"] = Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            c["process"]["args"] =
+                Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         });
     }
 }

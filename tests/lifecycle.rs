@@ -1,0 +1,584 @@
+//! The container lifecycle on real containers: create/start/run/state/kill/delete/list, observed
+//! from inside the container and through the runtime's own state.
+
+mod common;
+
+use common::{require_root, unique_id, Bundle};
+use serde_json::Value;
+use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn state_of(b: &Bundle, id: &str) -> Value {
+    let out = b.berth(&["state", id]);
+    assert!(out.status.success(), "state {id}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("state is JSON")
+}
+
+/// Polls `cond` for up to 10 s (containers start asynchronously to the test).
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+#[test]
+fn run_returns_the_process_exit_code() {
+    if !require_root("run_returns_the_process_exit_code") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let id = unique_id("exit");
+    let out = b.run(&id);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "out\n");
+    assert!(stderr(&out).contains("err"));
+    // run deletes the container once its process has exited.
+    assert!(!b.state_root.join(&id).exists());
+}
+
+#[test]
+fn run_reports_death_by_signal_as_128_plus_n() {
+    if !require_root("run_reports_death_by_signal_as_128_plus_n") {
+        return;
+    }
+    // The init of a pid namespace ignores signals it has no handler for, except SIGKILL/SIGSTOP
+    // sent from outside: so the kill comes from `berth kill`, as an engine would send it.
+    let b = Bundle::busybox(&["sh", "-c", "echo ready > /tmp/ready; exec sleep 1000"]);
+    let id = unique_id("sig");
+    let mut child = std::process::Command::new(common::berth_bin())
+        .arg("--root")
+        .arg(&b.state_root)
+        .args(["run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("container ready", || {
+        b.dir.join("rootfs/tmp/ready").exists()
+    });
+    let out = b.berth(&["kill", &id, "SIGKILL"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(child.wait().unwrap().code(), Some(137));
+}
+
+#[test]
+fn process_sees_its_namespaces_hostname_env_and_pid_one() {
+    if !require_root("process_sees_its_namespaces_hostname_env_and_pid_one") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "echo pid=$$; hostname; echo foo=$FOO; echo home=$HOME; pwd; \
+         for n in pid net ipc uts mnt cgroup; do echo $n=$(readlink /proc/self/ns/$n); done",
+    ]);
+    b.update_config(|c| {
+        c["hostname"] = "inside-host".into();
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "FOO=bar baz"]);
+        c["process"]["cwd"] = "/tmp".into();
+    });
+    let out = b.run_ok(&unique_id("ns"));
+    assert!(out.contains("pid=1\n"), "{out}");
+    assert!(out.contains("inside-host\n"), "{out}");
+    assert!(out.contains("foo=bar baz\n"), "{out}");
+    assert!(
+        out.contains("home=/root\n"),
+        "HOME comes from /etc/passwd: {out}"
+    );
+    assert!(out.contains("/tmp\n"), "{out}");
+    for ns in ["pid", "net", "ipc", "uts", "mnt", "cgroup"] {
+        let host = std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&format!("{ns}=")))
+            .unwrap();
+        assert_ne!(
+            line[ns.len() + 1..],
+            *host.to_string_lossy(),
+            "{ns} namespace must be new"
+        );
+    }
+}
+
+#[test]
+fn create_blocks_until_start_then_state_follows_the_process() {
+    if !require_root("create_blocks_until_start_then_state_follows_the_process") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "echo started > /tmp/marker; exec sleep 1000"]);
+    let id = unique_id("life");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let pid_file = b.scratch.0.join("pid");
+    let out = b.berth(&[
+        "create",
+        &id,
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        &pid_file.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "create: {}", stderr(&out));
+    let st = state_of(&b, &id);
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], bundle.as_str());
+    let pid = st["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    let marker = b.dir.join("rootfs/tmp/marker");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !marker.exists(),
+        "the user process must not run before start"
+    );
+
+    let out = b.berth(&["start", &id]);
+    assert!(out.status.success(), "start: {}", stderr(&out));
+    eventually("marker written by the started process", || marker.exists());
+    assert_eq!(state_of(&b, &id)["status"], "running");
+    let again = b.berth(&["start", &id]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("cannot start an already running container"));
+
+    let out = b.berth(&["delete", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot delete container") && stderr(&out).contains("running"));
+
+    let out = b.berth(&["kill", &id, "KILL"]);
+    assert!(out.status.success(), "kill: {}", stderr(&out));
+    eventually("stopped after SIGKILL", || {
+        state_of(&b, &id)["status"] == "stopped"
+    });
+    assert_eq!(state_of(&b, &id)["pid"], 0);
+    let out = b.berth(&["kill", &id, "KILL"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("container not running"));
+
+    let out = b.berth(&["delete", &id]);
+    assert!(out.status.success(), "delete: {}", stderr(&out));
+    assert!(!b.state_root.join(&id).exists());
+    assert!(
+        !Path::new(&format!("/proc/{pid}/status")).exists() || {
+            // The pid may have been reused; it must not be our container's sleep.
+            !std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+                .unwrap_or_default()
+                .contains("sleep")
+        }
+    );
+    let out = b.berth(&["delete", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("does not exist"));
+    let out = b.berth(&["delete", "--force", &id]);
+    assert!(
+        out.status.success(),
+        "delete --force of a deleted id exits 0"
+    );
+}
+
+#[test]
+fn delete_removes_a_created_container_and_its_process() {
+    if !require_root("delete_removes_a_created_container_and_its_process") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = unique_id("delcreated");
+    let bundle = b.dir.to_string_lossy().to_string();
+    assert!(b
+        .berth(&["create", "--bundle", &bundle, &id])
+        .status
+        .success());
+    let pid = state_of(&b, &id)["pid"].as_i64().unwrap();
+    let start = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let out = b.berth(&["delete", &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let now = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    assert!(
+        now != start || now.contains(") Z "),
+        "the init must be gone: {now}"
+    );
+}
+
+#[test]
+fn kill_delivers_named_and_numbered_signals() {
+    if !require_root("kill_delivers_named_and_numbered_signals") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "trap 'echo usr1 >> /tmp/got' USR1; trap 'echo term >> /tmp/got; exit 0' TERM; \
+         echo ready > /tmp/ready; while true; do sleep 0.05; done",
+    ]);
+    let id = unique_id("kill");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "-d", "--bundle", &bundle, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = b.dir.join("rootfs/tmp/got");
+    eventually("trap installed", || b.dir.join("rootfs/tmp/ready").exists());
+    assert!(b.berth(&["kill", &id, "usr1"]).status.success());
+    eventually("USR1 handled", || {
+        std::fs::read_to_string(&got)
+            .unwrap_or_default()
+            .contains("usr1")
+    });
+    assert!(b.berth(&["kill", &id, "10"]).status.success());
+    eventually("second USR1", || {
+        std::fs::read_to_string(&got)
+            .unwrap_or_default()
+            .matches("usr1")
+            .count()
+            == 2
+    });
+    assert!(
+        b.berth(&["kill", &id]).status.success(),
+        "default signal is SIGTERM"
+    );
+    eventually("stopped after TERM", || {
+        state_of(&b, &id)["status"] == "stopped"
+    });
+    assert!(std::fs::read_to_string(&got).unwrap().contains("term"));
+    let bad = b.berth(&["kill", &id, "NOTASIGNAL"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("unknown signal \"NOTASIGNAL\""),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn run_forwards_signals_to_the_container() {
+    if !require_root("run_forwards_signals_to_the_container") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "trap 'exit 42' TERM; echo ready > /tmp/ready; while true; do sleep 0.05; done",
+    ]);
+    let id = unique_id("fwd");
+    let mut child = std::process::Command::new(common::berth_bin())
+        .arg("--root")
+        .arg(&b.state_root)
+        .args(["run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("container ready", || {
+        b.dir.join("rootfs/tmp/ready").exists()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(42), "signal: {:?}", status.signal());
+}
+
+#[test]
+fn list_and_state_formats() {
+    if !require_root("list_and_state_formats") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let bundle = b.dir.to_string_lossy().to_string();
+    let ids = [unique_id("lista"), unique_id("listb")];
+    for id in &ids {
+        assert!(b
+            .berth(&["run", "--detach", "--bundle", &bundle, id])
+            .status
+            .success());
+    }
+    b.update_config(|c| c["annotations"] = serde_json::json!({"org.example/k": "v"}));
+    let q = stdout(&b.berth(&["list", "-q"]));
+    assert_eq!(
+        q.lines().collect::<Vec<_>>(),
+        ids.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let json: Value =
+        serde_json::from_slice(&b.berth(&["list", "--format", "json"]).stdout).unwrap();
+    let arr = json.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    for (s, id) in arr.iter().zip(&ids) {
+        assert_eq!(s["id"], id.as_str());
+        assert_eq!(s["status"], "running");
+        assert!(s["pid"].as_i64().unwrap() > 0);
+        assert!(s["created"].as_str().unwrap().ends_with('Z'));
+    }
+    let table = stdout(&b.berth(&["list"]));
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.lines().nth(1).unwrap().contains("running"));
+    let st = state_of(&b, &ids[0]);
+    for key in [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ] {
+        assert!(st.get(key).is_some(), "state lacks {key}: {st}");
+    }
+    for id in &ids {
+        assert!(b.berth(&["delete", "-f", id]).status.success());
+    }
+    assert_eq!(stdout(&b.berth(&["list", "-q"])), "");
+}
+
+#[test]
+fn annotations_appear_in_state() {
+    if !require_root("annotations_appear_in_state") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    b.update_config(|c| c["annotations"] = serde_json::json!({"org.example/key": "value"}));
+    let id = unique_id("annot");
+    let bundle = b.dir.to_string_lossy().to_string();
+    assert!(b
+        .berth(&["create", "--bundle", &bundle, &id])
+        .status
+        .success());
+    assert_eq!(state_of(&b, &id)["annotations"]["org.example/key"], "value");
+}
+
+#[test]
+fn joins_a_namespace_by_path() {
+    if !require_root("joins_a_namespace_by_path") {
+        return;
+    }
+    let a = Bundle::busybox(&["sleep", "1000"]);
+    let id_a = unique_id("nsowner");
+    let bundle = a.dir.to_string_lossy().to_string();
+    assert!(a
+        .berth(&["run", "-d", "--bundle", &bundle, &id_a])
+        .status
+        .success());
+    let pid_a = state_of(&a, &id_a)["pid"].as_i64().unwrap();
+    let net_a = std::fs::read_link(format!("/proc/{pid_a}/ns/net")).unwrap();
+    let uts_a = std::fs::read_link(format!("/proc/{pid_a}/ns/uts")).unwrap();
+
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/net; readlink /proc/self/ns/uts; echo $$",
+    ]);
+    b.update_config(|c| {
+        c["linux"]["namespaces"] = serde_json::json!([
+            {"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"},
+            {"type": "network", "path": format!("/proc/{pid_a}/ns/net")}
+        ]);
+    });
+    let out = b.run_ok(&unique_id("joiner"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        net_a.to_string_lossy(),
+        "joined the network namespace"
+    );
+    assert_ne!(
+        lines[1],
+        uts_a.to_string_lossy(),
+        "the UTS namespace is still new"
+    );
+    assert_eq!(
+        lines[2], "1",
+        "a new pid namespace is created after joining"
+    );
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    if !require_root("user_namespace_with_mappings") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g",
+    ]);
+    b.update_config(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 200000, "size": 65536}]);
+        // sysfs and the cgroup fs cannot be mounted by a user namespace that does not own the
+        // network/cgroup namespace's creator; runc's rootless config binds /sys instead.
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup");
+    });
+    // The rootfs must be reachable by the mapped root.
+    let out = b.run_ok(&unique_id("userns"));
+    let fields: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(fields[0], ["0", "100000", "65536"]);
+    assert_eq!(fields[1], ["0", "200000", "65536"]);
+    assert_eq!(fields[2], ["0"]);
+    assert_eq!(fields[3], ["0"]);
+}
+
+#[test]
+fn time_namespace_offsets() {
+    if !require_root("time_namespace_offsets") {
+        return;
+    }
+    if !Path::new("/proc/self/ns/time").exists() {
+        eprintln!("SKIP time_namespace_offsets: kernel without time namespaces");
+        return;
+    }
+    let b = Bundle::busybox(&["cat", "/proc/self/timens_offsets", "/proc/uptime"]);
+    b.update_config(|c| {
+        c["linux"]["namespaces"].as_array_mut().unwrap().push(serde_json::json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = serde_json::json!({"boottime": {"secs": 86400000, "nanosecs": 0}, "monotonic": {"secs": 7}});
+    });
+    let out = b.run_ok(&unique_id("timens"));
+    assert!(out.contains("monotonic") && out.contains("7"), "{out}");
+    let uptime: f64 = out
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        uptime > 86_400_000.0,
+        "boottime offset shows in /proc/uptime: {uptime}"
+    );
+}
+
+#[test]
+fn preserve_fds_passes_extra_descriptors() {
+    if !require_root("preserve_fds_passes_extra_descriptors") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "cat <&3; ls /proc/self/fd"]);
+    let data = b.scratch.0.join("fd3-data");
+    std::fs::write(&data, "through fd 3\n").unwrap();
+    let script = format!(
+        "exec {} --root {} run --preserve-fds 1 --bundle {} {} 3<{}",
+        common::berth_bin().display(),
+        b.state_root.display(),
+        b.dir.display(),
+        unique_id("fds"),
+        data.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("through fd 3\n"), "{text}");
+    let fds: Vec<&str> = text.lines().skip(1).collect();
+    assert!(
+        !fds.contains(&"4") || fds.contains(&"4") && fds.len() <= 5,
+        "no runtime fds leak: {fds:?}"
+    );
+}
+
+#[test]
+fn no_runtime_fds_leak_into_the_container() {
+    if !require_root("no_runtime_fds_leak_into_the_container") {
+        return;
+    }
+    let b = Bundle::busybox(&["ls", "/proc/self/fd"]);
+    let out = b.run_ok(&unique_id("fdleak"));
+    // ls itself opens one fd for the directory it lists.
+    let fds: Vec<u32> = out.lines().filter_map(|l| l.parse().ok()).collect();
+    assert!(
+        fds.iter().all(|fd| *fd <= 3),
+        "only stdio (and ls's own dir fd): {fds:?}"
+    );
+}
+
+#[test]
+fn spec_writes_a_runc_compatible_default() {
+    let s = common::Scratch::new("spec");
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["spec", "--bundle"])
+        .arg(&s.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let c: Value =
+        serde_json::from_slice(&std::fs::read(s.0.join("config.json")).unwrap()).unwrap();
+    assert_eq!(c["process"]["terminal"], true);
+    assert_eq!(c["process"]["args"], serde_json::json!(["sh"]));
+    assert_eq!(c["root"]["readonly"], true);
+    let again = std::process::Command::new(common::berth_bin())
+        .args(["spec", "--bundle"])
+        .arg(&s.0)
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("exists"));
+    let r = common::Scratch::new("specrootless");
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["spec", "--rootless", "--bundle"])
+        .arg(&r.0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let c: Value =
+        serde_json::from_slice(&std::fs::read(r.0.join("config.json")).unwrap()).unwrap();
+    assert!(c["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["type"] == "user"));
+}
+
+#[test]
+fn features_lists_namespaces_and_versions() {
+    let out = std::process::Command::new(common::berth_bin())
+        .arg("features")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let f: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(f["ociVersionMin"], "1.0.0");
+    let ns = f["linux"]["namespaces"].as_array().unwrap();
+    assert_eq!(ns.len(), 8);
+    assert!(f["linux"]["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "CAP_SYS_ADMIN"));
+}
+
+#[test]
+fn version_flag() {
+    let out = std::process::Command::new(common::berth_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(stdout(&out).contains("spec: 1."));
+}
