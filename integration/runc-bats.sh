@@ -146,11 +146,15 @@ make_notty_wrapper() { # make_notty_wrapper REAL_BINARY -> prints the wrapper pa
 		fi
 		if [ -n "$detach" ]; then
 			# A detached container would hold bats' output pipe open: give it files.
+			# Its stdin is a FIFO opened read-write, so a shell reading it waits
+			# forever as it would on a terminal (never EOF, never data).
 			err=$(mktemp)
-			"$real" "${args[@]}" </dev/null >/dev/null 2>"$err"
+			fifo=$(mktemp -u)
+			mkfifo "$fifo"
+			"$real" "${args[@]}" 0<>"$fifo" >/dev/null 2>"$err"
 			rc=$?
 			cat "$err" >&2
-			rm -f "$err"
+			rm -f "$err" "$fifo"
 			exit $rc
 		fi
 		exec "$real" "${args[@]}"
