@@ -98,47 +98,66 @@ for n in "${names[@]}"; do
 done
 
 declare -A res
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- 1. run /bin/true (hyperfine) -------------------------------------------
 # A foreground `run` deletes the container when it exits for all three runtimes
 # (runc/berth/crun keep it only with --keep), so `run ID` alone is the full cycle.
-# The id is fresh per run: $$ of the shell hyperfine spawns (its startup is subtracted).
+# hyperfine runs without a shell (-N: its shell-startup correction is unreliable below
+# 5 ms), so the id is fixed per runtime; since every run removes its state on exit, each
+# run starts from a clean --root, and a leftover would make the next run (and hyperfine) fail.
+# The interleaved loop below uses a fresh id per run.
 hf_args=()
 for n in "${names[@]}"; do
-	hf_args+=(-n "$n" "${bin[$n]} --root $BENCH_DIR/root-$n run -b $bundle hf-$n-\$\$")
+	hf_args+=(-n "$n" "${bin[$n]} --root $BENCH_DIR/root-$n run -b $bundle hf-$n")
 done
-hyperfine --style basic --warmup 5 --runs "$BENCH_RUNS" \
+hyperfine -N --style basic --warmup 5 --runs "$BENCH_RUNS" \
 	--export-json "$BENCH_DIR/run.json" "${hf_args[@]}"
+hf() { # hf NAME FIELD -> milliseconds, 2 decimals
+	jq -r --arg n "$1" ".results[] | select(.command == \$n) | .$2 * 1000" "$BENCH_DIR/run.json" |
+		awk '{printf "%.2f", $1}'
+}
 for n in "${names[@]}"; do
-	res[run_mean_$n]=$(jq -r --arg n "$n" '.results[] | select(.command == $n) | .mean * 1000' "$BENCH_DIR/run.json" | awk '{printf "%.2f", $1}')
-	res[run_median_$n]=$(jq -r --arg n "$n" '.results[] | select(.command == $n) | .median * 1000' "$BENCH_DIR/run.json" | awk '{printf "%.2f", $1}')
-	res[run_sd_$n]=$(jq -r --arg n "$n" '.results[] | select(.command == $n) | .stddev * 1000' "$BENCH_DIR/run.json" | awk '{printf "%.2f", $1}')
+	res[run_mean_$n]=$(hf "$n" mean)
+	res[run_median_$n]=$(hf "$n" median)
+	res[run_sd_$n]=$(hf "$n" stddev)
+	res[run_cpu_$n]=$(awk -v u="$(hf "$n" user)" -v s="$(hf "$n" system)" 'BEGIN {printf "%.2f", u + s}')
 done
 
-# --- 2. create / start / delete, each timed on its own ---------------------
+# --- 2. run, create, start, delete with a fresh id each time -----------------
+# Rounds are interleaved (berth, runc, crun, berth, ...) so a burst of load on the
+# machine hits all three alike. Clock: bash's $EPOCHREALTIME (no fork); each figure
+# includes bash's fork+exec of the runtime, the same for all three.
 for n in "${names[@]}"; do
-	: >"$BENCH_DIR/create-$n" && : >"$BENCH_DIR/start-$n" && : >"$BENCH_DIR/delete-$n"
-	for ((i = -3; i < BENCH_PHASE_RUNS; i++)); do # 3 warmup rounds
+	for phase in run create start delete; do : >"$BENCH_DIR/$phase-$n"; done
+done
+for ((i = -3; i < BENCH_PHASE_RUNS; i++)); do # 3 warmup rounds
+	for n in "${names[@]}"; do
 		id="phase-$n-$i"
 		t0=${EPOCHREALTIME/./}
-		rt "$n" create -b "$bundle" "$id" </dev/null >/dev/null 2>&1
+		rt "$n" run -b "$bundle" "run-$id" </dev/null >/dev/null
 		t1=${EPOCHREALTIME/./}
-		rt "$n" start "$id"
+		rt "$n" create -b "$bundle" "$id" </dev/null >/dev/null 2>&1
 		t2=${EPOCHREALTIME/./}
-		wait_stopped "$n" "$id"
+		rt "$n" start "$id"
 		t3=${EPOCHREALTIME/./}
-		rt "$n" delete "$id"
+		wait_stopped "$n" "$id"
 		t4=${EPOCHREALTIME/./}
-		if ((i >= 0)); then
-			echo $((t1 - t0)) >>"$BENCH_DIR/create-$n" # microseconds
-			echo $((t2 - t1)) >>"$BENCH_DIR/start-$n"
-			echo $((t4 - t3)) >>"$BENCH_DIR/delete-$n"
+		rt "$n" delete "$id"
+		t5=${EPOCHREALTIME/./}
+		if ((i >= 0)); then # microseconds
+			echo $((t1 - t0)) >>"$BENCH_DIR/run-$n"
+			echo $((t2 - t1)) >>"$BENCH_DIR/create-$n"
+			echo $((t3 - t2)) >>"$BENCH_DIR/start-$n"
+			echo $((t5 - t4)) >>"$BENCH_DIR/delete-$n"
 		fi
 	done
-	for phase in create start delete; do
+done
+for n in "${names[@]}"; do
+	for phase in run create start delete; do
 		read -r mean median _min _max < <(stats 1000 <"$BENCH_DIR/$phase-$n")
-		res[${phase}_mean_$n]=$mean
-		res[${phase}_median_$n]=$median
+		res[loop${phase}_mean_$n]=$mean
+		res[loop${phase}_median_$n]=$median
 	done
 done
 
@@ -209,21 +228,24 @@ out=$BENCH_DIR/runtime.md
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- Machine: $ncpu cores ($cpu), $mem RAM, $os, kernel $kernel"
 	echo "- cgroups: $cgview"
+	echo "- Load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the machine: compare ratios within one run; CPU user+sys is the least load-sensitive row)"
 	echo "- $("$BERTH" --version 2>/dev/null | head -1) ($(cd "$repo" && git describe --always --dirty 2>/dev/null || echo '?')); $("$RUNC" --version | head -1); $("$CRUN" --version | head -1)"
 	echo "- Bundle: busybox-static rootfs, runc's default spec with terminal false and args [/bin/true]; one --root per runtime under $BENCH_DIR"
 	echo "- Reproduce: \`make bench\` (or \`bench/runtime.sh\` after \`make release\`)"
 	echo
 	echo "| metric | berth | runc | crun | berth/runc | berth/crun |"
 	echo "|---|---|---|---|---|---|"
-	row "run /bin/true, mean ms (hyperfine, $BENCH_RUNS runs)" run_mean
-	row "run /bin/true, median ms" run_median
-	row "run /bin/true, stddev ms" run_sd
-	row "create, mean ms ($BENCH_PHASE_RUNS runs)" create_mean
-	row "create, median ms" create_median
-	row "start, mean ms" start_mean
-	row "start, median ms" start_median
-	row "delete (stopped), mean ms" delete_mean
-	row "delete (stopped), median ms" delete_median
+	row "run /bin/true, mean ms (hyperfine -N, $BENCH_RUNS runs)" run_mean
+	row "run /bin/true, median ms (hyperfine)" run_median
+	row "run /bin/true, stddev ms (hyperfine)" run_sd
+	row "run /bin/true, CPU user+sys ms (hyperfine)" run_cpu
+	row "run /bin/true, median ms (interleaved loop, $BENCH_PHASE_RUNS runs)" looprun_median
+	row "create, mean ms (interleaved loop)" loopcreate_mean
+	row "create, median ms" loopcreate_median
+	row "start, mean ms" loopstart_mean
+	row "start, median ms" loopstart_median
+	row "delete (stopped), mean ms" loopdelete_mean
+	row "delete (stopped), median ms" loopdelete_median
 	row "$BENCH_SEQ sequential runs, total s" seq
 	row "peak RSS during run, median MiB ($BENCH_RSS_RUNS runs)" rss_median
 	row "peak RSS during run, max MiB" rss_max
