@@ -32,7 +32,10 @@ default_mirror=/work/.mirror/opencontainers+runc/repo
 BATS_FILES=${BATS_FILES:-"create start start_detached start_hello run state kill delete list spec version help"}
 
 if [ $# -gt 0 ]; then
-	runtimes=("$@")
+	runtimes=()
+	for rt in "$@"; do # absolute: the tests cd around
+		runtimes+=("$(readlink -f "$(command -v "$rt" || echo "$rt")")")
+	done
 else
 	runtimes=("$repo/target/release/berth" /usr/sbin/runc)
 fi
