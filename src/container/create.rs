@@ -5,6 +5,7 @@ use crate::cgroups::CgroupManager;
 use crate::process::LaunchOptions;
 use crate::spec::BundleConfig;
 use crate::state::{process_start_time, ContainerDir, ContainerState};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Default)]
@@ -15,10 +16,15 @@ pub struct CreateOptions {
     pub launch: LaunchOptions,
 }
 
+/// What `create_in` made: the state to save, the cgroup and the terminal's master.
+type Made = (ContainerState, Box<dyn CgroupManager>, Option<OwnedFd>);
+
 /// A container just created, its state directory still locked by us.
 pub(crate) struct Created {
     pub dir: ContainerDir,
     pub state: ContainerState,
+    /// The terminal's master for a foreground `run` to proxy.
+    pub console: Option<OwnedFd>,
 }
 
 impl Runtime {
@@ -46,7 +52,7 @@ impl Runtime {
         crate::security::validate(&cfg.spec)?;
 
         let dir = self.root.create(id)?;
-        let (state, cgroup) = match self.create_in(&dir, &cfg, opts, id) {
+        let (state, cgroup, console) = match self.create_in(&dir, &cfg, opts, id) {
             Ok(made) => made,
             Err(e) => {
                 let _ = dir.remove();
@@ -60,7 +66,11 @@ impl Runtime {
             let _ = dir.remove();
             return Err(e);
         }
-        Ok(Created { dir, state })
+        Ok(Created {
+            dir,
+            state,
+            console,
+        })
     }
 
     /// Refuses what this build cannot honour, before anything is made.
@@ -75,27 +85,23 @@ impl Runtime {
                 "systemd cgroup flag passed, but systemd support for managing cgroups is not available".into(),
             ));
         }
+        // The same rules as runc: a detached container's terminal must go to a console socket,
+        // and a console socket is only for a detached container with a terminal.
         let terminal = cfg
             .spec
             .process()
             .as_ref()
             .and_then(|p| p.terminal())
             .unwrap_or(false);
-        if terminal {
-            if opts.console_socket.is_none() && !foreground {
-                return Err(ContainerError::Invalid(
-                    "cannot allocate tty if berth will detach without setting console socket"
-                        .into(),
-                ));
-            }
-            return Err(ContainerError::Invalid(format!(
-                "{}: process.terminal: terminals are not supported by this build of berth yet; set it to false",
-                cfg.config_path.display()
-            )));
-        }
-        if opts.console_socket.is_some() {
+        let detach = !foreground;
+        if detach && terminal && opts.console_socket.is_none() {
             return Err(ContainerError::Invalid(
-                "--console-socket is only used with process.terminal: true, which is false in config.json".into(),
+                "cannot allocate tty if berth will detach without setting console socket".into(),
+            ));
+        }
+        if (!detach || !terminal) && opts.console_socket.is_some() {
+            return Err(ContainerError::Invalid(
+                "cannot use console socket if berth will not detach or allocate tty".into(),
             ));
         }
         if let Some(hooks) = cfg.spec.hooks() {
@@ -127,7 +133,7 @@ impl Runtime {
         cfg: &BundleConfig,
         opts: &CreateOptions,
         id: &str,
-    ) -> Result<(ContainerState, Box<dyn CgroupManager>), ContainerError> {
+    ) -> Result<Made, ContainerError> {
         let fifo = dir.fifo_path();
         // 0622: the init writes to it after switching to the container's user.
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
@@ -147,13 +153,23 @@ impl Runtime {
         )?;
         let mut launch = opts.launch.clone();
         launch.id = id.to_string();
-        let pid = match crate::process::launch(cfg, &launch, &fifo, cgroup.as_ref()) {
-            Ok(pid) => pid,
+        let launched = match crate::process::launch(cfg, &launch, &fifo, cgroup.as_ref()) {
+            Ok(l) => l,
             Err(e) => {
                 let _ = cgroup.destroy();
                 return Err(e.into());
             }
         };
+        let pid = launched.pid;
+        let mut console = launched.console;
+        if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
+            if let Err(e) = crate::process::terminal::send_to_console_socket(socket, master) {
+                kill_init(pid);
+                let _ = cgroup.destroy();
+                return Err(io(format!("--console-socket {}", socket.display()))(e));
+            }
+            console = None;
+        }
         let state = ContainerState {
             oci_version: cfg.spec.version().clone(),
             id: id.to_string(),
@@ -173,7 +189,7 @@ impl Runtime {
             cgroup: Some(cgroup.placement()),
             config: cfg.spec.clone(),
         };
-        Ok((state, cgroup))
+        Ok((state, cgroup, console))
     }
 }
 

@@ -99,7 +99,11 @@ impl Runtime {
         if !detach {
             crate::process::signals::block_all().map_err(|e| io("blocking signals")(e.into()))?;
         }
-        let Created { dir, state } = self.create_locked(id, opts, !detach)?;
+        let Created {
+            dir,
+            state,
+            console,
+        } = self.create_locked(id, opts, !detach)?;
         if let Err(e) = self.start_locked(&dir, &state) {
             drop(dir);
             let _ = self.delete(id, true);
@@ -109,7 +113,7 @@ impl Runtime {
         if detach {
             return Ok(0);
         }
-        let code = crate::process::signals::forward_until_exit(state.pid);
+        let code = crate::process::signals::forward_until_exit(state.pid, console);
         if !keep {
             self.delete(id, true)?;
         }

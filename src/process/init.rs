@@ -21,7 +21,7 @@ pub fn run(
     chan: &SyncChannel,
 ) -> ! {
     let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
-        Ok(ready) => match wait_and_exec(ready, chan) {
+        Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
         },
@@ -87,6 +87,9 @@ fn setup(
         crate::syscall::ns::setdomainname(d)
             .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
     }
+    // Sysctls go in before the rootfs: /proc/sys shows the namespaces of the process that writes
+    // (the container's, already), and the container's own /proc/sys ends up read-only.
+    crate::security::apply_sysctls(spec).map_err(|e| e.to_string())?;
     let rootfs_cfg = crate::rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.rootfs,
@@ -95,9 +98,19 @@ fn setup(
         user_namespace: new_user_ns,
     };
     crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let master = super::terminal::setup_in_container(size)
+            .map_err(|e| format!("process.terminal: {e}"))?;
+        chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
+            .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
+    }
     crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
 
-    let process = spec.process().as_ref().ok_or("process: missing")?;
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
         .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;
@@ -137,6 +150,7 @@ fn setup(
 /// Tells the runtime it is ready, blocks until `start` opens exec.fifo, then execs.
 fn wait_and_exec(
     ready: ReadyToExec,
+    spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
 ) -> Result<std::convert::Infallible, String> {
     chan.send(&SyncMsg::Ready)
@@ -154,6 +168,9 @@ fn wait_and_exec(
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    // Last, so the filter constrains as little of berth's own work as possible (with
+    // noNewPrivileges; without it the filter went in before the capabilities were dropped).
+    crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
     let err = nix::unistd::execve(&ready.program, &ready.argv, &ready.envp).unwrap_err();
     Err(format!(

@@ -12,6 +12,7 @@ pub mod exec_path;
 mod init;
 pub mod signals;
 pub mod sync;
+pub mod terminal;
 
 use crate::cgroups::CgroupManager;
 use crate::namespaces::NamespacePlan;
@@ -54,14 +55,22 @@ fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
     move |source| ProcessError::Sys { what, source }
 }
 
+/// An init that is set up and blocked on exec.fifo.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: i32,
+    /// The master of the container's terminal, when it has one.
+    pub console: Option<OwnedFd>,
+}
+
 /// Starts the container's init and waits until it is set up and blocked on exec.fifo.
-/// Returns its pid. On failure the init is killed and reaped before returning.
+/// On failure the init is killed and reaped before returning.
 pub fn launch(
     cfg: &BundleConfig,
     opts: &LaunchOptions,
     fifo: &Path,
     cgroup: &dyn CgroupManager,
-) -> Result<i32, ProcessError> {
+) -> Result<Launched, ProcessError> {
     let plan = NamespacePlan::from_spec(&cfg.spec);
     // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
     // (a mapped root in a user namespace, say) that cannot even traverse the state directory.
@@ -109,7 +118,10 @@ pub fn launch(
     };
     let _ = intermediate;
     match prepare_and_wait(cfg, &plan, init_pid, &ours, cgroup) {
-        Ok(()) => Ok(init_pid),
+        Ok(console) => Ok(Launched {
+            pid: init_pid,
+            console,
+        }),
         Err(e) => {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(init_pid),
@@ -128,7 +140,7 @@ fn prepare_and_wait(
     pid: i32,
     chan: &SyncChannel,
     cgroup: &dyn CgroupManager,
-) -> Result<(), ProcessError> {
+) -> Result<Option<OwnedFd>, ProcessError> {
     if plan.new_user {
         // The kernel allows each map to be written once, by a process with CAP_SETUID/SETGID over
         // the parent namespace: the runtime, before the init does anything as "root".
@@ -148,14 +160,20 @@ fn prepare_and_wait(
     {
         cgroup.set(resources)?;
     }
+    // From outside: in a user namespace the init could not raise its hard limits itself.
+    crate::security::set_rlimits(pid, &cfg.spec)?;
     if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         crate::security::set_oom_score_adj(pid, score)?;
     }
     chan.send(&SyncMsg::Go)
         .map_err(sys("sending go to the container's init"))?;
-    match chan.recv() {
-        Ok(Some(SyncMsg::Ready)) => Ok(()),
-        other => Err(unexpected(other)),
+    let mut console = None;
+    loop {
+        match chan.recv_with_fd() {
+            Ok(Some((SyncMsg::Ready, _))) => return Ok(console),
+            Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+            other => return Err(unexpected(other.map(|m| m.map(|(m, _)| m)))),
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::io::{IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -14,6 +15,8 @@ pub enum SyncMsg {
     Go,
     /// From the init: set up, about to wait on exec.fifo.
     Ready,
+    /// From the init: the master of the container's terminal travels with this message.
+    Console,
     /// From the init or intermediate: setting up failed.
     Error { msg: String },
 }
@@ -37,8 +40,7 @@ impl SyncChannel {
     }
 
     pub fn send(&self, msg: &SyncMsg) -> io::Result<()> {
-        let mut data = serde_json::to_vec(msg).map_err(io::Error::other)?;
-        data.truncate(MAX_MSG);
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
         nix::sys::socket::send(
             self.0.as_raw_fd(),
             &data,
@@ -48,25 +50,62 @@ impl SyncChannel {
         Ok(())
     }
 
+    /// Sends a message with a file descriptor attached (SCM_RIGHTS).
+    pub fn send_with_fd(&self, msg: &SyncMsg, fd: BorrowedFd<'_>) -> io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
+        let fds = [fd.as_raw_fd()];
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &[IoSlice::new(&data)],
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )
+        .map_err(io::Error::from)?;
+        Ok(())
+    }
+
     /// The next message, or None when every peer has closed its end (the peer died).
     pub fn recv(&self) -> io::Result<Option<SyncMsg>> {
+        Ok(self.recv_with_fd()?.map(|(m, _)| m))
+    }
+
+    /// The next message and the descriptor that came with it, if any.
+    pub fn recv_with_fd(&self) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; MAX_MSG];
-        let n = loop {
-            match nix::sys::socket::recv(
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let (n, fd) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
                 self.0.as_raw_fd(),
-                &mut buf,
-                nix::sys::socket::MsgFlags::empty(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
-                other => break other.map_err(io::Error::from)?,
+                Err(e) => return Err(e.into()),
+                Ok(r) => {
+                    let mut fd = None;
+                    for c in r.cmsgs().map_err(io::Error::from)? {
+                        if let ControlMessageOwned::ScmRights(fds) = c {
+                            for raw in fds {
+                                // SAFETY: the kernel just installed this descriptor for us; we own it.
+                                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
+                                fd.get_or_insert(owned);
+                            }
+                        }
+                    }
+                    break (r.bytes, fd);
+                }
             }
         };
         if n == 0 {
             return Ok(None);
         }
-        serde_json::from_slice(&buf[..n])
-            .map(Some)
-            .map_err(io::Error::other)
+        let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
+        Ok(Some((msg, fd)))
     }
 }
 
@@ -84,6 +123,12 @@ mod tests {
             b.recv().unwrap(),
             Some(SyncMsg::Error { msg: "boom".into() })
         );
+        let f = std::fs::File::open("/dev/null").unwrap();
+        a.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&f))
+            .unwrap();
+        let (m, fd) = b.recv_with_fd().unwrap().unwrap();
+        assert_eq!(m, SyncMsg::Console);
+        assert!(fd.is_some());
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
     }

@@ -54,9 +54,24 @@ pub fn load_bundle(bundle: &Path) -> Result<BundleConfig, SpecError> {
 }
 
 /// Parses config.json; a syntax or type error reports the line and column serde found it at.
+/// The security fields are checked on the raw JSON first, because oci-spec rejects an unknown
+/// capability or rlimit name without saying which field held it, and it spells two runtime-spec
+/// scheduler flags differently (see `security::check_raw_config`).
 pub fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
-    serde_json::from_slice(bytes).map_err(|e| SpecError::Parse {
+    let parse_err = |e: serde_json::Error| SpecError::Parse {
         path: path.to_path_buf(),
         detail: e.to_string(),
-    })
+    };
+    let original: serde_json::Value = serde_json::from_slice(bytes).map_err(parse_err)?;
+    let mut checked = original.clone();
+    crate::security::check_raw_config(&mut checked).map_err(|e| SpecError::Parse {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    if checked == original {
+        // Parsing the bytes (not the Value) keeps line and column in type errors.
+        serde_json::from_slice(bytes).map_err(parse_err)
+    } else {
+        serde_json::from_value(checked).map_err(parse_err)
+    }
 }

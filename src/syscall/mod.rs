@@ -3,5 +3,9 @@
 
 pub mod clone;
 pub mod fd;
+pub mod mount;
 pub mod ns;
+pub mod path;
 pub mod process;
+pub mod security;
+pub mod tty;

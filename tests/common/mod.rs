@@ -66,7 +66,9 @@ pub fn populate_busybox_rootfs(rootfs: &Path) {
     }
     let bb = rootfs.join("bin/busybox");
     std::fs::copy(busybox_path(), &bb).expect("copy busybox");
-    let list = Command::new(&bb)
+    // Ask the host's busybox, not the fresh copy: while another test thread forks, the copy's
+    // write descriptor can be inherited for a moment and exec of the copy fails with ETXTBSY.
+    let list = Command::new(busybox_path())
         .arg("--list")
         .output()
         .expect("busybox --list");
@@ -120,6 +122,9 @@ impl Bundle {
         };
         b.update_config(|c| {
             c["process"]["terminal"] = Value::Bool(false);
+            // Tests talk to the container through files in its rootfs (e.g. /tmp/ready), so
+            // the root stays writable; `berth spec`'s root.readonly: true is now enforced.
+            c["root"]["readonly"] = Value::Bool(false);
             c["process"]["args"] =
                 Value::from(args.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         });
