@@ -11,7 +11,7 @@
 #                  present, else a shallow clone from GitHub into the cache)
 #   RUNC_BATS_DIR  cache/work dir, never committed (default /tmp/runc-bats)
 #   BATS_FILES     space-separated list of .bats files to run (basenames)
-#   BERTH_NOTTY    when 1 (default) and berth is among the runtimes, also run a
+#   BERTH_NOTTY    when 1 (default 0) and berth is among the runtimes, also run a
 #                  diagnostic pass "berth-notty": berth behind a wrapper that
 #                  forces process.terminal=false and drops --console-socket, so
 #                  the failures hidden behind missing terminal support show up
@@ -165,7 +165,7 @@ make_notty_wrapper() { # make_notty_wrapper REAL_BINARY -> prints the wrapper pa
 	chmod +x "$w"
 	echo "$w"
 }
-if [ "${BERTH_NOTTY:-1}" = 1 ]; then
+if [ "${BERTH_NOTTY:-0}" = 1 ]; then
 	for rt in "${runtimes[@]}"; do
 		if [ "$(basename "$rt")" = berth ]; then
 			runtimes+=("$(make_notty_wrapper "$rt")")
