@@ -582,3 +582,19 @@ fn version_flag() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("spec: 1."));
 }
+
+#[test]
+fn cgroup_namespace_is_rooted_at_the_container_cgroup() {
+    if !require_root("cgroup_namespace_is_rooted_at_the_container_cgroup") {
+        return;
+    }
+    let b = Bundle::busybox(&["cat", "/proc/self/cgroup"]);
+    let out = b.run_ok(&unique_id("cgns"));
+    assert!(!out.is_empty());
+    for line in out.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "every hierarchy shows the namespace root: {out}"
+        );
+    }
+}

@@ -104,24 +104,6 @@ impl Runtime {
                 "cannot use console socket if berth will not detach or allocate tty".into(),
             ));
         }
-        if let Some(hooks) = cfg.spec.hooks() {
-            let any = [
-                hooks.prestart(),
-                hooks.create_runtime(),
-                hooks.create_container(),
-                hooks.start_container(),
-                hooks.poststart(),
-                hooks.poststop(),
-            ]
-            .iter()
-            .any(|h| h.as_ref().is_some_and(|v| !v.is_empty()));
-            if any {
-                return Err(ContainerError::Invalid(format!(
-                    "{}: hooks: not supported by this build of berth yet",
-                    cfg.config_path.display()
-                )));
-            }
-        }
         Ok(())
     }
 

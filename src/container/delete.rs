@@ -33,7 +33,10 @@ impl Runtime {
                 )))
             }
         }
-        destroy(dir, &state)
+        let result = destroy(dir, &state);
+        // After the container's processes and resources are gone, as the spec orders it.
+        self.run_hooks_warn(&state, crate::hooks::HookKind::Poststop, "stopped");
+        result
     }
 }
 

@@ -6,7 +6,7 @@ pub fn features() -> Value {
     json!({
         "ociVersionMin": crate::spec::OCI_VERSION_MIN,
         "ociVersionMax": crate::spec::OCI_VERSION_MAX,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
         "mountOptions": [
             "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
             "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",

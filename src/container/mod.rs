@@ -68,6 +68,30 @@ impl Runtime {
         compute_status(state.pid, state.init_start_time, fifo, false)
     }
 
+    /// Runs the hooks of `kind` from the runtime; their failure is logged as a warning, not an
+    /// error, as the runtime-spec asks for poststart and poststop.
+    pub(crate) fn run_hooks_warn(
+        &self,
+        state: &ContainerState,
+        kind: crate::hooks::HookKind,
+        status: &str,
+    ) {
+        if crate::hooks::hooks_of(&state.config, kind).is_empty() {
+            return;
+        }
+        let json = crate::process::hook_state_json(
+            &state.config,
+            &state.bundle,
+            &state.id,
+            state.pid,
+            status,
+        );
+        if let Err(e) = crate::hooks::run(&state.config, kind, &json) {
+            crate::logging::warn(&e.to_string());
+            eprintln!("berth: warning: {e}");
+        }
+    }
+
     /// `berth state ID`.
     pub fn state(&self, id: &str) -> Result<OciState, ContainerError> {
         crate::spec::validate_container_id(id)?;

@@ -84,6 +84,7 @@ impl Runtime {
         }
         std::fs::remove_file(&fifo_path)
             .map_err(io(format!("removing {}", fifo_path.display())))?;
+        self.run_hooks_warn(state, crate::hooks::HookKind::Poststart, "running");
         Ok(())
     }
 

@@ -1,1 +1,171 @@
-//! hooks (filled in by its issue's work).
+//! The six OCI lifecycle hooks. Each hook is a program run with the container's state JSON on
+//! its stdin; where and when each kind runs is decided by the callers (see the runtime-spec's
+//! lifecycle): prestart and createRuntime by the runtime while the init waits before pivot_root,
+//! createContainer by the init before pivot_root, startContainer by the init just before exec,
+//! poststart by `start` after exec, poststop by `delete`.
+
+use oci_spec::runtime::{Hook, Hooks, Spec};
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl HookKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            HookKind::Prestart => "prestart",
+            HookKind::CreateRuntime => "createRuntime",
+            HookKind::CreateContainer => "createContainer",
+            HookKind::StartContainer => "startContainer",
+            HookKind::Poststart => "poststart",
+            HookKind::Poststop => "poststop",
+        }
+    }
+
+    fn select(self, hooks: &Hooks) -> Option<&Vec<Hook>> {
+        match self {
+            HookKind::Prestart => hooks.prestart().as_ref(),
+            HookKind::CreateRuntime => hooks.create_runtime().as_ref(),
+            HookKind::CreateContainer => hooks.create_container().as_ref(),
+            HookKind::StartContainer => hooks.start_container().as_ref(),
+            HookKind::Poststart => hooks.poststart().as_ref(),
+            HookKind::Poststop => hooks.poststop().as_ref(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    #[error("hooks.{kind}[{index}] {path}: {reason}")]
+    Failed {
+        kind: &'static str,
+        index: usize,
+        path: String,
+        reason: String,
+    },
+}
+
+/// The hooks of one kind in a config (empty when none).
+pub fn hooks_of(spec: &Spec, kind: HookKind) -> &[Hook] {
+    spec.hooks()
+        .as_ref()
+        .and_then(|h| kind.select(h))
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// Runs every hook of `kind` in order, stopping at the first failure.
+pub fn run(spec: &Spec, kind: HookKind, state_json: &str) -> Result<(), HookError> {
+    for (index, hook) in hooks_of(spec, kind).iter().enumerate() {
+        run_one(hook, state_json).map_err(|reason| HookError::Failed {
+            kind: kind.name(),
+            index,
+            path: hook.path().display().to_string(),
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs one hook: `args[0]` is its argv[0] (the spec's execv semantics), `env` is its whole
+/// environment, the state goes to stdin, and a `timeout` kills it.
+fn run_one(hook: &Hook, state_json: &str) -> Result<(), String> {
+    let args = hook.args().clone().unwrap_or_default();
+    let mut cmd = Command::new(hook.path());
+    if let Some((argv0, rest)) = args.split_first() {
+        cmd.arg0(argv0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in hook.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that ignores its stdin may exit before reading it: EPIPE is not its failure.
+        let _ = stdin.write_all(state_json.as_bytes());
+    }
+    let deadline = hook
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) => {}
+            Err(e) => return Err(format!("waiting: {e}")),
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("timed out after {} s", hook.timeout().unwrap_or(0)));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Err(format!(
+        "{}, stdout: {}, stderr: {}",
+        out.status,
+        stdout.trim(),
+        stderr.trim()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(json: serde_json::Value) -> Hook {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn hook_gets_state_on_stdin_args_and_env() {
+        let out = std::env::temp_dir().join(format!("berth-hook-unit-{}", std::process::id()));
+        let h = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {0}; echo \"$0 $1 $FOO\" >> {0}", out.display()), "zero", "one"],
+            "env": ["FOO=bar"]
+        }));
+        run_one(&h, "{\"id\":\"x\"}").unwrap();
+        let text = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(text, "{\"id\":\"x\"}zero one bar\n");
+        let _ = std::fs::remove_file(&out);
+    }
+
+    #[test]
+    fn failure_and_timeout_are_errors() {
+        let h = hook(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 4"]}),
+        );
+        let e = run_one(&h, "{}").unwrap_err();
+        assert!(e.contains("4") && e.contains("nope"), "{e}");
+        let h = hook(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}),
+        );
+        assert!(run_one(&h, "{}").unwrap_err().contains("timed out"));
+        let h = hook(serde_json::json!({"path": "/no/such/hook"}));
+        assert!(run_one(&h, "{}").unwrap_err().contains("cannot run"));
+    }
+}

@@ -41,6 +41,9 @@ pub struct NamespacePlan {
     pub new_user: bool,
     /// A new time namespace: unshared before the clone, offsets written, then inherited by the init.
     pub new_time: bool,
+    /// A new cgroup namespace: unshared by the init itself once the runtime has put it in its
+    /// cgroup, so the namespace's root is the container's cgroup, not the runtime's.
+    pub new_cgroup: bool,
     /// `/proc/self/timens_offsets` content for a new time namespace.
     pub time_offsets: String,
     pub uid_map: String,
@@ -57,6 +60,7 @@ impl NamespacePlan {
             match ns.path() {
                 Some(path) => plan.joins.push((ns.typ(), path.clone())),
                 None if ns.typ() == LinuxNamespaceType::Time => plan.new_time = true,
+                None if ns.typ() == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
                 None => {
                     plan.clone_flags |= clone_flag(ns.typ());
                     plan.new_user |= ns.typ() == LinuxNamespaceType::User;
@@ -92,7 +96,9 @@ impl NamespacePlan {
     }
 
     pub fn has_new(&self, t: LinuxNamespaceType) -> bool {
-        self.clone_flags & clone_flag(t) != 0 || (t == LinuxNamespaceType::Time && self.new_time)
+        self.clone_flags & clone_flag(t) != 0
+            || (t == LinuxNamespaceType::Time && self.new_time)
+            || (t == LinuxNamespaceType::Cgroup && self.new_cgroup)
     }
 }
 
@@ -124,9 +130,10 @@ mod tests {
         assert!(!p.needs_intermediate());
         let want =
             libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
-        assert_eq!(
-            p.clone_flags,
-            want | libc::CLONE_NEWNS | libc::CLONE_NEWCGROUP
+        assert_eq!(p.clone_flags, want | libc::CLONE_NEWNS);
+        assert!(
+            p.new_cgroup,
+            "unshared by the init after it joined its cgroup"
         );
         assert!(!p.new_user);
     }

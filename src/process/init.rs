@@ -4,6 +4,8 @@
 use super::exec_path;
 use super::sync::{SyncChannel, SyncMsg};
 use super::LaunchOptions;
+use crate::hooks::HookKind;
+use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::exit_now;
 use std::ffi::CString;
@@ -15,12 +17,12 @@ use std::path::PathBuf;
 /// the sync channel; after it, on stderr (the runtime has gone by then).
 pub fn run(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
-    let err = match setup(cfg, new_user_ns, opts, fifo, chan) {
+    let err = match setup(cfg, plan, opts, fifo, chan) {
         Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -35,6 +37,7 @@ pub fn run(
 
 /// What the init holds between setting up and exec.
 struct ReadyToExec {
+    hook_state: String,
     fifo: OwnedFd,
     program: CString,
     argv: Vec<CString>,
@@ -43,22 +46,22 @@ struct ReadyToExec {
 
 fn setup(
     cfg: &BundleConfig,
-    new_user_ns: bool,
+    plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> Result<ReadyToExec, String> {
-    match chan.recv() {
-        Ok(Some(SyncMsg::Go)) => {}
+    let hook_state = match chan.recv() {
+        Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
         Ok(other) => {
             return Err(format!(
                 "init: unexpected message from the runtime: {other:?}"
             ))
         }
         Err(e) => return Err(format!("init: reading from the runtime: {e}")),
-    }
+    };
     let spec = &cfg.spec;
-    if new_user_ns {
+    if plan.new_user {
         // Creds are still the host's; become root of the new namespace (the id maps are written).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
@@ -66,6 +69,12 @@ fn setup(
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
         })?;
+    }
+    if plan.new_cgroup {
+        // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
+        // root of the new namespace.
+        crate::syscall::ns::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| format!("linux.namespaces: new cgroup namespace: {e}"))?;
     }
     if !opts.no_new_keyring {
         match crate::syscall::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
@@ -95,9 +104,14 @@ fn setup(
         rootfs: &cfg.rootfs,
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
-        user_namespace: new_user_ns,
+        user_namespace: plan.new_user,
     };
-    crate::rootfs::setup_rootfs(&rootfs_cfg).map_err(|e| e.to_string())?;
+    let mut hooks = InitHooks {
+        spec,
+        chan,
+        state: &hook_state,
+    };
+    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| e.to_string())?;
     let process = spec.process().as_ref().ok_or("process: missing")?;
     if process.terminal().unwrap_or(false) {
         let size = process
@@ -140,6 +154,7 @@ fn setup(
     crate::syscall::fd::cloexec_from(3 + opts.preserve_fds)
         .map_err(|e| format!("closing the runtime's fds: {e}"))?;
     Ok(ReadyToExec {
+        hook_state,
         fifo,
         program,
         argv,
@@ -168,6 +183,9 @@ fn wait_and_exec(
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    // startContainer: after `start`, before the user's program, inside the container.
+    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
+        .map_err(|e| e.to_string())?;
     // Last, so the filter constrains as little of berth's own work as possible (with
     // noNewPrivileges; without it the filter went in before the capabilities were dropped).
     crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
@@ -178,6 +196,35 @@ fn wait_and_exec(
         ready.program,
         std::io::Error::from(err)
     ))
+}
+
+/// The init's part of the hooks, at the rootfs setup's pivot point.
+struct InitHooks<'a> {
+    spec: &'a oci_spec::runtime::Spec,
+    chan: &'a SyncChannel,
+    state: &'a str,
+}
+
+impl crate::rootfs::SetupHooks for InitHooks<'_> {
+    /// prestart and createRuntime run in the runtime (its namespaces) while we wait; then
+    /// createContainer runs here, in the container's namespaces, before pivot_root.
+    fn before_pivot(&mut self) -> Result<(), String> {
+        let runtime_side = [HookKind::Prestart, HookKind::CreateRuntime];
+        if runtime_side
+            .iter()
+            .any(|k| !crate::hooks::hooks_of(self.spec, *k).is_empty())
+        {
+            self.chan
+                .send(&SyncMsg::RunCreateRuntimeHooks)
+                .map_err(|e| format!("asking the runtime to run hooks: {e}"))?;
+            match self.chan.recv() {
+                Ok(Some(SyncMsg::HooksDone)) => {}
+                other => return Err(format!("waiting for the runtime's hooks: {other:?}")),
+            }
+        }
+        crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// $HOME for a uid from the container's /etc/passwd, "/" when it has none (as runc does).

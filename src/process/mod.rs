@@ -15,6 +15,7 @@ pub mod sync;
 pub mod terminal;
 
 use crate::cgroups::CgroupManager;
+use crate::hooks::HookKind;
 use crate::namespaces::NamespacePlan;
 use crate::spec::BundleConfig;
 use crate::syscall::clone::{clone_process, exit_now, CloneResult};
@@ -48,6 +49,8 @@ pub enum ProcessError {
     Cgroup(#[from] crate::cgroups::CgroupError),
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
 }
 
 fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
@@ -108,7 +111,7 @@ pub fn launch(
         match clone_process(plan.clone_flags).map_err(sys("clone"))? {
             CloneResult::Child => {
                 drop(ours);
-                init::run(cfg, plan.new_user, opts, fifo, &theirs)
+                init::run(cfg, &plan, opts, fifo, &theirs)
             }
             CloneResult::Parent { child } => {
                 drop(theirs);
@@ -117,7 +120,7 @@ pub fn launch(
         }
     };
     let _ = intermediate;
-    match prepare_and_wait(cfg, &plan, init_pid, &ours, cgroup) {
+    match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup) {
         Ok(console) => Ok(Launched {
             pid: init_pid,
             console,
@@ -137,6 +140,7 @@ pub fn launch(
 fn prepare_and_wait(
     cfg: &BundleConfig,
     plan: &NamespacePlan,
+    id: &str,
     pid: i32,
     chan: &SyncChannel,
     cgroup: &dyn CgroupManager,
@@ -165,16 +169,51 @@ fn prepare_and_wait(
     if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
         crate::security::set_oom_score_adj(pid, score)?;
     }
-    chan.send(&SyncMsg::Go)
-        .map_err(sys("sending go to the container's init"))?;
+    let hook_state = cfg
+        .spec
+        .hooks()
+        .is_some()
+        .then(|| hook_state_json(&cfg.spec, &cfg.bundle, id, pid, "creating"));
+    chan.send(&SyncMsg::Go {
+        hook_state: hook_state.clone(),
+    })
+    .map_err(sys("sending go to the container's init"))?;
     let mut console = None;
     loop {
         match chan.recv_with_fd() {
             Ok(Some((SyncMsg::Ready, _))) => return Ok(console),
             Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+            Ok(Some((SyncMsg::RunCreateRuntimeHooks, _))) => {
+                let state = hook_state.as_deref().unwrap_or("{}");
+                let ran = crate::hooks::run(&cfg.spec, HookKind::Prestart, state)
+                    .and_then(|_| crate::hooks::run(&cfg.spec, HookKind::CreateRuntime, state));
+                // On failure the caller kills the waiting init.
+                ran?;
+                chan.send(&SyncMsg::HooksDone)
+                    .map_err(sys("telling the container's init the hooks ran"))?;
+            }
             other => return Err(unexpected(other.map(|m| m.map(|(m, _)| m)))),
         }
     }
+}
+
+/// The state document hooks read on stdin (the runtime-spec's state, pid in our namespace).
+pub fn hook_state_json(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    id: &str,
+    pid: i32,
+    status: &str,
+) -> String {
+    serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
 }
 
 fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
@@ -236,7 +275,7 @@ fn intermediate_main(
         }
     }
     match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
-        Ok(CloneResult::Child) => init::run(cfg, plan.new_user, opts, fifo, chan),
+        Ok(CloneResult::Child) => init::run(cfg, plan, opts, fifo, chan),
         Ok(CloneResult::Parent { child }) => {
             let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
             exit_now(code)

@@ -11,8 +11,13 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 pub enum SyncMsg {
     /// From the intermediate process: the pid of the init it cloned.
     InitPid { pid: i32 },
-    /// From the runtime: id maps written, cgroup joined; the init may set itself up.
-    Go,
+    /// From the runtime: id maps written, cgroup joined; the init may set itself up. Carries
+    /// the state JSON the init's hooks get (createContainer, startContainer), when there are any.
+    Go { hook_state: Option<String> },
+    /// From the init: mounts are in place, pivot_root is next: run prestart and createRuntime.
+    RunCreateRuntimeHooks,
+    /// From the runtime: those hooks succeeded.
+    HooksDone,
     /// From the init: set up, about to wait on exec.fifo.
     Ready,
     /// From the init: the master of the container's terminal travels with this message.
