@@ -238,7 +238,7 @@ out=$BENCH_DIR/runtime.md
 	echo "- Machine: $ncpu cores ($cpu), $mem RAM, $os, kernel $kernel"
 	echo "- cgroups: $cgview"
 	echo "- Load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs share the machine: compare ratios within one run; CPU user+sys is the least load-sensitive row)"
-	echo "- $("$BERTH" --version 2>/dev/null | head -1) ($(cd "$repo" && git describe --always --dirty 2>/dev/null || echo '?')); $("$RUNC" --version | head -1); $("$CRUN" --version | head -1)"
+	echo "- $("$BERTH" --version 2>/dev/null | head -1) ($(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo '?')); $("$RUNC" --version | head -1); $("$CRUN" --version | head -1)"
 	echo "- Bundle: busybox-static rootfs, runc's default spec with terminal false and args [/bin/true]; one --root per runtime under $BENCH_DIR"
 	echo "- Reproduce: \`make bench\` (or \`bench/runtime.sh\` after \`make release\`)"
 	echo
