@@ -12,8 +12,12 @@ all: release
 build:
 	$(CARGO) build
 
+# Static and not position-independent: a static-pie binary relocates ~0.4 MiB of pointers at every
+# start (dirty pages in every berth process); without PIE those pages stay clean and shared. berth
+# runs for milliseconds and no container code ever runs in its address space, so fixed load
+# addresses cost little. opt-level "s" (Cargo.toml) saves another ~0.3 MiB of touched text.
 release:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target x86_64-unknown-linux-gnu
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" $(CARGO) build --release --target x86_64-unknown-linux-gnu
 	mkdir -p target/release && cp target/x86_64-unknown-linux-gnu/release/berth target/x86_64-unknown-linux-gnu/release/berth-image target/release/
 
 # Debian packages the tests and the demo need (lists in .ci/apt-packages.d/).
