@@ -663,3 +663,56 @@ fn run_keep_leaves_a_stopped_container_to_delete() {
     assert!(b.berth(&["delete", &id]).status.success());
     assert!(!b.state_root.join(&id).exists());
 }
+
+#[test]
+fn joins_another_containers_user_namespace() {
+    if !require_root("joins_another_containers_user_namespace") {
+        return;
+    }
+    let userns = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup");
+    };
+    let a = Bundle::busybox(&["sleep", "1000"]);
+    a.update_config(userns);
+    let id_a = unique_id("userowner");
+    let bundle = a.dir.to_string_lossy().to_string();
+    let out = a.berth(&["run", "-d", "--bundle", &bundle, &id_a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_a = state_of(&a, &id_a)["pid"].as_i64().unwrap();
+
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "cat /proc/self/uid_map; id -u; readlink /proc/self/ns/user",
+    ]);
+    b.update_config(|c| {
+        userns(c);
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in ns.iter_mut() {
+            if n["type"] == "user" {
+                n["path"] = format!("/proc/{pid_a}/ns/user").into();
+            }
+        }
+    });
+    let out = b.run_ok(&unique_id("userjoiner"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["0", "100000", "65536"],
+        "{out}"
+    );
+    assert_eq!(lines[1], "0", "root of the joined namespace: {out}");
+    let user_a = std::fs::read_link(format!("/proc/{pid_a}/ns/user")).unwrap();
+    assert_eq!(lines[2], user_a.to_string_lossy());
+}

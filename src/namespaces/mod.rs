@@ -96,6 +96,16 @@ impl NamespacePlan {
         !self.joins.is_empty() || self.new_time
     }
 
+    /// The container has its own user namespace, created or joined: its root is not the host's
+    /// (devices are bound rather than made, mount flags are locked, host ids are unmapped).
+    pub fn in_user_namespace(&self) -> bool {
+        self.new_user
+            || self
+                .joins
+                .iter()
+                .any(|(t, _)| *t == LinuxNamespaceType::User)
+    }
+
     pub fn has_new(&self, t: LinuxNamespaceType) -> bool {
         self.clone_flags & clone_flag(t) != 0
             || (t == LinuxNamespaceType::Time && self.new_time)

@@ -67,8 +67,9 @@ fn setup(
         Err(e) => return Err(format!("init: reading from the runtime: {e}")),
     };
     let spec = &cfg.spec;
-    if plan.new_user {
-        // Creds are still the host's; become root of the new namespace (the id maps are written).
+    if plan.in_user_namespace() {
+        // Creds are still the host's, unmapped in the container's user namespace (files it
+        // creates would fail with EOVERFLOW); become that namespace's root (maps are written).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
             format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
         })?;
@@ -110,7 +111,7 @@ fn setup(
         rootfs: &cfg.rootfs,
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
-        user_namespace: plan.new_user,
+        user_namespace: plan.in_user_namespace(),
     };
     let mut hooks = InitHooks {
         spec,
