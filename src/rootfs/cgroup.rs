@@ -121,9 +121,12 @@ pub fn mount_cgroup(
     let read = |p: &str| std::fs::read_to_string(p).map_err(|e| mount_err(dest, "read", p, e));
     let mounts = mountinfo::parse(&read("/proc/self/mountinfo")?);
     let lines = parse_proc_cgroup(&read("/proc/self/cgroup")?);
-    // Each hierarchy is read-only in the container whatever the options say, as with runc.
+    // Each hierarchy gets the mount's own ro (as runc binds them with the mount's flags: a
+    // config without "ro" lets the container make sub-cgroups, which runc's bats suite relies on)
+    // and is always nosuid, nodev, noexec.
+    let ro_requested = (opts.attrs.set | opts.rec_attrs.set) & MOUNT_ATTR_RDONLY;
     let hier_attrs = AttrChange {
-        set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        set: ro_requested | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         clr: 0,
     };
     for h in v1_hierarchies(&mounts, &lines, !ctx.cgroup_namespace) {

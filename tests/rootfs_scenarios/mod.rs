@@ -139,20 +139,34 @@ pub fn cgroup_v1_hierarchies(r: &dyn Runner) {
         eprintln!("SKIP cgroup_v1_hierarchies: the host has no cgroup v1 hierarchies");
         return;
     }
-    for cgroupns in [true, false] {
+    for (cgroupns, ro) in [(true, true), (false, true), (true, false)] {
         let b = sh("cat /proc/self/mountinfo; echo; cat /proc/self/cgroup");
-        if !cgroupns {
-            b.update_config(|c| {
-                let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
-                ns.retain(|n| n["type"] != "cgroup");
-            });
-        }
+        b.update_config(|c| {
+            let ns = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+            ns.retain(|n| n["type"] != "cgroup");
+            if cgroupns {
+                ns.push(serde_json::json!({"type": "cgroup"}));
+            }
+            if !ro {
+                // runc's bats "delete --force in cgroupv1 with subcgroups" drops "ro" to make
+                // sub-cgroups inside the container.
+                for m in c["mounts"].as_array_mut().expect("mounts") {
+                    if m["type"] == "cgroup" {
+                        if let Some(o) = m["options"].as_array_mut() {
+                            o.retain(|o| o != "ro");
+                        }
+                    }
+                }
+            }
+        });
         let out = ok(r, &b, "cgv1");
         for n in &names {
             let l = mount_line(&out, &format!("/sys/fs/cgroup/{n}"));
-            assert!(
-                l.contains(" - cgroup ") && opts(l).0.contains(&"ro"),
-                "cgroupns={cgroupns}: {l}"
+            assert!(l.contains(" - cgroup "), "cgroupns={cgroupns}: {l}");
+            assert_eq!(
+                opts(l).0.contains(&"ro"),
+                ro,
+                "cgroupns={cgroupns} ro={ro}: {l}"
             );
         }
     }
