@@ -55,7 +55,11 @@ pub struct UpdateArgs {
     memory_swap: Option<String>,
     #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     memory_reservation: Option<String>,
-    #[arg(long = "cpu-shares", allow_hyphen_values = true)]
+    #[arg(
+        long = "cpu-shares",
+        visible_alias = "cpu-share",
+        allow_hyphen_values = true
+    )]
     cpu_shares: Option<String>,
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     cpu_quota: Option<String>,

@@ -98,9 +98,15 @@ impl V1Manager {
             .map(|h| h.dir.clone())
     }
 
-    /// A fresh cpuset cgroup has empty cpus/mems and refuses tasks: copy the parent's down.
-    fn init_cpuset(created: &[PathBuf]) -> Result<(), CgroupError> {
-        for d in created {
+    /// A fresh cpuset cgroup has empty cpus/mems and refuses tasks: copy the parent's down,
+    /// from the top. Ancestors someone else made (a pod's cgroup, say) may be empty too.
+    fn init_cpuset(leaf: &Path) -> Result<(), CgroupError> {
+        let mut chain: Vec<&Path> = leaf
+            .ancestors()
+            .take_while(|d| d.join("cpuset.cpus").exists())
+            .collect();
+        chain.reverse();
+        for d in chain {
             let Some(parent) = d.parent() else { continue };
             for f in ["cpuset.cpus", "cpuset.mems"] {
                 if fs::read(d, f).map(|v| v.trim().is_empty()).unwrap_or(false) {
@@ -120,7 +126,7 @@ impl V1Manager {
             self.created.borrow_mut().extend(mine.iter().cloned());
             r?;
             if is_cpuset {
-                Self::init_cpuset(&mine)?;
+                Self::init_cpuset(&h.dir)?;
             }
         }
         if pid > 0 {
