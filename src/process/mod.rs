@@ -86,7 +86,6 @@ pub fn launch(
         .map_err(sys(format!("opening {}", fifo.display())))?;
     let fifo = OwnedFd::from(fifo);
     let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-    let mut intermediate = None;
     let init_pid = if plan.needs_intermediate() {
         match clone_process(0).map_err(sys("fork"))? {
             CloneResult::Child => {
@@ -95,16 +94,11 @@ pub fn launch(
             }
             CloneResult::Parent { child } => {
                 drop(theirs);
-                intermediate = Some(child);
-                match ours.recv() {
-                    Ok(Some(SyncMsg::InitPid { pid })) => {
-                        reap(child);
-                        pid
-                    }
-                    other => {
-                        reap(child);
-                        return Err(unexpected(other));
-                    }
+                let msg = ours.recv();
+                reap(child);
+                match msg {
+                    Ok(Some(SyncMsg::InitPid { pid })) => pid,
+                    other => return Err(unexpected(other)),
                 }
             }
         }
@@ -120,7 +114,6 @@ pub fn launch(
             }
         }
     };
-    let _ = intermediate;
     match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup) {
         Ok(console) => Ok(Launched {
             pid: init_pid,
