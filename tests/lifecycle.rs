@@ -68,15 +68,7 @@ fn run_reports_death_by_signal_as_128_plus_n() {
     // sent from outside: so the kill comes from `berth kill`, as an engine would send it.
     let b = Bundle::busybox(&["sh", "-c", "echo ready > /tmp/ready; exec sleep 1000"]);
     let id = unique_id("sig");
-    let mut child = std::process::Command::new(common::berth_bin())
-        .arg("--root")
-        .arg(&b.state_root)
-        .args(["run", "--bundle"])
-        .arg(&b.dir)
-        .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = b.spawn_run(&id);
     eventually("container ready", || {
         b.dir.join("rootfs/tmp/ready").exists()
     });
@@ -285,15 +277,7 @@ fn run_forwards_signals_to_the_container() {
         "trap 'exit 42' TERM; echo ready > /tmp/ready; while true; do sleep 0.05; done",
     ]);
     let id = unique_id("fwd");
-    let mut child = std::process::Command::new(common::berth_bin())
-        .arg("--root")
-        .arg(&b.state_root)
-        .args(["run", "--bundle"])
-        .arg(&b.dir)
-        .arg(&id)
-        .stdin(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = b.spawn_run(&id);
     eventually("container ready", || {
         b.dir.join("rootfs/tmp/ready").exists()
     });

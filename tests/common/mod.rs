@@ -198,6 +198,20 @@ impl Bundle {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// `berth run --bundle DIR ID` in the background (stdin closed, stdout/stderr inherited), for
+    /// tests that signal the runtime or the container while it runs.
+    pub fn spawn_run(&self, id: &str) -> std::process::Child {
+        Command::new(berth_bin())
+            .arg("--root")
+            .arg(&self.state_root)
+            .args(["run", "--bundle"])
+            .arg(&self.dir)
+            .arg(id)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn berth run")
+    }
+
     /// Sets the process args.
     pub fn set_args(&self, args: &[&str]) {
         self.update_config(|c| {
