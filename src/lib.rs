@@ -9,6 +9,7 @@ pub mod container;
 pub mod hooks;
 pub mod image;
 pub mod logging;
+pub mod mountinfo;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;

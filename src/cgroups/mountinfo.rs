@@ -32,44 +32,12 @@ pub enum Layout {
     V2 { unified: CgroupMount },
 }
 
-/// Unescapes mountinfo's octal escapes (`\040` for space, ...).
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' && i + 4 <= b.len() {
-            let oct = &b[i + 1..i + 4];
-            if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let oct = std::str::from_utf8(oct).unwrap_or("");
-                if let Ok(v) = u8::from_str_radix(oct, 8) {
-                    out.push(v);
-                    i += 4;
-                    continue;
-                }
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// Parses the cgroup mounts out of a mountinfo text. Lines that are not cgroup mounts, or are
 /// malformed, are skipped: mountinfo is the kernel's, a bad line there is not the user's error.
 pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     let mut out = Vec::new();
-    for line in text.lines() {
-        // Fields: id parent maj:min root mountpoint opts [optional...] - fstype source superopts
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        if pre.len() < 5 || post.len() < 3 {
-            continue;
-        }
-        let fstype = post[0];
+    for m in crate::mountinfo::parse(text) {
+        let fstype = m.fstype.as_str();
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
@@ -78,29 +46,30 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
             Vec::new()
         } else {
             // Super options name the controllers; skip generic options.
-            post[2]
-                .split(',')
+            m.super_options
+                .iter()
                 .filter(|o| {
                     !matches!(
-                        *o,
-                        "rw" | "ro"
+                        o.as_str(),
+                        "" | "rw"
+                            | "ro"
                             | "relatime"
                             | "noatime"
                             | "nosuid"
                             | "nodev"
                             | "noexec"
                             | "clone_children"
+                            | "xattr"
+                            | "noprefix"
+                            | "cpuset_v2_mode"
                     ) && !o.starts_with("release_agent=")
-                        && *o != "xattr"
-                        && *o != "noprefix"
-                        && *o != "cpuset_v2_mode"
                 })
-                .map(str::to_string)
+                .cloned()
                 .collect()
         };
         out.push(CgroupMount {
-            mount_point: PathBuf::from(unescape(pre[4])),
-            root: unescape(pre[3]),
+            mount_point: m.mount_point,
+            root: m.root.to_string_lossy().into_owned(),
             controllers,
             v2,
         });

@@ -6,12 +6,12 @@
 
 use super::error::RootfsError;
 use super::inroot;
-use super::mountinfo::{self, MountInfo};
 use super::mounts::{
     apply_propagation, attach, mount_err, new_fs_mount, open_real_dir_target, set_attrs,
     MountContext,
 };
 use super::options::{AttrChange, MountOptions};
+use crate::mountinfo::{self, MountInfo};
 use crate::syscall::mount::{
     self as sys, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
 };
@@ -30,20 +30,13 @@ pub struct CgroupLine {
 }
 
 pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupLine> {
-    text.lines()
-        .filter_map(|l| {
-            let mut parts = l.splitn(3, ':');
-            let _id = parts.next()?;
-            let ctrl = parts.next()?;
-            let path = parts.next()?;
-            // The "0::/path" line is the v2 hierarchy of a hybrid host: not part of a v1 mount.
-            if ctrl.is_empty() {
-                return None;
-            }
-            Some(CgroupLine {
-                controllers: ctrl.split(',').map(str::to_string).collect(),
-                path: path.into(),
-            })
+    crate::cgroups::mountinfo::parse_proc_cgroup(text)
+        .into_iter()
+        // The "0::/path" line is the v2 hierarchy of a hybrid host: not part of a v1 mount.
+        .filter(|l| !l.controllers.is_empty())
+        .map(|l| CgroupLine {
+            controllers: l.controllers,
+            path: l.path.into(),
         })
         .collect()
 }

@@ -13,7 +13,6 @@ pub mod devices;
 mod error;
 pub mod inroot;
 mod masked;
-pub mod mountinfo;
 mod mounts;
 pub mod options;
 mod pivot;

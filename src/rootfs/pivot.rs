@@ -2,8 +2,8 @@
 //! filesystems pivot_root cannot handle, e.g. an initramfs).
 
 use super::error::RootfsError;
-use super::mountinfo::{self, MountInfo};
 use super::options::Propagation;
+use crate::mountinfo::{self, MountInfo};
 use crate::syscall::mount::{self as sys, MountAttr};
 use crate::syscall::path::open_path;
 use std::ffi::OsStr;

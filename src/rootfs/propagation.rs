@@ -5,8 +5,8 @@
 //! container's "/" once it is the root.
 
 use super::error::RootfsError;
-use super::mountinfo;
 use super::options::{parse_propagation, PropagationChange};
+use crate::mountinfo;
 use crate::syscall::mount as sys;
 use std::path::Path;
 

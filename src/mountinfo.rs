@@ -1,5 +1,5 @@
-//! A parser for /proc/self/mountinfo, used to find the mount holding the rootfs (its
-//! propagation matters to pivot_root) and the host's cgroup v1 hierarchies.
+//! A parser for /proc/self/mountinfo, shared by the rootfs setup (the mount holding the rootfs:
+//! its propagation matters to pivot_root) and cgroup layout detection.
 
 use std::path::{Path, PathBuf};
 
