@@ -181,9 +181,10 @@ pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
     r
 }
 
-/// True on a host whose only cgroup hierarchy is cgroup2 (no v1 controllers mounted).
+/// True when /sys/fs/cgroup itself is a cgroup2 mount (a unified-only host): runc's test too.
 pub fn is_pure_v2_host() -> bool {
-    matches!(mountinfo::detect(), Ok(mountinfo::Layout::V2 { .. }))
+    use crate::syscall::mount::{statfs_type, CGROUP2_SUPER_MAGIC};
+    statfs_type("/sys/fs/cgroup").is_ok_and(|t| t == CGROUP2_SUPER_MAGIC)
 }
 
 /// Opens (does not yet create) the container's cgroups. Called once by `create`.

@@ -84,10 +84,6 @@ pub fn v1_hierarchies(
     out
 }
 
-fn is_cgroup2_host() -> bool {
-    sys::statfs_type("/sys/fs/cgroup").is_ok_and(|t| t == sys::CGROUP2_SUPER_MAGIC)
-}
-
 pub fn mount_cgroup(
     ctx: &MountContext<'_>,
     m: &Mount,
@@ -95,7 +91,7 @@ pub fn mount_cgroup(
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
     let target = open_real_dir_target(ctx, m.destination(), dest)?;
-    if is_cgroup2_host() {
+    if crate::cgroups::is_pure_v2_host() {
         return mount_cgroup2(ctx, dest, opts, target.as_fd());
     }
     // The tmpfs stays writable until the hierarchies are in place; ro comes last.
