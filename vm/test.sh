@@ -1,18 +1,18 @@
 #!/bin/sh
-# vm/test.sh: builds the cgroup test binaries (tests/cgroups_*.rs; VM_TESTS='*' for every
+# vm/test.sh: builds the cgroup test binaries (crates/berth-cli/tests/cgroups_*.rs; VM_TESTS='*' for every
 # integration test) on the host, runs them all in one boot of the pure cgroup-v2 VM and prints
 # pass/fail/skip counts. Exit 1 on any failure.
 set -eu
 WT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$WT"
 CARGO=${CARGO:-cargo}
-tests=$(ls tests/${VM_TESTS:-cgroups_*}.rs | sed 's|tests/\(.*\)\.rs|--test \1|')
+tests=$(ls crates/berth-cli/tests/${VM_TESTS:-cgroups_*}.rs | sed 's|.*/tests/\(.*\)\.rs|--test \1|')
 # shellcheck disable=SC2086
 # The kernel and initramfs first (vm/cache does not exist in a fresh clone).
 sh vm/build.sh
-$CARGO build --quiet --bin berth
+$CARGO build --quiet -p berth-cli --bin berth
 # shellcheck disable=SC2086
-$CARGO test --no-run $tests 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' > vm/cache/test-binaries
+$CARGO test -p berth-cli --no-run $tests 2>&1 | sed -n 's/.*Executable .*(\(.*\))$/\1/p' > vm/cache/test-binaries
 [ -s vm/cache/test-binaries ] || { echo "vm/test.sh: no test binaries built" >&2; exit 1; }
 log=vm/cache/test-v2.log
 start=$(date +%s)

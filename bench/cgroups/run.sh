@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-30}
-[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --bin berth --example cgroup_bench
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --bin berth -p berth-cli -p berth-cgroups --example cgroup_bench
 BERTH=$PWD/target/release/berth
 W=$(mktemp -d /tmp/berth-bench-cg.XXXXXX)
 trap 'rm -rf "$W"' EXIT

@@ -5,7 +5,7 @@
 //! Run: `cargo fuzz run apply_layer` from fuzz/ (nightly toolchain, cargo-fuzz installed).
 #![no_main]
 
-use berth::image::apply::{apply_layer, ApplyOptions};
+use berth_image::apply::{apply_layer, ApplyOptions};
 use libfuzzer_sys::fuzz_target;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ fn sandbox() -> PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     let dir = sandbox();
-    let root = berth::image::sys::open_dir(&dir.join("rootfs")).expect("open rootfs");
+    let root = berth_image::sys::open_dir(&dir.join("rootfs")).expect("open rootfs");
     // Rootless: no device nodes or chowns on the fuzzing host.
     let opts = ApplyOptions {
         rootless: true,

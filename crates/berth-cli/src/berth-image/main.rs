@@ -1,0 +1,301 @@
+//! berth-image: unpack Docker and OCI images into runtime bundles; pull, inspect, list.
+
+use anyhow::{Context, Result};
+use berth_image::idmap::{IdMap, IdRange};
+use berth_image::source::{SourceOptions, SourceRef};
+use berth_image::{apply, inspect, layout, pull, resolve, unpack, Progress};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(
+    name = "berth-image",
+    version,
+    about = "Turn Docker and OCI images into OCI runtime bundles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct SourceArgs {
+    /// Platform to pick from a multi-platform image (OS/ARCH[/VARIANT]); default: this host's.
+    #[arg(long)]
+    platform: Option<String>,
+    /// Allow plain HTTP to registries other than localhost.
+    #[arg(long)]
+    insecure: bool,
+    /// Registry credentials, USER:PASSWORD (or set BERTH_IMAGE_CREDS).
+    #[arg(long)]
+    creds: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Unpack SOURCE into the bundle directory BUNDLE (rootfs/ and config.json).
+    Unpack {
+        /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG
+        source: String,
+        bundle: PathBuf,
+        #[command(flatten)]
+        src: SourceArgs,
+        /// Unpack without root: skip device nodes, record ownership in user.rootlesscontainers
+        /// (default when not running as root).
+        #[arg(long)]
+        rootless: bool,
+        /// Map container uids to host uids, CONTAINER:HOST:SIZE (repeatable).
+        #[arg(long = "uid-map")]
+        uid_map: Vec<String>,
+        /// Map container gids to host gids, CONTAINER:HOST:SIZE (repeatable).
+        #[arg(long = "gid-map")]
+        gid_map: Vec<String>,
+        /// Reject a layer whose decompressed size exceeds this many times its compressed size (0: no limit).
+        #[arg(long, default_value_t = unpack::DEFAULT_MAX_RATIO)]
+        max_ratio: u64,
+    },
+    /// Copy SOURCE into the local OCI layout DEST (DIR[:REF], REF defaults to the source's tag or "latest").
+    Pull {
+        source: String,
+        dest: String,
+        #[command(flatten)]
+        src: SourceArgs,
+    },
+    /// Show an image's manifest, config and layers.
+    Inspect {
+        source: String,
+        #[command(flatten)]
+        src: SourceArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the images in an OCI layout directory.
+    Ls {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// An indicatif bar on stderr, only when stderr is a terminal.
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn begin(&self, label: &str, total: u64) {
+        self.0.set_length(total);
+        self.0.set_message(label.to_string());
+    }
+    fn inc(&self, n: u64) {
+        self.0.inc(n);
+    }
+    fn end(&self) {
+        self.0.finish_and_clear();
+    }
+}
+
+fn progress() -> Option<Arc<dyn Progress>> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = ProgressBar::new(0);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    Some(Arc::new(Bar(pb)))
+}
+
+fn open(
+    source: &str,
+    a: &SourceArgs,
+) -> Result<(SourceRef, Box<dyn berth_image::source::ImageSource>)> {
+    let sref = SourceRef::parse(source)?;
+    let creds = a
+        .creds
+        .clone()
+        .or_else(|| std::env::var("BERTH_IMAGE_CREDS").ok());
+    let opts = SourceOptions {
+        insecure: a.insecure,
+        creds,
+    };
+    let src = sref
+        .open(&opts)
+        .with_context(|| format!("opening {source}"))?;
+    Ok((sref, src))
+}
+
+fn platform(a: &SourceArgs) -> Result<Option<berth_image::types::Platform>> {
+    Ok(match &a.platform {
+        Some(p) => Some(resolve::parse_platform(p)?),
+        None => None,
+    })
+}
+
+fn id_map(specs: &[String]) -> Result<IdMap> {
+    Ok(IdMap(
+        specs
+            .iter()
+            .map(|s| IdRange::parse(s))
+            .collect::<std::result::Result<_, _>>()?,
+    ))
+}
+
+/// Set by SIGINT/SIGTERM/SIGHUP: the unpack stops at the next tar entry and removes its bundle.
+static CANCEL: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    CANCEL.store(true, Ordering::Relaxed);
+}
+
+fn catch_signals() -> Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &action) }
+            .with_context(|| format!("installing a {sig} handler"))?;
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Unpack {
+            source,
+            bundle,
+            src,
+            rootless,
+            uid_map,
+            gid_map,
+            max_ratio,
+        } => {
+            let (_, s) = open(&source, &src)?;
+            catch_signals()?;
+            let rootless = rootless || !nix::unistd::geteuid().is_root();
+            let opts = unpack::UnpackOptions {
+                apply: apply::ApplyOptions {
+                    rootless,
+                    uid_map: id_map(&uid_map)?,
+                    gid_map: id_map(&gid_map)?,
+                    cancel: Some(&CANCEL),
+                },
+                platform: platform(&src)?,
+                max_ratio,
+                progress: progress(),
+            };
+            let report = unpack::unpack(s.as_ref(), &bundle, &opts)
+                .with_context(|| format!("unpacking {source} into {}", bundle.display()))?;
+            for w in &report.warnings {
+                eprintln!("berth-image: warning: {w}");
+            }
+        }
+        Cmd::Pull { source, dest, src } => {
+            let (sref, s) = open(&source, &src)?;
+            let (dir, reference) = match dest.rsplit_once(':') {
+                Some((d, r)) if !r.contains('/') && !d.is_empty() => {
+                    (PathBuf::from(d), r.to_string())
+                }
+                _ => {
+                    let tag = match &sref {
+                        SourceRef::Registry(r) if !r.reference.contains(':') => r.reference.clone(),
+                        SourceRef::Oci {
+                            reference: Some(r), ..
+                        }
+                        | SourceRef::OciArchive {
+                            reference: Some(r), ..
+                        } => r.clone(),
+                        SourceRef::DockerArchive {
+                            reference: Some(r), ..
+                        } => r
+                            .rsplit_once(':')
+                            .map(|(_, t)| t.to_string())
+                            .unwrap_or_else(|| "latest".into()),
+                        _ => "latest".into(),
+                    };
+                    (PathBuf::from(&dest), tag)
+                }
+            };
+            let d = pull::pull(
+                s.as_ref(),
+                &dir,
+                &reference,
+                platform(&src)?.as_ref(),
+                progress(),
+            )
+            .with_context(|| format!("pulling {source} into {}", dir.display()))?;
+            println!("{} {}:{reference}", d.digest, dir.display());
+        }
+        Cmd::Inspect { source, src, json } => {
+            let (_, s) = open(&source, &src)?;
+            let i = inspect::inspect(s.as_ref(), platform(&src)?.as_ref())
+                .with_context(|| format!("inspecting {source}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&i)?);
+            } else {
+                println!("Source:   {}", i.source);
+                if let Some(d) = &i.index_digest {
+                    println!("Index:    {d} ({})", i.platforms.join(", "));
+                }
+                println!(
+                    "Manifest: {} ({})",
+                    i.manifest_digest, i.manifest_media_type
+                );
+                println!("Config:   {}", i.config_digest);
+                println!("Platform: {}/{}", i.os, i.architecture);
+                if let Some(c) = &i.created {
+                    println!("Created:  {c}");
+                }
+                if let Some(c) = &i.config {
+                    if let Some(e) = &c.entrypoint {
+                        println!("Entrypoint: {e:?}");
+                    }
+                    if let Some(e) = &c.cmd {
+                        println!("Cmd:      {e:?}");
+                    }
+                }
+                println!("Layers:   {} ({} bytes)", i.layers.len(), i.total_size);
+                for l in &i.layers {
+                    println!("  {} {:>12} {}", l.digest, l.size, l.media_type);
+                }
+            }
+        }
+        Cmd::Ls { dir, json } => {
+            let images =
+                layout::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
+            if json {
+                let v: Vec<_> = images
+                    .iter()
+                    .map(|(r, d)| serde_json::json!({"ref": r, "digest": d.digest, "mediaType": d.media_type, "size": d.size}))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for (r, d) in images {
+                    println!(
+                        "{:<24} {} {:>8}",
+                        r.as_deref().unwrap_or("<none>"),
+                        d.digest,
+                        d.size
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("berth-image: error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,457 @@
+//! `berth`: the command line, compatible with runc's. Parses flags, sets up logging, calls the
+//! library and turns its errors into `berth: <message>` on stderr with exit status 1.
+
+use anyhow::{Context, Result};
+use berth_runtime::container::{CreateOptions, Runtime};
+use berth_runtime::logging::{self, LogFormat};
+use berth_runtime::process::LaunchOptions;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::PathBuf;
+
+mod cli_cgroups;
+
+#[derive(Parser, Debug)]
+#[command(name = "berth", version = version_text(), about = "berth: an OCI container runtime", disable_version_flag = true)]
+struct Cli {
+    /// Print the version.
+    #[arg(short = 'v', long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
+    /// Root directory for the containers' state.
+    #[arg(long, global = true, default_value = "/run/berth")]
+    root: PathBuf,
+    /// Log file for the runtime's own messages (stderr when absent).
+    #[arg(long, global = true)]
+    log: Option<PathBuf>,
+    /// Format of the log: text or json.
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    log_format: LogFormatArg,
+    /// Enable debug logging.
+    #[arg(long, global = true)]
+    debug: bool,
+    /// Manage cgroups through systemd (needs a running systemd).
+    #[arg(long = "systemd-cgroup", global = true)]
+    systemd_cgroup: bool,
+    /// Rootless mode: true, false or auto.
+    #[arg(long, global = true, default_value = "auto", num_args = 0..=1, default_missing_value = "true")]
+    rootless: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a container (its process waits for `start`).
+    Create {
+        id: String,
+        #[command(flatten)]
+        opts: CreateArgs,
+    },
+    /// Start the process of a created container.
+    Start { id: String },
+    /// Create and start a container.
+    Run {
+        id: String,
+        #[command(flatten)]
+        opts: CreateArgs,
+        /// Detach from the container's process.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Keep the container's state after it exits.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Run a process inside a created or running container.
+    Exec {
+        id: String,
+        /// The command and its arguments (unless --process is given).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+        /// A JSON file with the runtime-spec process to run.
+        #[arg(short = 'p', long)]
+        process: Option<PathBuf>,
+        /// Do not wait for the process.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// File to write the process's pid to.
+        #[arg(long = "pid-file")]
+        pid_file: Option<PathBuf>,
+        /// AF_UNIX socket that receives the pty master.
+        #[arg(long = "console-socket")]
+        console_socket: Option<PathBuf>,
+        /// Allocate a terminal.
+        #[arg(short = 't', long)]
+        tty: bool,
+        /// Working directory in the container.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Extra environment, NAME=VALUE (repeatable).
+        #[arg(short = 'e', long = "env")]
+        env: Vec<String>,
+        /// uid[:gid] to run as.
+        #[arg(short = 'u', long)]
+        user: Option<String>,
+        /// Supplementary group (repeatable).
+        #[arg(short = 'g', long = "additional-gids")]
+        additional_gids: Vec<u32>,
+        /// Capability to add (repeatable).
+        #[arg(short = 'c', long = "cap")]
+        caps: Vec<String>,
+        /// Set no_new_privs for the process.
+        #[arg(long = "no-new-privs")]
+        no_new_privs: bool,
+        /// Pass N extra fds (3..3+N) to the process.
+        #[arg(long = "preserve-fds", default_value_t = 0)]
+        preserve_fds: u32,
+    },
+    /// Print the state of a container as JSON.
+    State { id: String },
+    /// Send a signal to a container's init (default SIGTERM).
+    Kill {
+        id: String,
+        signal: Option<String>,
+        /// Send the signal to every process of the container.
+        #[arg(short = 'a', long)]
+        all: bool,
+    },
+    /// Delete a container and everything it holds.
+    Delete {
+        id: String,
+        /// Kill the container first if it is still running.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// List containers.
+    #[command(alias = "ls")]
+    List {
+        #[arg(short = 'f', long, value_enum, default_value = "table")]
+        format: ListFormat,
+        /// Print only the ids.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+    },
+    /// Write a default config.json into the bundle.
+    Spec {
+        /// Where to write config.json (`--rootless` writes a config for an unprivileged user).
+        #[arg(short = 'b', long, default_value = ".")]
+        bundle: PathBuf,
+    },
+    /// Print what this runtime supports, as the runtime-spec features document.
+    Features,
+    #[command(flatten)]
+    Cgroup(cli_cgroups::CgroupCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+struct CreateArgs {
+    /// The bundle directory (holds config.json).
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// AF_UNIX socket that receives the pty master of a terminal.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// File to write the init's pid to.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (for ramdisk roots).
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Do not create a new session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Pass N extra fds (3..3+N) to the container's process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+}
+
+/// runc's layout (`runc version X` / `commit:` / `spec:`), which engines log and parse.
+fn version_text() -> &'static str {
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        "\ncommit: ",
+        env!("BERTH_COMMIT"),
+        "\nspec: 1.2.0"
+    )
+}
+
+/// Long options runc also accepts with a single dash (urfave/cli does); rewritten to `--name`.
+const LONG_OPTIONS: &[&str] = &[
+    "root",
+    "log",
+    "log-format",
+    "debug",
+    "systemd-cgroup",
+    "rootless",
+    "bundle",
+    "console-socket",
+    "pid-file",
+    "no-pivot",
+    "no-new-keyring",
+    "preserve-fds",
+    "detach",
+    "keep",
+    "all",
+    "force",
+    "format",
+    "quiet",
+];
+
+fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
+    args.map(|a| {
+        let Some(rest) = a.strip_prefix('-').filter(|r| !r.starts_with('-')) else {
+            return a;
+        };
+        let name = rest.split('=').next().unwrap_or(rest);
+        if name.len() > 1 && LONG_OPTIONS.contains(&name) {
+            format!("-{a}")
+        } else {
+            a
+        }
+    })
+    .collect()
+}
+
+fn main() {
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
+        Ok(c) => c,
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
+            println!("berth version {}", version_text());
+            std::process::exit(0);
+        }
+        Err(e) => {
+            let code = if e.use_stderr() { 1 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let format = match cli.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    logging::init(cli.log.clone(), format, cli.debug);
+    match dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let msg = format!("{e:#}");
+            logging::error(&msg);
+            let _ = writeln!(std::io::stderr(), "berth: {msg}");
+            // runc's convention: exec exits 255 when the process could not be started.
+            let code = if e.downcast_ref::<ExecFailed>().is_some() {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let runtime = Runtime::new(cli.root.clone(), cli.systemd_cgroup);
+    if !matches!(cli.rootless.as_str(), "true" | "false" | "auto") {
+        anyhow::bail!(
+            "--rootless: invalid value {:?} (true, false or auto)",
+            cli.rootless
+        );
+    }
+    match cli.command {
+        Command::Create { id, opts } => {
+            runtime.create(&id, &create_options(&opts), false)?;
+            Ok(0)
+        }
+        Command::Start { id } => {
+            runtime.start(&id)?;
+            Ok(0)
+        }
+        Command::Run {
+            id,
+            opts,
+            detach,
+            keep,
+        } => Ok(runtime.run(&id, &create_options(&opts), detach, keep)?),
+        Command::Exec {
+            id,
+            command,
+            process,
+            detach,
+            pid_file,
+            console_socket,
+            tty,
+            cwd,
+            env,
+            user,
+            additional_gids,
+            caps,
+            no_new_privs,
+            preserve_fds,
+        } => {
+            let failed = |e: berth_runtime::container::ContainerError| {
+                anyhow::Error::new(ExecFailed(e.to_string()))
+            };
+            let process = match process {
+                Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
+                None => {
+                    if command.is_empty() {
+                        anyhow::bail!("exec: a command is required (or --process FILE)");
+                    }
+                    let o = berth_runtime::container::exec::ExecOverrides {
+                        args: command,
+                        env,
+                        cwd,
+                        user,
+                        additional_gids,
+                        caps,
+                        tty,
+                        no_new_privs,
+                    };
+                    runtime.exec_process_from_args(&id, &o).map_err(failed)?
+                }
+            };
+            let opts = berth_runtime::container::exec::ExecOptions {
+                process,
+                detach,
+                pid_file,
+                console_socket,
+                preserve_fds,
+            };
+            runtime
+                .exec(&id, &opts)
+                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))
+        }
+        Command::State { id } => {
+            let state = runtime.state(&id)?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+            Ok(0)
+        }
+        Command::Kill { id, signal, all } => {
+            let sig = berth_runtime::process::signals::parse_signal(
+                signal.as_deref().unwrap_or("SIGTERM"),
+            )
+            .map_err(anyhow::Error::msg)?;
+            runtime.kill(&id, sig, all)?;
+            Ok(0)
+        }
+        Command::Delete { id, force } => {
+            runtime.delete(&id, force)?;
+            Ok(0)
+        }
+        Command::List { format, quiet } => {
+            let list = runtime.list()?;
+            let mut out = std::io::stdout().lock();
+            if quiet {
+                for s in &list {
+                    writeln!(out, "{}", s.id)?;
+                }
+            } else {
+                match format {
+                    ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&list)?)?,
+                    ListFormat::Table => {
+                        out.write_all(berth_runtime::container::list_table(&list).as_bytes())?
+                    }
+                }
+            }
+            Ok(0)
+        }
+        Command::Spec { bundle } => {
+            let rootless = cli.rootless == "true";
+            let path = bundle.join("config.json");
+            if path.exists() {
+                anyhow::bail!("File {} exists. Remove it first", path.display());
+            }
+            let uid = nix::unistd::getuid().as_raw();
+            let gid = nix::unistd::getgid().as_raw();
+            let mut cfg = berth_spec::default_config(rootless, uid, gid);
+            if !berth_cgroups::is_pure_v2_host() {
+                berth_spec::drop_cgroup_namespace(&mut cfg);
+            }
+            let text = serde_json::to_string_pretty(&cfg)?;
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            Ok(0)
+        }
+        Command::Cgroup(c) => cli_cgroups::dispatch(&runtime, c),
+        Command::Features => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&berth_runtime::container::features())?
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// An `exec` that failed before its process started.
+#[derive(Debug)]
+struct ExecFailed(String);
+
+impl std::fmt::Display for ExecFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ExecFailed {}
+
+fn create_options(a: &CreateArgs) -> CreateOptions {
+    CreateOptions {
+        bundle: a.bundle.clone(),
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        launch: LaunchOptions {
+            id: String::new(),
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+            preserve_fds: a.preserve_fds,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_dash_long_options() {
+        let a = normalize_args(
+            ["berth", "-root", "/x", "run", "-bundle=/b", "-d", "id"]
+                .iter()
+                .map(|s| s.to_string()),
+        );
+        assert_eq!(
+            a,
+            ["berth", "--root", "/x", "run", "--bundle=/b", "-d", "id"]
+        );
+    }
+
+    #[test]
+    fn options_after_the_id() {
+        let cli = Cli::try_parse_from([
+            "berth",
+            "create",
+            "myid",
+            "--bundle",
+            "/b",
+            "--pid-file",
+            "p",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Create { id, opts } => {
+                assert_eq!(id, "myid");
+                assert_eq!(opts.bundle, PathBuf::from("/b"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

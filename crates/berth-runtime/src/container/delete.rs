@@ -1,0 +1,76 @@
+//! `delete`: removes a stopped (or, with force, any) container: its processes, cgroup and state.
+
+use super::{ContainerError, Runtime};
+use crate::state::{ContainerDir, ContainerState, StateError, Status};
+use std::time::Duration;
+
+impl Runtime {
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {
+        berth_spec::validate_container_id(id)?;
+        let dir = match self.root.open(id) {
+            Ok(d) => d,
+            Err(StateError::DoesNotExist(_)) if force => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let state = match dir.load() {
+            Ok(Some(s)) => s,
+            // A directory without state.json that we could lock is what a crashed create left.
+            Ok(None) => return Ok(dir.remove()?),
+            Err(StateError::DoesNotExist(_)) if force => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        match self.status_of(&state) {
+            Status::Stopped => {}
+            // A created container has not run anything of the user's yet: deleting it is safe.
+            Status::Created => kill_and_wait(&state),
+            status if force => {
+                let _ = status;
+                kill_and_wait(&state)
+            }
+            status => {
+                return Err(ContainerError::WrongState(format!(
+                    "cannot delete container {id} that is not stopped: {status}"
+                )))
+            }
+        }
+        let result = destroy(dir, &state);
+        // After the container's processes and resources are gone, as the spec orders it.
+        self.run_hooks_warn(&state, crate::hooks::HookKind::Poststop, "stopped");
+        result
+    }
+}
+
+/// SIGKILL to the init, then wait (up to 10 s) until it is really gone: its pid namespace, and
+/// so every process in it, dies with it.
+fn kill_and_wait(state: &ContainerState) {
+    let pidfd = berth_sys::process::pidfd_open(state.pid).ok();
+    if crate::state::process_start_time(state.pid) != Some(state.init_start_time) {
+        return;
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(state.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    // A paused container's tasks act on the SIGKILL only once thawed (v1 freezer).
+    if let Some(m) = state
+        .cgroup
+        .as_ref()
+        .and_then(|p| berth_cgroups::from_placement(p).ok())
+    {
+        if m.is_frozen().unwrap_or(false) {
+            let _ = m.thaw();
+        }
+    }
+    if let Some(fd) = pidfd {
+        let _ = berth_sys::process::pidfd_wait(&fd, Duration::from_secs(10));
+    }
+}
+
+/// Removes the cgroup (killing anything left in it) and the state directory.
+fn destroy(dir: ContainerDir, state: &ContainerState) -> Result<(), ContainerError> {
+    if let Some(placement) = &state.cgroup {
+        berth_cgroups::from_placement(placement)?.destroy()?;
+    }
+    dir.remove()?;
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! `exec`: a new process inside a running container. It joins every namespace of the
+//! container's init that differs from the runtime's own (user first, mount last), then the
+//! container's cgroup, and becomes the process with the same code path as the init.
+//!
+//! ```text
+//! runtime ──fork──▶ intermediate ──setns… ──clone(CLONE_PARENT)──▶ process
+//! ```
+//! A pid or time namespace is only entered by children of the process that joined it, hence the
+//! intermediate; CLONE_PARENT keeps the runtime the process's parent so it can wait for it.
+
+use super::init::{become_process, exec_program};
+use super::sync::{SyncChannel, SyncMsg};
+use super::{reap, sys, unexpected, Launched, ProcessError};
+use crate::namespaces::Join;
+use berth_cgroups::CgroupManager;
+use berth_sys::clone::{clone_process, exit_now, CloneResult};
+use oci_spec::runtime::Spec;
+use std::os::unix::fs::MetadataExt;
+
+/// Namespace files of /proc/PID/ns in join order, with their CLONE_NEW* flags.
+const JOIN_ORDER: [(&str, libc::c_int); 8] = [
+    ("user", libc::CLONE_NEWUSER),
+    ("ipc", libc::CLONE_NEWIPC),
+    ("uts", libc::CLONE_NEWUTS),
+    ("net", libc::CLONE_NEWNET),
+    ("pid", libc::CLONE_NEWPID),
+    ("cgroup", libc::CLONE_NEWCGROUP),
+    ("time", crate::namespaces::CLONE_NEWTIME),
+    ("mnt", libc::CLONE_NEWNS),
+];
+
+/// The namespaces of `pid` that are not ours (joining one's own user namespace is an error).
+fn namespaces_to_join(pid: i32) -> Vec<(&'static str, libc::c_int)> {
+    JOIN_ORDER
+        .iter()
+        .copied()
+        .filter(|(name, _)| {
+            let theirs = std::fs::metadata(format!("/proc/{pid}/ns/{name}")).map(|m| m.ino());
+            let ours = std::fs::metadata(format!("/proc/self/ns/{name}")).map(|m| m.ino());
+            matches!((theirs, ours), (Ok(t), Ok(o)) if t != o)
+        })
+        .collect()
+}
+
+/// Starts `spec.process` inside the container whose init is `init_pid`. Returns once the
+/// process has exec'd (or failed to), with its pid and its terminal's master if it has one.
+pub fn spawn(
+    spec: &Spec,
+    init_pid: i32,
+    preserve_fds: u32,
+    cgroup: &dyn CgroupManager,
+) -> Result<Launched, ProcessError> {
+    let joins = namespaces_to_join(init_pid);
+    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+    let pid = match clone_process(0).map_err(sys("fork"))? {
+        CloneResult::Child => {
+            drop(ours);
+            intermediate(spec, init_pid, &joins, preserve_fds, &theirs)
+        }
+        CloneResult::Parent { child } => {
+            drop(theirs);
+            let msg = ours.recv();
+            reap(child);
+            match msg {
+                Ok(Some(SyncMsg::InitPid { pid })) => pid,
+                other => return Err(unexpected(other)),
+            }
+        }
+    };
+    let result = (|| {
+        cgroup.apply(pid)?;
+        ours.send(&SyncMsg::Go { hook_state: None })
+            .map_err(sys("sending go to the exec'd process"))?;
+        let mut console = None;
+        loop {
+            match ours.recv_with_fd() {
+                Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+                // Ready, then the close-on-exec channel closes when execve succeeds.
+                Ok(Some((SyncMsg::Ready, _))) => {}
+                Ok(None) => return Ok(Launched { pid, console }),
+                other => return Err(unexpected(other.map(|m| m.map(|(m, _)| m)))),
+            }
+        }
+    })();
+    if result.is_err() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        reap(pid);
+    }
+    result
+}
+
+fn intermediate(
+    spec: &Spec,
+    init_pid: i32,
+    joins: &[(&'static str, libc::c_int)],
+    preserve_fds: u32,
+    chan: &SyncChannel,
+) -> ! {
+    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
+    let joins: Vec<Join> = joins
+        .iter()
+        .map(|(name, flag)| Join {
+            what: format!("the container's {name} namespace"),
+            path: format!("/proc/{init_pid}/ns/{name}").into(),
+            flag: *flag,
+        })
+        .collect();
+    if let Err(e) = crate::namespaces::join_all(&joins) {
+        fail(e);
+    }
+    match clone_process(libc::CLONE_PARENT) {
+        Ok(CloneResult::Child) => process_main(spec, preserve_fds, chan),
+        Ok(CloneResult::Parent { child }) => {
+            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+            exit_now(code)
+        }
+        Err(e) => fail(format!("clone of the exec'd process: {e}")),
+    }
+}
+
+fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
+    let run = || -> Result<std::convert::Infallible, String> {
+        // Still berth, already inside the container: keep its processes out of our /proc entries.
+        berth_sys::process::set_dumpable(false)
+            .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+        match chan.recv() {
+            Ok(Some(SyncMsg::Go { .. })) => {}
+            other => return Err(format!("unexpected message from the runtime: {other:?}")),
+        }
+        let program = become_process(spec, chan, preserve_fds, false)?;
+        chan.send(&SyncMsg::Ready)
+            .map_err(|e| format!("telling the runtime we are ready: {e}"))?;
+        exec_program(&program, spec)
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => chan.fail_and_exit(e),
+    }
+}

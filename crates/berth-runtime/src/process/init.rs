@@ -1,0 +1,287 @@
+//! The container's init: runs in the cloned child, in the container's new namespaces, sets the
+//! container up from the inside and finally execs the user's process once `start` opens exec.fifo.
+
+use super::exec_path;
+use super::sync::{SyncChannel, SyncMsg};
+use super::LaunchOptions;
+use crate::hooks::HookKind;
+use crate::namespaces::NamespacePlan;
+use berth_spec::BundleConfig;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+/// Entry point of the init; never returns. A failure before Ready is reported to the runtime over
+/// the sync channel; after it, on stderr (the runtime has gone by then).
+pub fn run(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    opts: &LaunchOptions,
+    fifo: OwnedFd,
+    chan: &SyncChannel,
+) -> ! {
+    let err = match setup(cfg, plan, opts, fifo, chan) {
+        Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
+    chan.fail_and_exit(err)
+}
+
+/// What the init holds between setting up and exec.
+struct ReadyToExec {
+    hook_state: String,
+    fifo: OwnedFd,
+    program: Program,
+}
+
+/// The user's program, resolved and converted for execve.
+pub(super) struct Program {
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+fn setup(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    opts: &LaunchOptions,
+    fifo: OwnedFd,
+    chan: &SyncChannel,
+) -> Result<ReadyToExec, String> {
+    // Until execve replaces it, this process is berth (host binary, host fds) living in the
+    // container's namespaces: keep every process of the container out of its /proc entries.
+    // execve makes the user's program dumpable again as usual.
+    berth_sys::process::set_dumpable(false)
+        .map_err(|e| format!("init: prctl(PR_SET_DUMPABLE): {e}"))?;
+    let hook_state = match chan.recv() {
+        Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
+        Ok(other) => {
+            return Err(format!(
+                "init: unexpected message from the runtime: {other:?}"
+            ))
+        }
+        Err(e) => return Err(format!("init: reading from the runtime: {e}")),
+    };
+    let spec = &cfg.spec;
+    if plan.in_user_namespace() {
+        // Creds are still the host's, unmapped in the container's user namespace (files it
+        // creates would fail with EOVERFLOW); become that namespace's root (maps are written).
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
+            format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
+        })?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
+            format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
+        })?;
+    }
+    if plan.new_cgroup {
+        // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
+        // root of the new namespace.
+        berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| format!("linux.namespaces: new cgroup namespace: {e}"))?;
+    }
+    if !opts.no_new_keyring {
+        match berth_sys::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
+            Ok(()) => {}
+            // Kernels without keyrings, or where a user namespace forbids a new one: nothing to isolate.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EDQUOT)
+                ) => {}
+            Err(e) => return Err(format!("joining a new session keyring: {e}")),
+        }
+    }
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        berth_sys::ns::sethostname(h).map_err(|e| format!("hostname {h:?}: sethostname: {e}"))?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        berth_sys::ns::setdomainname(d)
+            .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
+    }
+    // Sysctls go in before the rootfs: /proc/sys shows the namespaces of the process that writes
+    // (the container's, already), and the container's own /proc/sys ends up read-only.
+    crate::security::apply_sysctls(spec).map_err(|e| e.to_string())?;
+    let rootfs_cfg = crate::rootfs::RootfsConfig {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        no_pivot: opts.no_pivot,
+        user_namespace: plan.in_user_namespace(),
+    };
+    let mut hooks = InitHooks {
+        spec,
+        chan,
+        state: &hook_state,
+    };
+    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| e.to_string())?;
+    let program = become_process(spec, chan, opts.preserve_fds, true)?;
+    Ok(ReadyToExec {
+        hook_state,
+        fifo,
+        program,
+    })
+}
+
+/// What the init and `exec` do alike once they are inside the container: the terminal, the
+/// security attributes, the working directory, and the program resolved in the container's PATH.
+/// Only fds 0-2 and the `preserve_fds` after them survive the exec.
+pub(super) fn become_process(
+    spec: &oci_spec::runtime::Spec,
+    chan: &SyncChannel,
+    preserve_fds: u32,
+    bind_console: bool,
+) -> Result<Program, String> {
+    let process = spec.process().as_ref().ok_or("process: missing")?;
+    if process.terminal().unwrap_or(false) {
+        let size = process
+            .console_size()
+            .as_ref()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let master = super::terminal::setup_in_container(size, bind_console)
+            .map_err(|e| format!("process.terminal: {e}"))?;
+        chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
+            .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
+    }
+    crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
+
+    let cwd = process.cwd();
+    std::env::set_current_dir(cwd)
+        .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;
+
+    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    if exec_path::env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", home_of(process.user().uid())));
+    }
+    let args = process.args().clone().unwrap_or_default();
+    let program = exec_path::resolve(
+        &args[0],
+        exec_path::env_value(&env, "PATH"),
+        exec_path::is_executable_file,
+    )?;
+    let cstr = |s: &str, what: &str| {
+        CString::new(s).map_err(|_| format!("{what}: {s:?} contains a NUL byte"))
+    };
+    let program = cstr(&program.to_string_lossy(), "process.args[0]")?;
+    let argv = args
+        .iter()
+        .map(|a| cstr(a, "process.args"))
+        .collect::<Result<_, _>>()?;
+    let envp = env
+        .iter()
+        .map(|e| cstr(e, "process.env"))
+        .collect::<Result<_, _>>()?;
+    berth_sys::fd::cloexec_from(3 + preserve_fds)
+        .map_err(|e| format!("closing the runtime's fds: {e}"))?;
+    Ok(Program {
+        path: program,
+        argv,
+        envp,
+    })
+}
+
+/// Tells the runtime it is ready, blocks until `start` opens exec.fifo, then execs.
+fn wait_and_exec(
+    ready: ReadyToExec,
+    spec: &oci_spec::runtime::Spec,
+    chan: &SyncChannel,
+) -> Result<std::convert::Infallible, String> {
+    chan.send(&SyncMsg::Ready)
+        .map_err(|e| format!("init: telling the runtime it is ready: {e}"))?;
+    let reopen = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&reopen)
+        .map_err(|e| format!("opening exec.fifo for writing: {e}"))?;
+    fifo.write_all(b"0")
+        .map_err(|e| format!("writing to exec.fifo: {e}"))?;
+    // startContainer: after `start`, before the user's program, inside the container.
+    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
+        .map_err(|e| e.to_string())?;
+    // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
+    exec_program(&ready.program, spec)
+}
+
+/// The last steps before the user's program: an empty signal mask, seccomp, execve.
+pub(super) fn exec_program(
+    program: &Program,
+    spec: &oci_spec::runtime::Spec,
+) -> Result<std::convert::Infallible, String> {
+    // The runtime blocked every signal before cloning (to forward them); the mask survives execve.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // Last, so the filter constrains as little of berth's own work as possible (with
+    // noNewPrivileges; without it the filter went in before the capabilities were dropped).
+    crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
+    let err = nix::unistd::execve(&program.path, &program.argv, &program.envp).unwrap_err();
+    Err(format!(
+        "exec {:?}: {}",
+        program.path,
+        std::io::Error::from(err)
+    ))
+}
+
+/// The init's part of the hooks, at the rootfs setup's pivot point.
+struct InitHooks<'a> {
+    spec: &'a oci_spec::runtime::Spec,
+    chan: &'a SyncChannel,
+    state: &'a str,
+}
+
+impl crate::rootfs::SetupHooks for InitHooks<'_> {
+    /// prestart and createRuntime run in the runtime (its namespaces) while we wait; then
+    /// createContainer runs here, in the container's namespaces, before pivot_root.
+    fn before_pivot(&mut self) -> Result<(), String> {
+        let runtime_side = [HookKind::Prestart, HookKind::CreateRuntime];
+        if runtime_side
+            .iter()
+            .any(|k| !crate::hooks::hooks_of(self.spec, *k).is_empty())
+        {
+            self.chan
+                .send(&SyncMsg::RunCreateRuntimeHooks)
+                .map_err(|e| format!("asking the runtime to run hooks: {e}"))?;
+            match self.chan.recv() {
+                Ok(Some(SyncMsg::HooksDone)) => {}
+                other => return Err(format!("waiting for the runtime's hooks: {other:?}")),
+            }
+        }
+        crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// $HOME for a uid from the container's /etc/passwd, "/" when it has none (as runc does).
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd_home(&passwd, uid)
+        .unwrap_or_else(|| PathBuf::from("/"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn passwd_home(passwd: &str, uid: u32) -> Option<PathBuf> {
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        (f.len() >= 7 && f[2].parse() == Ok(uid) && !f[5].is_empty()).then(|| PathBuf::from(f[5]))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_from_passwd() {
+        let p = "root:x:0:0:root:/root:/bin/sh\nbad line\nu:x:1000:1000::/home/u:/bin/sh\nn:x:5:5:::/bin/sh\n";
+        assert_eq!(passwd_home(p, 0), Some(PathBuf::from("/root")));
+        assert_eq!(passwd_home(p, 1000), Some(PathBuf::from("/home/u")));
+        assert_eq!(passwd_home(p, 5), None);
+        assert_eq!(passwd_home(p, 42), None);
+    }
+}

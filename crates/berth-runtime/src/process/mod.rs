@@ -1,0 +1,273 @@
+//! Starting a container's init: the clone with namespace flags, the intermediate process that
+//! joins namespaces first when the config asks for it, and the handshake with the runtime.
+//!
+//! ```text
+//! runtime ──clone(CLONE_NEW*)──▶ init            (common case: nothing to join)
+//! runtime ──fork──▶ intermediate ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! ```
+//! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
+//! the runtime has written its id maps and put it in its cgroup (`Go`).
+
+pub mod exec;
+pub mod exec_path;
+mod init;
+pub mod signals;
+pub mod sync;
+pub mod terminal;
+
+use crate::hooks::HookKind;
+use crate::namespaces::NamespacePlan;
+use berth_cgroups::CgroupManager;
+use berth_spec::BundleConfig;
+use berth_sys::clone::{clone_process, exit_now, CloneResult};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use sync::{SyncChannel, SyncMsg};
+
+/// `create`'s flags that shape the init.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    pub id: String,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// Fds 3..3+N are passed to the container's process.
+    pub preserve_fds: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    #[error("{what}: {source}")]
+    Sys {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The init (or intermediate) reported a failure; the message names what failed.
+    #[error("{0}")]
+    Init(String),
+    #[error(transparent)]
+    Cgroup(#[from] berth_cgroups::CgroupError),
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
+    #[error(transparent)]
+    Hook(#[from] crate::hooks::HookError),
+}
+
+pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+    let what = what.into();
+    move |source| ProcessError::Sys { what, source }
+}
+
+/// An init that is set up and blocked on exec.fifo.
+#[derive(Debug)]
+pub struct Launched {
+    pub pid: i32,
+    /// The master of the container's terminal, when it has one.
+    pub console: Option<OwnedFd>,
+}
+
+/// Starts the container's init and waits until it is set up and blocked on exec.fifo.
+/// On failure the init is killed and reaped before returning.
+pub fn launch(
+    cfg: &BundleConfig,
+    opts: &LaunchOptions,
+    fifo: &Path,
+    cgroup: &dyn CgroupManager,
+) -> Result<Launched, ProcessError> {
+    let plan = NamespacePlan::from_spec(&cfg.spec);
+    // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
+    // (a mapped root in a user namespace, say) that cannot even traverse the state directory.
+    // It reopens the fifo through /proc/self/fd, which checks only the fifo's own mode.
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(fifo)
+        .map_err(sys(format!("opening {}", fifo.display())))?;
+    let fifo = OwnedFd::from(fifo);
+    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+    let init_pid = if plan.needs_intermediate() {
+        match clone_process(0).map_err(sys("fork"))? {
+            CloneResult::Child => {
+                drop(ours);
+                intermediate_main(cfg, &plan, opts, fifo, &theirs)
+            }
+            CloneResult::Parent { child } => {
+                drop(theirs);
+                let msg = ours.recv();
+                reap(child);
+                match msg {
+                    Ok(Some(SyncMsg::InitPid { pid })) => pid,
+                    other => return Err(unexpected(other)),
+                }
+            }
+        }
+    } else {
+        match clone_process(plan.clone_flags).map_err(sys("clone"))? {
+            CloneResult::Child => {
+                drop(ours);
+                init::run(cfg, &plan, opts, fifo, &theirs)
+            }
+            CloneResult::Parent { child } => {
+                drop(theirs);
+                child
+            }
+        }
+    };
+    match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup) {
+        Ok(console) => Ok(Launched {
+            pid: init_pid,
+            console,
+        }),
+        Err(e) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init_pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            reap(init_pid);
+            Err(e)
+        }
+    }
+}
+
+/// The runtime's half of the handshake: id maps, cgroup, oom score, then Go; wait for Ready.
+fn prepare_and_wait(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    id: &str,
+    pid: i32,
+    chan: &SyncChannel,
+    cgroup: &dyn CgroupManager,
+) -> Result<Option<OwnedFd>, ProcessError> {
+    if plan.new_user {
+        // The kernel allows each map to be written once, by a process with CAP_SETUID/SETGID over
+        // the parent namespace: the runtime, before the init does anything as "root".
+        let p = format!("/proc/{pid}/uid_map");
+        std::fs::write(&p, &plan.uid_map)
+            .map_err(sys(format!("linux.uidMappings: writing {p}")))?;
+        let p = format!("/proc/{pid}/gid_map");
+        std::fs::write(&p, &plan.gid_map)
+            .map_err(sys(format!("linux.gidMappings: writing {p}")))?;
+    }
+    cgroup.apply(pid)?;
+    // Always set: the device list (deny-all, the spec's rules, linux.devices, the defaults)
+    // applies even to a spec without linux.resources.
+    cgroup.set(&berth_cgroups::container_resources(&cfg.spec))?;
+    // From outside: in a user namespace the init could not raise its hard limits itself.
+    crate::security::set_rlimits(pid, &cfg.spec)?;
+    if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
+        crate::security::set_oom_score_adj(pid, score)?;
+    }
+    let hook_state = cfg
+        .spec
+        .hooks()
+        .is_some()
+        .then(|| hook_state_json(&cfg.spec, &cfg.bundle, id, pid, "creating"));
+    chan.send(&SyncMsg::Go {
+        hook_state: hook_state.clone(),
+    })
+    .map_err(sys("sending go to the container's init"))?;
+    let mut console = None;
+    loop {
+        match chan.recv_with_fd() {
+            Ok(Some((SyncMsg::Ready, _))) => return Ok(console),
+            Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+            Ok(Some((SyncMsg::RunCreateRuntimeHooks, _))) => {
+                let state = hook_state.as_deref().unwrap_or("{}");
+                let ran = crate::hooks::run(&cfg.spec, HookKind::Prestart, state)
+                    .and_then(|_| crate::hooks::run(&cfg.spec, HookKind::CreateRuntime, state));
+                // On failure the caller kills the waiting init.
+                ran?;
+                chan.send(&SyncMsg::HooksDone)
+                    .map_err(sys("telling the container's init the hooks ran"))?;
+            }
+            other => return Err(unexpected(other.map(|m| m.map(|(m, _)| m)))),
+        }
+    }
+}
+
+/// The state document hooks read on stdin (the runtime-spec's state, pid in our namespace).
+pub fn hook_state_json(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    id: &str,
+    pid: i32,
+    status: &str,
+) -> String {
+    serde_json::json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "status": status,
+        "pid": pid,
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    })
+    .to_string()
+}
+
+pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
+    match msg {
+        Ok(Some(SyncMsg::Error { msg })) => ProcessError::Init(msg),
+        Ok(None) => ProcessError::Init("container init exited before it was set up".into()),
+        Ok(Some(m)) => ProcessError::Init(format!("unexpected message from container init: {m:?}")),
+        Err(e) => ProcessError::Sys {
+            what: "reading from container init".into(),
+            source: e,
+        },
+    }
+}
+
+/// The intermediate: joins the namespaces the config names by path, unshares a new time
+/// namespace (only children enter it, and its offsets must be written before any do), then
+/// clones the init as a sibling (CLONE_PARENT) so the runtime is its parent.
+fn intermediate_main(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    opts: &LaunchOptions,
+    fifo: OwnedFd,
+    chan: &SyncChannel,
+) -> ! {
+    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
+    let joins: Vec<crate::namespaces::Join> = plan
+        .joins
+        .iter()
+        .map(|(t, path)| crate::namespaces::Join {
+            what: format!("linux.namespaces: {t} namespace"),
+            path: path.clone(),
+            flag: crate::namespaces::clone_flag(*t),
+        })
+        .collect();
+    if let Err(e) = crate::namespaces::join_all(&joins) {
+        fail(e);
+    }
+    if plan.new_time {
+        if let Err(e) = berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME) {
+            fail(format!("linux.namespaces: new time namespace: {e}"));
+        }
+        if !plan.time_offsets.is_empty() {
+            if let Err(e) = std::fs::write("/proc/self/timens_offsets", &plan.time_offsets) {
+                fail(format!(
+                    "linux.timeOffsets: writing /proc/self/timens_offsets: {e}"
+                ));
+            }
+        }
+    }
+    match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
+        Ok(CloneResult::Child) => init::run(cfg, plan, opts, fifo, chan),
+        Ok(CloneResult::Parent { child }) => {
+            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+            exit_now(code)
+        }
+        Err(e) => fail(format!("clone of the container init: {e}")),
+    }
+}
+
+/// Waits for a child, ignoring EINTR; a child already reaped is not an error.
+pub fn reap(pid: i32) {
+    loop {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}

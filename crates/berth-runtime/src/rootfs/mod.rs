@@ -1,0 +1,192 @@
+//! Container filesystem setup: everything between "the init process is in its new mount
+//! namespace" and "/ is the container's rootfs".
+//!
+//! Safety model: the rootfs and every path in it are untrusted. All lookups inside the rootfs
+//! go through a directory fd with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
+//! ([`inroot`]), missing targets are created by name relative to an in-root parent fd, and
+//! mounts are attached onto those fds with the new mount API (`open_tree`/`fsmount` +
+//! `move_mount`, see [`berth_sys::mount`]), so no path is re-resolved at mount time and
+//! no symlink in the rootfs can redirect a mount onto the host.
+
+mod cgroup;
+pub mod devices;
+mod error;
+pub mod inroot;
+mod masked;
+mod mounts;
+pub mod options;
+mod pivot;
+mod propagation;
+mod validate;
+
+pub use devices::mount_console;
+pub use error::RootfsError;
+pub use validate::validate;
+
+use berth_sys::mount as sys;
+use berth_sys::path::open_path;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub struct RootfsConfig<'a> {
+    pub spec: &'a Spec,
+    /// Absolute, canonical host path of the container's rootfs.
+    pub rootfs: &'a Path,
+    /// Absolute bundle dir (relative bind sources are relative to it).
+    pub bundle: &'a Path,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root.
+    pub no_pivot: bool,
+    /// The container has its own (new) user namespace: locked mount flags must be preserved
+    /// on remounts, devices must be bind-mounted from the host instead of mknod.
+    pub user_namespace: bool,
+}
+
+/// Runs inside the container's init process, already in its new mount namespace (and other
+/// new namespaces), as root of its user namespace, before any user switch. On return "/" is
+/// the container's rootfs, cwd is "/".
+pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
+    setup_rootfs_with_hooks(cfg, &mut NoHooks)
+}
+
+/// Points in the setup where the caller must act, with runc's timing. An error aborts the
+/// setup ([`RootfsError::Hook`]).
+pub trait SetupHooks {
+    /// Every mount and device is in place (at its host path), the root not yet switched:
+    /// where runc syncs with the runtime for prestart/createRuntime hooks and runs
+    /// createContainer hooks.
+    fn before_pivot(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The root is switched, readonlyPaths (/proc/sys...), maskedPaths and root.readonly
+    /// not yet applied: where runc writes `linux.sysctl` (/proc/sys is writable until then).
+    fn before_readonly(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// No hooks: what [`setup_rootfs`] uses.
+pub struct NoHooks;
+impl SetupHooks for NoHooks {}
+
+/// [`setup_rootfs`], calling `hooks` at the points [`SetupHooks`] names.
+pub fn setup_rootfs_with_hooks(
+    cfg: &RootfsConfig,
+    hooks: &mut dyn SetupHooks,
+) -> Result<(), RootfsError> {
+    let spec = cfg.spec;
+    validate(spec, cfg.bundle)?;
+    let linux = spec.linux().as_ref();
+    let root_prop_value = linux
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .filter(|v| !v.is_empty());
+    let root_prop = propagation::root_propagation(root_prop_value)?;
+
+    // 1. Propagation first, so nothing mounted below can reach the host.
+    propagation::prepare_root(root_prop)?;
+    propagation::make_parent_private(cfg.rootfs)?;
+
+    // 2. The rootfs becomes a mount of its own (pivot_root needs one). The attached tree's fd
+    //    is the rootfs fd every later lookup is relative to.
+    let rootfs_str = cfg.rootfs.to_string_lossy().into_owned();
+    let rootfs_err = |sc: &'static str| {
+        let p = rootfs_str.clone();
+        move |e| RootfsError::path("rootfs", p, sc, e)
+    };
+    let host_fd = open_path(cfg.rootfs.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(rootfs_err("open"))?;
+    let root = sys::clone_tree(host_fd.as_fd(), true).map_err(rootfs_err("open_tree"))?;
+    sys::move_mount_fd(root.as_fd(), host_fd.as_fd()).map_err(rootfs_err("move_mount"))?;
+    drop(host_fd);
+
+    // 3. config.json mounts, in order.
+    let cgroup_namespace = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
+    let ctx = mounts::MountContext {
+        root: root.as_fd(),
+        bundle: cfg.bundle,
+        user_namespace: cfg.user_namespace,
+        cgroup_namespace,
+    };
+    let mount_list = spec.mounts().as_deref().unwrap_or_default();
+    for m in mount_list {
+        mounts::mount_entry(&ctx, m)?;
+    }
+
+    // 4. /dev contents, unless /dev is the host's (then it already has everything).
+    let dev_from_host = mount_list.iter().any(|m| {
+        mounts::is_dev_dir(m.destination())
+            && mounts::is_bind(
+                m,
+                &options::parse_mount_options(m.options().as_deref().unwrap_or_default()),
+            )
+    });
+    if !dev_from_host {
+        let spec_devices = linux
+            .and_then(|l| l.devices().as_deref())
+            .unwrap_or_default();
+        for node in devices::devices_to_create(spec_devices)? {
+            devices::create_device(root.as_fd(), &node, cfg.user_namespace)?;
+        }
+        devices::create_dev_symlinks(root.as_fd())?;
+    }
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal {
+        devices::create_console_target(root.as_fd())?;
+    }
+
+    // 5. The process's cwd, while the rootfs can still be written (root.readonly comes last).
+    if let Some(p) = spec.process() {
+        inroot::open_or_create(root.as_fd(), p.cwd(), inroot::Kind::Dir).map_err(|e| {
+            RootfsError::path(
+                "process.cwd",
+                p.cwd().to_string_lossy(),
+                "openat2/mkdirat",
+                e,
+            )
+        })?;
+    }
+
+    hooks.before_pivot().map_err(RootfsError::Hook)?;
+
+    // 6. Switch the root.
+    if cfg.no_pivot {
+        pivot::move_root(root.as_fd(), cfg.rootfs)?;
+    } else {
+        pivot::pivot(root.as_fd())?;
+    }
+    drop(root);
+    if root_prop_value.is_some() {
+        propagation::finish_root(root_prop)?;
+    }
+
+    hooks.before_readonly().map_err(RootfsError::Hook)?;
+
+    // 7. Read-only views, then masks (runc's order: a mask under a read-only path lands on
+    //    top of it), inside the new root.
+    if let Some(l) = linux {
+        masked::readonly_paths(
+            l.readonly_paths().as_deref().unwrap_or_default(),
+            cfg.user_namespace,
+        )?;
+        masked::mask_paths(
+            l.masked_paths().as_deref().unwrap_or_default(),
+            cfg.user_namespace,
+        )?;
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        masked::readonly_root(cfg.user_namespace)?;
+    }
+    nix::unistd::chdir("/").map_err(|e| RootfsError::path("directory", "/", "chdir", e.into()))
+}

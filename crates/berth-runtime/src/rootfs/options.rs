@@ -1,0 +1,301 @@
+//! Parsing of the fstab-style `options` of a config.json mount into what the mount code needs:
+//! mount attributes (for the new mount API), bind/rbind, propagation changes and the
+//! filesystem-specific data that is handed to the filesystem untouched.
+
+use berth_sys::mount::{
+    MOUNT_ATTR_NOATIME, MOUNT_ATTR_NODEV, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOEXEC,
+    MOUNT_ATTR_NOSUID, MOUNT_ATTR_NOSYMFOLLOW, MOUNT_ATTR_RDONLY, MOUNT_ATTR_RELATIME,
+    MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME,
+};
+
+/// One propagation change, applied after the mount is attached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    Shared,
+    Slave,
+    Private,
+    Unbindable,
+}
+
+impl Propagation {
+    /// The MS_* value `mount_setattr`'s `propagation` field takes.
+    // c_ulong is u64 only on 64-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    pub fn ms_flag(self) -> u64 {
+        (match self {
+            Propagation::Shared => libc::MS_SHARED,
+            Propagation::Slave => libc::MS_SLAVE,
+            Propagation::Private => libc::MS_PRIVATE,
+            Propagation::Unbindable => libc::MS_UNBINDABLE,
+        }) as u64
+    }
+}
+
+/// A propagation option: the kind and whether it applies to the whole subtree (r* forms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PropagationChange {
+    pub kind: Propagation,
+    pub recursive: bool,
+}
+
+/// Parses "shared", "rslave", ... (the values of a mount option and of `rootfsPropagation`).
+pub fn parse_propagation(s: &str) -> Option<PropagationChange> {
+    let (recursive, base) = match s.strip_prefix('r') {
+        Some(b @ ("shared" | "slave" | "private" | "unbindable")) => (true, b),
+        _ => (false, s),
+    };
+    let kind = match base {
+        "shared" => Propagation::Shared,
+        "slave" => Propagation::Slave,
+        "private" => Propagation::Private,
+        "unbindable" => Propagation::Unbindable,
+        _ => return None,
+    };
+    Some(PropagationChange { kind, recursive })
+}
+
+/// Attribute changes for `mount_setattr`: bits to set and bits to clear.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AttrChange {
+    pub set: u64,
+    pub clr: u64,
+}
+
+impl AttrChange {
+    pub fn is_empty(&self) -> bool {
+        self.set == 0 && self.clr == 0
+    }
+
+    /// Records a flag option: `on` sets the attribute, otherwise clears it. Later options win.
+    fn flag(&mut self, attr: u64, on: bool) {
+        if on {
+            self.set |= attr;
+            self.clr &= !attr;
+        } else {
+            self.clr |= attr;
+            self.set &= !attr;
+        }
+    }
+
+    /// Records an atime mode: the kernel wants the whole atime mask cleared and one mode set.
+    fn atime(&mut self, mode: u64) {
+        self.set = (self.set & !MOUNT_ATTR__ATIME) | mode;
+        self.clr |= MOUNT_ATTR__ATIME;
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct MountOptions {
+    /// "bind" or "rbind" was given.
+    pub bind: bool,
+    /// "rbind": the submounts come along.
+    pub recursive_bind: bool,
+    /// Attributes for the top mount only (ro, nosuid, ...).
+    pub attrs: AttrChange,
+    /// Attributes for the whole tree (rro, rnosuid, ...: mount_setattr with AT_RECURSIVE).
+    pub rec_attrs: AttrChange,
+    /// Propagation changes in the order given.
+    pub propagation: Vec<PropagationChange>,
+    /// "idmap"/"ridmap" was given (ID-mapped mounts are not implemented).
+    pub idmap: bool,
+    /// Options berth knows but does not implement (e.g. "tmpcopyup").
+    pub unsupported: Vec<String>,
+    /// Everything else, for the filesystem (e.g. "mode=755", "size=64k", "newinstance").
+    pub data: Vec<String>,
+}
+
+/// The attribute an option like "nosuid"/"suid" controls, and whether the option turns it on.
+fn flag_option(name: &str) -> Option<(u64, bool)> {
+    Some(match name {
+        "ro" => (MOUNT_ATTR_RDONLY, true),
+        "rw" => (MOUNT_ATTR_RDONLY, false),
+        "nosuid" => (MOUNT_ATTR_NOSUID, true),
+        "suid" => (MOUNT_ATTR_NOSUID, false),
+        "nodev" => (MOUNT_ATTR_NODEV, true),
+        "dev" => (MOUNT_ATTR_NODEV, false),
+        "noexec" => (MOUNT_ATTR_NOEXEC, true),
+        "exec" => (MOUNT_ATTR_NOEXEC, false),
+        "nodiratime" => (MOUNT_ATTR_NODIRATIME, true),
+        "diratime" => (MOUNT_ATTR_NODIRATIME, false),
+        "nosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, true),
+        "symfollow" => (MOUNT_ATTR_NOSYMFOLLOW, false),
+        _ => return None,
+    })
+}
+
+/// The atime mode an option selects. "atime"/"nostrictatime" fall back to the kernel default
+/// (relatime) and "norelatime" to strictatime, as mount(8) documents them.
+fn atime_option(name: &str) -> Option<u64> {
+    Some(match name {
+        "relatime" | "atime" | "nostrictatime" => MOUNT_ATTR_RELATIME,
+        "noatime" => MOUNT_ATTR_NOATIME,
+        "strictatime" | "norelatime" => MOUNT_ATTR_STRICTATIME,
+        _ => return None,
+    })
+}
+
+fn apply(change: &mut AttrChange, name: &str) -> bool {
+    if let Some((attr, on)) = flag_option(name) {
+        change.flag(attr, on);
+        true
+    } else if let Some(mode) = atime_option(name) {
+        change.atime(mode);
+        true
+    } else {
+        false
+    }
+}
+
+/// Parses a mount's options. Never fails: anything unknown is filesystem data, as with mount(8).
+pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
+    let mut o = MountOptions::default();
+    for opt in options {
+        let opt = opt.as_ref();
+        match opt {
+            // "silent"/"loud" only change how chatty the kernel log is: nothing to do.
+            "" | "defaults" | "silent" | "loud" => {}
+            "bind" => o.bind = true,
+            "rbind" => {
+                o.bind = true;
+                o.recursive_bind = true;
+            }
+            "idmap" | "ridmap" => o.idmap = true,
+            "tmpcopyup" => o.unsupported.push(opt.to_string()),
+            _ if apply(&mut o.attrs, opt) => {}
+            // "rro", "rnosuid", "rrelatime", ...: the recursive forms (runc's mount_setattr set).
+            _ if opt.len() > 1
+                && opt.starts_with('r')
+                && (flag_option(&opt[1..]).is_some() || atime_option(&opt[1..]).is_some()) =>
+            {
+                apply(&mut o.rec_attrs, &opt[1..]);
+            }
+            _ => match parse_propagation(opt) {
+                Some(p) => o.propagation.push(p),
+                None => o.data.push(opt.to_string()),
+            },
+        }
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_from_the_design() {
+        let o = parse_mount_options(&["nosuid", "ro", "mode=755", "rbind"]);
+        assert!(o.bind && o.recursive_bind);
+        assert_eq!(
+            o.attrs,
+            AttrChange {
+                set: MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY,
+                clr: 0
+            }
+        );
+        assert_eq!(o.data, vec!["mode=755".to_string()]);
+        assert!(o.propagation.is_empty());
+        assert!(o.rec_attrs.is_empty());
+    }
+
+    #[test]
+    fn later_option_wins() {
+        let o = parse_mount_options(&["ro", "rw", "noexec", "exec", "nodev"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_NODEV);
+        assert_eq!(o.attrs.clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOEXEC);
+    }
+
+    #[test]
+    fn symfollow_and_noops() {
+        let o = parse_mount_options(&["nosymfollow", "silent", "loud", "defaults"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_NOSYMFOLLOW);
+        assert!(o.data.is_empty());
+        let o = parse_mount_options(&["rnosymfollow"]);
+        assert_eq!(o.rec_attrs.set, MOUNT_ATTR_NOSYMFOLLOW);
+    }
+
+    #[test]
+    fn atime_modes() {
+        let o = parse_mount_options(&["noatime", "strictatime"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_STRICTATIME);
+        assert_eq!(o.attrs.clr, MOUNT_ATTR__ATIME);
+        let o = parse_mount_options(&["relatime", "nodiratime"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_RELATIME | MOUNT_ATTR_NODIRATIME);
+        assert_eq!(o.attrs.clr, MOUNT_ATTR__ATIME);
+        let o = parse_mount_options(&["noatime"]);
+        assert_eq!(o.attrs.set, MOUNT_ATTR_NOATIME);
+    }
+
+    #[test]
+    fn recursive_attrs() {
+        let o = parse_mount_options(&["rbind", "rro", "rnosuid", "rnoatime"]);
+        assert_eq!(
+            o.rec_attrs.set,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
+        );
+        assert_eq!(o.rec_attrs.clr, MOUNT_ATTR__ATIME);
+        assert!(o.attrs.is_empty());
+        // "rw" is a plain option, not recursive "w"; "relatime" is plain too.
+        let o = parse_mount_options(&["rw", "relatime"]);
+        assert!(o.rec_attrs.is_empty());
+        assert_eq!(o.attrs.clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME);
+    }
+
+    #[test]
+    fn propagation_options_in_order() {
+        let o = parse_mount_options(&["bind", "rprivate", "shared", "runbindable", "slave"]);
+        let kinds: Vec<_> = o
+            .propagation
+            .iter()
+            .map(|p| (p.kind, p.recursive))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (Propagation::Private, true),
+                (Propagation::Shared, false),
+                (Propagation::Unbindable, true),
+                (Propagation::Slave, false)
+            ]
+        );
+        assert!(o.data.is_empty());
+    }
+
+    #[test]
+    fn propagation_values() {
+        assert_eq!(
+            parse_propagation("rshared"),
+            Some(PropagationChange {
+                kind: Propagation::Shared,
+                recursive: true
+            })
+        );
+        assert_eq!(
+            parse_propagation("private"),
+            Some(PropagationChange {
+                kind: Propagation::Private,
+                recursive: false
+            })
+        );
+        assert_eq!(parse_propagation("rr"), None);
+        assert_eq!(parse_propagation("sharedd"), None);
+        assert_eq!(parse_propagation(""), None);
+        assert_eq!(Propagation::Slave.ms_flag(), 1 << 19);
+    }
+
+    #[test]
+    fn data_and_special_options() {
+        let o = parse_mount_options(&[
+            "newinstance",
+            "ptmxmode=0666",
+            "gid=5",
+            "idmap",
+            "tmpcopyup",
+            "defaults",
+        ]);
+        assert_eq!(o.data, vec!["newinstance", "ptmxmode=0666", "gid=5"]);
+        assert!(o.idmap);
+        assert_eq!(o.unsupported, vec!["tmpcopyup"]);
+        assert!(!o.bind);
+    }
+}

@@ -1,0 +1,233 @@
+//! Cheap checks of the rootfs-related parts of config.json, run by `create` before anything
+//! is made (no root needed), so bad input fails early with a message naming the field.
+
+use super::devices::device_from_spec;
+use super::error::RootfsError;
+use super::inroot::lookup_components;
+use super::mounts::{dest_string, is_bind, open_bind_source, source_error_detail};
+use super::options::parse_mount_options;
+use super::propagation::root_propagation;
+use oci_spec::runtime::{Mount, Spec};
+use std::path::Path;
+
+pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        validate_mount(m, bundle)?;
+    }
+    let Some(linux) = spec.linux() else {
+        return validate_cwd(spec);
+    };
+    root_propagation(linux.rootfs_propagation().as_deref())?;
+    for d in linux.devices().as_deref().unwrap_or_default() {
+        device_from_spec(d)?;
+    }
+    for (field, paths) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
+    ] {
+        for p in paths.as_deref().unwrap_or_default() {
+            if !Path::new(p).is_absolute() {
+                return Err(RootfsError::InvalidField {
+                    field,
+                    value: p.clone(),
+                    reason: "must be an absolute path".into(),
+                });
+            }
+        }
+    }
+    validate_cwd(spec)
+}
+
+fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
+    if let Some(p) = spec.process() {
+        if !p.cwd().is_absolute() {
+            return Err(RootfsError::InvalidField {
+                field: "process.cwd",
+                value: p.cwd().to_string_lossy().into_owned(),
+                reason: "must be an absolute path".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
+    let dest = dest_string(m);
+    let invalid = |reason: String| RootfsError::InvalidMount {
+        destination: dest.clone(),
+        reason,
+    };
+    if dest.is_empty() {
+        return Err(invalid("the destination is empty".into()));
+    }
+    // Relative destinations are taken as relative to "/", as runc does for old configs.
+    if lookup_components(m.destination()).iter().all(|c| c == "..") {
+        return Err(invalid(
+            "mounting over the container's root directory is not allowed".into(),
+        ));
+    }
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(RootfsError::Unsupported {
+            destination: dest,
+            what: "an ID-mapped mount (idmap)".into(),
+        });
+    }
+    if let Some(o) = opts.unsupported.first() {
+        return Err(RootfsError::Unsupported {
+            destination: dest,
+            what: format!("option {o:?}"),
+        });
+    }
+    let typ = m.typ().as_deref().unwrap_or("");
+    if is_bind(m, &opts) {
+        match open_bind_source(m, bundle) {
+            None => return Err(invalid("a bind mount needs a source".into())),
+            Some(Err(e)) => {
+                let src = m.source().clone().unwrap_or_default();
+                let detail = source_error_detail(&src, &e);
+                let detail = detail.trim_start_matches('(').trim_end_matches(')');
+                return Err(invalid(format!("{detail}: {e}")));
+            }
+            Some(Ok(_)) => {}
+        }
+    } else if typ.is_empty() {
+        return Err(invalid(
+            "no type given and not a bind mount (add a \"type\" or a \"bind\" option)".into(),
+        ));
+    }
+    for d in &opts.data {
+        if d.contains('\0') {
+            return Err(RootfsError::InvalidOption {
+                destination: dest,
+                option: d.clone(),
+                reason: "contains a NUL byte".into(),
+            });
+        }
+        if let Some(key) = d.split_once('=').map(|(k, _)| k) {
+            if key.is_empty() {
+                return Err(RootfsError::InvalidOption {
+                    destination: dest,
+                    option: d.clone(),
+                    reason: "an option must not start with '='".into(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(v: serde_json::Value) -> Spec {
+        serde_json::from_value(v).expect("spec json")
+    }
+
+    fn base() -> serde_json::Value {
+        json!({"ociVersion":"1.2.0","root":{"path":"rootfs"},"process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},"linux":{}})
+    }
+
+    fn err_of(v: serde_json::Value) -> String {
+        validate(&spec(v), Path::new("/"))
+            .expect_err("should be invalid")
+            .to_string()
+    }
+
+    #[test]
+    fn default_spec_is_valid() {
+        let s: Spec =
+            serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).expect("default config");
+        validate(&s, Path::new("/")).expect("valid");
+    }
+
+    #[test]
+    fn missing_bind_source_names_destination() {
+        let mut v = base();
+        v["mounts"] =
+            json!([{"destination":"/data","source":"/nonexistent/berth-src","options":["rbind"]}]);
+        let e = err_of(v);
+        assert!(
+            e.contains("/data") && e.contains("/nonexistent/berth-src"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn relative_bind_source_uses_bundle() {
+        let mut v = base();
+        v["mounts"] = json!([{"destination":"/data","source":"tmp","type":"bind"}]);
+        validate(&spec(v), Path::new("/")).expect("/tmp exists");
+    }
+
+    #[test]
+    fn relative_source_must_stay_in_bundle() {
+        let mut v = base();
+        v["mounts"] = json!([{"destination":"/data","source":"../etc","type":"bind"}]);
+        let e = validate(&spec(v), Path::new("/tmp"))
+            .expect_err("escapes")
+            .to_string();
+        assert!(
+            e.contains("/data") && e.contains("outside the bundle"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_propagation_names_field() {
+        let mut v = base();
+        v["linux"]["rootfsPropagation"] = json!("sideways");
+        let e = err_of(v);
+        assert!(
+            e.contains("rootfsPropagation") && e.contains("sideways"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn mount_errors() {
+        for (m, want) in [
+            (json!({"destination":"/x","source":"none"}), "no type"),
+            (
+                json!({"destination":"/","type":"tmpfs","source":"tmpfs"}),
+                "root directory",
+            ),
+            (
+                json!({"destination":"/x","type":"tmpfs","options":["idmap"]}),
+                "not supported",
+            ),
+            (
+                json!({"destination":"/x","type":"tmpfs","options":["tmpcopyup"]}),
+                "tmpcopyup",
+            ),
+            (
+                json!({"destination":"/x","type":"tmpfs","options":["=5"]}),
+                "'='",
+            ),
+            (json!({"destination":"/x","type":"bind"}), "needs a source"),
+        ] {
+            let mut v = base();
+            v["mounts"] = json!([m]);
+            let e = err_of(v);
+            assert!(e.contains(want) && e.contains("mount \""), "{want}: {e}");
+        }
+    }
+
+    #[test]
+    fn path_fields() {
+        let mut v = base();
+        v["linux"]["maskedPaths"] = json!(["proc/kcore"]);
+        assert!(err_of(v).contains("linux.maskedPaths"));
+        let mut v = base();
+        v["linux"]["readonlyPaths"] = json!(["sys"]);
+        assert!(err_of(v).contains("linux.readonlyPaths"));
+        let mut v = base();
+        v["process"]["cwd"] = json!("work");
+        assert!(err_of(v).contains("process.cwd"));
+        let mut v = base();
+        v["linux"]["devices"] = json!([{"path":"/dev/x","type":"a","major":1,"minor":1}]);
+        assert!(err_of(v).contains("linux.devices"));
+    }
+}

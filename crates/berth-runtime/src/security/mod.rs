@@ -1,0 +1,204 @@
+//! Process security attributes of a container's init: capabilities, user and groups, rlimits,
+//! sysctls, scheduler, I/O priority, personality, oom_score_adj, no_new_privs, umask and the
+//! seccomp filter.
+//!
+//! Entry points, matching the moments the runtime has:
+//! * [`berth_spec::check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
+//!   before anything exists, needing no privilege;
+//! * [`set_oom_score_adj`] / [`set_rlimits`] from the runtime for the init's pid;
+//! * [`apply_process_security`] inside the init once its rootfs is ready;
+//! * [`apply_seccomp`] inside the init, right before execve.
+//!
+//! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
+//! submodules as plain functions; the syscalls they end in are in `berth_sys::security`.
+
+mod capabilities;
+mod ioprio;
+mod oom;
+mod personality;
+mod rlimits;
+mod scheduler;
+mod seccomp;
+mod sysctl;
+mod umask;
+mod user;
+
+pub use capabilities::CapabilityPlan;
+pub use seccomp::features as seccomp_features;
+
+use oci_spec::runtime::Spec;
+
+/// Why a container's security settings were refused or could not be applied. Every message
+/// starts with the config field it is about, so the user knows what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// A capability name that is not a Linux capability.
+    #[error("{field}: unknown capability {name:?}")]
+    UnknownCapability { field: String, name: String },
+
+    /// A sysctl that would change the host unless the container has its own namespace.
+    #[error("linux.sysctl: {key:?} needs a new {namespace} namespace")]
+    SysctlNeedsNamespace {
+        key: String,
+        namespace: &'static str,
+    },
+
+    /// A value the runtime-spec or the kernel does not accept.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+
+    /// A syscall (or /proc write) that failed while applying `field`.
+    #[error("{field}: {syscall} failed: {error}")]
+    Syscall {
+        field: String,
+        syscall: String,
+        error: std::io::Error,
+    },
+}
+
+impl SecurityError {
+    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SecurityError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub(crate) fn syscall(
+        field: impl Into<String>,
+        syscall: impl Into<String>,
+        error: std::io::Error,
+    ) -> Self {
+        SecurityError::Syscall {
+            field: field.into(),
+            syscall: syscall.into(),
+            error,
+        }
+    }
+}
+
+/// Checks everything this module will later apply, without privileges and without touching
+/// the system (apart from reading our own /proc/self/ns to recognise host namespaces).
+pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
+    if let Some(process) = spec.process() {
+        capabilities::validate(process.capabilities().as_ref())?;
+        rlimits::validate(process.rlimits().as_deref().unwrap_or(&[]))?;
+        if let Some(s) = process.scheduler() {
+            scheduler::validate(s)?;
+        }
+        if let Some(p) = process.io_priority() {
+            ioprio::validate(p)?;
+        }
+        if let Some(adj) = process.oom_score_adj() {
+            oom::validate(adj)?;
+        }
+        umask::validate(process.user().umask())?;
+        user::validate(process.user(), spec.linux().as_ref())?;
+    }
+    if let Some(linux) = spec.linux() {
+        if let Some(p) = linux.personality() {
+            personality::validate(p)?;
+        }
+        if let Some(sysctls) = linux.sysctl() {
+            sysctl::validate(sysctls, linux.namespaces().as_deref().unwrap_or(&[]))?;
+        }
+    }
+    seccomp::validate(spec)?;
+    Ok(())
+}
+
+/// Writes `process.oomScoreAdj` for `pid` (the runtime calls this for the init before it runs,
+/// from the host side, so a container cannot lower its own score below what it was given).
+pub fn set_oom_score_adj(pid: i32, value: i32) -> Result<(), SecurityError> {
+    oom::set(pid, value)
+}
+
+/// Applies `process.rlimits` to `pid` with prlimit(2). The runtime should call this from the
+/// parent when the container has a user namespace: inside it the init no longer holds
+/// CAP_SYS_RESOURCE of the initial namespace and cannot raise a hard limit. Applying the same
+/// limits again from the init (as [`apply_process_security`] does) is then a no-op.
+pub fn set_rlimits(pid: i32, spec: &Spec) -> Result<(), SecurityError> {
+    match spec.process().as_ref().and_then(|p| p.rlimits().as_ref()) {
+        Some(limits) => rlimits::apply(pid, limits),
+        None => Ok(()),
+    }
+}
+
+/// Writes linux.sysctl under /proc/sys of the calling process's namespaces. The runtime
+/// should call this in the init right after the container's /proc is mounted and before
+/// readonlyPaths are applied (the default config makes /proc/sys read-only), as runc does.
+/// [`apply_process_security`] calls it itself when it has not been called yet, which only
+/// works while /proc/sys is still writable.
+pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
+    match spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) {
+        Some(sysctls) => sysctl::apply(sysctls),
+        None => Ok(()),
+    }
+}
+
+/// Applies the process security attributes to the calling process (the container's init),
+/// in runc's order. Privileged steps come first; the user switch and the capability sets come
+/// last because after them the process may no longer be able to do anything else.
+pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
+    let process = spec.process().as_ref();
+    let linux = spec.linux().as_ref();
+
+    if !sysctl::already_applied() {
+        apply_sysctls(spec)?;
+    }
+    if let Some(limits) = process.and_then(|p| p.rlimits().as_ref()) {
+        rlimits::apply(0, limits)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.personality().as_ref()) {
+        personality::apply(p)?;
+    }
+    if let Some(s) = process.and_then(|p| p.scheduler().as_ref()) {
+        scheduler::apply(s)?;
+    }
+    if let Some(p) = process.and_then(|p| p.io_priority().as_ref()) {
+        ioprio::apply(p)?;
+    }
+
+    let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    if !no_new_privs {
+        // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so (as runc does) it
+        // goes in now, before capabilities are dropped; the rest of the init then runs under it.
+        if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
+            seccomp::install(s)?;
+        }
+    }
+
+    let plan = CapabilityPlan::from_spec(process.and_then(|p| p.capabilities().as_ref()))?;
+    // The bounding set can only shrink while we still hold CAP_SETPCAP, i.e. before the switch.
+    plan.apply_bounding()?;
+
+    if no_new_privs {
+        berth_sys::security::set_no_new_privs().map_err(|e| {
+            SecurityError::syscall("process.noNewPrivileges", "prctl(PR_SET_NO_NEW_PRIVS)", e)
+        })?;
+    }
+
+    let default_user = oci_spec::runtime::User::default();
+    let user = process.map(|p| p.user()).unwrap_or(&default_user);
+    user::switch(user)?;
+
+    plan.apply_sets()?;
+    umask::apply(user.umask());
+    Ok(())
+}
+
+/// Installs linux.seccomp when process.noNewPrivileges is set; the runtime calls it as the very
+/// last thing before execve (after opening exec.fifo), so the filter has to allow as little
+/// of the runtime's own work as possible. Without noNewPrivileges the filter was already
+/// installed by [`apply_process_security`] (it needs CAP_SYS_ADMIN then) and this does nothing.
+pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
+    let no_new_privs = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false);
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) if no_new_privs => seccomp::install(s),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,77 @@
+//! Reading a bundle: config.json parsed into the runtime-spec types, with the paths resolved.
+
+use super::SpecError;
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// A parsed bundle: its absolute directory, the config and the absolute rootfs path.
+#[derive(Debug, Clone)]
+pub struct BundleConfig {
+    pub bundle: PathBuf,
+    pub config_path: PathBuf,
+    pub spec: Spec,
+    pub rootfs: PathBuf,
+}
+
+/// Loads `BUNDLE/config.json` and checks what the core needs (see [`super::validate_core`]).
+pub fn load_bundle(bundle: &Path) -> Result<BundleConfig, SpecError> {
+    let bundle = std::path::absolute(bundle).map_err(|source| SpecError::Read {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let config_path = bundle.join("config.json");
+    let bytes = match std::fs::read(&config_path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SpecError::NotFound(config_path))
+        }
+        Err(source) => {
+            return Err(SpecError::Read {
+                path: config_path,
+                source,
+            })
+        }
+    };
+    let spec = parse_config(&config_path, &bytes)?;
+    let root = spec.root().as_ref().ok_or_else(|| SpecError::Invalid {
+        path: config_path.clone(),
+        field: "root".into(),
+        reason: "missing (the rootfs path is required)".into(),
+    })?;
+    let rootfs = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let cfg = BundleConfig {
+        bundle,
+        config_path,
+        spec,
+        rootfs,
+    };
+    super::validate_core(&cfg)?;
+    Ok(cfg)
+}
+
+/// Parses config.json; a syntax or type error reports the line and column serde found it at.
+/// The security fields are checked on the raw JSON first, because oci-spec rejects an unknown
+/// capability or rlimit name without saying which field held it, and it spells two runtime-spec
+/// scheduler flags differently (see `security::check_raw_config`).
+pub fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
+    let parse_err = |e: serde_json::Error| SpecError::Parse {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    let original: serde_json::Value = serde_json::from_slice(bytes).map_err(parse_err)?;
+    let mut checked = original.clone();
+    crate::raw::check_raw_config(&mut checked).map_err(|e| SpecError::Parse {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    if checked == original {
+        // Parsing the bytes (not the Value) keeps line and column in type errors.
+        serde_json::from_slice(bytes).map_err(parse_err)
+    } else {
+        serde_json::from_value(checked).map_err(parse_err)
+    }
+}

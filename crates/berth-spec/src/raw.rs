@@ -1,0 +1,414 @@
+//! Checks on config.json before it is parsed into `oci_spec::runtime::Spec`.
+//!
+//! oci-spec turns an unknown capability, rlimit type, scheduler policy, I/O class or
+//! personality domain into a serde error that does not say which field was wrong, so the
+//! runtime runs [`check_raw_config`] on the JSON first. It also translates the runtime-spec's
+//! scheduler flag names that oci-spec 0.10 spells differently ("SCHED_FLAG_RESET_ON_FORK" is
+//! "SCHED_RESET_ON_FORK" there, "SCHED_FLAG_DL_OVERRUN" is "SCHED_FLAG_D_L_OVERRUN"), without
+//! which a valid config would not parse at all.
+
+use serde_json::Value;
+
+/// A field of config.json whose value the runtime-spec does not define.
+#[derive(Debug, thiserror::Error)]
+pub enum RawConfigError {
+    /// A capability name that is not a Linux capability.
+    #[error("{field}: unknown capability {name:?}")]
+    UnknownCapability { field: String, name: String },
+
+    /// A value the runtime-spec does not accept.
+    #[error("{field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl RawConfigError {
+    fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        RawConfigError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+const CAP_SETS: [&str; 5] = [
+    "bounding",
+    "effective",
+    "inheritable",
+    "permitted",
+    "ambient",
+];
+
+const RLIMITS: [&str; 16] = [
+    "RLIMIT_CPU",
+    "RLIMIT_FSIZE",
+    "RLIMIT_DATA",
+    "RLIMIT_STACK",
+    "RLIMIT_CORE",
+    "RLIMIT_RSS",
+    "RLIMIT_NPROC",
+    "RLIMIT_NOFILE",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_AS",
+    "RLIMIT_LOCKS",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+];
+
+const POLICIES: [&str; 7] = [
+    "SCHED_OTHER",
+    "SCHED_FIFO",
+    "SCHED_RR",
+    "SCHED_BATCH",
+    "SCHED_ISO",
+    "SCHED_IDLE",
+    "SCHED_DEADLINE",
+];
+
+/// (runtime-spec name, oci-spec 0.10 name) of each scheduler flag.
+const SCHED_FLAGS: [(&str, &str); 7] = [
+    ("SCHED_FLAG_RESET_ON_FORK", "SCHED_RESET_ON_FORK"),
+    ("SCHED_FLAG_RECLAIM", "SCHED_FLAG_RECLAIM"),
+    ("SCHED_FLAG_DL_OVERRUN", "SCHED_FLAG_D_L_OVERRUN"),
+    ("SCHED_FLAG_KEEP_POLICY", "SCHED_FLAG_KEEP_POLICY"),
+    ("SCHED_FLAG_KEEP_PARAMS", "SCHED_FLAG_KEEP_PARAMS"),
+    ("SCHED_FLAG_UTIL_CLAMP_MIN", "SCHED_FLAG_UTIL_CLAMP_MIN"),
+    ("SCHED_FLAG_UTIL_CLAMP_MAX", "SCHED_FLAG_UTIL_CLAMP_MAX"),
+];
+
+const IO_CLASSES: [&str; 3] = ["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLASS_IDLE"];
+
+const PERSONALITY_DOMAINS: [&str; 2] = ["LINUX", "LINUX32"];
+
+const SECCOMP_ACTIONS: [&str; 9] = [
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_LOG",
+    "SCMP_ACT_NOTIFY",
+];
+
+const SECCOMP_ARCHES: [&str; 24] = [
+    "SCMP_ARCH_NATIVE",
+    "SCMP_ARCH_X86",
+    "SCMP_ARCH_X86_64",
+    "SCMP_ARCH_X32",
+    "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64",
+    "SCMP_ARCH_MIPS",
+    "SCMP_ARCH_MIPS64",
+    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",
+    "SCMP_ARCH_MIPSEL64",
+    "SCMP_ARCH_MIPSEL64N32",
+    "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",
+    "SCMP_ARCH_PPC64LE",
+    "SCMP_ARCH_S390",
+    "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",
+    "SCMP_ARCH_PARISC64",
+    "SCMP_ARCH_RISCV64",
+    "SCMP_ARCH_LOONGARCH64",
+    "SCMP_ARCH_M68K",
+    "SCMP_ARCH_SH",
+    "SCMP_ARCH_SHEB",
+];
+
+const SECCOMP_FLAGS: [&str; 4] = [
+    "SECCOMP_FILTER_FLAG_TSYNC",
+    "SECCOMP_FILTER_FLAG_LOG",
+    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+];
+
+const SECCOMP_OPS: [&str; 7] = [
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
+
+/// A string field that must be one of `allowed`. Absent is fine (the spec parser decides
+/// whether it is required).
+fn one_of(
+    v: Option<&Value>,
+    field: &str,
+    what: &str,
+    allowed: &[&str],
+) -> Result<(), RawConfigError> {
+    match v {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        Some(Value::String(s)) => Err(RawConfigError::invalid(
+            field,
+            format!(
+                "unknown {what} {s:?} (expected one of {})",
+                allowed.join(", ")
+            ),
+        )),
+        Some(other) => Err(RawConfigError::invalid(
+            field,
+            format!("expected a string, got {other}"),
+        )),
+    }
+}
+
+fn array<'a>(v: Option<&'a Value>, field: &str) -> Result<&'a [Value], RawConfigError> {
+    match v {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(Value::Array(a)) => Ok(a),
+        Some(other) => Err(RawConfigError::invalid(
+            field,
+            format!("expected an array, got {other}"),
+        )),
+    }
+}
+
+fn check_capabilities(caps: &Value) -> Result<(), RawConfigError> {
+    for set in CAP_SETS {
+        let field = format!("process.capabilities.{set}");
+        for name in array(caps.get(set), &field)? {
+            let known = name
+                .as_str()
+                .map(|s| s.parse::<caps::Capability>().is_ok())
+                .unwrap_or(false);
+            if !known {
+                let name = name
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| name.to_string());
+                return Err(RawConfigError::UnknownCapability { field, name });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fix_scheduler(sched: &mut Value) -> Result<(), RawConfigError> {
+    one_of(
+        sched.get("policy"),
+        "process.scheduler.policy",
+        "scheduler policy",
+        &POLICIES,
+    )?;
+    let Some(Value::Array(flags)) = sched.get_mut("flags") else {
+        return array(sched.get("flags"), "process.scheduler.flags").map(|_| ());
+    };
+    for flag in flags.iter_mut() {
+        let known = flag
+            .as_str()
+            .and_then(|s| {
+                SCHED_FLAGS
+                    .iter()
+                    .find(|(spec, ours)| s == *spec || s == *ours)
+            })
+            .map(|(_, ours)| *ours);
+        match known {
+            Some(ours) => *flag = Value::String(ours.to_string()),
+            None => {
+                let names: Vec<&str> = SCHED_FLAGS.iter().map(|(spec, _)| *spec).collect();
+                return Err(RawConfigError::invalid(
+                    "process.scheduler.flags",
+                    format!(
+                        "unknown scheduler flag {flag} (expected one of {})",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
+    let f = "linux.seccomp";
+    one_of(
+        sc.get("defaultAction"),
+        &format!("{f}.defaultAction"),
+        "seccomp action",
+        &SECCOMP_ACTIONS,
+    )?;
+    for (i, a) in array(sc.get("architectures"), &format!("{f}.architectures"))?
+        .iter()
+        .enumerate()
+    {
+        one_of(
+            Some(a),
+            &format!("{f}.architectures[{i}]"),
+            "seccomp architecture",
+            &SECCOMP_ARCHES,
+        )?;
+    }
+    for (i, fl) in array(sc.get("flags"), &format!("{f}.flags"))?
+        .iter()
+        .enumerate()
+    {
+        one_of(
+            Some(fl),
+            &format!("{f}.flags[{i}]"),
+            "seccomp flag",
+            &SECCOMP_FLAGS,
+        )?;
+    }
+    for (i, call) in array(sc.get("syscalls"), &format!("{f}.syscalls"))?
+        .iter()
+        .enumerate()
+    {
+        let field = format!("{f}.syscalls[{i}]");
+        one_of(
+            call.get("action"),
+            &format!("{field}.action"),
+            "seccomp action",
+            &SECCOMP_ACTIONS,
+        )?;
+        for (j, arg) in array(call.get("args"), &format!("{field}.args"))?
+            .iter()
+            .enumerate()
+        {
+            one_of(
+                arg.get("op"),
+                &format!("{field}.args[{j}].op"),
+                "seccomp operator",
+                &SECCOMP_OPS,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Validates the enumerated security fields of a raw config.json with messages that name the
+/// field, and rewrites runtime-spec scheduler flag names into the spelling oci-spec parses.
+/// Call it before `serde_json::from_value::<Spec>`.
+pub fn check_raw_config(config: &mut Value) -> Result<(), RawConfigError> {
+    if let Some(process) = config.get_mut("process") {
+        if let Some(caps) = process.get("capabilities").filter(|c| !c.is_null()) {
+            check_capabilities(caps)?;
+        }
+        for (i, limit) in array(process.get("rlimits"), "process.rlimits")?
+            .iter()
+            .enumerate()
+        {
+            let field = format!("process.rlimits[{i}].type");
+            one_of(limit.get("type"), &field, "rlimit type", &RLIMITS)?;
+        }
+        if let Some(io) = process.get("ioPriority").filter(|c| !c.is_null()) {
+            one_of(
+                io.get("class"),
+                "process.ioPriority.class",
+                "I/O priority class",
+                &IO_CLASSES,
+            )?;
+        }
+        if let Some(sched) = process.get_mut("scheduler").filter(|c| !c.is_null()) {
+            fix_scheduler(sched)?;
+        }
+    }
+    if let Some(p) = config
+        .get("linux")
+        .and_then(|l| l.get("personality"))
+        .filter(|c| !c.is_null())
+    {
+        one_of(
+            p.get("domain"),
+            "linux.personality.domain",
+            "personality domain",
+            &PERSONALITY_DOMAINS,
+        )?;
+    }
+    if let Some(sc) = config
+        .get("linux")
+        .and_then(|l| l.get("seccomp"))
+        .filter(|c| !c.is_null())
+    {
+        check_seccomp(sc)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn err(mut v: Value) -> String {
+        check_raw_config(&mut v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_capability_names_its_set() {
+        assert_eq!(
+            err(json!({"process":{"capabilities":{"bounding":["CAP_KILL","CAP_FOO"]}}})),
+            "process.capabilities.bounding: unknown capability \"CAP_FOO\""
+        );
+        // oci-spec would accept these informal spellings; runc's name table would not.
+        assert!(err(json!({"process":{"capabilities":{"ambient":["kill"]}}})).contains("ambient"));
+        assert!(err(json!({"process":{"capabilities":{"effective":[7]}}})).contains("effective"));
+        let mut ok =
+            json!({"process":{"capabilities":{"bounding":["CAP_KILL","CAP_CHECKPOINT_RESTORE"]}}});
+        assert!(check_raw_config(&mut ok).is_ok());
+    }
+
+    #[test]
+    fn enumerations() {
+        assert!(err(
+            json!({"process":{"rlimits":[{"type":"RLIMIT_NOFILE"},{"type":"RLIMIT_FOO"}]}})
+        )
+        .starts_with("process.rlimits[1].type: unknown rlimit type \"RLIMIT_FOO\""));
+        assert!(
+            err(json!({"process":{"scheduler":{"policy":"SCHED_FAST"}}}))
+                .starts_with("process.scheduler.policy")
+        );
+        assert!(
+            err(json!({"process":{"scheduler":{"policy":"SCHED_RR","flags":["X"]}}}))
+                .starts_with("process.scheduler.flags")
+        );
+        assert!(
+            err(json!({"process":{"ioPriority":{"class":"IOPRIO_CLASS_NONE"}}}))
+                .starts_with("process.ioPriority.class")
+        );
+        assert!(err(json!({"linux":{"personality":{"domain":"LINUX64"}}}))
+            .starts_with("linux.personality.domain"));
+        assert!(
+            err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_MAYBE"}}})).starts_with(
+                "linux.seccomp.defaultAction: unknown seccomp action \"SCMP_ACT_MAYBE\""
+            )
+        );
+        assert!(err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_VAX"]}}}))
+            .starts_with("linux.seccomp.architectures[0]"));
+        assert!(err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_ABOUT"}]}]}}}))
+        .starts_with("linux.seccomp.syscalls[0].args[0].op"));
+    }
+
+    #[test]
+    fn scheduler_flags_are_translated_so_the_spec_parses() {
+        let mut v = json!({"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+            "scheduler":{"policy":"SCHED_RR","priority":1,"flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN"]}}});
+        check_raw_config(&mut v).unwrap();
+        // Idempotent: a second pass sees oci-spec's spelling and keeps it.
+        check_raw_config(&mut v).unwrap();
+        let spec: oci_spec::runtime::Spec =
+            serde_json::from_value(v).expect("parses after translation");
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags()
+            .clone()
+            .unwrap();
+        assert_eq!(flags.len(), 2);
+    }
+}

@@ -1,0 +1,13 @@
+//! berth-sys: thin wrappers over the kernel calls berth makes, and the mountinfo parser. Everything above this module works
+//! with typed values and `std::io::Error`s; only here is `libc` called directly.
+
+pub mod clone;
+pub mod fd;
+pub mod mount;
+pub mod mountinfo;
+pub mod ns;
+pub mod path;
+pub mod process;
+pub mod ret;
+pub mod security;
+pub mod tty;

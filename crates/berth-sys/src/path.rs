@@ -1,0 +1,201 @@
+//! Thin wrappers for path work relative to directory fds, chiefly `openat2(2)` with
+//! RESOLVE_IN_ROOT so a path inside a container rootfs can never resolve outside it.
+
+use crate::ret::cvt;
+use std::ffi::{CStr, CString, OsStr};
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// `struct open_how` (linux/openat2.h). Defined here because libc marks its copy non_exhaustive.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub fn cpath(p: &OsStr) -> io::Result<CString> {
+    CString::new(p.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `openat2(dirfd, path, {flags, mode, resolve})`; O_CLOEXEC is always added.
+pub fn openat2(
+    dirfd: RawFd,
+    path: &CStr,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: path is a valid C string and how a live open_how of the size we pass.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if ret >= 0 {
+            // SAFETY: the kernel returned a fresh fd that nothing else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
+        }
+        let err = io::Error::last_os_error();
+        // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
+        if err.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(err);
+        }
+    }
+}
+
+/// Opens `path` (relative or absolute, both taken as inside the root) as an O_PATH fd,
+/// resolving every symlink and ".." as if `root` were "/", and refusing /proc magic links.
+pub fn open_in_root(root: BorrowedFd<'_>, path: &OsStr) -> io::Result<OwnedFd> {
+    let p = cpath(path)?;
+    openat2(
+        root.as_raw_fd(),
+        &p,
+        libc::O_PATH,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// Plain `openat` (follows symlinks): only for trusted host paths, e.g. bind sources.
+pub fn open_path(path: &OsStr, flags: i32) -> io::Result<OwnedFd> {
+    let p = cpath(path)?;
+    // SAFETY: p is a valid C string.
+    let fd = cvt(unsafe { libc::openat(libc::AT_FDCWD, p.as_ptr(), flags | libc::O_CLOEXEC) })?;
+    // SAFETY: fresh fd owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st is a valid out-pointer; "" with AT_EMPTY_PATH stats the fd itself (O_PATH works).
+    cvt(unsafe {
+        libc::fstatat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    })?;
+    // SAFETY: fstatat succeeded and filled st.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// lstat of one entry of a directory fd.
+pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
+    let n = cpath(name)?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: n is a valid C string, st a valid out-pointer.
+    cvt(unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat succeeded and filled st.
+    Ok(unsafe { st.assume_init() })
+}
+
+pub fn is_dir(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: n is a valid C string.
+    cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), n.as_ptr(), mode as libc::mode_t) }).map(drop)
+}
+
+/// Creates an empty regular file `name` in `dir`; never follows a symlink there (O_EXCL).
+pub fn create_file_at(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: n is a valid C string.
+    let fd = cvt(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    })?;
+    // SAFETY: fresh fd; wrapping it closes it.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
+}
+
+pub fn mknodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32, dev: u64) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: n is a valid C string.
+    cvt(unsafe {
+        libc::mknodat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            mode as libc::mode_t,
+            dev as libc::dev_t,
+        )
+    })
+    .map(drop)
+}
+
+/// chown of one entry of `dir` without following a symlink.
+pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: n is a valid C string.
+    cvt(unsafe {
+        libc::fchownat(
+            dir.as_raw_fd(),
+            n.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+pub fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    let t = cpath(target)?;
+    let n = cpath(name)?;
+    // SAFETY: both are valid C strings.
+    cvt(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) }).map(drop)
+}
+
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &OsStr, flags: i32) -> io::Result<()> {
+    let n = cpath(name)?;
+    // SAFETY: n is a valid C string.
+    cvt(unsafe { libc::unlinkat(dir.as_raw_fd(), n.as_ptr(), flags) }).map(drop)
+}
+
+/// The target of symlink `name` in `dir`, or None when it is not a symlink.
+pub fn readlinkat(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<std::ffi::OsString>> {
+    match nix::fcntl::readlinkat(Some(dir.as_raw_fd()), name) {
+        Ok(t) => Ok(Some(t)),
+        Err(nix::errno::Errno::EINVAL) => Ok(None),
+        Err(e) => Err(io::Error::from(e)),
+    }
+}
+
+/// The `/proc/self/fd/N` path of an fd, for the few syscalls that only take a path.
+pub fn fd_path(fd: BorrowedFd<'_>) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
