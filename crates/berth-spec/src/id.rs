@@ -3,6 +3,8 @@
 
 use super::SpecError;
 
+/// Refuses an id runc would refuse (empty, other characters than letters, digits, `_+-.`,
+/// or `.`/`..`).
 pub fn validate_container_id(id: &str) -> Result<(), SpecError> {
     let bad = |reason| {
         Err(SpecError::InvalidId {

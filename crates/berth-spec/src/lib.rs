@@ -17,43 +17,62 @@ use std::path::PathBuf;
 /// The configuration `berth spec` writes: runc's defaults, with the cgroup namespace added (as runc 1.2 does).
 pub const DEFAULT_CONFIG_JSON: &str = include_str!("default_config.json");
 
-/// Oldest and newest runtime-spec versions accepted in `ociVersion`.
+/// Oldest runtime-spec version accepted in `ociVersion`.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
+/// Newest runtime-spec version accepted in `ociVersion` (its patch releases too).
 pub const OCI_VERSION_MAX: &str = "1.3.0";
 
-/// Errors about a bundle or its config.json; each names the file and, where it applies, the field.
+/// Errors about a bundle or its config.json; each names the file and, where it applies, the
+/// field. The cause (an `io::Error` with its errno, a JSON error with its line and column) is
+/// the [`source`](std::error::Error::source), not part of the message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpecError {
+    /// The bundle has no config.json.
     #[error("JSON specification file {0} not found")]
     NotFound(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    /// A file of the bundle could not be read.
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: malformed config: {detail}")]
-    Parse { path: PathBuf, detail: String },
+    /// config.json is not JSON, or not a runtime config (a field of the wrong type, an
+    /// unknown capability name...).
+    #[error("{path}: malformed config")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A field holds a value the runtime refuses.
     #[error("{path}: {field}: {reason}")]
     Invalid {
         path: PathBuf,
         field: String,
         reason: String,
     },
+    /// A container id the runtime refuses (see [`validate_container_id`]).
     #[error("invalid container id {id:?}: {reason}")]
     InvalidId { id: String, reason: &'static str },
-    #[error("cannot write {path}: {source}")]
+    /// A file could not be written (`berth spec`).
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
+    /// `berth spec` would overwrite an existing config.json.
     #[error("File {0} exists. Remove it first")]
     SpecExists(PathBuf),
 }
 
-/// `berth spec`: the default config (or its rootless variant) as pretty JSON.
+/// `berth spec`: the default config (or its rootless variant) as a JSON value.
 pub fn default_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
+    // The text is compiled in and `default_config_is_runc_compatible` parses it: nothing a
+    // user or the kernel does can make this fail.
+    #[allow(clippy::expect_used)]
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON)
         .expect("the embedded default config is valid JSON");
     if rootless {

@@ -7,9 +7,13 @@ use std::path::{Path, PathBuf};
 /// A parsed bundle: its absolute directory, the config and the absolute rootfs path.
 #[derive(Debug, Clone)]
 pub struct BundleConfig {
+    /// The bundle directory, absolute.
     pub bundle: PathBuf,
+    /// `bundle/config.json`.
     pub config_path: PathBuf,
+    /// The parsed config.
     pub spec: Spec,
+    /// `root.path`, absolute (a relative one is taken relative to the bundle).
     pub rootfs: PathBuf,
 }
 
@@ -57,16 +61,16 @@ pub fn load_bundle(bundle: &Path) -> Result<BundleConfig, SpecError> {
 /// The security fields are checked on the raw JSON first, because oci-spec rejects an unknown
 /// capability or rlimit name without saying which field held it, and it spells two runtime-spec
 /// scheduler flags differently (see `security::check_raw_config`).
-pub fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
+pub(crate) fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError> {
     let parse_err = |e: serde_json::Error| SpecError::Parse {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: e.into(),
     };
     let original: serde_json::Value = serde_json::from_slice(bytes).map_err(parse_err)?;
     let mut checked = original.clone();
     crate::raw::check_raw_config(&mut checked).map_err(|e| SpecError::Parse {
         path: path.to_path_buf(),
-        detail: e.to_string(),
+        source: e.into(),
     })?;
     if checked == original {
         // Parsing the bytes (not the Value) keeps line and column in type errors.

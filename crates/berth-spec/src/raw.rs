@@ -11,6 +11,7 @@ use serde_json::Value;
 
 /// A field of config.json whose value the runtime-spec does not define.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum RawConfigError {
     /// A capability name that is not a Linux capability.
     #[error("{field}: unknown capability {name:?}")]

@@ -6,13 +6,17 @@ use super::{BundleConfig, SpecError, OCI_VERSION_MAX};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 
+/// The checks the runtime core relies on: `ociVersion`, `root.path` (an existing directory),
+/// `process` (args, an absolute cwd, NAME=VALUE env) and `linux.namespaces` (no duplicates,
+/// absolute existing paths, a mount namespace, UTS for hostname/domainname, id mappings with
+/// a user namespace, time offsets with a time namespace). [`crate::load_bundle`] runs them.
 pub fn validate_core(cfg: &BundleConfig) -> Result<(), SpecError> {
     let invalid = |field: &str, reason: String| SpecError::Invalid {
         path: cfg.config_path.clone(),
         field: field.to_string(),
         reason,
     };
-    check_version(cfg.spec.version()).map_err(|r| invalid("ociVersion", r))?;
+    check_version(cfg.spec.version()).map_err(|(f, r)| invalid(f, r))?;
     match std::fs::metadata(&cfg.rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
@@ -33,14 +37,19 @@ pub fn validate_core(cfg: &BundleConfig) -> Result<(), SpecError> {
     Ok(())
 }
 
+/// A refused field and why; [`validate_core`] adds the config's path.
+type FieldError = (&'static str, String);
+
 /// Accepts 1.0.0 up to 1.3.x; pre-release suffixes like `1.0.2-dev` count as their version.
-fn check_version(version: &str) -> Result<(), String> {
+fn check_version(version: &str) -> Result<(), FieldError> {
+    const FIELD: &str = "ociVersion";
     let core = version.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
     let nums: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
     let Some(nums) = nums.filter(|n| n.len() == 3) else {
-        return Err(format!(
-            "{version:?} is not a semantic version (expected e.g. \"1.2.0\")"
+        return Err((
+            FIELD,
+            format!("{version:?} is not a semantic version (expected e.g. \"1.2.0\")"),
         ));
     };
     let max_minor = OCI_VERSION_MAX
@@ -49,14 +58,13 @@ fn check_version(version: &str) -> Result<(), String> {
         .and_then(|m| m.parse::<u64>().ok())
         .unwrap_or(0);
     if nums[0] != 1 || nums[1] > max_minor {
-        return Err(format!(
-            "version {version} is not supported (supported: 1.0.0 to 1.{max_minor}.x)"
+        return Err((
+            FIELD,
+            format!("version {version} is not supported (supported: 1.0.0 to 1.{max_minor}.x)"),
         ));
     }
     Ok(())
 }
-
-type FieldError = (&'static str, String);
 
 fn check_process(spec: &Spec) -> Result<(), FieldError> {
     let Some(process) = spec.process() else {
