@@ -6,9 +6,9 @@
 
 use super::error::RootfsError;
 use super::inroot;
-use super::mounts::{
-    apply_propagation, attach, mount_err, new_fs_mount, open_real_dir_target, set_attrs,
-    MountContext,
+use super::mountops::{
+    attach, attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_attrs,
+    set_propagation, MountContext, Target,
 };
 use super::options::{AttrChange, MountOptions};
 use berth_sys::mount::{
@@ -90,7 +90,7 @@ pub fn mount_cgroup(
     dest: &str,
     opts: &MountOptions,
 ) -> Result<(), RootfsError> {
-    let target = open_real_dir_target(ctx, m.destination(), dest)?;
+    let target = open_target(ctx, m.destination(), Target::RealDir, dest)?;
     if berth_cgroups::is_pure_v2_host() {
         return mount_cgroup2(ctx, dest, opts, target.as_fd());
     }
@@ -107,7 +107,8 @@ pub fn mount_cgroup(
     )?;
     attach(dest, tmpfs.as_fd(), target.as_fd())?;
 
-    let read = |p: &str| std::fs::read_to_string(p).map_err(|e| mount_err(dest, "read", p, e));
+    let read =
+        |p: &str| std::fs::read_to_string(p).map_err(|e| RootfsError::mount(dest, "read", p, e));
     let mounts = mountinfo::parse(&read("/proc/self/mountinfo")?);
     let lines = parse_proc_cgroup(&read("/proc/self/cgroup")?);
     // Each hierarchy gets the mount's own ro (as runc binds them with the mount's flags: a
@@ -123,21 +124,22 @@ pub fn mount_cgroup(
         let name = OsStr::new(&h.name);
         match mkdirat(tmpfs.as_fd(), name, 0o755) {
             Err(e) if e.raw_os_error() != Some(libc::EEXIST) => {
-                return Err(mount_err(&sub, "mkdirat", "", e))
+                return Err(RootfsError::mount(&sub, "mkdirat", "", e))
             }
             _ => {}
         }
         let sub_fd = inroot::open(tmpfs.as_fd(), Path::new(&h.name))
-            .map_err(|e| mount_err(&sub, "openat2", "", e))?;
+            .map_err(|e| RootfsError::mount(&sub, "openat2", "", e))?;
         let mnt = if ctx.cgroup_namespace {
             own_hierarchy(ctx, &h, &sub, sub_fd.as_fd(), &hier_attrs)?
         } else {
             let src = open_path(h.host_path.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)
-                .map_err(|e| mount_err(&sub, "open", format!("({:?})", h.host_path), e))?;
-            let tree = sys::clone_tree(src.as_fd(), false)
-                .map_err(|e| mount_err(&sub, "open_tree", format!("({:?})", h.host_path), e))?;
+                .map_err(|e| RootfsError::mount(&sub, "open", format!("({:?})", h.host_path), e))?;
+            let tree = sys::clone_tree(src.as_fd(), false).map_err(|e| {
+                RootfsError::mount(&sub, "open_tree", format!("({:?})", h.host_path), e)
+            })?;
             set_attrs(tree.as_fd(), &hier_attrs, false, ctx.user_namespace)
-                .map_err(|e| mount_err(&sub, "mount_setattr", "", e))?;
+                .map_err(|e| RootfsError::mount(&sub, "mount_setattr", "", e))?;
             tree
         };
         attach(&sub, mnt.as_fd(), sub_fd.as_fd())?;
@@ -145,7 +147,12 @@ pub fn mount_cgroup(
             for c in &h.controllers {
                 match symlinkat(name, tmpfs.as_fd(), OsStr::new(c)) {
                     Err(e) if e.raw_os_error() != Some(libc::EEXIST) => {
-                        return Err(mount_err(&format!("{dest}/{c}"), "symlinkat", "", e))
+                        return Err(RootfsError::mount(
+                            &format!("{dest}/{c}"),
+                            "symlinkat",
+                            "",
+                            e,
+                        ))
                     }
                     _ => {}
                 }
@@ -157,9 +164,8 @@ pub fn mount_cgroup(
         clr: 0,
     };
     set_attrs(tmpfs.as_fd(), &ro, false, ctx.user_namespace)
-        .map_err(|e| mount_err(dest, "mount_setattr", "(ro)", e))?;
-    apply_propagation(tmpfs.as_fd(), &opts.propagation)
-        .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+        .map_err(|e| RootfsError::mount(dest, "mount_setattr", "(ro)", e))?;
+    set_propagation(dest, tmpfs.as_fd(), &opts.propagation)
 }
 
 /// The container's cgroup v2 path from /proc/self/cgroup's "0::" line.
@@ -183,7 +189,7 @@ fn mount_cgroup2(
     let mnt = match new_fs_mount(dest, "cgroup2", Some("cgroup"), &opts.data, opts) {
         Ok(full) if ctx.cgroup_namespace => {
             let text = std::fs::read_to_string("/proc/self/cgroup")
-                .map_err(|e| mount_err(dest, "read", "/proc/self/cgroup", e))?;
+                .map_err(|e| RootfsError::mount(dest, "read", "/proc/self/cgroup", e))?;
             match unified_path(&text) {
                 Some(p) if p != Path::new("/") => {
                     narrow_to(ctx, full, &p, &opts.attrs, dest, target)?
@@ -192,27 +198,18 @@ fn mount_cgroup2(
             }
         }
         Ok(full) => full,
-        Err(RootfsError::Mount { source, .. })
-            if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EBUSY)) =>
-        {
-            let host = open_path(
-                OsStr::new("/sys/fs/cgroup"),
-                libc::O_PATH | libc::O_DIRECTORY,
-            )
-            .map_err(|e| mount_err(dest, "open", "(host /sys/fs/cgroup, bind fallback)", e))?;
-            let tree = sys::clone_tree(host.as_fd(), true)
-                .map_err(|e| mount_err(dest, "open_tree", "(/sys/fs/cgroup)", e))?;
-            set_attrs(tree.as_fd(), &opts.attrs, false, ctx.user_namespace)
-                .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
-            set_attrs(tree.as_fd(), &opts.rec_attrs, true, ctx.user_namespace)
-                .map_err(|e| mount_err(dest, "mount_setattr", "(recursive)", e))?;
-            tree
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EBUSY)) => {
+            clone_host_dir(
+                dest,
+                "/sys/fs/cgroup",
+                "bind fallback",
+                opts,
+                ctx.user_namespace,
+            )?
         }
         Err(e) => return Err(e),
     };
-    attach(dest, mnt.as_fd(), target)?;
-    apply_propagation(mnt.as_fd(), &opts.propagation)
-        .map_err(|e| mount_err(dest, "mount_setattr", "(propagation)", e))
+    attach_and_propagate(dest, mnt.as_fd(), target, opts)
 }
 
 /// Replaces a fresh cgroup mount by a mount of its subdirectory `rel`: the full mount is
@@ -227,16 +224,17 @@ fn narrow_to(
     target: BorrowedFd<'_>,
 ) -> Result<OwnedFd, RootfsError> {
     attach(dest, full.as_fd(), target)?;
-    let inner = inroot::open(full.as_fd(), rel)
-        .map_err(|e| mount_err(dest, "openat2", format!("({rel:?} in the hierarchy)"), e))?;
-    let tree =
-        sys::clone_tree(inner.as_fd(), false).map_err(|e| mount_err(dest, "open_tree", "", e))?;
+    let inner = inroot::open(full.as_fd(), rel).map_err(|e| {
+        RootfsError::mount(dest, "openat2", format!("({rel:?} in the hierarchy)"), e)
+    })?;
+    let tree = sys::clone_tree(inner.as_fd(), false)
+        .map_err(|e| RootfsError::mount(dest, "open_tree", "", e))?;
     set_attrs(tree.as_fd(), attrs, false, ctx.user_namespace)
-        .map_err(|e| mount_err(dest, "mount_setattr", "", e))?;
+        .map_err(|e| RootfsError::mount(dest, "mount_setattr", "", e))?;
     // The mount fd's /proc/self/fd path names exactly that mount (the host's /proc: the
     // root has not been switched yet).
     sys::umount2(&fd_path(full.as_fd()), libc::MNT_DETACH)
-        .map_err(|e| mount_err(dest, "umount2", "(full hierarchy)", e))?;
+        .map_err(|e| RootfsError::mount(dest, "umount2", "(full hierarchy)", e))?;
     Ok(tree)
 }
 

@@ -39,6 +39,15 @@ pub fn open(root: BorrowedFd<'_>, path: &Path) -> io::Result<OwnedFd> {
     open_in_root(root, path.as_os_str())
 }
 
+/// Opens `path` (taken as inside the root) as O_PATH; None when it does not exist.
+pub fn open_existing(root: BorrowedFd<'_>, path: &Path) -> io::Result<Option<OwnedFd>> {
+    match open(root, path) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens `path` inside the root, creating what is missing: directories (mode 0755) and, for
 /// the last component, a directory or an empty file (0644) as `kind` says. A dangling
 /// symlink on the way is followed the way the kernel would, inside the root, and its target
@@ -50,33 +59,25 @@ pub fn open_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Resu
     let mut followed = 0;
     while let Some(name) = pending.pop_front() {
         let candidate = prefix.join(&name);
-        match open_in_root(root, candidate.as_os_str()) {
-            Ok(fd) => {
-                parent = fd;
-                prefix = candidate;
-                continue;
+        // Existing, or created now (EEXIST: raced, or a dangling symlink, see below).
+        let found = match open_existing(root, &candidate)? {
+            Some(fd) => Some(fd),
+            None => {
+                let created = if pending.is_empty() && kind == Kind::File {
+                    create_file_at(parent.as_fd(), &name, 0o644)
+                } else {
+                    mkdirat(parent.as_fd(), &name, 0o755)
+                };
+                match created {
+                    Err(e) if e.raw_os_error() != Some(libc::EEXIST) => return Err(e),
+                    _ => open_existing(root, &candidate)?,
+                }
             }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
-        }
-        let created = if pending.is_empty() && kind == Kind::File {
-            create_file_at(parent.as_fd(), &name, 0o644)
-        } else {
-            mkdirat(parent.as_fd(), &name, 0o755)
         };
-        match created {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
-            Err(e) => return Err(e),
-        }
-        match open_in_root(root, candidate.as_os_str()) {
-            Ok(fd) => {
-                parent = fd;
-                prefix = candidate;
-                continue;
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) => return Err(e),
+        if let Some(fd) = found {
+            parent = fd;
+            prefix = candidate;
+            continue;
         }
         // The entry exists yet does not resolve: a dangling symlink. Continue with its
         // target (relative to the symlink's directory, or to the root when absolute).

@@ -4,13 +4,15 @@
 //! onto those fds, so a symlink inside the container cannot point them elsewhere.
 
 use super::error::RootfsError;
-use super::mounts::set_attrs;
+use super::inroot;
+use super::mountops::set_attrs;
 use super::options::AttrChange;
 use berth_sys::mount::{self as sys, MOUNT_ATTR_RDONLY};
-use berth_sys::path::{fstat, is_dir, open_in_root, open_path};
+use berth_sys::path::{fstat, is_dir, open_path};
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
 
 const RO: AttrChange = AttrChange {
     set: MOUNT_ATTR_RDONLY,
@@ -28,17 +30,14 @@ fn open_optional(
     field: &'static str,
     path: &str,
 ) -> Result<Option<OwnedFd>, RootfsError> {
-    match open_in_root(root, OsStr::new(path)) {
-        Ok(fd) => Ok(Some(fd)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-        Err(e) => Err(RootfsError::path(field, path, "openat2", e)),
-    }
+    inroot::open_existing(root, Path::new(path))
+        .map_err(|e| RootfsError::path(field, path, "openat2", e))
 }
 
 /// The container's /dev/null, checked to really be the null device (1:3) before it is used
 /// to hide anything: the rootfs could have put a regular file there.
 fn dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd, RootfsError> {
-    let fd = open_in_root(root, OsStr::new("/dev/null"))
+    let fd = inroot::open(root, Path::new("/dev/null"))
         .map_err(|e| RootfsError::path("masking device", "/dev/null", "openat2", e))?;
     let st = fstat(fd.as_fd())
         .map_err(|e| RootfsError::path("masking device", "/dev/null", "fstat", e))?;
@@ -52,7 +51,7 @@ fn dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
-pub fn mask_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsError> {
+pub(crate) fn mask_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsError> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -85,7 +84,7 @@ pub fn mask_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsEr
     Ok(())
 }
 
-pub fn readonly_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsError> {
+pub(crate) fn readonly_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsError> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -107,7 +106,7 @@ pub fn readonly_paths(paths: &[String], user_namespace: bool) -> Result<(), Root
 }
 
 /// `root.readonly`: only adds the read-only flag, so flags locked by a user namespace stay.
-pub fn readonly_root(user_namespace: bool) -> Result<(), RootfsError> {
+pub(crate) fn readonly_root(user_namespace: bool) -> Result<(), RootfsError> {
     let root = open_root()?;
     set_attrs(root.as_fd(), &RO, false, user_namespace)
         .map_err(|e| RootfsError::path("root.readonly", "/", "mount_setattr", e))

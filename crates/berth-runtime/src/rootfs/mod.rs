@@ -3,18 +3,38 @@
 //!
 //! Safety model: the rootfs and every path in it are untrusted. All lookups inside the rootfs
 //! go through a directory fd with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`
-//! ([`inroot`]), missing targets are created by name relative to an in-root parent fd, and
+//! (`inroot`), missing targets are created by name relative to an in-root parent fd, and
 //! mounts are attached onto those fds with the new mount API (`open_tree`/`fsmount` +
 //! `move_mount`, see [`berth_sys::mount`]), so no path is re-resolved at mount time and
 //! no symlink in the rootfs can redirect a mount onto the host.
+//!
+//! Public surface: [`validate`] (no privilege, before anything exists), [`setup_rootfs`] /
+//! [`setup_rootfs_with_hooks`] (inside the init), [`mount_console`] (after the root switch),
+//! and [`RootfsError`]. The rest is internal.
+//!
+//! Layering of the submodules; each uses only those below it, so there are no cycles:
+//!
+//! ```text
+//! mod.rs (setup_rootfs: the order of the steps)
+//!   validate                  config checks, before anything is made
+//!   mounts                    one config.json mount entry (dispatches the cgroup type)
+//!     cgroup                  the cgroup mount type (v1 tmpfs of hierarchies, or cgroup2)
+//!   masked, devices, pivot, propagation
+//!     mountops                target opening, detached mounts, attributes, attaching
+//!       inroot, options, error   leaves: in-root lookups, option parsing, the error type
+//! ```
+//!
+//! (`validate` also uses `devices` and `propagation` for their checks; nothing below
+//! `mounts` uses `mounts`, and `mountops` uses none of the modules above it.)
 
 mod cgroup;
-pub mod devices;
+pub(crate) mod devices;
 mod error;
-pub mod inroot;
+mod inroot;
 mod masked;
+mod mountops;
 mod mounts;
-pub mod options;
+mod options;
 mod pivot;
 mod propagation;
 mod validate;
@@ -29,6 +49,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use std::os::fd::AsFd;
 use std::path::Path;
 
+/// What [`setup_rootfs`] needs besides the spec.
 pub struct RootfsConfig<'a> {
     pub spec: &'a Spec,
     /// Absolute, canonical host path of the container's rootfs.
@@ -50,31 +71,41 @@ pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
 }
 
 /// Points in the setup where the caller must act, with runc's timing. An error aborts the
-/// setup ([`RootfsError::Hook`]).
-pub trait SetupHooks {
+/// setup ([`RootfsError::Hook`], which shows the hook's error as it is).
+///
+/// `E` is the hooks' error type: anything that converts into a boxed error. It defaults to
+/// `String` because that is what the existing implementors (the init's hooks, the test
+/// harness of `rootfs_direct`) return; a typed error keeps its `source` chain.
+pub trait SetupHooks<E = String>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     /// Every mount and device is in place (at its host path), the root not yet switched:
     /// where runc syncs with the runtime for prestart/createRuntime hooks and runs
     /// createContainer hooks.
-    fn before_pivot(&mut self) -> Result<(), String> {
+    fn before_pivot(&mut self) -> Result<(), E> {
         Ok(())
     }
 
     /// The root is switched, readonlyPaths (/proc/sys...), maskedPaths and root.readonly
     /// not yet applied: where runc writes `linux.sysctl` (/proc/sys is writable until then).
-    fn before_readonly(&mut self) -> Result<(), String> {
+    fn before_readonly(&mut self) -> Result<(), E> {
         Ok(())
     }
 }
 
 /// No hooks: what [`setup_rootfs`] uses.
 pub struct NoHooks;
-impl SetupHooks for NoHooks {}
+impl SetupHooks<std::convert::Infallible> for NoHooks {}
 
 /// [`setup_rootfs`], calling `hooks` at the points [`SetupHooks`] names.
-pub fn setup_rootfs_with_hooks(
+pub fn setup_rootfs_with_hooks<E>(
     cfg: &RootfsConfig,
-    hooks: &mut dyn SetupHooks,
-) -> Result<(), RootfsError> {
+    hooks: &mut dyn SetupHooks<E>,
+) -> Result<(), RootfsError>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let spec = cfg.spec;
     validate(spec, cfg.bundle)?;
     let linux = spec.linux().as_ref();
@@ -104,7 +135,7 @@ pub fn setup_rootfs_with_hooks(
     let cgroup_namespace = linux
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
-    let ctx = mounts::MountContext {
+    let ctx = mountops::MountContext {
         root: root.as_fd(),
         bundle: cfg.bundle,
         user_namespace: cfg.user_namespace,
@@ -153,7 +184,9 @@ pub fn setup_rootfs_with_hooks(
         })?;
     }
 
-    hooks.before_pivot().map_err(RootfsError::Hook)?;
+    hooks
+        .before_pivot()
+        .map_err(|e| RootfsError::Hook(e.into()))?;
 
     // 6. Switch the root.
     if cfg.no_pivot {
@@ -166,7 +199,9 @@ pub fn setup_rootfs_with_hooks(
         propagation::finish_root(root_prop)?;
     }
 
-    hooks.before_readonly().map_err(RootfsError::Hook)?;
+    hooks
+        .before_readonly()
+        .map_err(|e| RootfsError::Hook(e.into()))?;
 
     // 7. Read-only views, then masks (runc's order: a mask under a read-only path lands on
     //    top of it), inside the new root.

@@ -4,12 +4,15 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{dest_string, is_bind, open_bind_source, source_error_detail};
+use super::mounts::{check_supported, dest_string, is_bind, open_bind_source};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
 use std::path::Path;
 
+/// Checks the rootfs-related fields of `spec` (mounts, devices, masked and read-only paths,
+/// rootfs propagation, the process's cwd) without changing anything: bind sources are only
+/// opened, relative ones beneath `bundle`. [`super::setup_rootfs`] runs it again first.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
     for m in spec.mounts().as_deref().unwrap_or_default() {
         validate_mount(m, bundle)?;
@@ -51,7 +54,7 @@ fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
-pub fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
+fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let invalid = |reason: String| RootfsError::InvalidMount {
         destination: dest.clone(),
@@ -67,30 +70,10 @@ pub fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
         ));
     }
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(RootfsError::Unsupported {
-            destination: dest,
-            what: "an ID-mapped mount (idmap)".into(),
-        });
-    }
-    if let Some(o) = opts.unsupported.first() {
-        return Err(RootfsError::Unsupported {
-            destination: dest,
-            what: format!("option {o:?}"),
-        });
-    }
+    check_supported(m, &opts, &dest)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
-        match open_bind_source(m, bundle) {
-            None => return Err(invalid("a bind mount needs a source".into())),
-            Some(Err(e)) => {
-                let src = m.source().clone().unwrap_or_default();
-                let detail = source_error_detail(&src, &e);
-                let detail = detail.trim_start_matches('(').trim_end_matches(')');
-                return Err(invalid(format!("{detail}: {e}")));
-            }
-            Some(Ok(_)) => {}
-        }
+        open_bind_source(m, bundle, &dest)?;
     } else if typ.is_empty() {
         return Err(invalid(
             "no type given and not a bind mount (add a \"type\" or a \"bind\" option)".into(),
@@ -143,16 +126,39 @@ mod tests {
         validate(&s, Path::new("/")).expect("valid");
     }
 
+    /// Each config's error names the field or destination and the offending value.
     #[test]
-    fn missing_bind_source_names_destination() {
-        let mut v = base();
-        v["mounts"] =
-            json!([{"destination":"/data","source":"/nonexistent/berth-src","options":["rbind"]}]);
-        let e = err_of(v);
-        assert!(
-            e.contains("/data") && e.contains("/nonexistent/berth-src"),
-            "{e}"
-        );
+    fn errors_name_field_and_value() {
+        let bind = |src: &str| json!([{"destination":"/data","source":src,"options":["rbind"]}]);
+        for (field, value, bundle, want) in [
+            (
+                "mounts",
+                bind("/nonexistent/berth-src"),
+                "/",
+                ["\"/data\"", "/nonexistent/berth-src"],
+            ),
+            (
+                "mounts",
+                bind("../etc"),
+                "/tmp",
+                ["/data", "outside the bundle"],
+            ),
+            (
+                "rootfsPropagation",
+                json!("sideways"),
+                "/",
+                ["rootfsPropagation", "sideways"],
+            ),
+        ] {
+            let mut v = base();
+            match field {
+                "mounts" => v["mounts"] = value,
+                _ => v["linux"][field] = value,
+            }
+            let e = validate(&spec(v), Path::new(bundle)).expect_err("should be invalid");
+            let e = super::super::error::tests::chain(&e);
+            assert!(want.iter().all(|w| e.contains(w)), "{want:?}: {e}");
+        }
     }
 
     #[test]
@@ -160,30 +166,6 @@ mod tests {
         let mut v = base();
         v["mounts"] = json!([{"destination":"/data","source":"tmp","type":"bind"}]);
         validate(&spec(v), Path::new("/")).expect("/tmp exists");
-    }
-
-    #[test]
-    fn relative_source_must_stay_in_bundle() {
-        let mut v = base();
-        v["mounts"] = json!([{"destination":"/data","source":"../etc","type":"bind"}]);
-        let e = validate(&spec(v), Path::new("/tmp"))
-            .expect_err("escapes")
-            .to_string();
-        assert!(
-            e.contains("/data") && e.contains("outside the bundle"),
-            "{e}"
-        );
-    }
-
-    #[test]
-    fn bad_propagation_names_field() {
-        let mut v = base();
-        v["linux"]["rootfsPropagation"] = json!("sideways");
-        let e = err_of(v);
-        assert!(
-            e.contains("rootfsPropagation") && e.contains("sideways"),
-            "{e}"
-        );
     }
 
     #[test]
