@@ -104,7 +104,7 @@ fn setup(
     }
     // Sysctls go in before the rootfs: /proc/sys shows the namespaces of the process that writes
     // (the container's, already), and the container's own /proc/sys ends up read-only.
-    crate::security::apply_sysctls(spec).map_err(|e| e.to_string())?;
+    crate::security::apply_sysctls(spec).map_err(|e| error_chain(&e))?;
     let rootfs_cfg = crate::rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.rootfs,
@@ -117,7 +117,7 @@ fn setup(
         chan,
         state: &hook_state,
     };
-    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| e.to_string())?;
+    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| error_chain(&e))?;
     let program = become_process(spec, chan, opts.preserve_fds, true)?;
     Ok(ReadyToExec {
         hook_state,
@@ -146,7 +146,7 @@ pub(super) fn become_process(
         chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
             .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
     }
-    crate::security::apply_process_security(spec).map_err(|e| e.to_string())?;
+    crate::security::apply_process_security(spec).map_err(|e| error_chain(&e))?;
 
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
@@ -218,7 +218,7 @@ pub(super) fn exec_program(
     );
     // Last, so the filter constrains as little of berth's own work as possible (with
     // noNewPrivileges; without it the filter went in before the capabilities were dropped).
-    crate::security::apply_seccomp(spec).map_err(|e| e.to_string())?;
+    crate::security::apply_seccomp(spec).map_err(|e| error_chain(&e))?;
     let err = nix::unistd::execve(&program.path, &program.argv, &program.envp).unwrap_err();
     Err(format!(
         "exec {:?}: {}",
@@ -254,6 +254,19 @@ impl crate::rootfs::SetupHooks for InitHooks<'_> {
         crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
             .map_err(|e| e.to_string())
     }
+}
+
+/// An error and its causes as one line ("msg: cause: ..."), for the message sent to the
+/// runtime: the rootfs and security errors keep the failed syscall's error as their source.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 /// $HOME for a uid from the container's /etc/passwd, "/" when it has none (as runc does).
