@@ -269,4 +269,18 @@ pub fn statfs_type(path: &str) -> io::Result<i64> {
     Ok(unsafe { st.assume_init() }.f_type as i64)
 }
 
+/// The filesystem type (`f_type`, a `*_SUPER_MAGIC`) of the file `fd` refers to.
+// f_type's width differs between targets.
+#[allow(clippy::unnecessary_cast)]
+pub fn fstatfs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: st is a valid out-pointer for one struct statfs.
+    crate::ret::cvt(unsafe { libc::fstatfs(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: fstatfs succeeded and filled st.
+    Ok(unsafe { st.assume_init() }.f_type as i64)
+}
+
+/// `PROC_SUPER_MAGIC` (linux/magic.h): the `f_type` of procfs.
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;

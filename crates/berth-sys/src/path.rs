@@ -120,6 +120,52 @@ pub fn is_dir(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
+/// `stat(path)`, following symlinks: only for trusted host paths.
+pub fn stat(path: &OsStr) -> io::Result<libc::stat> {
+    let p = cpath(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: p is a valid C string, st a valid out-pointer.
+    cvt(unsafe { libc::stat(p.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: stat succeeded and filled st.
+    Ok(unsafe { st.assume_init() })
+}
+
+/// `fchown(fd, uid, gid)`; `None` leaves that id unchanged.
+pub fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
+    // (uid_t)-1 and (gid_t)-1 mean "unchanged" to the kernel.
+    let (uid, gid) = (uid.unwrap_or(u32::MAX), gid.unwrap_or(u32::MAX));
+    // SAFETY: fchown takes an fd and two integers and touches no memory of ours.
+    cvt(unsafe { libc::fchown(fd.as_raw_fd(), uid, gid) }).map(drop)
+}
+
+/// `chdir(path)`.
+pub fn chdir(path: &OsStr) -> io::Result<()> {
+    let p = cpath(path)?;
+    // SAFETY: p is a valid C string.
+    cvt(unsafe { libc::chdir(p.as_ptr()) }).map(drop)
+}
+
+/// `fchdir(fd)`: the working directory becomes the directory `fd` refers to (O_PATH works).
+pub fn fchdir(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fchdir takes an fd and touches no memory of ours.
+    cvt(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(drop)
+}
+
+/// `chroot(path)`.
+pub fn chroot(path: &OsStr) -> io::Result<()> {
+    let p = cpath(path)?;
+    // SAFETY: p is a valid C string.
+    cvt(unsafe { libc::chroot(p.as_ptr()) }).map(drop)
+}
+
+/// `umask(mask)`: sets the file mode creation mask (permission bits only) and returns the
+/// previous one. It cannot fail.
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: umask takes an integer and touches no memory of ours.
+    let old = unsafe { libc::umask((mask & 0o777) as libc::mode_t) };
+    old as u32
+}
+
 pub fn mkdirat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
     let n = cpath(name)?;
     // SAFETY: n is a valid C string.

@@ -121,6 +121,29 @@ pub fn set_keepcaps(on: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// `setgroups(groups)`: the supplementary group list of the calling thread (glibc applies
+/// it to every thread of the process).
+pub fn setgroups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `groups`, which outlives the call; the kernel
+    // only reads it.
+    cvt(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) })?;
+    Ok(())
+}
+
+/// `setresgid(gid, gid, gid)`: real, effective and saved gid at once.
+pub fn setresgid(gid: u32) -> io::Result<()> {
+    // SAFETY: setresgid takes integers and touches no memory of ours.
+    cvt(unsafe { libc::setresgid(gid, gid, gid) })?;
+    Ok(())
+}
+
+/// `setresuid(uid, uid, uid)`: real, effective and saved uid at once.
+pub fn setresuid(uid: u32) -> io::Result<()> {
+    // SAFETY: setresuid takes integers and touches no memory of ours.
+    cvt(unsafe { libc::setresuid(uid, uid, uid) })?;
+    Ok(())
+}
+
 /// `prlimit(pid, resource, new, NULL)`; pid 0 is the calling process. Unlike setrlimit this can
 /// target another process, so the parent can raise limits of an init that sits in a user
 /// namespace (where the init itself may no longer raise its hard limits).
