@@ -6,7 +6,9 @@
 use super::error::RootfsError;
 use super::inroot;
 use berth_sys::mount as sys;
-use berth_sys::path::{lchownat, lstat_at, mknodat, open_path, readlinkat, symlinkat, unlinkat};
+use berth_sys::path::{
+    lchownat, lstat_at, mknodat, open_path, readlinkat, symlinkat, umask, unlinkat,
+};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::ffi::OsStr;
 use std::io;
@@ -177,14 +179,14 @@ pub fn create_device(
         Err(_) => {}
     }
     // The umask must not trim the node's mode; the init process is single-threaded here.
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let old = umask(0);
     let made = mknodat(
         parent.as_fd(),
         name,
         node.kind.s_ifmt() | node.mode,
         node.dev(),
     );
-    nix::sys::stat::umask(old);
+    umask(old);
     made.map_err(|e| dev_err(node, "mknodat", e))?;
     lchownat(parent.as_fd(), name, node.uid, node.gid).map_err(|e| dev_err(node, "fchownat", e))
 }

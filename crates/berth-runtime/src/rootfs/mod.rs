@@ -51,6 +51,8 @@ use std::path::Path;
 
 /// What [`setup_rootfs`] needs besides the spec.
 pub struct RootfsConfig<'a> {
+    /// The container's config: `mounts`, `linux.devices`, masked and read-only paths,
+    /// `root.readonly`, `linux.rootfsPropagation`, `process.cwd` and `process.terminal`.
     pub spec: &'a Spec,
     /// Absolute, canonical host path of the container's rootfs.
     pub rootfs: &'a Path,
@@ -223,5 +225,6 @@ where
     {
         masked::readonly_root(cfg.user_namespace)?;
     }
-    nix::unistd::chdir("/").map_err(|e| RootfsError::path("directory", "/", "chdir", e.into()))
+    berth_sys::path::chdir(std::ffi::OsStr::new("/"))
+        .map_err(|e| RootfsError::path("directory", "/", "chdir", e))
 }

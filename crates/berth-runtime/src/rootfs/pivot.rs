@@ -5,25 +5,25 @@ use super::error::RootfsError;
 use super::options::Propagation;
 use berth_sys::mount::{self as sys, MountAttr};
 use berth_sys::mountinfo::{self, MountInfo};
-use berth_sys::path::open_path;
+use berth_sys::path::{chdir, chroot, fchdir, open_path};
 use std::ffi::OsStr;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
-fn err(syscall: &'static str, e: impl Into<std::io::Error>) -> RootfsError {
-    RootfsError::path("switching the root to", "rootfs", syscall, e.into())
+fn err(syscall: &'static str, e: std::io::Error) -> RootfsError {
+    RootfsError::path("switching the root to", "rootfs", syscall, e)
 }
 
 /// pivot_root(".", ".") stacks the old root on top of the new one at "."; detaching it then
 /// leaves only the rootfs, without needing a put_old directory inside the rootfs.
-pub fn pivot(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
+pub(crate) fn pivot(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     // The old root is addressed through an fd taken before the pivot: a propagation change
     // on "." afterwards would hit the new root's tree (its mounts' own propagation options
     // included), not the old root stacked on it.
     let old_root = open_path(OsStr::new("/"), libc::O_PATH | libc::O_DIRECTORY)
         .map_err(|e| err("open (old root)", e))?;
-    nix::unistd::fchdir(root.as_raw_fd()).map_err(|e| err("fchdir", e))?;
+    fchdir(root).map_err(|e| err("fchdir", e))?;
     sys::pivot_root(".", ".").map_err(|e| err("pivot_root", e))?;
     // Making the old root rslave guarantees the detach below can never propagate an unmount
     // to the host (with rootfsPropagation "rshared" its mounts would otherwise have peers).
@@ -35,23 +35,23 @@ pub fn pivot(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
         .map_err(|e| err("mount_setattr (rslave old root)", e))?;
     drop(old_root);
     sys::umount2(".", libc::MNT_DETACH).map_err(|e| err("umount2 (old root)", e))?;
-    nix::unistd::chdir("/").map_err(|e| err("chdir", e))
+    chdir(OsStr::new("/")).map_err(|e| err("chdir", e))
 }
 
 /// Moves the rootfs mount onto "/" and chroots into it. A chroot leaves every other mount of
 /// the namespace in place (reachable again by anyone who escapes the chroot), so, as runc
 /// does, the mounts outside the rootfs are detached first, or covered by an empty read-only
 /// tmpfs where a user namespace has locked them.
-pub fn move_root(root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), RootfsError> {
+pub(crate) fn move_root(root: BorrowedFd<'_>, rootfs: &Path) -> Result<(), RootfsError> {
     detach_outside_mounts(rootfs)?;
-    nix::unistd::fchdir(root.as_raw_fd()).map_err(|e| err("fchdir", e))?;
+    fchdir(root).map_err(|e| err("fchdir", e))?;
     sys::mount(Some("."), "/", None, libc::MS_MOVE, None).map_err(|e| err("mount (MS_MOVE)", e))?;
-    nix::unistd::chroot(".").map_err(|e| err("chroot", e))?;
-    nix::unistd::chdir("/").map_err(|e| err("chdir", e))
+    chroot(OsStr::new(".")).map_err(|e| err("chroot", e))?;
+    chdir(OsStr::new("/")).map_err(|e| err("chdir", e))
 }
 
 /// Mount points that are neither the rootfs, inside it, nor on the way to it, deepest first.
-pub fn outside_mount_points(mounts: &[MountInfo], rootfs: &Path) -> Vec<PathBuf> {
+fn outside_mount_points(mounts: &[MountInfo], rootfs: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = mounts
         .iter()
         .map(|m| m.mount_point.clone())
