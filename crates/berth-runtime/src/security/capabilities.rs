@@ -196,7 +196,7 @@ fn caps_error(
     syscall: impl Into<String>,
     e: caps::errors::CapsError,
 ) -> SecurityError {
-    SecurityError::syscall(field, syscall, std::io::Error::other(e.to_string()))
+    SecurityError::syscall(field, syscall, std::io::Error::other(e))
 }
 
 /// Checks the capability sets without applying them, and logs (at debug level, as the default
@@ -217,9 +217,7 @@ pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
 mod tests {
     use super::*;
 
-    fn caps_json(json: &str) -> LinuxCapabilities {
-        serde_json::from_str(json).expect("capabilities json")
-    }
+    use crate::security::test_util::from_json as caps_json;
 
     #[test]
     fn missing_capabilities_drop_everything() {

@@ -17,7 +17,7 @@ fn class_number(class: IOPriorityClass) -> i32 {
     }
 }
 
-pub fn validate(p: &LinuxIOPriority) -> Result<(), SecurityError> {
+pub(super) fn validate(p: &LinuxIOPriority) -> Result<(), SecurityError> {
     if !(0..=7).contains(&p.priority()) {
         return Err(SecurityError::invalid(
             format!("{FIELD}.priority"),
@@ -28,12 +28,12 @@ pub fn validate(p: &LinuxIOPriority) -> Result<(), SecurityError> {
 }
 
 /// The value ioprio_set(2) takes: IOPRIO_PRIO_VALUE(class, level).
-pub fn encode(p: &LinuxIOPriority) -> Result<i32, SecurityError> {
+fn encode(p: &LinuxIOPriority) -> Result<i32, SecurityError> {
     validate(p)?;
     Ok((class_number(p.class()) << CLASS_SHIFT) | p.priority() as i32)
 }
 
-pub fn apply(p: &LinuxIOPriority) -> Result<(), SecurityError> {
+pub(super) fn apply(p: &LinuxIOPriority) -> Result<(), SecurityError> {
     let value = encode(p)?;
     sys::ioprio_set(0, value).map_err(|e| SecurityError::syscall(FIELD, "ioprio_set", e))
 }
@@ -42,9 +42,7 @@ pub fn apply(p: &LinuxIOPriority) -> Result<(), SecurityError> {
 mod tests {
     use super::*;
 
-    fn prio(json: &str) -> LinuxIOPriority {
-        serde_json::from_str(json).expect("ioPriority json")
-    }
+    use crate::security::test_util::from_json as prio;
 
     #[test]
     fn encoding() {

@@ -23,14 +23,17 @@ mod sysctl;
 mod umask;
 mod user;
 
-pub use capabilities::CapabilityPlan;
-pub use seccomp::features as seccomp_features;
+pub(crate) use capabilities::CapabilityPlan;
+pub(crate) use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
 
 /// Why a container's security settings were refused or could not be applied. Every message
-/// starts with the config field it is about, so the user knows what to fix.
+/// starts with the config field it is about, so the user knows what to fix; a failed
+/// syscall's `io::Error` (errno kept) is the [`source`](std::error::Error::source), not part
+/// of the message.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecurityError {
     /// A capability name that is not a Linux capability.
     #[error("{field}: unknown capability {name:?}")]
@@ -48,11 +51,12 @@ pub enum SecurityError {
     Invalid { field: String, reason: String },
 
     /// A syscall (or /proc write) that failed while applying `field`.
-    #[error("{field}: {syscall} failed: {error}")]
+    #[error("{field}: {syscall} failed")]
     Syscall {
         field: String,
         syscall: String,
-        error: std::io::Error,
+        #[source]
+        source: std::io::Error,
     },
 }
 
@@ -67,12 +71,12 @@ impl SecurityError {
     pub(crate) fn syscall(
         field: impl Into<String>,
         syscall: impl Into<String>,
-        error: std::io::Error,
+        source: std::io::Error,
     ) -> Self {
         SecurityError::Syscall {
             field: field.into(),
             syscall: syscall.into(),
-            error,
+            source,
         }
     }
 }
@@ -200,5 +204,33 @@ pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
     match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         Some(s) if no_new_privs => seccomp::install(s),
         _ => Ok(()),
+    }
+}
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_util {
+    /// Parses a JSON fragment of config.json into its oci-spec type.
+    pub(crate) fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> T {
+        serde_json::from_str(json).expect("spec fragment json")
+    }
+
+    #[test]
+    fn the_cause_is_printed_once() {
+        let e = super::SecurityError::syscall(
+            "linux.sysctl[\"x\"]",
+            "open /proc/sys/x",
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(
+            e.to_string(),
+            "linux.sysctl[\"x\"]: open /proc/sys/x failed"
+        );
+        // The CLI prints "message: source".
+        let source = std::error::Error::source(&e).map(|s| s.to_string());
+        assert_eq!(
+            source.as_deref(),
+            Some("No such file or directory (os error 2)")
+        );
     }
 }

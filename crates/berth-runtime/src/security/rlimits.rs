@@ -84,7 +84,7 @@ mod tests {
     use super::*;
 
     fn limits(json: &str) -> Vec<PosixRlimit> {
-        serde_json::from_str(json).expect("rlimits json")
+        crate::security::test_util::from_json(json)
     }
 
     #[test]

@@ -7,6 +7,7 @@ use super::SecurityError;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::collections::HashMap;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,14 +188,14 @@ pub fn apply(sysctls: &HashMap<String, String>) -> Result<(), SecurityError> {
             .map_err(|e| {
                 SecurityError::syscall(format!("linux.sysctl[{key:?}]"), format!("open {shown}"), e)
             })?;
-        let fs = nix::sys::statfs::fstatfs(&file).map_err(|e| {
+        let fs_type = berth_sys::mount::fstatfs_type(file.as_fd()).map_err(|e| {
             SecurityError::syscall(
                 format!("linux.sysctl[{key:?}]"),
                 format!("fstatfs {shown}"),
-                e.into(),
+                e,
             )
         })?;
-        if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        if fs_type != berth_sys::mount::PROC_SUPER_MAGIC {
             return Err(SecurityError::invalid(
                 format!("linux.sysctl[{key:?}]"),
                 format!("{shown} is not on procfs"),
@@ -265,35 +266,38 @@ mod tests {
 
     #[test]
     fn namespace_requirements() {
-        let e = validate(
-            &one("net.ipv4.ip_forward"),
-            &ns(serde_json::json!([{"type":"ipc"}])),
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.sysctl: \"net.ipv4.ip_forward\" needs a new network namespace"
-        );
-        assert!(validate(
-            &one("net.ipv4.ip_forward"),
-            &ns(serde_json::json!([{"type":"network"}]))
-        )
-        .is_ok());
-        let e = validate(
-            &one("kernel.shmmax"),
-            &ns(serde_json::json!([{"type":"network"}])),
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "linux.sysctl: \"kernel.shmmax\" needs a new ipc namespace"
-        );
-        assert!(validate(
-            &one("kernel.domainname"),
-            &ns(serde_json::json!([{"type":"uts"}]))
-        )
-        .is_ok());
-        assert!(validate(&one("kernel.domainname"), &[]).is_err());
+        let needs =
+            |key: &str, ns: &str| format!("linux.sysctl: {key:?} needs a new {ns} namespace");
+        for (key, namespaces, want) in [
+            (
+                "net.ipv4.ip_forward",
+                serde_json::json!([{"type":"ipc"}]),
+                Err(needs("net.ipv4.ip_forward", "network")),
+            ),
+            (
+                "net.ipv4.ip_forward",
+                serde_json::json!([{"type":"network"}]),
+                Ok(()),
+            ),
+            (
+                "kernel.shmmax",
+                serde_json::json!([{"type":"network"}]),
+                Err(needs("kernel.shmmax", "ipc")),
+            ),
+            (
+                "kernel.domainname",
+                serde_json::json!([{"type":"uts"}]),
+                Ok(()),
+            ),
+            (
+                "kernel.domainname",
+                serde_json::json!([]),
+                Err(needs("kernel.domainname", "uts")),
+            ),
+        ] {
+            let got = validate(&one(key), &ns(namespaces)).map_err(|e| e.to_string());
+            assert_eq!(got, want, "{key}");
+        }
     }
 
     #[test]

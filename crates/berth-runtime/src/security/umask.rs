@@ -1,10 +1,9 @@
 //! process.user.umask: the file mode creation mask the container process starts with.
 
 use super::SecurityError;
-use nix::sys::stat::Mode;
 
 /// What runc uses when the spec gives none (the runtime's own umask must not leak in).
-pub const DEFAULT_UMASK: u32 = 0o022;
+const DEFAULT_UMASK: u32 = 0o022;
 
 pub fn validate(umask: Option<u32>) -> Result<(), SecurityError> {
     match umask {
@@ -19,7 +18,7 @@ pub fn validate(umask: Option<u32>) -> Result<(), SecurityError> {
 /// umask(2) cannot fail.
 pub fn apply(umask: Option<u32>) {
     let m = umask.unwrap_or(DEFAULT_UMASK) & 0o777;
-    nix::sys::stat::umask(Mode::from_bits_truncate(m as libc::mode_t));
+    berth_sys::path::umask(m);
 }
 
 #[cfg(test)]

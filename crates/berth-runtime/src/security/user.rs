@@ -2,8 +2,9 @@
 
 use super::SecurityError;
 use berth_sys::security as sys;
-use nix::unistd::{Gid, Uid};
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, User};
+use std::ffi::OsStr;
+use std::os::fd::AsFd;
 
 /// The kernel caps the supplementary group list at NGROUPS_MAX.
 const NGROUPS_MAX: usize = 65536;
@@ -111,23 +112,29 @@ pub fn stdio_needs_chown(
 /// mapped in the user namespace, a read-only filesystem) are ignored, as runc does: the
 /// descriptors themselves stay usable.
 fn give_stdio_to(uid: u32) -> Result<(), SecurityError> {
-    let null_rdev = nix::sys::stat::stat("/dev/null").ok().map(|n| n.st_rdev);
-    for fd in 0..=2 {
-        let Ok(st) = nix::sys::stat::fstat(fd) else {
+    let null_rdev = berth_sys::path::stat(OsStr::new("/dev/null"))
+        .ok()
+        .map(|n| n.st_rdev);
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for (n, fd) in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]
+        .into_iter()
+        .enumerate()
+    {
+        let Ok(st) = berth_sys::path::fstat(fd) else {
             continue;
         };
         if !stdio_needs_chown(st.st_mode, st.st_uid, st.st_rdev, uid, null_rdev) {
             continue;
         }
-        match nix::unistd::fchown(fd, Some(Uid::from_raw(uid)), None) {
-            Ok(()) | Err(nix::errno::Errno::EPERM) | Err(nix::errno::Errno::EINVAL) => {}
-            Err(e) => {
+        match berth_sys::path::fchown(fd, Some(uid), None) {
+            Err(e) if !matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EINVAL)) => {
                 return Err(SecurityError::syscall(
                     "process.user.uid",
-                    format!("fchown(fd {fd})"),
-                    e.into(),
+                    format!("fchown(fd {n})"),
+                    e,
                 ));
             }
+            _ => {}
         }
     }
     Ok(())
@@ -148,23 +155,19 @@ pub fn switch(user: &User) -> Result<(), SecurityError> {
         }
     } else {
         // Always called, even with no additionalGids: the runtime's own groups must not leak in.
-        let groups: Vec<Gid> = gids.iter().map(|g| Gid::from_raw(*g)).collect();
-        nix::unistd::setgroups(&groups).map_err(|e| {
-            SecurityError::syscall("process.user.additionalGids", "setgroups", e.into())
-        })?;
+        sys::setgroups(gids)
+            .map_err(|e| SecurityError::syscall("process.user.additionalGids", "setgroups", e))?;
     }
 
     give_stdio_to(user.uid())?;
 
-    let gid = Gid::from_raw(user.gid());
-    nix::unistd::setresgid(gid, gid, gid)
-        .map_err(|e| SecurityError::syscall("process.user.gid", "setresgid", e.into()))?;
+    sys::setresgid(user.gid())
+        .map_err(|e| SecurityError::syscall("process.user.gid", "setresgid", e))?;
 
     sys::set_keepcaps(true)
         .map_err(|e| SecurityError::syscall("process.user.uid", "prctl(PR_SET_KEEPCAPS, 1)", e))?;
-    let uid = Uid::from_raw(user.uid());
-    nix::unistd::setresuid(uid, uid, uid)
-        .map_err(|e| SecurityError::syscall("process.user.uid", "setresuid", e.into()))?;
+    sys::setresuid(user.uid())
+        .map_err(|e| SecurityError::syscall("process.user.uid", "setresuid", e))?;
     sys::set_keepcaps(false)
         .map_err(|e| SecurityError::syscall("process.user.uid", "prctl(PR_SET_KEEPCAPS, 0)", e))?;
     Ok(())
