@@ -5,7 +5,7 @@
 //! tested without privileges. A set missing from the spec, or `capabilities` missing as a
 //! whole, means the empty set: nothing is kept unless the config names it.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security as sys;
 use caps::{CapSet, CapsHashSet};
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};

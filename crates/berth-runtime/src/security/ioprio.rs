@@ -1,6 +1,6 @@
 //! process.ioPriority: the I/O scheduling class and level of the container process.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security as sys;
 use oci_spec::runtime::{IOPriorityClass, LinuxIOPriority};
 

@@ -10,9 +10,16 @@
 //! * [`apply_seccomp`] inside the init, right before execve.
 //!
 //! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
-//! submodules as plain functions; the syscalls they end in are in `berth_sys::security`.
+//! submodules as plain functions; the syscalls they end in are in `berth_sys` (`security`,
+//! `path`, `mount`).
+//!
+//! Layering: this file (the entry points and their order) uses the submodules; each
+//! submodule (capabilities, user, rlimits, sysctl, seccomp, ...) uses only `error`, never a
+//! sibling or this file, so there are no cycles. `seccomp` is a hand-written BPF generator
+//! (its own `bpf` assembler and syscall `tables`) that is to be replaced by libseccomp.
 
 mod capabilities;
+mod error;
 mod ioprio;
 mod oom;
 mod personality;
@@ -24,62 +31,10 @@ mod umask;
 mod user;
 
 pub(crate) use capabilities::CapabilityPlan;
+pub use error::SecurityError;
 pub(crate) use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
-
-/// Why a container's security settings were refused or could not be applied. Every message
-/// starts with the config field it is about, so the user knows what to fix; a failed
-/// syscall's `io::Error` (errno kept) is the [`source`](std::error::Error::source), not part
-/// of the message.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum SecurityError {
-    /// A capability name that is not a Linux capability.
-    #[error("{field}: unknown capability {name:?}")]
-    UnknownCapability { field: String, name: String },
-
-    /// A sysctl that would change the host unless the container has its own namespace.
-    #[error("linux.sysctl: {key:?} needs a new {namespace} namespace")]
-    SysctlNeedsNamespace {
-        key: String,
-        namespace: &'static str,
-    },
-
-    /// A value the runtime-spec or the kernel does not accept.
-    #[error("{field}: {reason}")]
-    Invalid { field: String, reason: String },
-
-    /// A syscall (or /proc write) that failed while applying `field`.
-    #[error("{field}: {syscall} failed")]
-    Syscall {
-        field: String,
-        syscall: String,
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl SecurityError {
-    pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        SecurityError::Invalid {
-            field: field.into(),
-            reason: reason.into(),
-        }
-    }
-
-    pub(crate) fn syscall(
-        field: impl Into<String>,
-        syscall: impl Into<String>,
-        source: std::io::Error,
-    ) -> Self {
-        SecurityError::Syscall {
-            field: field.into(),
-            syscall: syscall.into(),
-            source,
-        }
-    }
-}
 
 /// Checks everything this module will later apply, without privileges and without touching
 /// the system (apart from reading our own /proc/self/ns to recognise host namespaces).
@@ -213,24 +168,5 @@ pub(crate) mod test_util {
     /// Parses a JSON fragment of config.json into its oci-spec type.
     pub(crate) fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> T {
         serde_json::from_str(json).expect("spec fragment json")
-    }
-
-    #[test]
-    fn the_cause_is_printed_once() {
-        let e = super::SecurityError::syscall(
-            "linux.sysctl[\"x\"]",
-            "open /proc/sys/x",
-            std::io::Error::from_raw_os_error(libc::ENOENT),
-        );
-        assert_eq!(
-            e.to_string(),
-            "linux.sysctl[\"x\"]: open /proc/sys/x failed"
-        );
-        // The CLI prints "message: source".
-        let source = std::error::Error::source(&e).map(|s| s.to_string());
-        assert_eq!(
-            source.as_deref(),
-            Some("No such file or directory (os error 2)")
-        );
     }
 }

@@ -1,6 +1,6 @@
 //! process.oomScoreAdj, written by the runtime for the init's pid.
 
-use super::SecurityError;
+use super::error::SecurityError;
 
 const FIELD: &str = "process.oomScoreAdj";
 

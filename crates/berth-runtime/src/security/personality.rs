@@ -1,6 +1,6 @@
 //! linux.personality: the execution domain (LINUX or LINUX32) of the container process.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security as sys;
 use oci_spec::runtime::{LinuxPersonality, LinuxPersonalityDomain};
 

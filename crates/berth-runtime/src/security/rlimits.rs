@@ -1,6 +1,6 @@
 //! process.rlimits: resource limits of the container process.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security as sys;
 use oci_spec::runtime::{PosixRlimit, PosixRlimitType};
 use std::collections::HashSet;

@@ -1,7 +1,7 @@
 //! process.scheduler: scheduling policy and parameters of the container process, set with
 //! sched_setattr(2) (the only call that covers every policy, SCHED_DEADLINE included).
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security::{self as sys, SchedAttr, SCHED_ATTR_SIZE_VER0};
 use oci_spec::runtime::{LinuxSchedulerFlag, LinuxSchedulerPolicy, Scheduler};
 

@@ -3,7 +3,7 @@
 //! Only parameters that belong to a namespace the container has its own copy of may be set;
 //! anything else would change the host. The classification follows runc's.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::collections::HashMap;
 use std::io::Write;
@@ -266,36 +266,22 @@ mod tests {
 
     #[test]
     fn namespace_requirements() {
-        let needs =
-            |key: &str, ns: &str| format!("linux.sysctl: {key:?} needs a new {ns} namespace");
-        for (key, namespaces, want) in [
-            (
-                "net.ipv4.ip_forward",
-                serde_json::json!([{"type":"ipc"}]),
-                Err(needs("net.ipv4.ip_forward", "network")),
-            ),
-            (
-                "net.ipv4.ip_forward",
-                serde_json::json!([{"type":"network"}]),
-                Ok(()),
-            ),
-            (
-                "kernel.shmmax",
-                serde_json::json!([{"type":"network"}]),
-                Err(needs("kernel.shmmax", "ipc")),
-            ),
-            (
-                "kernel.domainname",
-                serde_json::json!([{"type":"uts"}]),
-                Ok(()),
-            ),
-            (
-                "kernel.domainname",
-                serde_json::json!([]),
-                Err(needs("kernel.domainname", "uts")),
-            ),
+        // (key, the one namespace the container gets, the namespace the error asks for)
+        for (key, own, missing) in [
+            ("net.ipv4.ip_forward", Some("ipc"), Some("network")),
+            ("net.ipv4.ip_forward", Some("network"), None),
+            ("kernel.shmmax", Some("network"), Some("ipc")),
+            ("kernel.domainname", Some("uts"), None),
+            ("kernel.domainname", None, Some("uts")),
         ] {
-            let got = validate(&one(key), &ns(namespaces)).map_err(|e| e.to_string());
+            let namespaces = ns(own.map_or(
+                serde_json::json!([]),
+                |t| serde_json::json!([{ "type": t }]),
+            ));
+            let got = validate(&one(key), &namespaces).map_err(|e| e.to_string());
+            let want = missing.map_or(Ok(()), |n| {
+                Err(format!("linux.sysctl: {key:?} needs a new {n} namespace"))
+            });
             assert_eq!(got, want, "{key}");
         }
     }

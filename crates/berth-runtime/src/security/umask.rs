@@ -1,6 +1,6 @@
 //! process.user.umask: the file mode creation mask the container process starts with.
 
-use super::SecurityError;
+use super::error::SecurityError;
 
 /// What runc uses when the spec gives none (the runtime's own umask must not leak in).
 const DEFAULT_UMASK: u32 = 0o022;

@@ -1,6 +1,6 @@
 //! process.user: uid, gid and supplementary groups of the container process.
 
-use super::SecurityError;
+use super::error::SecurityError;
 use berth_sys::security as sys;
 use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType, User};
 use std::ffi::OsStr;

@@ -18,7 +18,7 @@
 mod bpf;
 mod tables;
 
-use super::SecurityError;
+use super::error::SecurityError;
 use bpf::{Asm, Cond, Label, SockFilter};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
