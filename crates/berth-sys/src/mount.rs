@@ -129,6 +129,7 @@ pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
     owned(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), FSOPEN_CLOEXEC) })
 }
 
+/// `fsconfig(FSCONFIG_SET_FLAG, key)`: a bare option such as "ro" or "newinstance".
 pub fn fsconfig_flag(fs: BorrowedFd<'_>, key: &str) -> io::Result<()> {
     let k = cstr(key)?;
     // SAFETY: k is a valid C string; value must be NULL for SET_FLAG.
@@ -145,6 +146,7 @@ pub fn fsconfig_flag(fs: BorrowedFd<'_>, key: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// `fsconfig(FSCONFIG_SET_STRING, key, value)`: a "key=value" option.
 pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &str, value: &str) -> io::Result<()> {
     let k = cstr(key)?;
     let v = cstr(value)?;
@@ -162,6 +164,7 @@ pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &str, value: &str) -> io::Result
     Ok(())
 }
 
+/// `fsconfig(FSCONFIG_CMD_CREATE)`: creates the superblock from the options set so far.
 pub fn fsconfig_create(fs: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: no pointers are passed for FSCONFIG_CMD_CREATE.
     check(unsafe {
@@ -237,6 +240,7 @@ pub fn mount(
     }
 }
 
+/// `umount2(target, flags)` (MNT_DETACH for a lazy unmount).
 pub fn umount2(target: &str, flags: libc::c_int) -> io::Result<()> {
     let t = cstr(target)?;
     // SAFETY: t is a valid C string.
@@ -247,6 +251,7 @@ pub fn umount2(target: &str, flags: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// `pivot_root(new_root, put_old)`; `pivot_root(".", ".")` stacks the old root on the new one.
 pub fn pivot_root(new_root: &str, put_old: &str) -> io::Result<()> {
     let n = cstr(new_root)?;
     let o = cstr(put_old)?;
@@ -283,4 +288,5 @@ pub fn fstatfs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
 /// `PROC_SUPER_MAGIC` (linux/magic.h): the `f_type` of procfs.
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
+/// `CGROUP2_SUPER_MAGIC` (linux/magic.h): the `f_type` of a cgroup v2 mount.
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;

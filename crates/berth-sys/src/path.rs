@@ -7,10 +7,15 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
+/// `openat2(2)` RESOLVE_* flag (linux/openat2.h): no crossing of mount points.
 pub const RESOLVE_NO_XDEV: u64 = 0x01;
+/// No /proc magic links (/proc/self/root, /proc/PID/fd/N...).
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+/// No symlinks at all.
 pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+/// The path must stay beneath the directory fd (EXDEV otherwise).
 pub const RESOLVE_BENEATH: u64 = 0x08;
+/// The directory fd is the root: "..", absolute paths and symlinks stay inside it.
 pub const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// `struct open_how` (linux/openat2.h). Defined here because libc marks its copy non_exhaustive.
@@ -22,6 +27,7 @@ struct OpenHow {
     resolve: u64,
 }
 
+/// `p` as a C string; a path with a NUL byte is EINVAL, as the kernel would answer.
 pub fn cpath(p: &OsStr) -> io::Result<CString> {
     CString::new(p.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
@@ -84,6 +90,7 @@ pub fn open_path(path: &OsStr, flags: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// `fstat` of an fd (O_PATH fds included).
 pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: st is a valid out-pointer; "" with AT_EMPTY_PATH stats the fd itself (O_PATH works).
@@ -116,6 +123,7 @@ pub fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<libc::stat> {
     Ok(unsafe { st.assume_init() })
 }
 
+/// Whether a stat result is a directory.
 pub fn is_dir(st: &libc::stat) -> bool {
     st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
@@ -166,6 +174,7 @@ pub fn umask(mask: u32) -> u32 {
     old as u32
 }
 
+/// `mkdirat(dir, name, mode)`; the umask applies.
 pub fn mkdirat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
     let n = cpath(name)?;
     // SAFETY: n is a valid C string.
@@ -189,6 +198,7 @@ pub fn create_file_at(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Resul
     Ok(())
 }
 
+/// `mknodat(dir, name, mode, dev)`: `mode` holds the file type (S_IFCHR...) and permissions.
 pub fn mknodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32, dev: u64) -> io::Result<()> {
     let n = cpath(name)?;
     // SAFETY: n is a valid C string.
@@ -219,6 +229,7 @@ pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Re
     .map(drop)
 }
 
+/// `symlinkat(target, dir, name)`: creates `name` in `dir` pointing at `target`.
 pub fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
     let t = cpath(target)?;
     let n = cpath(name)?;
@@ -226,6 +237,7 @@ pub fn symlinkat(target: &OsStr, dir: BorrowedFd<'_>, name: &OsStr) -> io::Resul
     cvt(unsafe { libc::symlinkat(t.as_ptr(), dir.as_raw_fd(), n.as_ptr()) }).map(drop)
 }
 
+/// `unlinkat(dir, name, flags)` (AT_REMOVEDIR for a directory); never follows a symlink.
 pub fn unlinkat(dir: BorrowedFd<'_>, name: &OsStr, flags: i32) -> io::Result<()> {
     let n = cpath(name)?;
     // SAFETY: n is a valid C string.
