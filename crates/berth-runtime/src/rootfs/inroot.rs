@@ -165,6 +165,12 @@ mod tests {
         assert!(d.join("x/y/z").is_dir());
         open_or_create(root.as_fd(), Path::new("/x/f"), Kind::File).expect("file");
         assert!(d.join("x/f").is_file());
+        // open_existing: missing is None, other failures (through a file: ENOTDIR) are errors.
+        let existing = |p: &str| open_existing(root.as_fd(), Path::new(p));
+        assert!(existing("/x/y/z").expect("exists").is_some());
+        assert!(existing("/x/nope").expect("missing").is_none());
+        let e = existing("/x/f/g").expect_err("through a file");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR));
         // ".." cannot climb out of the root.
         open_or_create(root.as_fd(), Path::new("/../../w"), Kind::Dir).expect("dotdot");
         assert!(d.join("w").is_dir());
