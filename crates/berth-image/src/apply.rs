@@ -557,15 +557,21 @@ mod tests {
         File::open(d).unwrap()
     }
 
-    #[test]
-    fn opaque_marker_after_same_layer_children_keeps_them() {
-        use tar::EntryType::*;
-        let d = tmp("opq");
+    /// A fresh rootfs directory, open, and options for a rootless apply.
+    fn rootless_setup(tag: &str) -> (std::path::PathBuf, File, ApplyOptions) {
+        let d = tmp(tag);
         let root = open_dir(&d);
         let opts = ApplyOptions {
             rootless: true,
             ..Default::default()
         };
+        (d, root, opts)
+    }
+
+    #[test]
+    fn opaque_marker_after_same_layer_children_keeps_them() {
+        use tar::EntryType::*;
+        let (d, root, opts) = rootless_setup("opq");
         let l1 = tar_of(&[
             ("dir/", Directory, b""),
             ("dir/old", Regular, b"old"),
@@ -592,12 +598,7 @@ mod tests {
     #[test]
     fn whiteout_of_missing_path_is_a_noop_and_errors_name_the_entry() {
         use tar::EntryType::*;
-        let d = tmp("wh");
-        let root = open_dir(&d);
-        let opts = ApplyOptions {
-            rootless: true,
-            ..Default::default()
-        };
+        let (d, root, opts) = rootless_setup("wh");
         let l = tar_of(&[
             ("nodir/.wh.x", Regular, b""),
             ("f", Regular, b"f"),
