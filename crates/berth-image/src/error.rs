@@ -142,6 +142,13 @@ pub enum ImageError {
         reason: String,
     },
 
+    /// The registry asks for credentials and none were given ([`crate::SourceOptions::creds`]).
+    #[error("registry {url}: registry wants credentials")]
+    CredentialsNeeded {
+        /// The request URL.
+        url: String,
+    },
+
     /// A request to a registry failed (connection, TLS, HTTP or reading the body).
     #[error("registry {url}")]
     Transfer {

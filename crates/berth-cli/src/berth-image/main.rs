@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use berth_image::{
-    ApplyOptions, IdMap, IdRange, Platform, Progress, Source, SourceOptions, SourceRef,
+    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, Source, SourceOptions, SourceRef,
     UnpackOptions,
 };
 use clap::{Args, Parser, Subcommand};
@@ -302,7 +302,11 @@ fn chain(e: &anyhow::Error) -> String {
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("berth-image: error: {}", chain(&e));
+        let mut msg = chain(&e);
+        if let Some(ImageError::CredentialsNeeded { .. }) = e.downcast_ref::<ImageError>() {
+            msg.push_str(" (--creds USER:PASS)");
+        }
+        eprintln!("berth-image: error: {msg}");
         std::process::exit(1);
     }
 }

@@ -197,8 +197,9 @@ impl Registry {
         let (scheme, params) = parse_challenge(challenge)
             .ok_or_else(|| self.err(url, "401 without a usable WWW-Authenticate"))?;
         let auth = if scheme == "basic" {
-            self.basic()
-                .ok_or_else(|| self.err(url, "registry wants credentials (--creds USER:PASS)"))?
+            self.basic().ok_or_else(|| ImageError::CredentialsNeeded {
+                url: url.to_string(),
+            })?
         } else if scheme == "bearer" {
             let get = |k: &str| {
                 params
