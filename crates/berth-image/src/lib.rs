@@ -32,18 +32,21 @@
 //!
 //! # Layering
 //!
-//! Modules only depend on modules listed before them (no cycles); berth-sys holds every
-//! syscall.
+//! Module dependencies point one way (no cycles), each layer using only those above it:
 //!
-//! - `error`, `progress`, `types`, `entry_path`, `idmap`, `compress`: leaves.
-//! - `digest`: content digests and the verifying reader.
-//! - `source`: where bytes come from (`files`, `image_source` below the layout, docker-archive
-//!   and registry readers; `source` itself picks one from a [`SourceRef`]).
-//! - `resolve`: index → manifest → config, all digest-checked.
-//! - `stream`: per-layer verify + decompress pipeline on a worker thread.
-//! - `meta` (entry metadata) → `apply` (tar onto a rootfs fd, confined with openat2).
-//! - `convert`: image config → config.json.
-//! - `layout` (writing OCI layouts), then the operations: `unpack`, `pull`, `inspect`.
+//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`; `idmap` and `digest`
+//!    (content digests, the verifying reader) on `error`.
+//! 2. `source`: `files` and `image_source` (the trait every reader implements), then the
+//!    layout, docker-archive and registry readers, then `source` itself, which picks one from a
+//!    [`SourceRef`].
+//! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
+//!    verify + decompress pipeline on a worker thread).
+//! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with
+//!    openat2); `convert` (image config → config.json); `layout` (writing OCI layouts).
+//! 5. the operations: `unpack`, `pull`, `inspect`.
+//!
+//! Every system call goes through berth-sys (`path`, `tree`, `xattr`); this crate makes none of
+//! its own.
 
 #![deny(missing_docs)]
 
