@@ -310,3 +310,41 @@ fn main() {
         std::process::exit(1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// An error that, like ureq's, prints its source inside its own message.
+    #[derive(Debug)]
+    struct Loud(io::Error);
+
+    impl std::fmt::Display for Loud {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Connection Failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Loud {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_prints_every_cause_once() {
+        let e = anyhow::Error::new(io::Error::from_raw_os_error(libc::ENOENT)).context("open x");
+        assert_eq!(
+            chain(&e),
+            format!("open x: {}", io::Error::from_raw_os_error(libc::ENOENT))
+        );
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let e = anyhow::Error::new(Loud(refused)).context("pulling y");
+        let want = format!(
+            "pulling y: Connection Failed: {}",
+            io::Error::from_raw_os_error(libc::ECONNREFUSED)
+        );
+        assert_eq!(chain(&e), want);
+    }
+}
