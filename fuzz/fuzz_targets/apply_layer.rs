@@ -5,7 +5,7 @@
 //! Run: `cargo fuzz run apply_layer` from fuzz/ (nightly toolchain, cargo-fuzz installed).
 #![no_main]
 
-use berth_image::apply::{apply_layer, ApplyOptions};
+use berth_image::{apply_layer, ApplyOptions};
 use libfuzzer_sys::fuzz_target;
 use std::os::fd::AsFd;
 use std::path::PathBuf;
@@ -20,12 +20,10 @@ fn sandbox() -> PathBuf {
 
 fuzz_target!(|data: &[u8]| {
     let dir = sandbox();
-    let root = berth_image::sys::open_dir(&dir.join("rootfs")).expect("open rootfs");
+    let root = std::fs::File::open(dir.join("rootfs")).expect("open rootfs");
     // Rootless: no device nodes or chowns on the fuzzing host.
-    let opts = ApplyOptions {
-        rootless: true,
-        ..Default::default()
-    };
+    let mut opts = ApplyOptions::default();
+    opts.rootless = true;
     let _ = apply_layer(root.as_fd(), data, "sha256:fuzz-1", &opts);
     let _ = apply_layer(root.as_fd(), data, "sha256:fuzz-2", &opts);
     // Invariant: the sandbox holds exactly rootfs/ and an untouched canary.

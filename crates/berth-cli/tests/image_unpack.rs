@@ -108,7 +108,7 @@ fn unpacks_multilayer_oci_layout() {
         "directory mtimes set after children"
     );
     // xattrs, including the file capability that chown would have cleared.
-    let x = berth_image::sys::list_xattrs(&r.join("usr/bin/ping-cap")).unwrap();
+    let x = berth_sys::xattr::list_xattrs(&r.join("usr/bin/ping-cap")).unwrap();
     assert!(
         x.contains(&("security.capability".to_string(), CAP_NET_RAW.to_vec())),
         "{x:?}"
@@ -248,7 +248,7 @@ fn rootless_skips_devices_and_records_owners() {
         .unwrap()
         .file_type()
         .is_fifo());
-    let x = berth_image::sys::list_xattrs(&r.join("home-alice-file")).unwrap();
+    let x = berth_sys::xattr::list_xattrs(&r.join("home-alice-file")).unwrap();
     // protobuf {uid: 1000, gid: 1000}
     assert!(
         x.contains(&(
@@ -287,7 +287,7 @@ fn uid_and_gid_maps_shift_ownership() {
     let md = std::fs::symlink_metadata(r.join("bin/sh")).unwrap();
     assert_eq!((md.uid(), md.gid()), (100000, 200000));
     // security.capability survives the chown.
-    let x = berth_image::sys::list_xattrs(&r.join("usr/bin/ping-cap")).unwrap();
+    let x = berth_sys::xattr::list_xattrs(&r.join("usr/bin/ping-cap")).unwrap();
     assert!(x.iter().any(|(k, _)| k == "security.capability"), "{x:?}");
 }
 

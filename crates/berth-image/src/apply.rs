@@ -5,39 +5,51 @@
 //! absolute or relative symlink planted by an earlier entry or layer, can make us create, link or
 //! change anything outside the rootfs. Whiteouts and opaque markers follow the OCI image spec.
 
-use super::entry_path::{self, Kind};
-use super::error::{ImageError, Result};
-use super::idmap::IdMap;
-use super::meta::{self, Meta};
-use super::sys;
+use crate::entry_path::{self, Kind};
+use crate::error::{ImageError, Result};
+use crate::idmap::IdMap;
+use crate::meta::{self, Meta, Ownership};
+use berth_sys::{path, tree};
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// How to apply ownership and special files, and when to stop.
+/// How to apply ownership and special files, and when to stop. Construct with `default()` and
+/// set the fields that matter.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct ApplyOptions {
     /// Not running as root: skip device nodes, and record ownership in the
     /// `user.rootlesscontainers` xattr (as umoci does) instead of chowning, unless maps are given.
     pub rootless: bool,
+    /// Container uid → host uid for chown; empty: the identity.
     pub uid_map: IdMap,
+    /// Container gid → host gid for chown; empty: the identity.
     pub gid_map: IdMap,
-    /// Set (from a signal handler) to stop at the next entry; the unpack then fails and cleans up.
+    /// Set (from a signal handler, say) to stop at the next entry; the unpack then fails with
+    /// [`ImageError::Cancelled`] and cleans up.
     pub cancel: Option<&'static AtomicBool>,
 }
 
-/// What applying a layer did, for progress lines and tests.
+/// What applying a layer did.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct ApplyStats {
+    /// Tar entries processed (whiteouts and skipped entries included).
     pub entries: u64,
+    /// Bytes of regular-file data written.
     pub bytes: u64,
+    /// What could not be applied as the image asked and was done another way or skipped
+    /// (device nodes when rootless, xattrs the filesystem refused, unknown entry types).
     pub warnings: Vec<String>,
 }
 
 /// State for applying a single layer.
-pub struct Applier<'a> {
+struct Applier<'a> {
     root: BorrowedFd<'a>,
     opts: &'a ApplyOptions,
     layer: String,
@@ -52,8 +64,11 @@ pub struct Applier<'a> {
     stats: ApplyStats,
 }
 
-/// Applies the tar stream `tar` (already decompressed) to the rootfs open at `root`.
-/// `layer` (the digest) is only used to name errors.
+/// Applies the tar stream `tar` (already decompressed) to the rootfs directory open at `root`.
+/// `layer` (the digest) is only used to name errors and warnings.
+///
+/// Every path is resolved inside `root`; entries that would reach outside it are refused with
+/// [`ImageError::Unsafe`]. Whiteouts and opaque markers remove what earlier layers put there.
 pub fn apply_layer(
     root: BorrowedFd<'_>,
     tar: impl Read,
@@ -73,8 +88,12 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+fn os(b: &[u8]) -> &OsStr {
+    OsStr::from_bytes(b)
+}
+
 impl<'a> Applier<'a> {
-    pub fn new(root: BorrowedFd<'a>, layer: &str, opts: &'a ApplyOptions) -> Applier<'a> {
+    fn new(root: BorrowedFd<'a>, layer: &str, opts: &'a ApplyOptions) -> Applier<'a> {
         Applier {
             root,
             opts,
@@ -91,11 +110,11 @@ impl<'a> Applier<'a> {
         ImageError::from_io_in_layer(&self.layer, Some(&lossy(entry)), e)
     }
 
-    fn unsafe_err(&self, entry: &[u8], reason: &str) -> ImageError {
+    fn unsafe_err(&self, entry: &[u8], reason: &'static str) -> ImageError {
         ImageError::Unsafe {
             layer: self.layer.clone(),
             entry: lossy(entry),
-            reason: reason.to_string(),
+            reason,
         }
     }
 
@@ -103,7 +122,7 @@ impl<'a> Applier<'a> {
         self.stats.warnings.push(msg);
     }
 
-    pub fn apply(&mut self, mut tar: impl Read) -> Result<()> {
+    fn apply(&mut self, mut tar: impl Read) -> Result<()> {
         {
             let mut archive = tar::Archive::new(&mut tar);
             let entries = archive
@@ -171,7 +190,7 @@ impl<'a> Applier<'a> {
                     .link_name_bytes()
                     .map(|c| c.into_owned())
                     .unwrap_or_default();
-                self.replace(dir, base, |d, n| sys::symlink_at(&target, d, n))
+                self.replace(dir, base, |d, n| path::symlinkat(os(&target), d, os(n)))
                     .and_then(|()| self.set_meta(dir, base, &meta, None, false))
             }
             tar::EntryType::Link => {
@@ -206,7 +225,7 @@ impl<'a> Applier<'a> {
                 let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 let dev = libc::makedev(major, minor);
                 self.replace(dir, base, |d, n| {
-                    sys::mknod_at(d, n, ftype | (meta.mode & 0o7777), dev)
+                    path::mknodat(d, os(n), ftype | (meta.mode & 0o7777), dev)
                 })
                 .and_then(|()| self.set_meta(dir, base, &meta, None, false))
             }
@@ -236,21 +255,21 @@ impl<'a> Applier<'a> {
             }
         }
         let flags = libc::O_PATH | libc::O_DIRECTORY;
-        let fd = match sys::open_in_root(self.root, parent, flags) {
+        let fd = match tree::open_in_root_with(self.root, os(parent), flags) {
             Ok(fd) => fd,
             Err(e) if errno(&e) == libc::ENOENT => {
-                let mut cur = sys::open_in_root(self.root, b"", flags)?;
+                let mut cur = tree::open_in_root_with(self.root, os(b""), flags)?;
                 let mut prefix: Vec<u8> = Vec::new();
                 for comp in parent.split(|&b| b == b'/') {
                     if !prefix.is_empty() {
                         prefix.push(b'/');
                     }
                     prefix.extend_from_slice(comp);
-                    cur = match sys::open_in_root(self.root, &prefix, flags) {
+                    cur = match tree::open_in_root_with(self.root, os(&prefix), flags) {
                         Ok(fd) => fd,
                         Err(e) if errno(&e) == libc::ENOENT => {
-                            sys::mkdir_at(cur.as_fd(), comp, 0o755)?;
-                            sys::open_at(cur.as_fd(), comp, flags, 0)?
+                            path::mkdirat(cur.as_fd(), os(comp), 0o755)?;
+                            tree::open_nofollow_at(cur.as_fd(), os(comp), flags, 0)?
                         }
                         Err(e) => return Err(e),
                     };
@@ -274,7 +293,7 @@ impl<'a> Applier<'a> {
         match create(dir, name) {
             Err(e) if errno(&e) == libc::EEXIST => {
                 self.parent_cache = None;
-                sys::remove_all_at(dir, name)?;
+                tree::remove_all_at(dir, os(name))?;
                 create(dir, name)
             }
             r => r,
@@ -282,19 +301,19 @@ impl<'a> Applier<'a> {
     }
 
     fn make_dir(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta) -> io::Result<()> {
-        match sys::mkdir_at(dir, name, 0o700) {
+        let n = os(name);
+        match path::mkdirat(dir, n, 0o700) {
             Err(e) if errno(&e) == libc::EEXIST => {
-                let st = sys::stat_at(dir, name)?;
-                if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                if !path::is_dir(&tree::stat_at(dir, n)?) {
                     // A symlink (or file) where a directory goes: replace it, never descend it.
                     self.parent_cache = None;
-                    sys::remove_all_at(dir, name)?;
-                    sys::mkdir_at(dir, name, 0o700)?;
+                    tree::remove_all_at(dir, n)?;
+                    path::mkdirat(dir, n, 0o700)?;
                 }
             }
             r => r?,
         }
-        let fd = sys::open_at(dir, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+        let fd = tree::open_nofollow_at(dir, n, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
         self.set_meta(dir, name, meta, Some(fd.as_fd()), true)
     }
 
@@ -306,11 +325,11 @@ impl<'a> Applier<'a> {
         data: &mut R,
         sparse: bool,
     ) -> io::Result<()> {
-        let mut f = match sys::create_file(dir, name, 0o600) {
+        let mut f = match tree::create_new_file_at(dir, os(name), 0o600) {
             Err(e) if errno(&e) == libc::EEXIST => {
                 self.parent_cache = None;
-                sys::remove_all_at(dir, name)?;
-                sys::create_file(dir, name, 0o600)?
+                tree::remove_all_at(dir, os(name))?;
+                tree::create_new_file_at(dir, os(name), 0o600)?
             }
             r => r?,
         };
@@ -335,7 +354,8 @@ impl<'a> Applier<'a> {
             };
             total += n as u64;
             if sparse && buf[..n].iter().all(|&b| b == 0) {
-                sys::seek_forward(f, n as u64)?;
+                // Leave a hole: move the offset on without writing.
+                f.seek(SeekFrom::Current(n as i64))?;
             } else {
                 f.write_all(&buf[..n])?;
             }
@@ -361,18 +381,18 @@ impl<'a> Applier<'a> {
             return Ok(());
         }
         let (tparent, tbase) = entry_path::split(&tpath);
-        let res = sys::open_in_root(self.root, tparent, libc::O_PATH | libc::O_DIRECTORY).and_then(
-            |tdir| {
-                let st = sys::stat_at(tdir.as_fd(), tbase)?;
-                if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidInput,
-                        "hardlink target is a directory",
-                    ));
-                }
-                self.replace(dir, name, |d, n| sys::link_at(tdir.as_fd(), tbase, d, n))
-            },
-        );
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        let res = tree::open_in_root_with(self.root, os(tparent), flags).and_then(|tdir| {
+            if path::is_dir(&tree::stat_at(tdir.as_fd(), os(tbase))?) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "hardlink target is a directory",
+                ));
+            }
+            self.replace(dir, name, |d, n| {
+                tree::linkat(tdir.as_fd(), os(tbase), d, os(n))
+            })
+        });
         res.map_err(|e| self.entry_err(raw, e))?;
         self.seen.insert(path.to_vec());
         Ok(())
@@ -383,18 +403,20 @@ impl<'a> Applier<'a> {
             return Err(self.unsafe_err(raw, "malformed whiteout"));
         }
         self.parent_cache = None;
-        let dir = match sys::open_in_root(self.root, parent, libc::O_PATH | libc::O_DIRECTORY) {
+        let flags = libc::O_PATH | libc::O_DIRECTORY;
+        let dir = match tree::open_in_root_with(self.root, os(parent), flags) {
             Ok(d) => d,
             // Whiting out something in a directory that does not exist is a no-op.
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
         };
-        sys::remove_all_at(dir.as_fd(), name).map_err(|e| self.entry_err(raw, e))
+        tree::remove_all_at(dir.as_fd(), os(name)).map_err(|e| self.entry_err(raw, e))
     }
 
     fn opaque(&mut self, parent: &[u8], raw: &[u8]) -> Result<()> {
         self.parent_cache = None;
-        let dir = match sys::open_in_root(self.root, parent, libc::O_RDONLY | libc::O_DIRECTORY) {
+        let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+        let dir = match tree::open_in_root_with(self.root, os(parent), flags) {
             Ok(d) => d,
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
@@ -406,16 +428,17 @@ impl<'a> Applier<'a> {
 
     /// Removes everything under `dir` that this layer did not itself create.
     fn prune(&self, dir: BorrowedFd<'_>, prefix: &mut Vec<u8>) -> io::Result<()> {
-        for child in sys::read_dir_names(dir)? {
+        for child in tree::read_dir_names(dir)? {
             let len = prefix.len();
             if !prefix.is_empty() {
                 prefix.push(b'/');
             }
-            prefix.extend_from_slice(&child);
+            prefix.extend_from_slice(child.as_bytes());
             if !self.seen.contains(prefix.as_slice()) {
-                sys::remove_all_at(dir, &child)?;
-            } else if sys::stat_at(dir, &child)?.st_mode & libc::S_IFMT == libc::S_IFDIR {
-                let sub = sys::open_at(dir, &child, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+                tree::remove_all_at(dir, &child)?;
+            } else if path::is_dir(&tree::stat_at(dir, &child)?) {
+                let flags = libc::O_RDONLY | libc::O_DIRECTORY;
+                let sub = tree::open_nofollow_at(dir, &child, flags, 0)?;
                 self.prune(sub.as_fd(), prefix)?;
             }
             prefix.truncate(len);
@@ -437,10 +460,15 @@ impl<'a> Applier<'a> {
             fd,
             is_dir,
         };
+        let owners = Ownership {
+            rootless: self.opts.rootless,
+            uid_map: &self.opts.uid_map,
+            gid_map: &self.opts.gid_map,
+        };
         meta::apply(
             &target,
             meta,
-            self.opts,
+            &owners,
             &self.layer,
             &mut self.stats.warnings,
         )
@@ -452,11 +480,12 @@ impl<'a> Applier<'a> {
         times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
         for (path, mtime) in times {
             let res = if path.is_empty() {
-                sys::set_times_at(self.root, b"", (mtime, 0), (mtime, 0))
+                tree::utimens_at(self.root, os(b""), (mtime, 0), (mtime, 0))
             } else {
                 let (parent, base) = entry_path::split(&path);
-                sys::open_in_root(self.root, parent, libc::O_PATH | libc::O_DIRECTORY)
-                    .and_then(|d| sys::set_times_at(d.as_fd(), base, (mtime, 0), (mtime, 0)))
+                let flags = libc::O_PATH | libc::O_DIRECTORY;
+                tree::open_in_root_with(self.root, os(parent), flags)
+                    .and_then(|d| tree::utimens_at(d.as_fd(), os(base), (mtime, 0), (mtime, 0)))
             };
             match res {
                 // Removed again later in the same layer: nothing to date.
@@ -471,33 +500,42 @@ impl<'a> Applier<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use berth_sys::xattr::list_xattrs;
 
     #[test]
     fn rootless_owner_encoding() {
-        use super::meta::rootless_owner;
+        use crate::meta::rootless_owner;
         assert_eq!(rootless_owner(0, 0), None);
         assert_eq!(rootless_owner(1000, 0).unwrap(), vec![0x08, 0xe8, 0x07]);
         assert_eq!(rootless_owner(0, 5).unwrap(), vec![0x10, 0x05]);
     }
 
+    /// A header for an entry of type `kind` holding `size` bytes, owned by root, mtime 1.
+    fn header(kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1);
+        h.set_size(size);
+        h
+    }
+
     fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());
         for (name, kind, data) in entries {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(*kind);
-            h.set_mode(if *kind == tar::EntryType::Directory {
+            let mode = if *kind == tar::EntryType::Directory {
                 0o755
             } else {
                 0o644
-            });
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(1);
-            h.set_size(if *kind == tar::EntryType::Regular {
+            };
+            let size = if *kind == tar::EntryType::Regular {
                 data.len() as u64
             } else {
                 0
-            });
+            };
+            let mut h = header(*kind, mode, size);
             if *kind == tar::EntryType::Symlink || *kind == tar::EntryType::Link {
                 h.set_link_name(std::str::from_utf8(data).unwrap()).unwrap();
                 b.append_data(&mut h, name, &[][..]).unwrap();
@@ -515,15 +553,25 @@ mod tests {
         d
     }
 
-    #[test]
-    fn opaque_marker_after_same_layer_children_keeps_them() {
-        use tar::EntryType::*;
-        let d = tmp("opq");
-        let root = sys::open_dir(&d).unwrap();
+    fn open_dir(d: &std::path::Path) -> File {
+        File::open(d).unwrap()
+    }
+
+    /// A fresh rootfs directory, open, and options for a rootless apply.
+    fn rootless_setup(tag: &str) -> (std::path::PathBuf, File, ApplyOptions) {
+        let d = tmp(tag);
+        let root = open_dir(&d);
         let opts = ApplyOptions {
             rootless: true,
             ..Default::default()
         };
+        (d, root, opts)
+    }
+
+    #[test]
+    fn opaque_marker_after_same_layer_children_keeps_them() {
+        use tar::EntryType::*;
+        let (d, root, opts) = rootless_setup("opq");
         let l1 = tar_of(&[
             ("dir/", Directory, b""),
             ("dir/old", Regular, b"old"),
@@ -550,12 +598,7 @@ mod tests {
     #[test]
     fn whiteout_of_missing_path_is_a_noop_and_errors_name_the_entry() {
         use tar::EntryType::*;
-        let d = tmp("wh");
-        let root = sys::open_dir(&d).unwrap();
-        let opts = ApplyOptions {
-            rootless: true,
-            ..Default::default()
-        };
+        let (d, root, opts) = rootless_setup("wh");
         let l = tar_of(&[
             ("nodir/.wh.x", Regular, b""),
             ("f", Regular, b"f"),
@@ -582,20 +625,14 @@ mod tests {
         ] {
             b.append_pax_extensions([("SCHILY.xattr.trusted.berth", &b"v"[..])])
                 .unwrap();
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(kind);
-            h.set_mode(0o644);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(1);
-            h.set_size(0);
+            let mut h = header(kind, 0o644, 0);
             if kind == tar::EntryType::Symlink {
                 h.set_link_name("fifo").unwrap();
             }
             b.append_data(&mut h, name, &[][..]).unwrap();
         }
         let l = b.into_inner().unwrap();
-        let root = sys::open_dir(&d).unwrap();
+        let root = open_dir(&d);
         let stats =
             apply_layer(root.as_fd(), &l[..], "sha256:x", &ApplyOptions::default()).unwrap();
         if stats.warnings.iter().any(|w| w.contains("not set")) {
@@ -606,8 +643,8 @@ mod tests {
             return;
         }
         let want = vec![("trusted.berth".to_string(), b"v".to_vec())];
-        assert_eq!(sys::list_xattrs(&d.join("fifo")).unwrap(), want);
-        assert_eq!(sys::list_xattrs(&d.join("link")).unwrap(), want);
+        assert_eq!(list_xattrs(&d.join("fifo")).unwrap(), want);
+        assert_eq!(list_xattrs(&d.join("link")).unwrap(), want);
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -1,4 +1,4 @@
-//! Layer compression: chosen from the media type, falling back to the stream's magic bytes
+//! Layer compression, told from the stream's magic bytes rather than the media type
 //! (docker-archive layers carry no media type, and some registries mislabel them).
 
 use std::io::{self, BufRead, BufReader, Read};
@@ -11,22 +11,7 @@ pub enum Compression {
 }
 
 impl Compression {
-    /// `None` when the media type says nothing certain.
-    pub fn from_media_type(mt: &str) -> Option<Compression> {
-        if mt.ends_with("+gzip")
-            || mt.ends_with(".tar.gzip")
-            || mt == "application/vnd.docker.image.rootfs.diff.tar.gzip"
-        {
-            Some(Compression::Gzip)
-        } else if mt.ends_with("+zstd") {
-            Some(Compression::Zstd)
-        } else if mt.ends_with(".tar") {
-            Some(Compression::None)
-        } else {
-            None
-        }
-    }
-
+    /// Tells the compression from a stream's first bytes.
     pub fn sniff(head: &[u8]) -> Compression {
         if head.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
@@ -34,14 +19,6 @@ impl Compression {
             Compression::Zstd
         } else {
             Compression::None
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Compression::None => "tar",
-            Compression::Gzip => "gzip",
-            Compression::Zstd => "zstd",
         }
     }
 }
@@ -70,14 +47,6 @@ mod tests {
 
     #[test]
     fn detects() {
-        assert_eq!(
-            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar+zstd"),
-            Some(Compression::Zstd)
-        );
-        assert_eq!(
-            Compression::from_media_type("application/vnd.oci.image.layer.v1.tar"),
-            Some(Compression::None)
-        );
         assert_eq!(Compression::sniff(&[0x1f, 0x8b, 8]), Compression::Gzip);
         let mut out = Vec::new();
         decoder(&b"plain"[..])

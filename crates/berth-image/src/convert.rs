@@ -1,16 +1,17 @@
 //! Image config → runtime config.json, following the image-spec's conversion document, layered on
 //! the defaults `berth spec` writes.
 
-use super::error::{ImageError, Result};
-use super::sys;
-use super::types::ImageConfig;
+use crate::error::{ImageError, Result};
+use crate::types::ImageConfig;
+use berth_sys::tree;
 use serde_json::{json, Value};
+use std::ffi::OsStr;
 use std::io::Read;
 use std::os::fd::BorrowedFd;
 
 /// A resolved `User`: uid, gid and supplementary groups.
 #[derive(Debug, PartialEq, Eq)]
-pub struct ResolvedUser {
+pub(crate) struct ResolvedUser {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
@@ -18,7 +19,7 @@ pub struct ResolvedUser {
 
 /// Reads a file of the rootfs (resolved inside it: /etc/passwd may be a hostile symlink).
 fn read_rootfs_file(root: BorrowedFd<'_>, path: &str) -> Option<String> {
-    let fd = sys::open_in_root(root, path.as_bytes(), libc::O_RDONLY).ok()?;
+    let fd = tree::open_in_root_with(root, OsStr::new(path), libc::O_RDONLY).ok()?;
     let mut s = String::new();
     std::fs::File::from(fd)
         .take(8 << 20)
@@ -28,7 +29,7 @@ fn read_rootfs_file(root: BorrowedFd<'_>, path: &str) -> Option<String> {
 }
 
 /// Resolves `user`, `uid`, `user:group`, `uid:gid` (and mixes) against passwd/group contents.
-pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser> {
+pub(crate) fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUser> {
     let (u, g) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
@@ -97,22 +98,19 @@ pub fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<ResolvedUse
 
 /// Options that change the generated config.
 #[derive(Clone, Debug, Default)]
-pub struct ConvertOptions {
+pub(crate) struct ConvertOptions {
     /// Add a user namespace mapping the caller to root, as `runc spec --rootless` does.
     pub rootless: Option<(u32, u32)>,
 }
 
 /// Builds config.json for a rootfs already unpacked at `root`.
-pub fn runtime_config(
+pub(crate) fn runtime_config(
     img: &ImageConfig,
     root: BorrowedFd<'_>,
     opts: &ConvertOptions,
 ) -> Result<Value> {
-    let mut spec: Value =
-        serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).map_err(|e| ImageError::Json {
-            what: "built-in default config".into(),
-            err: e,
-        })?;
+    let mut spec: Value = serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON)
+        .map_err(|e| ImageError::json("built-in default config", e))?;
     let ec = img.config.clone().unwrap_or_default();
     let process = &mut spec["process"];
     // Not a terminal: bundles are usually run detached or from scripts.
@@ -154,16 +152,17 @@ pub fn runtime_config(
         ann.insert(k, json!(v));
     }
     // The conversion document's annotations take precedence over same-named labels.
-    if !img.os.is_empty() {
-        ann.insert("org.opencontainers.image.os".into(), json!(img.os));
+    let platform = &img.platform;
+    if !platform.os.is_empty() {
+        ann.insert("org.opencontainers.image.os".into(), json!(platform.os));
     }
-    if !img.architecture.is_empty() {
+    if !platform.architecture.is_empty() {
         ann.insert(
             "org.opencontainers.image.architecture".into(),
-            json!(img.architecture),
+            json!(platform.architecture),
         );
     }
-    if let Some(v) = &img.variant {
+    if let Some(v) = &platform.variant {
         ann.insert("org.opencontainers.image.variant".into(), json!(v));
     }
     if let Some(a) = &img.author {
@@ -191,34 +190,9 @@ pub fn runtime_config(
         spec["annotations"] = Value::Object(ann);
     }
     if let Some((uid, gid)) = opts.rootless {
-        make_rootless(&mut spec, uid, gid);
+        berth_spec::make_rootless(&mut spec, uid, gid);
     }
     Ok(spec)
-}
-
-/// The same edits `runc spec --rootless` makes: a user namespace mapping us to root, no
-/// gid= on devpts (that group is not mapped), /sys bind-mounted instead of a fresh sysfs.
-fn make_rootless(spec: &mut Value, uid: u32, gid: u32) {
-    let linux = &mut spec["linux"];
-    if let Some(ns) = linux["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
-        ns.push(json!({"type": "user"}));
-    }
-    linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
-    linux["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    if let Some(obj) = linux.as_object_mut() {
-        obj.remove("resources");
-    }
-    if let Some(mounts) = spec["mounts"].as_array_mut() {
-        for m in mounts.iter_mut() {
-            if let Some(opts) = m["options"].as_array_mut() {
-                opts.retain(|o| o.as_str().is_none_or(|s| !s.starts_with("gid=")));
-            }
-            if m["destination"] == "/sys" {
-                *m = json!({"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Content digests and a reader that verifies digest and size while the bytes stream through.
 
-use super::error::{ImageError, Result};
+use crate::error::{ImageError, Result};
 use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
 use std::io::{self, Read};

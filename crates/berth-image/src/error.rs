@@ -1,97 +1,208 @@
 //! Typed errors for image handling. Every layer-level error names the layer digest, and every
 //! entry-level error names the tar entry as well, so a user can tell which blob is bad.
-//! Underlying errors are part of the message (fields are `err`, not `source`), so printing the
-//! chain with anyhow does not repeat them.
+//! A message names what failed (layer, entry, path, document, URL); an underlying error is kept
+//! as the `source`, never also formatted into the message, so printing the chain (`msg: cause`,
+//! as anyhow's `{:#}` does) shows each part once and `io::Error`s keep their errno.
 
 use std::io;
 
+/// Everything that can go wrong reading, verifying or unpacking an image.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ImageError {
+    /// A digest string that is not `sha256:HEX` or `sha512:HEX` (lower-case hex).
     #[error("invalid digest {0:?} (want ALGORITHM:HEX, sha256 or sha512)")]
     BadDigest(String),
 
+    /// A blob's content does not hash to its digest.
     #[error("blob {digest}: digest mismatch (content hashes to {actual})")]
-    DigestMismatch { digest: String, actual: String },
-
-    #[error("blob {digest}: size mismatch (descriptor says {declared} bytes, blob has {actual})")]
-    SizeMismatch {
+    DigestMismatch {
+        /// The digest the blob was asked for by.
         digest: String,
-        declared: u64,
-        actual: u64,
-    },
-
-    #[error("layer {layer}: uncompressed diff_id mismatch (config says {expected}, content hashes to {actual})")]
-    DiffIdMismatch {
-        layer: String,
-        expected: String,
+        /// What its content hashes to.
         actual: String,
     },
 
-    #[error("layer {layer}: decompressed size exceeds {limit} bytes (decompression bomb?)")]
-    TooLarge { layer: String, limit: u64 },
+    /// A blob is longer or shorter than its descriptor says.
+    #[error("blob {digest}: size mismatch (descriptor says {declared} bytes, blob has {actual})")]
+    SizeMismatch {
+        /// The blob's digest.
+        digest: String,
+        /// The size in the descriptor.
+        declared: u64,
+        /// The bytes seen (at most one past `declared`: reading stops there).
+        actual: u64,
+    },
 
+    /// A layer's uncompressed content does not hash to the config's diff_id for it.
+    #[error("layer {layer}: uncompressed diff_id mismatch (config says {expected}, content hashes to {actual})")]
+    DiffIdMismatch {
+        /// The layer's (compressed) digest.
+        layer: String,
+        /// The diff_id in the image config.
+        expected: String,
+        /// What the uncompressed stream hashes to.
+        actual: String,
+    },
+
+    /// A layer decompressed to more than the allowed ratio of its compressed size.
+    #[error("layer {layer}: decompressed size exceeds {limit} bytes (decompression bomb?)")]
+    TooLarge {
+        /// The layer's digest.
+        layer: String,
+        /// The bound that was exceeded, in bytes.
+        limit: u64,
+    },
+
+    /// A tar entry that would reach outside the rootfs (or is otherwise malformed) was refused.
     #[error("layer {layer}: entry {entry:?}: {reason}")]
     Unsafe {
+        /// The layer's digest.
         layer: String,
+        /// The entry's name as written in the tar.
         entry: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// Creating or changing one tar entry in the rootfs failed.
+    #[error("layer {layer}: entry {entry:?}")]
+    Entry {
+        /// The layer's digest.
+        layer: String,
+        /// The entry's name as written in the tar.
+        entry: String,
+        /// The failed call's error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Reading a layer's stream failed (not a single entry: the tar itself or the blob).
+    #[error("layer {layer}")]
+    Layer {
+        /// The layer's digest.
+        layer: String,
+        /// The read error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A layer whose media type is not a tar (compressed or not).
+    #[error("layer {layer}: unsupported media type {media_type:?}")]
+    MediaType {
+        /// The layer's digest.
+        layer: String,
+        /// Its media type.
+        media_type: String,
+    },
+
+    /// A file operation outside the layers failed; `what` says which and on what path.
+    #[error("{what}")]
+    Io {
+        /// The operation and its path, e.g. `create /bundle/rootfs`.
+        what: String,
+        /// The error it returned.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A JSON document (manifest, index, config) did not parse.
+    #[error("{what}: invalid JSON")]
+    Json {
+        /// Which document.
+        what: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A source reference (`oci:DIR`, `docker://...`) that cannot be used.
+    #[error("invalid image source {spec:?}: {reason}")]
+    Source {
+        /// The reference as given.
+        spec: String,
+        /// What is wrong with it.
         reason: String,
     },
 
-    #[error("layer {layer}: entry {entry:?}: {err}")]
-    Entry {
-        layer: String,
-        entry: String,
-        err: io::Error,
-    },
-
-    #[error("layer {layer}: {err}")]
-    Layer { layer: String, err: io::Error },
-
-    #[error("layer {layer}: unsupported media type {media_type:?}")]
-    MediaType { layer: String, media_type: String },
-
-    #[error("{what}: {err}")]
-    Io { what: String, err: io::Error },
-
-    #[error("{what}: invalid JSON: {err}")]
-    Json {
-        what: String,
-        err: serde_json::Error,
-    },
-
-    #[error("invalid image source {0:?}: {1}")]
-    Source(String, String),
-
+    /// A file, blob, reference or URL that does not exist.
     #[error("{0}: not found")]
     NotFound(String),
 
+    /// The image index has no manifest for the wanted platform.
     #[error("no manifest for platform {0} in the image index")]
     Platform(String),
 
+    /// The registry answered, but not with something usable.
     #[error("registry {url}: {reason}")]
-    Registry { url: String, reason: String },
+    Registry {
+        /// The request URL.
+        url: String,
+        /// What was wrong with the answer.
+        reason: String,
+    },
 
+    /// The registry asks for credentials and none were given ([`crate::SourceOptions::creds`]).
+    #[error("registry {url}: registry wants credentials")]
+    CredentialsNeeded {
+        /// The request URL.
+        url: String,
+    },
+
+    /// A request to a registry failed (connection, TLS, HTTP or reading the body).
+    #[error("registry {url}")]
+    Transfer {
+        /// The request URL.
+        url: String,
+        /// The transport's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Getting a registry token failed; `what` says at which step.
+    #[error("registry {url}: {what}")]
+    Auth {
+        /// The token request URL.
+        url: String,
+        /// `token request` or `token response`.
+        what: &'static str,
+        /// The transport's or parser's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// Anything else that makes an image or request invalid; the text says what.
     #[error("{0}")]
     Invalid(String),
 
+    /// The unpack was cancelled through [`crate::ApplyOptions::cancel`].
     #[error("interrupted")]
     Cancelled,
 }
 
+/// `Result` with an [`ImageError`].
 pub type Result<T> = std::result::Result<T, ImageError>;
 
 impl ImageError {
     /// Wraps an I/O error with a description of what was being done.
-    pub fn io(what: impl Into<String>, source: io::Error) -> ImageError {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> ImageError {
         ImageError::Io {
             what: what.into(),
-            err: source,
+            source,
+        }
+    }
+
+    /// Wraps a JSON error with the document it came from.
+    pub(crate) fn json(what: impl Into<String>, source: serde_json::Error) -> ImageError {
+        ImageError::Json {
+            what: what.into(),
+            source,
         }
     }
 
     /// Readers can only return `io::Error`; verification failures travel inside one and are
     /// unwrapped again here so the caller sees the typed error rather than a string.
-    pub fn from_io_in_layer(layer: &str, entry: Option<&str>, e: io::Error) -> ImageError {
+    pub(crate) fn from_io_in_layer(layer: &str, entry: Option<&str>, e: io::Error) -> ImageError {
         if e.get_ref().is_some_and(|inner| inner.is::<ImageError>()) {
             if let Some(inner) = e.into_inner() {
                 if let Ok(img) = inner.downcast::<ImageError>() {
@@ -104,17 +215,45 @@ impl ImageError {
             Some(entry) => ImageError::Entry {
                 layer: layer.to_string(),
                 entry: entry.to_string(),
-                err: e,
+                source: e,
             },
             None => ImageError::Layer {
                 layer: layer.to_string(),
-                err: e,
+                source: e,
             },
         }
     }
 
     /// Packs a typed error into an `io::Error` so it can cross a `Read` boundary.
-    pub fn into_io(self) -> io::Error {
+    pub(crate) fn into_io(self) -> io::Error {
         io::Error::new(io::ErrorKind::InvalidData, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_cause_is_the_source_not_part_of_the_message() {
+        let e = ImageError::from_io_in_layer(
+            "sha256:abc",
+            Some("etc/passwd"),
+            io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(e.to_string(), r#"layer sha256:abc: entry "etc/passwd""#);
+        let cause = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(cause.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
+        // A typed error that crossed a Read boundary comes back as itself.
+        let inner = ImageError::TooLarge {
+            layer: "sha256:abc".into(),
+            limit: 1,
+        };
+        let back = ImageError::from_io_in_layer("sha256:abc", None, inner.into_io());
+        assert!(
+            matches!(back, ImageError::TooLarge { limit: 1, .. }),
+            "{back}"
+        );
     }
 }

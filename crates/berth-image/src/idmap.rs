@@ -1,19 +1,24 @@
-//! `--uid-map`/`--gid-map` parsing and id translation for rootless unpacking.
+//! Id map parsing (`CONTAINER:HOST:SIZE`) and id translation for unpacking into a user namespace.
 
-use super::error::{ImageError, Result};
+use crate::error::{ImageError, Result};
 
 /// One `container:host:size` range, as in /proc/PID/uid_map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IdRange {
+    /// The first id inside the container.
     pub container: u32,
+    /// The host id it maps to.
     pub host: u32,
+    /// How many consecutive ids the range covers.
     pub size: u32,
 }
 
+/// A uid or gid map: container ids → host ids. Empty: the identity.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IdMap(pub Vec<IdRange>);
 
 impl IdRange {
+    /// Parses `CONTAINER:HOST:SIZE`; the size must be non-zero and neither range may wrap.
     pub fn parse(s: &str) -> Result<IdRange> {
         let bad =
             || ImageError::Invalid(format!("invalid id map {s:?} (want CONTAINER:HOST:SIZE)"));
@@ -39,6 +44,7 @@ impl IdRange {
 }
 
 impl IdMap {
+    /// True for the identity map (no ranges).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -1,23 +1,21 @@
 //! Writing OCI image layouts (`pull`), and listing them (`ls`).
 
-use super::digest::{Digest, VerifyReader};
-use super::error::{ImageError, Result};
-use super::source::files::Files;
-use super::source::layout::{blob_path, read_index};
-use super::types::{Descriptor, Index, REF_NAME};
+use crate::digest::{Digest, VerifyReader};
+use crate::error::{ImageError, Result};
+use crate::source::files::Files;
+use crate::source::layout::{blob_path, read_index};
+use crate::types::{Descriptor, Index, OCI_INDEX, REF_NAME};
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-pub use super::source::layout::MAX_JSON;
-
-pub struct LayoutWriter {
+pub(crate) struct LayoutWriter {
     dir: PathBuf,
 }
 
 impl LayoutWriter {
     /// Opens a layout, creating an empty one if `dir` does not exist.
-    pub fn open_or_create(dir: &Path) -> Result<LayoutWriter> {
+    pub(crate) fn open_or_create(dir: &Path) -> Result<LayoutWriter> {
         let io = |what: &str, e| ImageError::io(format!("{what} {}", dir.display()), e);
         if !dir.join("oci-layout").exists() {
             fs::create_dir_all(dir.join("blobs/sha256")).map_err(|e| io("create", e))?;
@@ -26,7 +24,7 @@ impl LayoutWriter {
             if !dir.join("index.json").exists() {
                 let idx = Index {
                     schema_version: 2,
-                    media_type: Some(super::types::OCI_INDEX.into()),
+                    media_type: Some(OCI_INDEX.into()),
                     manifests: vec![],
                 };
                 write_json(&dir.join("index.json"), &idx)?;
@@ -37,12 +35,12 @@ impl LayoutWriter {
         })
     }
 
-    pub fn has_blob(&self, d: &Digest) -> bool {
+    pub(crate) fn has_blob(&self, d: &Digest) -> bool {
         self.dir.join(blob_path(d)).exists()
     }
 
     /// Streams a blob in through a temporary file; it only gets its digest name once verified.
-    pub fn put_blob(&self, d: &Descriptor, r: impl Read) -> Result<()> {
+    pub(crate) fn put_blob(&self, d: &Descriptor, r: impl Read) -> Result<()> {
         let digest = Digest::parse(&d.digest)?;
         if self.has_blob(&digest) {
             return Ok(());
@@ -68,7 +66,7 @@ impl LayoutWriter {
     }
 
     /// Points `reference` at `d` in index.json (replacing an older image of that name).
-    pub fn tag(&self, d: &Descriptor, reference: &str) -> Result<()> {
+    pub(crate) fn tag(&self, d: &Descriptor, reference: &str) -> Result<()> {
         let files = Files::dir(&self.dir)?;
         let mut idx = read_index(&files, &self.dir.display().to_string())?;
         idx.manifests
@@ -81,16 +79,15 @@ impl LayoutWriter {
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> Result<()> {
-    let body = serde_json::to_vec(v).map_err(|e| ImageError::Json {
-        what: path.display().to_string(),
-        err: e,
-    })?;
+    let body =
+        serde_json::to_vec(v).map_err(|e| ImageError::json(path.display().to_string(), e))?;
     let tmp = path.with_extension("json.tmp");
     fs::write(&tmp, body).map_err(|e| ImageError::io(format!("write {}", tmp.display()), e))?;
     fs::rename(&tmp, path).map_err(|e| ImageError::io(format!("rename {}", path.display()), e))
 }
 
-/// The images a layout holds, as (reference, descriptor).
+/// The images the OCI layout directory `dir` holds, as (reference, manifest descriptor) in
+/// index.json's order; the reference is the `org.opencontainers.image.ref.name` annotation.
 pub fn list(dir: &Path) -> Result<Vec<(Option<String>, Descriptor)>> {
     let files = Files::dir(dir)?;
     let idx = read_index(&files, &dir.display().to_string())?;

@@ -1,32 +1,81 @@
-//! berth-image: Docker and OCI images → runtime bundles.
+//! berth-image: Docker and OCI images → OCI runtime bundles.
 //!
-//! Flow: [`source`] (where bytes come from) → [`resolve`] (index → manifest → config, all
-//! digest-checked) → [`stream`] (per-layer verify + decompress pipeline) → [`apply`] (tar onto
-//! a rootfs fd, confined with openat2) → [`convert`] (config.json). [`sys`] holds the syscalls.
+//! # What to call
+//!
+//! 1. [`SourceRef::parse`] a reference (`oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
+//!    `docker-archive:FILE[:REPO:TAG]`, `docker://HOST/REPO[:TAG|@DIGEST]`) and
+//!    [`SourceRef::open`] it with [`SourceOptions`] into a [`Source`].
+//! 2. Then, with that source:
+//!    - [`unpack`] it into a bundle directory (`rootfs/` and `config.json`), as set by
+//!      [`UnpackOptions`] (rootless, id maps, platform, decompression bound, progress,
+//!      cancellation), getting an [`UnpackReport`];
+//!    - [`pull`] it into a local OCI layout;
+//!    - or [`inspect`] it.
+//! 3. [`list`] the images in an OCI layout; [`apply_layer`] applies a single uncompressed layer
+//!    tar to a rootfs directory fd, with the same confinement `unpack` uses.
+//!
+//! Every failure is an [`ImageError`] that names the layer, entry, path or URL, with the
+//! underlying error as its `source()`: print the whole chain (`{:#}` of an `anyhow::Error`, or
+//! walk `source()`) to see both. Nothing here prints, installs signal handlers or reads the
+//! environment; progress goes to a [`Progress`] the caller supplies.
+//!
+//! ```no_run
+//! use berth_image::{unpack, SourceOptions, SourceRef, UnpackOptions};
+//! # fn main() -> berth_image::Result<()> {
+//! let source = SourceRef::parse("oci:/var/lib/images/busybox:latest")?;
+//! let source = source.open(&SourceOptions::default())?;
+//! let report = unpack(&source, "/run/bundles/b1".as_ref(), &UnpackOptions::default())?;
+//! println!("{} layers, {} entries", report.layers, report.entries);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Layering
+//!
+//! Module dependencies point one way (no cycles), each layer using only those above it:
+//!
+//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`; `idmap` and `digest`
+//!    (content digests, the verifying reader) on `error`.
+//! 2. `source`: `files` and `image_source` (the trait every reader implements), then the
+//!    layout, docker-archive and registry readers, then `source` itself, which picks one from a
+//!    [`SourceRef`].
+//! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
+//!    verify + decompress pipeline on a worker thread).
+//! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with
+//!    openat2); `convert` (image config → config.json); `layout` (writing OCI layouts).
+//! 5. the operations: `unpack`, `pull`, `inspect`.
+//!
+//! Every system call goes through berth-sys (`path`, `tree`, `xattr`); this crate makes none of
+//! its own.
 
-pub mod apply;
-pub mod compress;
-pub mod convert;
-pub mod digest;
-pub mod entry_path;
-pub mod error;
-pub mod idmap;
-pub mod inspect;
-pub mod layout;
-pub mod meta;
-pub mod pull;
-pub mod resolve;
-pub mod source;
-pub mod stream;
-pub mod sys;
-pub mod types;
-pub mod unpack;
+#![deny(missing_docs)]
 
+mod apply;
+mod compress;
+mod convert;
+mod digest;
+mod entry_path;
+mod error;
+mod idmap;
+mod inspect;
+mod layout;
+mod meta;
+mod progress;
+mod pull;
+mod resolve;
+mod source;
+mod stream;
+mod types;
+mod unpack;
+
+pub use apply::{apply_layer, ApplyOptions, ApplyStats};
 pub use error::{ImageError, Result};
-
-/// Progress reporting hook; the binary draws bars, the library only counts bytes.
-pub trait Progress: Send + Sync {
-    fn begin(&self, _label: &str, _total: u64) {}
-    fn inc(&self, _n: u64) {}
-    fn end(&self) {}
-}
+pub use idmap::{IdMap, IdRange};
+pub use inspect::{inspect, Inspect, LayerInfo};
+pub use layout::list;
+pub use progress::Progress;
+pub use pull::pull;
+pub use resolve::{host_platform, parse_platform};
+pub use source::{RegistryRef, Source, SourceOptions, SourceRef};
+pub use types::{Descriptor, ExecConfig, Platform};
+pub use unpack::{unpack, UnpackOptions, UnpackReport, DEFAULT_MAX_RATIO};

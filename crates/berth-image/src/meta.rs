@@ -2,15 +2,18 @@
 //! order that keeps every bit: ownership, then mode (chown clears setuid/setgid), then xattrs
 //! (chown clears security.capability), then times.
 
-use super::apply::ApplyOptions;
-use super::sys;
+use crate::idmap::IdMap;
+use berth_sys::{tree, xattr};
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
 
 const XATTR_PREFIX: &str = "SCHILY.xattr.";
 const ROOTLESS_XATTR: &[u8] = b"user.rootlesscontainers";
 
-pub struct Meta {
+/// An entry's metadata as the tar records it.
+pub(crate) struct Meta {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
@@ -19,11 +22,19 @@ pub struct Meta {
 }
 
 /// What to apply metadata to: `name` in `dir`, with an open `fd` for files and directories.
-pub struct Target<'a> {
+pub(crate) struct Target<'a> {
     pub dir: BorrowedFd<'a>,
     pub name: &'a [u8],
     pub fd: Option<BorrowedFd<'a>>,
     pub is_dir: bool,
+}
+
+/// How owners are recorded: chowned through the id maps, or, rootless without maps, in the
+/// `user.rootlesscontainers` xattr.
+pub(crate) struct Ownership<'a> {
+    pub rootless: bool,
+    pub uid_map: &'a IdMap,
+    pub gid_map: &'a IdMap,
 }
 
 fn errno(e: &io::Error) -> i32 {
@@ -35,7 +46,7 @@ fn lossy(b: &[u8]) -> String {
 }
 
 /// Reads mode, owner, mtime and xattrs; PAX uid/gid override the header's (large ids).
-pub fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
+pub(crate) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
     let h = entry.header();
     let mut meta = Meta {
         mode: h.mode()? & 0o7777,
@@ -64,15 +75,15 @@ pub fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
 
 /// Applies `meta`; problems that only mean "this filesystem or user cannot hold it" (xattrs
 /// refused with ENOTSUP/EPERM) become warnings, anything else is an error.
-pub fn apply(
+pub(crate) fn apply(
     t: &Target<'_>,
     meta: &Meta,
-    opts: &ApplyOptions,
+    opts: &Ownership<'_>,
     layer: &str,
     warnings: &mut Vec<String>,
 ) -> io::Result<()> {
-    let (dir, name, fd) = (t.dir, t.name, t.fd);
-    let is_link = fd.is_none() && sys::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
+    let (dir, name, fd) = (t.dir, OsStr::from_bytes(t.name), t.fd);
+    let is_link = fd.is_none() && tree::stat_at(dir, name)?.st_mode & libc::S_IFMT == libc::S_IFLNK;
     let mut owner_xattr = None;
     if opts.rootless && opts.uid_map.is_empty() && opts.gid_map.is_empty() {
         owner_xattr = rootless_owner(meta.uid, meta.gid);
@@ -85,7 +96,7 @@ pub fn apply(
             .gid_map
             .to_host(meta.gid)
             .ok_or_else(|| unmapped("gid", meta.gid))?;
-        match sys::chown_at(dir, name, uid, gid) {
+        match tree::lchown_at(dir, name, uid, gid) {
             Err(e) if opts.rootless && errno(&e) == libc::EPERM => {
                 owner_xattr = rootless_owner(meta.uid, meta.gid);
             }
@@ -99,8 +110,8 @@ pub fn apply(
     }
     if !is_link {
         match fd {
-            Some(fd) => sys::fchmod(fd, mode)?,
-            None => sys::chmod_at(dir, name, mode)?,
+            Some(fd) => tree::fchmod(fd, mode)?,
+            None => tree::chmod_at(dir, name, mode)?,
         }
     }
     let mut xattrs: Vec<(&[u8], &[u8])> = meta
@@ -115,15 +126,16 @@ pub fn apply(
         }
     }
     for (k, v) in xattrs {
+        let key = OsStr::from_bytes(k);
         let r = match fd {
-            Some(fd) => sys::fsetxattr(fd, k, v),
-            None => sys::set_xattr_at(dir, name, k, v),
+            Some(fd) => xattr::fsetxattr(fd, key, v),
+            None => xattr::set_xattr_at(dir, name, key, v),
         };
         match r {
             Err(e) if matches!(errno(&e), libc::ENOTSUP | libc::EPERM) => {
                 warnings.push(format!(
                     "layer {layer}: entry {:?}: xattr {} not set: {e}",
-                    lossy(name),
+                    lossy(t.name),
                     lossy(k)
                 ));
             }
@@ -132,7 +144,7 @@ pub fn apply(
     }
     // Directory times are set by the applier once the layer is complete.
     if !t.is_dir {
-        sys::set_times_at(dir, name, (meta.mtime, 0), (meta.mtime, 0))?;
+        tree::utimens_at(dir, name, (meta.mtime, 0), (meta.mtime, 0))?;
     }
     Ok(())
 }
@@ -146,7 +158,7 @@ fn unmapped(what: &str, id: u32) -> io::Error {
 
 /// umoci's `user.rootlesscontainers` payload: a protobuf message {uint32 uid = 1; uint32 gid = 2}.
 /// Root-owned entries need no record (None).
-pub fn rootless_owner(uid: u32, gid: u32) -> Option<Vec<u8>> {
+pub(crate) fn rootless_owner(uid: u32, gid: u32) -> Option<Vec<u8>> {
     if uid == 0 && gid == 0 {
         return None;
     }

@@ -1,23 +1,27 @@
 //! `pull`: copy one image (for one platform) from any source into a local OCI layout.
 
-use super::digest::Digest;
-use super::error::Result;
-use super::layout::LayoutWriter;
-use super::resolve::{host_platform, resolve};
-use super::source::ImageSource;
-use super::types::{Descriptor, Platform};
-use super::Progress;
+use crate::digest::Digest;
+use crate::error::Result;
+use crate::layout::LayoutWriter;
+use crate::progress::Progress;
+use crate::resolve::{host_platform, resolve};
+use crate::source::Source;
+use crate::types::{Descriptor, Platform};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Copies the image and tags it `reference`; returns the manifest descriptor stored.
+/// Copies the image in `src` for `platform` (default: [`crate::host_platform`]) into the OCI
+/// layout directory `dest` (created if missing) and tags it `reference` there, replacing an older
+/// image of that name. Every blob is verified on the way in and blobs already there are not
+/// copied again. Returns the descriptor of the stored manifest.
 pub fn pull(
-    src: &dyn ImageSource,
+    src: &Source,
     dest: &Path,
     reference: &str,
     platform: Option<&Platform>,
     progress: Option<Arc<dyn Progress>>,
 ) -> Result<Descriptor> {
+    let src = src.inner();
     let img = resolve(src, &platform.cloned().unwrap_or_else(host_platform))?;
     let out = LayoutWriter::open_or_create(dest)?;
     let total: u64 = img.manifest.layers.iter().map(|l| l.size).sum();
@@ -47,11 +51,7 @@ pub fn pull(
     let mut desc = img.manifest_desc.clone();
     desc.annotations.clear();
     if desc.platform.is_none() {
-        desc.platform = img.index.as_ref().and(Some(Platform {
-            os: img.config.os.clone(),
-            architecture: img.config.architecture.clone(),
-            variant: img.config.variant.clone(),
-        }));
+        desc.platform = img.index.as_ref().and(Some(img.config.platform.clone()));
     }
     out.put_blob(&desc, &img.manifest_raw[..])?;
     out.tag(&desc, reference)?;

@@ -1,15 +1,14 @@
 //! From a source's root document to a verified manifest and config: walks an index to the
 //! manifest for the wanted platform, and checks every document against its digest.
 
-use super::digest::{read_verified, Digest};
-use super::error::{ImageError, Result};
-use super::layout::MAX_JSON;
-use super::source::ImageSource;
-use super::types::{self, Descriptor, ImageConfig, Index, Manifest, Platform};
+use crate::digest::{read_verified, Digest};
+use crate::error::{ImageError, Result};
+use crate::source::ImageSource;
+use crate::types::{self, Descriptor, ImageConfig, Index, Manifest, Platform, MAX_JSON};
 
 /// A resolved image: everything but the layer contents, all verified.
 #[derive(Clone, Debug)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     /// The index the manifest was picked from, if any.
     pub index: Option<(Descriptor, Index)>,
     pub manifest_desc: Descriptor,
@@ -19,7 +18,8 @@ pub struct Resolved {
     pub config: ImageConfig,
 }
 
-/// The platform this binary runs on, in OCI terms.
+/// The platform this program runs on, in OCI terms (`linux/amd64`, `linux/arm64`, ...): what
+/// [`crate::unpack`] and friends pick from a multi-platform image unless told otherwise.
 pub fn host_platform() -> Platform {
     let arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",
@@ -35,7 +35,7 @@ pub fn host_platform() -> Platform {
     }
 }
 
-/// Parses `os/arch[/variant]`.
+/// Parses `OS/ARCH[/VARIANT]`, e.g. `linux/arm64/v8`.
 pub fn parse_platform(s: &str) -> Result<Platform> {
     let parts: Vec<&str> = s.split('/').collect();
     match parts.as_slice() {
@@ -55,26 +55,16 @@ pub fn parse_platform(s: &str) -> Result<Platform> {
     }
 }
 
-fn platform_str(p: &Platform) -> String {
-    match &p.variant {
-        Some(v) => format!("{}/{}/{v}", p.os, p.architecture),
-        None => format!("{}/{}", p.os, p.architecture),
-    }
-}
-
 fn json<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
-    serde_json::from_slice(body).map_err(|e| ImageError::Json {
-        what: what.to_string(),
-        err: e,
-    })
+    serde_json::from_slice(body).map_err(|e| ImageError::json(what, e))
 }
 
-pub fn fetch_json(src: &dyn ImageSource, d: &Descriptor) -> Result<Vec<u8>> {
+fn fetch_json(src: &dyn ImageSource, d: &Descriptor) -> Result<Vec<u8>> {
     let digest = Digest::parse(&d.digest)?;
     read_verified(src.blob(&digest)?, &digest, d.size, MAX_JSON)
 }
 
-pub fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
+pub(crate) fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
     let (mut desc, mut body) = src.root()?;
     Digest::parse(&desc.digest)?.verify_bytes(&body, Some(desc.size))?;
     let mut index = None;
@@ -103,7 +93,7 @@ pub fn resolve(src: &dyn ImageSource, want: &Platform) -> Result<Resolved> {
                 }
             })
             .cloned()
-            .ok_or_else(|| ImageError::Platform(platform_str(want)))?;
+            .ok_or_else(|| ImageError::Platform(want.to_string()))?;
         body = fetch_json(src, &pick)?;
         index = Some((desc, idx));
         desc = pick;

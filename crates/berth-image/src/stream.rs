@@ -2,10 +2,10 @@
 //! size bound → tar applier. Everything up to the applier runs on its own thread so inflating
 //! and hashing overlap with the filesystem work (the second core is otherwise idle).
 
-use super::compress;
-use super::digest::{Digest, Hasher, VerifyReader};
-use super::error::ImageError;
-use super::Progress;
+use crate::compress;
+use crate::digest::{Digest, Hasher, VerifyReader};
+use crate::error::ImageError;
+use crate::progress::Progress;
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -71,7 +71,7 @@ fn layer_limit(size: u64, ratio: u64, compressed: bool) -> u64 {
 }
 
 /// The applier's end of the pipeline.
-pub struct LayerStream {
+pub(crate) struct LayerStream {
     rx: Receiver<io::Result<Vec<u8>>>,
     back: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
@@ -80,7 +80,7 @@ pub struct LayerStream {
     thread: Option<JoinHandle<()>>,
 }
 
-pub struct LayerSpec {
+pub(crate) struct LayerSpec {
     pub digest: Digest,
     pub size: u64,
     pub diff_id: Option<Digest>,
@@ -90,7 +90,7 @@ pub struct LayerSpec {
 }
 
 /// Starts decoding `raw` on a worker thread.
-pub fn spawn(
+pub(crate) fn spawn(
     raw: Box<dyn Read + Send>,
     spec: LayerSpec,
     progress: Option<Arc<dyn Progress>>,

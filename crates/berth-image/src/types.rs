@@ -3,44 +3,67 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
-pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
-pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub(crate) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub(crate) const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub(crate) const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// The most bytes read for a JSON document (manifest, index, config, manifest.json).
+pub(crate) const MAX_JSON: u64 = 16 << 20;
 
+/// An OCI content descriptor: what a blob is, its digest and size.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Descriptor {
+    /// The blob's media type (may be empty where the format does not require one).
     #[serde(default)]
     pub media_type: String,
+    /// `ALGORITHM:HEX` of the blob's content.
     pub digest: String,
+    /// The blob's size in bytes.
     pub size: u64,
+    /// For manifests in an index: the platform the image is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// Annotations, e.g. `org.opencontainers.image.ref.name` in a layout's index.json.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
 }
 
+/// An image's platform: OS, architecture and optional variant (`linux/arm64/v8`). Displays as
+/// `OS/ARCH[/VARIANT]`; [`crate::parse_platform`] reads that form.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[non_exhaustive]
 pub struct Platform {
+    /// The CPU architecture in Go's terms (`amd64`, `arm64`, ...).
     #[serde(default)]
     pub architecture: String,
+    /// The operating system (`linux`).
     #[serde(default)]
     pub os: String,
+    /// The architecture variant (`v7`, `v8`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
 }
 
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An image index (or Docker manifest list).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Index {
+pub(crate) struct Index {
     #[serde(default = "two")]
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,9 +81,10 @@ fn two() -> u32 {
     2
 }
 
+/// An image manifest: the config and the layers, in order.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Manifest {
+pub(crate) struct Manifest {
     #[serde(default = "two")]
     pub schema_version: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,13 +98,10 @@ pub struct Manifest {
 
 /// The image configuration; `config` holds the execution parameters.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct ImageConfig {
-    #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+pub(crate) struct ImageConfig {
+    /// `architecture`, `os` and `variant` sit at the top level of the config.
+    #[serde(flatten)]
+    pub platform: Platform,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -92,42 +113,53 @@ pub struct ImageConfig {
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct RootFs {
+pub(crate) struct RootFs {
     #[serde(default, rename = "type")]
     pub kind: String,
     #[serde(default)]
     pub diff_ids: Vec<String>,
 }
 
+/// The execution parameters of an image config (its `config` object), as the image gives them.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
 pub struct ExecConfig {
+    /// `user`, `uid`, `user:group` or `uid:gid` the process runs as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// `PORT/PROTO` keys of ports the image expects to serve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// `NAME=VALUE` environment variables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<Vec<String>>,
+    /// The command's first words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
+    /// The default arguments (after the entrypoint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
+    /// Paths meant to be volumes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
+    /// The working directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// Free-form labels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labels: Option<BTreeMap<String, String>>,
+    /// The signal that stops the container.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
 }
 
-pub fn is_index(media_type: &str) -> bool {
+pub(crate) fn is_index(media_type: &str) -> bool {
     media_type == OCI_INDEX || media_type == DOCKER_LIST
 }
 
 /// Manifests and indexes may omit mediaType (it is optional in OCI); tell them apart by shape.
-pub fn sniff_media_type(declared: Option<&str>, body: &[u8]) -> String {
+pub(crate) fn sniff_media_type(declared: Option<&str>, body: &[u8]) -> String {
     if let Some(m) = declared.filter(|m| !m.is_empty()) {
         return m.to_string();
     }

@@ -1,47 +1,73 @@
 //! `unpack`: resolve, create the bundle, apply layers in order through the verifying pipeline,
 //! write config.json. On any failure the bundle (or what we added to an empty one) is removed.
 
-use super::apply::{apply_layer, ApplyOptions};
-use super::convert::{runtime_config, ConvertOptions};
-use super::digest::Digest;
-use super::error::{ImageError, Result};
-use super::resolve::{resolve, Resolved};
-use super::source::ImageSource;
-use super::stream::{self, LayerSpec};
-use super::sys;
-use super::types::Platform;
-use super::Progress;
+use crate::apply::{apply_layer, ApplyOptions};
+use crate::convert::{runtime_config, ConvertOptions};
+use crate::digest::Digest;
+use crate::error::{ImageError, Result};
+use crate::progress::Progress;
+use crate::resolve::{host_platform, resolve, Resolved};
+use crate::source::{ImageSource, Source};
+use crate::stream::{self, LayerSpec};
+use crate::types::Platform;
+use berth_sys::{path, tree};
 use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Arc;
 
-#[derive(Clone, Default)]
+/// How [`unpack`] works. `default()` gives what the `berth-image` command does without flags
+/// when run as root; set the fields that should differ.
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct UnpackOptions {
+    /// Ownership, device nodes and cancellation while applying layers.
     pub apply: ApplyOptions,
+    /// The platform to pick from a multi-platform image; `None`: [`crate::host_platform`].
     pub platform: Option<Platform>,
     /// Decompressed bytes allowed per compressed byte before a layer counts as a bomb
     /// (0: no limit). gzip cannot exceed ~1032:1, so the default leaves honest layers alone.
     pub max_ratio: u64,
+    /// Where to report bytes read; `None`: nowhere.
     pub progress: Option<Arc<dyn Progress>>,
 }
 
+impl Default for UnpackOptions {
+    fn default() -> UnpackOptions {
+        UnpackOptions {
+            apply: ApplyOptions::default(),
+            platform: None,
+            max_ratio: DEFAULT_MAX_RATIO,
+            progress: None,
+        }
+    }
+}
+
+/// What [`unpack`] did.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct UnpackReport {
+    /// The digest of the manifest that was unpacked.
     pub manifest_digest: String,
+    /// Layers applied.
     pub layers: usize,
+    /// Tar entries processed over all layers.
     pub entries: u64,
+    /// Bytes of file data written.
     pub bytes: u64,
+    /// What could not be applied as the image asked (see [`crate::ApplyStats::warnings`]).
     pub warnings: Vec<String>,
 }
 
+/// The default [`UnpackOptions::max_ratio`].
 pub const DEFAULT_MAX_RATIO: u64 = 2048;
 
-/// Unpacks into `bundle` (which must not exist, or be empty).
-pub fn unpack(src: &dyn ImageSource, bundle: &Path, opts: &UnpackOptions) -> Result<UnpackReport> {
-    let want = opts
-        .platform
-        .clone()
-        .unwrap_or_else(super::resolve::host_platform);
+/// Unpacks the image in `src` into the runtime bundle directory `bundle` (which must not exist,
+/// or be empty): `bundle/rootfs` from the layers, verified against their digests and diff_ids
+/// while they stream, and `bundle/config.json` from the image config. On failure the bundle
+/// (or, if it existed, what was added to it) is removed again.
+pub fn unpack(src: &Source, bundle: &Path, opts: &UnpackOptions) -> Result<UnpackReport> {
+    let src = src.inner();
+    let want = opts.platform.clone().unwrap_or_else(host_platform);
     let img = resolve(src, &want)?;
     let created = match std::fs::read_dir(bundle) {
         Ok(mut it) => {
@@ -105,9 +131,9 @@ fn unpack_into(
     let rootfs = bundle.join("rootfs");
     std::fs::create_dir(&rootfs)
         .map_err(|e| ImageError::io(format!("create {}", rootfs.display()), e))?;
-    let root = sys::open_dir(&rootfs)
+    let root = path::open_path(rootfs.as_os_str(), libc::O_RDONLY | libc::O_DIRECTORY)
         .map_err(|e| ImageError::io(format!("open {}", rootfs.display()), e))?;
-    sys::fchmod(root.as_fd(), 0o755)
+    tree::fchmod(root.as_fd(), 0o755)
         .map_err(|e| ImageError::io(format!("chmod {}", rootfs.display()), e))?;
     let mut report = UnpackReport {
         manifest_digest: img.manifest_desc.digest.clone(),
@@ -158,10 +184,8 @@ fn unpack_into(
         },
     };
     let config = runtime_config(&img.config, root.as_fd(), &conv)?;
-    let body = serde_json::to_vec_pretty(&config).map_err(|e| ImageError::Json {
-        what: "config.json".into(),
-        err: e,
-    })?;
+    let body =
+        serde_json::to_vec_pretty(&config).map_err(|e| ImageError::json("config.json", e))?;
     let cfg = bundle.join("config.json");
     std::fs::write(&cfg, body)
         .map_err(|e| ImageError::io(format!("write {}", cfg.display()), e))?;

@@ -77,6 +77,10 @@ pub fn default_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
         .expect("the embedded default config is valid JSON");
     if rootless {
         make_rootless(&mut v, uid, gid);
+        // The generated config also leaves out the cgroup mount.
+        if let Some(mounts) = v["mounts"].as_array_mut() {
+            mounts.retain(|m| m["type"] != "cgroup");
+        }
     }
     v
 }
@@ -91,12 +95,13 @@ pub fn drop_cgroup_namespace(v: &mut serde_json::Value) {
 
 /// What `runc spec --rootless` changes: a user namespace mapping the caller, no network namespace
 /// (an unprivileged user cannot configure one), /sys bind-mounted from the host (sysfs cannot be
-/// mounted without owning the network namespace), no cgroup mount or resources, no gid on devpts.
-fn make_rootless(v: &mut serde_json::Value, uid: u32, gid: u32) {
+/// mounted without owning the network namespace), no cgroup resources, no gid= on any mount
+/// (that group is not mapped). Shared by `berth spec --rootless` and berth-image's bundles.
+pub fn make_rootless(v: &mut serde_json::Value, uid: u32, gid: u32) {
     use serde_json::json;
     let linux = &mut v["linux"];
     if let Some(ns) = linux["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network");
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
         ns.push(json!({"type": "user"}));
     }
     linux["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
@@ -105,16 +110,12 @@ fn make_rootless(v: &mut serde_json::Value, uid: u32, gid: u32) {
         obj.remove("resources");
     }
     if let Some(mounts) = v["mounts"].as_array_mut() {
-        mounts.retain(|m| m["type"] != "cgroup");
         for m in mounts.iter_mut() {
             if m["destination"] == "/sys" {
                 *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
                              "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-            }
-            if m["type"] == "devpts" {
-                if let Some(opts) = m["options"].as_array_mut() {
-                    opts.retain(|o| o != "gid=5");
-                }
+            } else if let Some(opts) = m.get_mut("options").and_then(|o| o.as_array_mut()) {
+                opts.retain(|o| o.as_str().is_none_or(|s| !s.starts_with("gid=")));
             }
         }
     }

@@ -10,4 +10,6 @@ pub mod path;
 pub mod process;
 pub mod ret;
 pub mod security;
+pub mod tree;
 pub mod tty;
+pub mod xattr;

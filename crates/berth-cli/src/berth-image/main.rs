@@ -1,9 +1,10 @@
 //! berth-image: unpack Docker and OCI images into runtime bundles; pull, inspect, list.
 
 use anyhow::{Context, Result};
-use berth_image::idmap::{IdMap, IdRange};
-use berth_image::source::{SourceOptions, SourceRef};
-use berth_image::{apply, inspect, layout, pull, resolve, unpack, Progress};
+use berth_image::{
+    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, Source, SourceOptions, SourceRef,
+    UnpackOptions,
+};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -56,7 +57,7 @@ enum Cmd {
         #[arg(long = "gid-map")]
         gid_map: Vec<String>,
         /// Reject a layer whose decompressed size exceeds this many times its compressed size (0: no limit).
-        #[arg(long, default_value_t = unpack::DEFAULT_MAX_RATIO)]
+        #[arg(long, default_value_t = berth_image::DEFAULT_MAX_RATIO)]
         max_ratio: u64,
     },
     /// Copy SOURCE into the local OCI layout DEST (DIR[:REF], REF defaults to the source's tag or "latest").
@@ -112,28 +113,23 @@ fn progress() -> Option<Arc<dyn Progress>> {
     Some(Arc::new(Bar(pb)))
 }
 
-fn open(
-    source: &str,
-    a: &SourceArgs,
-) -> Result<(SourceRef, Box<dyn berth_image::source::ImageSource>)> {
+fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
     let sref = SourceRef::parse(source)?;
-    let creds = a
+    let mut opts = SourceOptions::default();
+    opts.insecure = a.insecure;
+    opts.creds = a
         .creds
         .clone()
         .or_else(|| std::env::var("BERTH_IMAGE_CREDS").ok());
-    let opts = SourceOptions {
-        insecure: a.insecure,
-        creds,
-    };
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;
     Ok((sref, src))
 }
 
-fn platform(a: &SourceArgs) -> Result<Option<berth_image::types::Platform>> {
+fn platform(a: &SourceArgs) -> Result<Option<Platform>> {
     Ok(match &a.platform {
-        Some(p) => Some(resolve::parse_platform(p)?),
+        Some(p) => Some(berth_image::parse_platform(p)?),
         None => None,
     })
 }
@@ -182,18 +178,17 @@ fn run(cli: Cli) -> Result<()> {
             let (_, s) = open(&source, &src)?;
             catch_signals()?;
             let rootless = rootless || !nix::unistd::geteuid().is_root();
-            let opts = unpack::UnpackOptions {
-                apply: apply::ApplyOptions {
-                    rootless,
-                    uid_map: id_map(&uid_map)?,
-                    gid_map: id_map(&gid_map)?,
-                    cancel: Some(&CANCEL),
-                },
-                platform: platform(&src)?,
-                max_ratio,
-                progress: progress(),
-            };
-            let report = unpack::unpack(s.as_ref(), &bundle, &opts)
+            let mut apply = ApplyOptions::default();
+            apply.rootless = rootless;
+            apply.uid_map = id_map(&uid_map)?;
+            apply.gid_map = id_map(&gid_map)?;
+            apply.cancel = Some(&CANCEL);
+            let mut opts = UnpackOptions::default();
+            opts.apply = apply;
+            opts.platform = platform(&src)?;
+            opts.max_ratio = max_ratio;
+            opts.progress = progress();
+            let report = berth_image::unpack(&s, &bundle, &opts)
                 .with_context(|| format!("unpacking {source} into {}", bundle.display()))?;
             for w in &report.warnings {
                 eprintln!("berth-image: warning: {w}");
@@ -225,19 +220,13 @@ fn run(cli: Cli) -> Result<()> {
                     (PathBuf::from(&dest), tag)
                 }
             };
-            let d = pull::pull(
-                s.as_ref(),
-                &dir,
-                &reference,
-                platform(&src)?.as_ref(),
-                progress(),
-            )
-            .with_context(|| format!("pulling {source} into {}", dir.display()))?;
+            let d = berth_image::pull(&s, &dir, &reference, platform(&src)?.as_ref(), progress())
+                .with_context(|| format!("pulling {source} into {}", dir.display()))?;
             println!("{} {}:{reference}", d.digest, dir.display());
         }
         Cmd::Inspect { source, src, json } => {
             let (_, s) = open(&source, &src)?;
-            let i = inspect::inspect(s.as_ref(), platform(&src)?.as_ref())
+            let i = berth_image::inspect(&s, platform(&src)?.as_ref())
                 .with_context(|| format!("inspecting {source}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&i)?);
@@ -271,7 +260,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Ls { dir, json } => {
             let images =
-                layout::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
+                berth_image::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
             if json {
                 let v: Vec<_> = images
                     .iter()
@@ -293,9 +282,69 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// The error and its causes as `msg: cause: ...`, like anyhow's `{:#}`, except that a cause
+/// whose text the message before it already ends with (some libraries, ureq among them, print
+/// their source inside their own message too) is not repeated.
+fn chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.is_empty() {
+            if out.ends_with(&text) {
+                continue;
+            }
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
 fn main() {
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("berth-image: error: {e:#}");
+        let mut msg = chain(&e);
+        if let Some(ImageError::CredentialsNeeded { .. }) = e.downcast_ref::<ImageError>() {
+            msg.push_str(" (--creds USER:PASS)");
+        }
+        eprintln!("berth-image: error: {msg}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io;
+
+    /// An error that, like ureq's, prints its source inside its own message.
+    #[derive(Debug)]
+    struct Loud(io::Error);
+
+    impl std::fmt::Display for Loud {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Connection Failed: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Loud {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn chain_prints_every_cause_once() {
+        let e = anyhow::Error::new(io::Error::from_raw_os_error(libc::ENOENT)).context("open x");
+        assert_eq!(
+            chain(&e),
+            format!("open x: {}", io::Error::from_raw_os_error(libc::ENOENT))
+        );
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        let e = anyhow::Error::new(Loud(refused)).context("pulling y");
+        let want = format!(
+            "pulling y: Connection Failed: {}",
+            io::Error::from_raw_os_error(libc::ECONNREFUSED)
+        );
+        assert_eq!(chain(&e), want);
     }
 }

@@ -435,7 +435,7 @@ fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, String>) {
     } else {
         format!("special:{}", md.rdev())
     };
-    let xattrs: Vec<String> = berth_image::sys::list_xattrs(p)
+    let xattrs: Vec<String> = berth_sys::xattr::list_xattrs(p)
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| format!("{k}={}", hex::encode(v)))

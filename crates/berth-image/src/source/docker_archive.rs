@@ -4,12 +4,13 @@
 //! both cases and synthesize an OCI manifest whose digests all get verified as usual.
 
 use super::files::Files;
-use super::layout::MAX_JSON;
-use super::ImageSource;
+use super::image_source::ImageSource;
 use crate::compress::Compression;
 use crate::digest::{Algo, Digest, Hasher};
 use crate::error::{ImageError, Result};
-use crate::types::{Descriptor, ImageConfig, Manifest, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST};
+use crate::types::{
+    Descriptor, ImageConfig, Manifest, MAX_JSON, OCI_CONFIG, OCI_LAYER_TAR, OCI_MANIFEST,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::io::Read;
@@ -24,7 +25,7 @@ struct Entry {
     layers: Vec<String>,
 }
 
-pub struct DockerArchive {
+pub(crate) struct DockerArchive {
     files: Files,
     name: String,
     manifest: Vec<u8>,
@@ -76,21 +77,19 @@ fn hash_member(files: &Files, member: &str) -> Result<Digest> {
 }
 
 impl DockerArchive {
-    pub fn new(files: Files, reference: Option<&str>, path: &Path) -> Result<DockerArchive> {
+    pub(crate) fn new(files: Files, reference: Option<&str>, path: &Path) -> Result<DockerArchive> {
         let name = path.display().to_string();
         let body = files
             .read_small("manifest.json", MAX_JSON)
             .map_err(|e| match e {
-                ImageError::NotFound(_) => ImageError::Source(
-                    name.clone(),
-                    "not a docker-archive (no manifest.json)".into(),
-                ),
+                ImageError::NotFound(_) => ImageError::Source {
+                    spec: name.clone(),
+                    reason: "not a docker-archive (no manifest.json)".into(),
+                },
                 e => e,
             })?;
-        let entries: Vec<Entry> = serde_json::from_slice(&body).map_err(|e| ImageError::Json {
-            what: format!("{name}/manifest.json"),
-            err: e,
-        })?;
+        let entries: Vec<Entry> = serde_json::from_slice(&body)
+            .map_err(|e| ImageError::json(format!("{name}/manifest.json"), e))?;
         let entry = match reference {
             Some(r) => entries
                 .iter()
@@ -105,11 +104,8 @@ impl DockerArchive {
         };
         let config_body = files.read_small(&entry.config, MAX_JSON)?;
         let config_digest = Digest::sha256_of(&config_body);
-        let config: ImageConfig =
-            serde_json::from_slice(&config_body).map_err(|e| ImageError::Json {
-                what: format!("{name}/{}", entry.config),
-                err: e,
-            })?;
+        let config: ImageConfig = serde_json::from_slice(&config_body)
+            .map_err(|e| ImageError::json(format!("{name}/{}", entry.config), e))?;
         let mut members = HashMap::new();
         members.insert(config_digest.clone(), entry.config.clone());
         let mut layers = Vec::new();
@@ -145,10 +141,8 @@ impl DockerArchive {
             layers,
             annotations: Default::default(),
         };
-        let manifest = serde_json::to_vec(&manifest).map_err(|e| ImageError::Json {
-            what: "manifest".into(),
-            err: e,
-        })?;
+        let manifest =
+            serde_json::to_vec(&manifest).map_err(|e| ImageError::json("manifest", e))?;
         let manifest_desc = Descriptor {
             media_type: OCI_MANIFEST.into(),
             digest: Digest::sha256_of(&manifest).to_string(),

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-pub enum Files {
+pub(crate) enum Files {
     Dir(PathBuf),
     Tar {
         file: PathBuf,
@@ -22,7 +22,7 @@ fn norm(p: &str) -> String {
 }
 
 impl Files {
-    pub fn dir(p: &Path) -> Result<Files> {
+    pub(crate) fn dir(p: &Path) -> Result<Files> {
         if !p.is_dir() {
             return Err(ImageError::NotFound(format!(
                 "OCI layout directory {}",
@@ -32,7 +32,7 @@ impl Files {
         Ok(Files::Dir(p.to_path_buf()))
     }
 
-    pub fn tar(p: &Path) -> Result<Files> {
+    pub(crate) fn tar(p: &Path) -> Result<Files> {
         let f = File::open(p).map_err(|e| ImageError::io(format!("open {}", p.display()), e))?;
         let mut members = HashMap::new();
         let mut ar = tar::Archive::new(f);
@@ -52,7 +52,7 @@ impl Files {
 
     /// Size and stream of a member; names never leave the directory (they come from our own
     /// digest-derived paths or manifest.json entries, which are checked here).
-    pub fn open(&self, name: &str) -> Result<(u64, Box<dyn Read + Send>)> {
+    pub(crate) fn open(&self, name: &str) -> Result<(u64, Box<dyn Read + Send>)> {
         let name = norm(name);
         if name.split('/').any(|c| c == "..") {
             return Err(ImageError::Invalid(format!(
@@ -88,7 +88,7 @@ impl Files {
         }
     }
 
-    pub fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
+    pub(crate) fn read_small(&self, name: &str, limit: u64) -> Result<Vec<u8>> {
         let (size, r) = self.open(name)?;
         if size > limit {
             return Err(ImageError::Invalid(format!(
@@ -102,7 +102,7 @@ impl Files {
         Ok(out)
     }
 
-    pub fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         match self {
             Files::Dir(d) => d.join(norm(name)).exists(),
             Files::Tar { members, .. } => members.contains_key(&norm(name)),

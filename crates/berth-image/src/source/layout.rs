@@ -1,41 +1,36 @@
 //! OCI image layouts (a directory, or the same inside an oci-archive tarball).
 
 use super::files::Files;
-use super::ImageSource;
+use super::image_source::ImageSource;
 use crate::digest::Digest;
 use crate::error::{ImageError, Result};
-use crate::types::{Descriptor, Index, REF_NAME};
+use crate::types::{Descriptor, Index, MAX_JSON, REF_NAME};
 use std::io::Read;
 
-pub const MAX_JSON: u64 = 16 << 20;
-
-pub struct LayoutSource {
+pub(crate) struct LayoutSource {
     files: Files,
     root: Descriptor,
     name: String,
 }
 
-pub fn blob_path(d: &Digest) -> String {
+pub(crate) fn blob_path(d: &Digest) -> String {
     format!("blobs/{}/{}", d.algo_name(), d.hex())
 }
 
-pub fn read_index(files: &Files, name: &str) -> Result<Index> {
+pub(crate) fn read_index(files: &Files, name: &str) -> Result<Index> {
     if !files.exists("oci-layout") {
-        return Err(ImageError::Source(
-            name.to_string(),
-            "not an OCI image layout (no oci-layout file)".into(),
-        ));
+        return Err(ImageError::Source {
+            spec: name.to_string(),
+            reason: "not an OCI image layout (no oci-layout file)".into(),
+        });
     }
     let body = files.read_small("index.json", MAX_JSON)?;
-    serde_json::from_slice(&body).map_err(|e| ImageError::Json {
-        what: format!("{name}/index.json"),
-        err: e,
-    })
+    serde_json::from_slice(&body).map_err(|e| ImageError::json(format!("{name}/index.json"), e))
 }
 
 /// Picks the manifest named `reference` (by ref.name annotation, or by digest); without a
 /// reference the only manifest, or the one called "latest".
-pub fn select<'a>(index: &'a Index, reference: Option<&str>, name: &str) -> Result<&'a Descriptor> {
+fn select<'a>(index: &'a Index, reference: Option<&str>, name: &str) -> Result<&'a Descriptor> {
     let by_ref = |r: &str| {
         index
             .manifests
@@ -65,7 +60,11 @@ pub fn select<'a>(index: &'a Index, reference: Option<&str>, name: &str) -> Resu
 }
 
 impl LayoutSource {
-    pub fn new(files: Files, reference: Option<String>, name: String) -> Result<LayoutSource> {
+    pub(crate) fn new(
+        files: Files,
+        reference: Option<String>,
+        name: String,
+    ) -> Result<LayoutSource> {
         let index = read_index(&files, &name)?;
         let root = select(&index, reference.as_deref(), &name)?.clone();
         Ok(LayoutSource { files, root, name })

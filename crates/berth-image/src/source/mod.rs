@@ -1,43 +1,76 @@
 //! Where images come from: `oci:`, `oci-archive:`, `docker-archive:` and `docker://`.
 //! Each source hands out its root manifest (or index) and raw blob streams; verification of
 //! every byte happens above, in one place, whatever the source.
+//!
+//! The submodules depend on `image_source` and `files` only; this module, which picks one of
+//! them from a reference, sits on top.
 
-pub mod docker_archive;
-pub mod files;
-pub mod layout;
-pub mod registry;
+mod docker_archive;
+pub(crate) mod files;
+mod image_source;
+pub(crate) mod layout;
+mod registry;
 
-use super::digest::Digest;
-use super::error::{ImageError, Result};
-use super::types::Descriptor;
-use std::io::Read;
+pub(crate) use image_source::ImageSource;
+pub use registry::RegistryRef;
+
+use crate::error::{ImageError, Result};
 use std::path::PathBuf;
 
-/// A parsed SOURCE argument.
+/// A parsed image reference: where to read an image from. [`SourceRef::parse`] reads the
+/// `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REPO:TAG]` and
+/// `docker://HOST/REPO[:TAG|@DIGEST]` forms; [`SourceRef::open`] opens it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SourceRef {
+    /// An OCI image layout directory.
     Oci {
+        /// The layout directory.
         dir: PathBuf,
+        /// The image's `org.opencontainers.image.ref.name` or manifest digest; `None`: the only
+        /// image, or the one called `latest`.
         reference: Option<String>,
     },
+    /// An OCI image layout in a tar file.
     OciArchive {
+        /// The tar file.
         file: PathBuf,
+        /// As for [`SourceRef::Oci`].
         reference: Option<String>,
     },
+    /// A `docker save` tar file.
     DockerArchive {
+        /// The tar file.
         file: PathBuf,
+        /// `REPO:TAG` of the image; `None`: the archive's only image.
         reference: Option<String>,
     },
-    Registry(registry::RegistryRef),
+    /// An image in a registry (API v2).
+    Registry(RegistryRef),
 }
 
-/// Options that only some sources use.
+/// Options that only some sources use. Construct with `default()` and set what is needed.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct SourceOptions {
     /// Allow plain HTTP to registries other than localhost.
     pub insecure: bool,
     /// `user:password` for registry basic auth / token requests.
     pub creds: Option<String>,
+}
+
+/// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
+pub struct Source(Box<dyn ImageSource>);
+
+impl Source {
+    /// A name for messages: the directory, file or registry reference.
+    pub fn describe(&self) -> String {
+        self.0.describe()
+    }
+
+    pub(crate) fn inner(&self) -> &dyn ImageSource {
+        self.0.as_ref()
+    }
 }
 
 /// Splits `PATH[:REF]` at the last colon, unless what follows looks like part of the path.
@@ -51,8 +84,9 @@ fn split_path_ref(s: &str) -> (PathBuf, Option<String>) {
 }
 
 impl SourceRef {
+    /// Parses a reference (see [`SourceRef`] for the forms). Only `docker-archive:` looks at the
+    /// file system, to tell `FILE:REPO:TAG` from a file name with colons in it.
     pub fn parse(s: &str) -> Result<SourceRef> {
-        let bad = |why: &str| ImageError::Source(s.to_string(), why.to_string());
         if let Some(rest) = s.strip_prefix("oci:") {
             let (dir, reference) = split_path_ref(rest);
             return Ok(SourceRef::Oci { dir, reference });
@@ -75,15 +109,18 @@ impl SourceRef {
             return Ok(SourceRef::DockerArchive { file, reference });
         }
         if let Some(rest) = s.strip_prefix("docker://") {
-            return Ok(SourceRef::Registry(
-                registry::RegistryRef::parse(rest).map_err(|e| bad(&e))?,
-            ));
+            return Ok(SourceRef::Registry(RegistryRef::parse(rest)?));
         }
-        Err(bad("want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG"))
+        Err(ImageError::Source {
+            spec: s.to_string(),
+            reason: "want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG".into(),
+        })
     }
 
-    pub fn open(&self, opts: &SourceOptions) -> Result<Box<dyn ImageSource>> {
-        Ok(match self {
+    /// Opens the source: reads and checks the layout's index.json or the archive's
+    /// manifest.json; a registry is only contacted later, by the operation.
+    pub fn open(&self, opts: &SourceOptions) -> Result<Source> {
+        Ok(Source(match self {
             SourceRef::Oci { dir, reference } => Box::new(layout::LayoutSource::new(
                 files::Files::dir(dir)?,
                 reference.clone(),
@@ -101,20 +138,13 @@ impl SourceRef {
                     file,
                 )?)
             }
-            SourceRef::Registry(r) => Box::new(registry::Registry::new(r.clone(), opts)?),
-        })
+            SourceRef::Registry(r) => Box::new(registry::Registry::new(
+                r.clone(),
+                opts.insecure,
+                opts.creds.clone(),
+            )),
+        }))
     }
-}
-
-/// A place to read one image from.
-pub trait ImageSource: Send + Sync {
-    /// Name for messages.
-    fn describe(&self) -> String;
-    /// The descriptor and body of the image's top manifest or index (bodies are verified by
-    /// the caller against the descriptor when the descriptor came from elsewhere).
-    fn root(&self) -> Result<(Descriptor, Vec<u8>)>;
-    /// A raw, unverified stream of a blob's bytes.
-    fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>>;
 }
 
 #[cfg(test)]

@@ -1,26 +1,38 @@
 //! A minimal registry API v2 client: manifests (with the media types we accept), blobs, and
 //! bearer-token auth. HTTPS by default; plain HTTP only for localhost or with --insecure.
 
-use super::layout::MAX_JSON;
-use super::{ImageSource, SourceOptions};
+use super::image_source::ImageSource;
 use crate::digest::Digest;
 use crate::error::{ImageError, Result};
-use crate::types::{self, Descriptor};
+use crate::types::{self, Descriptor, MAX_JSON};
 use base64::Engine as _;
 use std::io::Read;
 use std::sync::Mutex;
 
+/// An image in a registry: `HOST/REPO[:TAG|@DIGEST]`, with Docker Hub's shorthands expanded.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RegistryRef {
+    /// The registry's `host[:port]` (`registry-1.docker.io` for Docker Hub).
     pub host: String,
+    /// The repository (`library/NAME` for Docker Hub's official images).
     pub repo: String,
     /// A tag, or a digest (`sha256:...`).
     pub reference: String,
 }
 
 impl RegistryRef {
-    pub fn parse(s: &str) -> std::result::Result<RegistryRef, String> {
-        let (first, rest) = s.split_once('/').ok_or("want HOST/REPO[:TAG|@DIGEST]")?;
+    /// Parses `HOST/REPO[:TAG|@DIGEST]` (what follows `docker://`): a first component without a
+    /// dot or colon that is not `localhost` is part of a Docker Hub repository; the tag
+    /// defaults to `latest`.
+    pub fn parse(s: &str) -> Result<RegistryRef> {
+        let bad = |reason: &str| ImageError::Source {
+            spec: format!("docker://{s}"),
+            reason: reason.into(),
+        };
+        let (first, rest) = s
+            .split_once('/')
+            .ok_or_else(|| bad("want HOST/REPO[:TAG|@DIGEST]"))?;
         let (host, path) = if first.contains('.') || first.contains(':') || first == "localhost" {
             (first.to_string(), rest.to_string())
         } else {
@@ -45,7 +57,7 @@ impl RegistryRef {
             repo
         };
         if repo.is_empty() || reference.is_empty() {
-            return Err("empty repository or reference".into());
+            return Err(bad("empty repository or reference"));
         }
         Ok(RegistryRef {
             host,
@@ -64,7 +76,7 @@ impl RegistryRef {
     }
 }
 
-pub struct Registry {
+pub(crate) struct Registry {
     r: RegistryRef,
     base: String,
     agent: ureq::Agent,
@@ -87,7 +99,7 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` into its parameters.
-pub fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
+fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     let (scheme, rest) = h.trim().split_once(' ')?;
     let mut params = Vec::new();
     let mut s = rest.trim();
@@ -108,8 +120,9 @@ pub fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
 }
 
 impl Registry {
-    pub fn new(r: RegistryRef, opts: &SourceOptions) -> Result<Registry> {
-        let scheme = if r.is_local() || opts.insecure {
+    /// A client for `r`; plain HTTP only for localhost or when `insecure`.
+    pub(crate) fn new(r: RegistryRef, insecure: bool, creds: Option<String>) -> Registry {
+        let scheme = if r.is_local() || insecure {
             "http"
         } else {
             "https"
@@ -119,13 +132,13 @@ impl Registry {
             .redirects(5)
             .timeout_connect(std::time::Duration::from_secs(30))
             .build();
-        Ok(Registry {
+        Registry {
             r,
             base,
             agent,
-            creds: opts.creds.clone(),
+            creds,
             token: Mutex::new(None),
-        })
+        }
     }
 
     fn err(&self, url: &str, reason: impl Into<String>) -> ImageError {
@@ -169,7 +182,12 @@ impl Registry {
                     let _ = resp.into_reader().take(4096).read_to_string(&mut body);
                     return Err(self.err(url, format!("HTTP {code}: {}", body.trim())));
                 }
-                Err(e) => return Err(self.err(url, e.to_string())),
+                Err(e) => {
+                    return Err(ImageError::Transfer {
+                        url: url.to_string(),
+                        source: Box::new(e),
+                    })
+                }
             }
         }
         Err(self.err(url, "authentication failed"))
@@ -179,8 +197,9 @@ impl Registry {
         let (scheme, params) = parse_challenge(challenge)
             .ok_or_else(|| self.err(url, "401 without a usable WWW-Authenticate"))?;
         let auth = if scheme == "basic" {
-            self.basic()
-                .ok_or_else(|| self.err(url, "registry wants credentials (--creds USER:PASS)"))?
+            self.basic().ok_or_else(|| ImageError::CredentialsNeeded {
+                url: url.to_string(),
+            })?
         } else if scheme == "bearer" {
             let get = |k: &str| {
                 params
@@ -200,12 +219,17 @@ impl Registry {
             if let Some(b) = self.basic() {
                 req = req.set("Authorization", &b);
             }
+            let auth_err = |what, e: Box<dyn std::error::Error + Send + Sync>| ImageError::Auth {
+                url: turl.clone(),
+                what,
+                source: e,
+            };
             let resp = req
                 .call()
-                .map_err(|e| self.err(&turl, format!("token request: {e}")))?;
+                .map_err(|e| auth_err("token request", Box::new(e)))?;
             let v: serde_json::Value = resp
                 .into_json()
-                .map_err(|e| self.err(&turl, format!("token response: {e}")))?;
+                .map_err(|e| auth_err("token response", Box::new(e)))?;
             let tok = v
                 .get("token")
                 .or_else(|| v.get("access_token"))
@@ -239,7 +263,10 @@ impl ImageSource for Registry {
         resp.into_reader()
             .take(MAX_JSON + 1)
             .read_to_end(&mut body)
-            .map_err(|e| self.err(&url, e.to_string()))?;
+            .map_err(|e| ImageError::Transfer {
+                url: url.clone(),
+                source: Box::new(e),
+            })?;
         if body.len() as u64 > MAX_JSON {
             return Err(self.err(&url, "manifest too large"));
         }
@@ -303,7 +330,7 @@ mod tests {
         );
         assert!(r.is_local());
         let r = RegistryRef::parse("debian").unwrap_err();
-        assert!(!r.is_empty());
+        assert!(!r.to_string().is_empty());
         let r = RegistryRef::parse("docker.io/debian").unwrap();
         assert_eq!(
             (r.repo.as_str(), r.reference.as_str()),
