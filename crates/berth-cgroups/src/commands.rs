@@ -7,29 +7,55 @@ use oci_spec::runtime::{LinuxPids, LinuxResources};
 /// `update`'s flags as given on the command line (strings: parsed here so errors are uniform).
 #[derive(Debug, Default, Clone)]
 pub struct UpdateFlags {
+    /// `--memory`: the memory limit (a size, `-1` unlimited).
     pub memory: Option<String>,
+    /// `--memory-swap`: memory plus swap.
     pub memory_swap: Option<String>,
+    /// `--memory-reservation`: the soft limit.
     pub memory_reservation: Option<String>,
+    /// `--cpu-shares`: relative CPU weight.
     pub cpu_shares: Option<String>,
+    /// `--cpu-quota`: CFS quota in microseconds per period (`-1` none).
     pub cpu_quota: Option<String>,
+    /// `--cpu-period`: CFS period in microseconds.
     pub cpu_period: Option<String>,
+    /// `--cpu-burst`: CFS burst in microseconds.
     pub cpu_burst: Option<String>,
+    /// `--cpu-idle`: `1` makes the cgroup SCHED_IDLE.
     pub cpu_idle: Option<String>,
+    /// `--cpu-rt-runtime`: realtime runtime in microseconds.
     pub cpu_rt_runtime: Option<String>,
+    /// `--cpu-rt-period`: realtime period in microseconds.
     pub cpu_rt_period: Option<String>,
+    /// `--cpuset-cpus`: CPUs allowed (`0-3,5`).
     pub cpuset_cpus: Option<String>,
+    /// `--cpuset-mems`: memory nodes allowed.
     pub cpuset_mems: Option<String>,
+    /// `--pids-limit`: maximum number of processes (`-1` none).
     pub pids_limit: Option<String>,
+    /// `--blkio-weight`: block I/O weight (10..=1000).
     pub blkio_weight: Option<String>,
 }
 
 fn bad(flag: &str, v: &str, why: &str) -> CgroupError {
-    CgroupError::Invalid(format!("--{flag}: invalid value {v:?}: {why}"))
+    CgroupError::UpdateFlag {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        reason: why.to_string(),
+    }
+}
+
+fn bad_list(flag: &str, v: &str, e: CgroupError) -> CgroupError {
+    CgroupError::UpdateFlagList {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// A byte size like runc takes: `-1`, a plain number, or a number with a binary unit suffix
 /// (`k`, `m`, `g`, `t`, optionally followed by `b`/`B`).
-pub fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
+pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
     let t = v.trim();
     if t == "-1" {
         return Ok(-1);
@@ -125,13 +151,13 @@ impl UpdateFlags {
         );
         if let Some(v) = &self.cpuset_cpus {
             super::convert::parse_cpu_list("cpu.cpus", v)
-                .map_err(|e| bad("cpuset-cpus", v, &e.to_string()))?;
+                .map_err(|e| bad_list("cpuset-cpus", v, e))?;
             cpu.set_cpus(Some(v.clone()));
             cpu_set = true;
         }
         if let Some(v) = &self.cpuset_mems {
             super::convert::parse_cpu_list("cpu.mems", v)
-                .map_err(|e| bad("cpuset-mems", v, &e.to_string()))?;
+                .map_err(|e| bad_list("cpuset-mems", v, e))?;
             cpu.set_mems(Some(v.clone()));
             cpu_set = true;
         }
@@ -157,11 +183,7 @@ impl UpdateFlags {
 
 /// Parses `-r`'s JSON (a LinuxResources document).
 pub fn parse_resources_json(text: &str) -> Result<LinuxResources, CgroupError> {
-    serde_json::from_str(text).map_err(|e| {
-        CgroupError::Invalid(format!(
-            "--resources: not a valid LinuxResources document: {e}"
-        ))
-    })
+    serde_json::from_str(text).map_err(CgroupError::ResourcesJson)
 }
 
 #[cfg(test)]
