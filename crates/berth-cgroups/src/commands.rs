@@ -224,49 +224,33 @@ mod tests {
         assert_eq!(r["cpu"]["shares"], 512);
         assert_eq!(r["pids"]["limit"], 0);
         assert_eq!(r["blockIO"]["weight"], 300);
-        for (f, msg) in [
-            (
-                UpdateFlags {
-                    cpu_shares: Some("-3".into()),
-                    ..Default::default()
-                },
-                "--cpu-shares",
-            ),
-            (
-                UpdateFlags {
-                    pids_limit: Some("-2".into()),
-                    ..Default::default()
-                },
-                "--pids-limit",
-            ),
-            (
-                UpdateFlags {
-                    cpu_period: Some("18446744073709551616".into()),
-                    ..Default::default()
-                },
-                "--cpu-period",
-            ),
-            (
-                UpdateFlags {
-                    blkio_weight: Some("70000".into()),
-                    ..Default::default()
-                },
-                "--blkio-weight",
-            ),
-            (
-                UpdateFlags {
-                    cpuset_cpus: Some("a-b".into()),
-                    ..Default::default()
-                },
-                "--cpuset-cpus",
-            ),
-        ] {
-            let e = f
-                .apply_to(LinuxResources::default())
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(msg), "{e}");
-        }
-        assert!(parse_resources_json("{").is_err());
+        // What the command line shows: the message and its causes, joined by ": ".
+        let refused = |set: fn(&mut UpdateFlags, String), v: &str| {
+            let mut f = UpdateFlags::default();
+            set(&mut f, v.to_string());
+            let e = f.apply_to(LinuxResources::default()).unwrap_err();
+            crate::tests::chain(&e)
+        };
+        assert_eq!(
+            refused(|f, v| f.cpu_shares = Some(v), "-3"),
+            "--cpu-shares: invalid value \"-3\": negative"
+        );
+        assert_eq!(
+            refused(|f, v| f.pids_limit = Some(v), "-2"),
+            "--pids-limit: invalid value \"-2\": must be >= -1"
+        );
+        assert!(
+            refused(|f, v| f.cpu_period = Some(v), "18446744073709551616")
+                .starts_with("--cpu-period: invalid value")
+        );
+        assert!(refused(|f, v| f.blkio_weight = Some(v), "70000")
+            .starts_with("--blkio-weight: invalid value \"70000\": too large"));
+        assert_eq!(
+            refused(|f, v| f.cpuset_cpus = Some(v), "a-b"),
+            "--cpuset-cpus: invalid value \"a-b\": linux.resources.cpu.cpus: invalid list \"a-b\""
+        );
+        let e = parse_resources_json("{").unwrap_err();
+        assert!(crate::tests::chain(&e)
+            .starts_with("--resources: not a valid LinuxResources document: EOF while parsing"));
     }
 }

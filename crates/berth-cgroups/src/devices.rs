@@ -57,32 +57,30 @@ impl Rule {
     }
 }
 
-/// Devices every container gets (runc's list): mknod of anything, and the usual /dev nodes.
-pub(crate) const DEFAULT_ALLOWED: [Rule; 11] = [
-    Rule {
+/// What every container may use besides what its spec allows (runc's list): mknod of any
+/// character or block device, the runtime-spec's default devices ([`berth_spec::DEFAULT_DEVICES`],
+/// the same list the rootfs creates in /dev), then /dev/ptmx, the devpts ptys and /dev/net/tun.
+pub(crate) fn default_allowed() -> impl Iterator<Item = Rule> {
+    let mknod = |typ| Rule {
         allow: true,
-        typ: 'c',
+        typ,
         major: None,
         minor: None,
         access: ACC_MKNOD,
-    },
-    Rule {
-        allow: true,
-        typ: 'b',
-        major: None,
-        minor: None,
-        access: ACC_MKNOD,
-    },
-    Rule::c(1, Some(3)),    // null
-    Rule::c(1, Some(5)),    // zero
-    Rule::c(1, Some(7)),    // full
-    Rule::c(1, Some(8)),    // random
-    Rule::c(1, Some(9)),    // urandom
-    Rule::c(5, Some(0)),    // tty
-    Rule::c(5, Some(2)),    // ptmx
-    Rule::c(136, None),     // pts
-    Rule::c(10, Some(200)), // net/tun
-];
+    };
+    [mknod('c'), mknod('b')]
+        .into_iter()
+        .chain(
+            berth_spec::DEFAULT_DEVICES
+                .iter()
+                .map(|d| Rule::c(d.major, Some(d.minor))),
+        )
+        .chain([
+            Rule::c(5, Some(2)),    // ptmx
+            Rule::c(136, None),     // pts
+            Rule::c(10, Some(200)), // net/tun
+        ])
+}
 
 fn num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     match v {
@@ -108,7 +106,7 @@ pub(crate) const DENY_ALL: Rule = Rule {
 /// Validates the spec's rules, puts them after a deny-all and before the default allowed
 /// devices.
 pub(crate) fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
-    let mut out = Vec::with_capacity(spec.len() + DEFAULT_ALLOWED.len() + 1);
+    let mut out = Vec::with_capacity(spec.len() + 12);
     out.push(DENY_ALL);
     for (i, d) in spec.iter().enumerate() {
         let field = format!("devices[{i}]");
@@ -146,7 +144,7 @@ pub(crate) fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, C
             access,
         });
     }
-    out.extend(DEFAULT_ALLOWED);
+    out.extend(default_allowed());
     Ok(out)
 }
 
@@ -343,6 +341,28 @@ mod tests {
         // The raw default (no rules at all) is allow, as a fresh v1 cgroup.
         let p = program(&[]);
         assert_eq!(eval(&p, b, r, 7, 7), 1);
+    }
+
+    #[test]
+    fn default_allowed_is_runcs_list() {
+        let lines: Vec<String> = default_allowed().map(|r| r.v1_line()).collect();
+        assert_eq!(
+            lines,
+            [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:5 rwm",
+                "c 1:7 rwm",
+                "c 1:8 rwm",
+                "c 1:9 rwm",
+                "c 5:0 rwm",
+                "c 5:2 rwm",
+                "c 136:* rwm",
+                "c 10:200 rwm",
+            ]
+        );
+        assert!(default_allowed().all(|r| r.allow));
     }
 
     #[test]

@@ -1,14 +1,37 @@
-//! Cgroup management: one interface, a v1 and a v2 backend.
+//! cgroup v1, hybrid and v2 management for OCI containers: where a container's cgroup goes,
+//! its `linux.resources` (validated against the host before anything is written), the device
+//! filter, freezing, stats, and removal.
 //!
-//! The runtime core only talks to [`CgroupManager`]; which backend serves it is decided by
-//! [`open_for_container`] from /proc/self/mountinfo. The placement is serialisable
-//! ([`CgroupPlacement`]) so later commands (`delete`, `kill --all`, `pause`, ...) rebuild the same
-//! manager from the container's state file.
+//! # What to call
 //!
-//! Layout: [`mountinfo`] detects the hierarchies, [`plan`] turns `linux.resources` into file
-//! writes (pure, validated before anything is written), [`fs`] does the writes, [`v1`] and
-//! [`v2`] are the backends, [`devices`] and [`bpf`] the device controller, [`stats`] the
-//! `events` numbers.
+//! 1. [`open_for_container`] with the spec's `linux.cgroupsPath` and the container id: detects
+//!    the host's layout and returns a [`CgroupManager`] (nothing is created yet).
+//! 2. [`CgroupManager::apply`] creates the cgroup and moves a process into it;
+//!    [`CgroupManager::set`] applies a `linux.resources` block ([`container_resources`] gives
+//!    the one a container is created with: the spec's resources plus its `linux.devices`).
+//! 3. Store [`CgroupManager::placement`] (serialisable) with the container; later commands get
+//!    the same manager back with [`from_placement`] for `pids`, `freeze`/`thaw`, `stats`,
+//!    `set` (an update), and [`CgroupManager::destroy`].
+//!
+//! Errors are [`CgroupError`]s: the message names the field, file or setting, the OS error is
+//! the [`source`](std::error::Error::source) ([`CgroupError::io_error`] gives its errno).
+//! [`systemd_is_running`] is the one check for a running systemd. [`commands`] holds the value
+//! parsing of runc's `update` flags; [`mountinfo`] the layout detection; [`stats`] the numbers.
+//!
+//! Inside: `plan` turns `linux.resources` into file writes (one module per controller, the
+//! host seen through a `Host` trait), `fs` does the writes (restoring the old values when one
+//! fails), `v1` and `v2` are the backends, `devices` and [`bpf`] the device controller.
+//!
+//! ```no_run
+//! use berth_cgroups::{open_for_container, CgroupManager};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cg = open_for_container(None, "my-container", false)?;
+//! cg.apply(std::process::id() as i32)?;
+//! let resources = serde_json::from_str(r#"{"pids":{"limit":64}}"#)?;
+//! cg.set(&resources)?;
+//! println!("{} processes", cg.stats()?.pids.current);
+//! # Ok(()) }
+//! ```
 
 #![warn(missing_docs)]
 
@@ -364,6 +387,62 @@ pub fn from_placement(p: &CgroupPlacement) -> Result<Box<dyn CgroupManager>, Cgr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error as the command line prints it: the message, then each cause, joined by ": ".
+    pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
+
+    #[test]
+    fn causes_print_once_and_keep_their_errno() {
+        let enoent = || std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e = CgroupError::io(Path::new("/sys/fs/cgroup/x"), enoent());
+        assert_eq!(
+            chain(&e),
+            "cgroup /sys/fs/cgroup/x: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            e.io_error().and_then(|e| e.raw_os_error()),
+            Some(libc::ENOENT)
+        );
+        let e = CgroupError::Write {
+            field: "pids.limit".into(),
+            value: "5".into(),
+            path: "/c/pids.max".into(),
+            source: std::io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(
+            chain(&e),
+            "linux.resources.pids.limit: writing \"5\" to /c/pids.max: Device or resource busy (os error 16)"
+        );
+        assert_eq!(
+            e.io_error().and_then(|e| e.raw_os_error()),
+            Some(libc::EBUSY)
+        );
+        // Failing writes come back as that variant, naming field, value and file.
+        let dir = std::env::temp_dir().join(format!("berth-cg-write-{}", std::process::id()));
+        let w = plan::Write {
+            ctrl: String::new(),
+            file: "no/such/file".into(),
+            value: "1".into(),
+            field: "pids.limit".into(),
+        };
+        let e = fs::apply_writes(&[w], &|_| Some(dir.clone()), false).unwrap_err();
+        assert_eq!(
+            chain(&e),
+            format!(
+                "linux.resources.pids.limit: writing \"1\" to {}/no/such/file: No such file or directory (os error 2)",
+                dir.display()
+            )
+        );
+    }
 
     #[test]
     fn paths() {

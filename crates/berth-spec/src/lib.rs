@@ -2,11 +2,13 @@
 //! every field the runtime will apply before anything is created, container ids, and the defaults
 //! `berth spec` writes (runc's).
 
+mod devices;
 mod id;
 mod load;
 mod raw;
 mod validate;
 
+pub use devices::{DefaultDevice, DEFAULT_DEVICES};
 pub use id::validate_container_id;
 pub use load::{load_bundle, BundleConfig};
 pub use raw::{check_raw_config, RawConfigError};
@@ -53,6 +55,9 @@ pub enum SpecError {
 }
 
 /// `berth spec`: the default config (or its rootless variant) as pretty JSON.
+// The JSON is compiled in (and parsed by the tests): nothing a user or the kernel does can make
+// the expect fail.
+#[allow(clippy::expect_used)]
 pub fn default_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON)
         .expect("the embedded default config is valid JSON");
