@@ -137,21 +137,21 @@ fn v1(p: &mut Planner, m: &LinuxMemory) -> Result<(), CgroupError> {
             "memory.swappiness",
         )?;
     }
-    if let Some(d) = m.disable_oom_killer() {
-        p.w(
-            "memory",
+    for (flag, file, field) in [
+        (
+            m.disable_oom_killer(),
             "memory.oom_control",
-            if d { "1" } else { "0" },
             "memory.disableOOMKiller",
-        )?;
-    }
-    if let Some(u) = m.use_hierarchy() {
-        p.w(
-            "memory",
+        ),
+        (
+            m.use_hierarchy(),
             "memory.use_hierarchy",
-            if u { "1" } else { "0" },
             "memory.useHierarchy",
-        )?;
+        ),
+    ] {
+        if let Some(on) = flag {
+            p.w("memory", file, if on { "1" } else { "0" }, field)?;
+        }
     }
     Ok(())
 }
@@ -215,7 +215,7 @@ fn v2(p: &mut Planner, m: &LinuxMemory) -> Result<(), CgroupError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{files, res, v1_host, v2_host};
+    use super::super::testing::{files, refused_alike, res, v1_host, v2_host};
     use super::super::{plan_v1, plan_v2};
     use super::swap_to_v2;
 
@@ -238,28 +238,15 @@ mod tests {
 
     #[test]
     fn impossible_values_are_refused_on_both_versions_naming_the_field() {
-        for j in [
-            r#"{"memory":{"limit":-2}}"#,
-            r#"{"memory":{"limit":100,"swap":-3}}"#,
-            r#"{"memory":{"reservation":-9}}"#,
-            r#"{"memory":{"limit":2000,"swap":1000}}"#,
-            r#"{"memory":{"swappiness":101}}"#,
+        for (j, field) in [
+            (r#"{"memory":{"limit":-2}}"#, "memory.limit"),
+            (r#"{"memory":{"limit":100,"swap":-3}}"#, "memory.swap"),
+            (r#"{"memory":{"reservation":-9}}"#, "memory.reservation"),
+            (r#"{"memory":{"limit":2000,"swap":1000}}"#, "memory.swap"),
+            (r#"{"memory":{"swappiness":101}}"#, "memory.swappiness"),
         ] {
-            let field = [
-                "memory.limit",
-                "memory.swap",
-                "memory.reservation",
-                "memory.swappiness",
-            ];
-            let e1 = plan_v1(&res(j), &v1_host()).unwrap_err().to_string();
-            let e2 = plan_v2(&res(j), &v2_host()).unwrap_err().to_string();
-            assert_eq!(e1, e2, "one validator: {j}");
-            assert!(
-                field
-                    .iter()
-                    .any(|f| e1.starts_with(&format!("linux.resources.{f}: "))),
-                "{e1}"
-            );
+            let e = refused_alike(j);
+            assert!(e.starts_with(&format!("linux.resources.{field}: ")), "{e}");
         }
         let e = plan_v1(&res(r#"{"memory":{"limit":-2}}"#), &v1_host()).unwrap_err();
         assert_eq!(

@@ -63,16 +63,14 @@ fn v2(n: &LinuxNetwork) -> Result<(), CgroupError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{files, res, v1_host, v2_host, FakeHost};
+    use super::super::testing::{files, res, v1_host, v2_host};
     use super::super::{plan_v1, plan_v2};
 
     #[test]
     fn v1_files_v2_refusal() {
-        let mut h = v1_host();
-        h.ctrls.insert("net_cls".into());
-        h.ctrls.insert("net_prio".into());
-        h.files.insert("net_cls.classid".into(), "0".into());
-        h.files.insert("net_prio.ifpriomap".into(), "".into());
+        let h = v1_host()
+            .with("net_cls", "net_cls.classid")
+            .with("net_prio", "net_prio.ifpriomap");
         let r =
             res(r#"{"network":{"classID":1048577,"priorities":[{"name":"eth0","priority":5}]}}"#);
         assert_eq!(
@@ -88,8 +86,7 @@ mod tests {
             "{e}"
         );
         let bad = res(r#"{"network":{"priorities":[{"name":"a b","priority":1}]}}"#);
-        let e: &FakeHost = &h;
-        assert!(plan_v1(&bad, e)
+        assert!(plan_v1(&bad, &h)
             .unwrap_err()
             .to_string()
             .contains("invalid interface name"));

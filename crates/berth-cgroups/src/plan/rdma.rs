@@ -53,9 +53,7 @@ mod tests {
 
     #[test]
     fn lines() {
-        let mut h = v2_host();
-        h.ctrls.insert("rdma".into());
-        h.files.insert("rdma.max".into(), "".into());
+        let h = v2_host().with("rdma", "rdma.max");
         let r = res(
             r#"{"rdma":{"mlx5_1":{"hcaHandles":3},"mlx5_0":{"hcaHandles":2,"hcaObjects":9},"x":{}}}"#,
         );

@@ -44,6 +44,28 @@ impl Host for FakeHost {
     }
 }
 
+impl FakeHost {
+    /// Adds an enabled controller and one of its files.
+    pub fn with(mut self, ctrl: &str, file: &str) -> FakeHost {
+        self.ctrls.insert(ctrl.to_string());
+        self.files.insert(file.to_string(), String::new());
+        self
+    }
+}
+
+/// Plans `json` on both fake hosts, checks both refuse it with the same message (one validator
+/// for both versions) and returns that message.
+pub(crate) fn refused_alike(json: &str) -> String {
+    let e1 = super::plan_v1(&res(json), &v1_host())
+        .map(|_| ())
+        .unwrap_err();
+    let e2 = super::plan_v2(&res(json), &v2_host())
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(e1.to_string(), e2.to_string(), "{json}");
+    e1.to_string()
+}
+
 pub(crate) fn res(json: &str) -> LinuxResources {
     serde_json::from_str(json).expect("test json")
 }
