@@ -5,6 +5,7 @@ use super::CgroupError;
 use oci_spec::runtime::{LinuxPids, LinuxResources};
 
 /// `update`'s flags as given on the command line (strings: parsed here so errors are uniform).
+/// Built field by field by the command line, so deliberately not `#[non_exhaustive]`.
 #[derive(Debug, Default, Clone)]
 pub struct UpdateFlags {
     /// `--memory`: the memory limit (a size, `-1` unlimited).

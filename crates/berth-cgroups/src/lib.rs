@@ -202,6 +202,7 @@ pub enum CgroupVersion {
 /// Where a container's cgroups live; stored in the container's state so every later command
 /// finds them again without re-reading config.json.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CgroupPlacement {
     /// Absolute cgroup path inside each hierarchy (e.g. `/berth/ID`); for a relative
     /// `cgroupsPath` on v1 each hierarchy may differ, see `dirs`.
