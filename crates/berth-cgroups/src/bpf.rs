@@ -1,6 +1,7 @@
 //! A thin wrapper over bpf(2) for cgroup device programs: instruction encoding, prog load,
 //! attach/replace, detach, query. Only what the device controller needs.
 
+use berth_sys::ret::cvt;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// One eBPF instruction (`struct bpf_insn`).
@@ -109,19 +110,14 @@ impl Attr {
 fn sys_bpf(cmd: libc::c_int, attr: &mut Attr) -> std::io::Result<libc::c_long> {
     // SAFETY: `attr` is a valid, writable, 8-aligned buffer of the size we pass; every pointer
     // stored inside it points to memory that outlives the call.
-    let r = unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_bpf,
             cmd,
             attr as *mut Attr,
             std::mem::size_of::<Attr>(),
         )
-    };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    })
 }
 
 fn fd_from(r: libc::c_long) -> std::io::Result<OwnedFd> {
@@ -131,8 +127,15 @@ fn fd_from(r: libc::c_long) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; on a verifier error the log is in the message.
-pub(crate) fn prog_load_cgroup_device(insns: &[Insn]) -> std::io::Result<OwnedFd> {
+/// A failed BPF_PROG_LOAD: the errno, and what the verifier logged (empty when nothing).
+#[derive(Debug)]
+pub(crate) struct LoadError {
+    pub errno: std::io::Error,
+    pub log: String,
+}
+
+/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program.
+pub(crate) fn prog_load_cgroup_device(insns: &[Insn]) -> Result<OwnedFd, LoadError> {
     let license = b"Apache-2.0\0";
     let mut log = vec![0u8; 16 * 1024];
     let mut a = Attr::new();
@@ -147,14 +150,14 @@ pub(crate) fn prog_load_cgroup_device(insns: &[Insn]) -> std::io::Result<OwnedFd
         .u64_at(32, log.as_mut_ptr() as u64);
     a.0[48..48 + 12].copy_from_slice(b"berth_device");
     match sys_bpf(BPF_PROG_LOAD, &mut a) {
-        Ok(r) => fd_from(r),
-        Err(e) => {
+        Ok(r) => fd_from(r).map_err(|errno| LoadError {
+            errno,
+            log: String::new(),
+        }),
+        Err(errno) => {
             let end = log.iter().position(|b| *b == 0).unwrap_or(0);
-            let msg = String::from_utf8_lossy(&log[..end]);
-            Err(std::io::Error::new(
-                e.kind(),
-                format!("{e}; verifier: {}", msg.trim()),
-            ))
+            let log = String::from_utf8_lossy(&log[..end]).trim().to_string();
+            Err(LoadError { errno, log })
         }
     }
 }

@@ -229,9 +229,13 @@ pub(crate) fn program(rules: &[Rule]) -> Vec<Insn> {
 
 /// Loads the program for `rules` into the kernel (not yet attached).
 pub(crate) fn load_v2_program(rules: &[Rule]) -> Result<OwnedFd, CgroupError> {
-    bpf::prog_load_cgroup_device(&program(rules)).map_err(|source| CgroupError::DeviceFilter {
-        op: "loading the device eBPF program".into(),
-        source,
+    bpf::prog_load_cgroup_device(&program(rules)).map_err(|e| CgroupError::DeviceFilter {
+        op: if e.log.is_empty() {
+            "loading the device eBPF program".into()
+        } else {
+            format!("loading the device eBPF program (verifier: {})", e.log)
+        },
+        source: e.errno,
     })
 }
 
