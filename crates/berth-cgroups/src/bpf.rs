@@ -1,12 +1,13 @@
 //! A thin wrapper over bpf(2) for cgroup device programs: instruction encoding, prog load,
 //! attach/replace, detach, query. Only what the device controller needs.
 
+use berth_sys::ret::cvt;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
 /// One eBPF instruction (`struct bpf_insn`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Insn {
+pub(crate) struct Insn {
     pub code: u8,
     /// dst register in the low nibble, src in the high one.
     pub regs: u8,
@@ -15,13 +16,17 @@ pub struct Insn {
 }
 
 impl Insn {
-    pub fn dst(&self) -> u8 {
+    /// Destination register (read by the tests' interpreter).
+    #[cfg(test)]
+    pub(crate) fn dst(&self) -> u8 {
         self.regs & 0xf
     }
-    pub fn src(&self) -> u8 {
+    /// Source register.
+    #[cfg(test)]
+    pub(crate) fn src(&self) -> u8 {
         self.regs >> 4
     }
-    pub fn is_jump(&self) -> bool {
+    pub(crate) fn is_jump(&self) -> bool {
         self.code & 0x07 == 0x05 && self.code != 0x95
     }
 }
@@ -37,36 +42,36 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 
 // Opcodes: class | op | source (see the kernel's Documentation/bpf/standardization).
 /// `dst = *(u32 *)(src + off)`
-pub const fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
+pub(crate) const fn ldx_w(dst: u8, src: u8, off: i16) -> Insn {
     insn(0x61, dst, src, off, 0)
 }
 /// `dst &= imm` (64-bit)
-pub const fn and_k(dst: u8, imm: i32) -> Insn {
+pub(crate) const fn and_k(dst: u8, imm: i32) -> Insn {
     insn(0x57, dst, 0, 0, imm)
 }
 /// `dst >>= imm` (64-bit)
-pub const fn rsh_k(dst: u8, imm: i32) -> Insn {
+pub(crate) const fn rsh_k(dst: u8, imm: i32) -> Insn {
     insn(0x77, dst, 0, 0, imm)
 }
 /// `dst = src`
-pub const fn mov_x(dst: u8, src: u8) -> Insn {
+pub(crate) const fn mov_x(dst: u8, src: u8) -> Insn {
     insn(0xbf, dst, src, 0, 0)
 }
 /// `dst = imm`
-pub const fn mov_k(dst: u8, imm: i32) -> Insn {
+pub(crate) const fn mov_k(dst: u8, imm: i32) -> Insn {
     insn(0xb7, dst, 0, 0, imm)
 }
 /// `if dst != imm goto pc + off`
-pub const fn jne_k(dst: u8, imm: i32, off: i16) -> Insn {
+pub(crate) const fn jne_k(dst: u8, imm: i32, off: i16) -> Insn {
     insn(0x55, dst, 0, off, imm)
 }
-pub const fn exit() -> Insn {
+pub(crate) const fn exit() -> Insn {
     insn(0x95, 0, 0, 0, 0)
 }
 
 /// BPF_DEVCG_DEV_* device types in the program's context.
-pub const DEVCG_DEV_BLOCK: i32 = 1;
-pub const DEVCG_DEV_CHAR: i32 = 2;
+pub(crate) const DEVCG_DEV_BLOCK: i32 = 1;
+pub(crate) const DEVCG_DEV_CHAR: i32 = 2;
 
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_PROG_ATTACH: libc::c_int = 8;
@@ -105,19 +110,14 @@ impl Attr {
 fn sys_bpf(cmd: libc::c_int, attr: &mut Attr) -> std::io::Result<libc::c_long> {
     // SAFETY: `attr` is a valid, writable, 8-aligned buffer of the size we pass; every pointer
     // stored inside it points to memory that outlives the call.
-    let r = unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_bpf,
             cmd,
             attr as *mut Attr,
             std::mem::size_of::<Attr>(),
         )
-    };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    })
 }
 
 fn fd_from(r: libc::c_long) -> std::io::Result<OwnedFd> {
@@ -127,8 +127,15 @@ fn fd_from(r: libc::c_long) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program; on a verifier error the log is in the message.
-pub fn prog_load_cgroup_device(insns: &[Insn]) -> std::io::Result<OwnedFd> {
+/// A failed BPF_PROG_LOAD: the errno, and what the verifier logged (empty when nothing).
+#[derive(Debug)]
+pub(crate) struct LoadError {
+    pub errno: std::io::Error,
+    pub log: String,
+}
+
+/// Loads a BPF_PROG_TYPE_CGROUP_DEVICE program.
+pub(crate) fn prog_load_cgroup_device(insns: &[Insn]) -> Result<OwnedFd, LoadError> {
     let license = b"Apache-2.0\0";
     let mut log = vec![0u8; 16 * 1024];
     let mut a = Attr::new();
@@ -143,21 +150,21 @@ pub fn prog_load_cgroup_device(insns: &[Insn]) -> std::io::Result<OwnedFd> {
         .u64_at(32, log.as_mut_ptr() as u64);
     a.0[48..48 + 12].copy_from_slice(b"berth_device");
     match sys_bpf(BPF_PROG_LOAD, &mut a) {
-        Ok(r) => fd_from(r),
-        Err(e) => {
+        Ok(r) => fd_from(r).map_err(|errno| LoadError {
+            errno,
+            log: String::new(),
+        }),
+        Err(errno) => {
             let end = log.iter().position(|b| *b == 0).unwrap_or(0);
-            let msg = String::from_utf8_lossy(&log[..end]);
-            Err(std::io::Error::new(
-                e.kind(),
-                format!("{e}; verifier: {}", msg.trim()),
-            ))
+            let log = String::from_utf8_lossy(&log[..end]).trim().to_string();
+            Err(LoadError { errno, log })
         }
     }
 }
 
 /// Attaches `prog` to the cgroup `cg` (multi mode); with `replace`, atomically swaps it in for
 /// that program.
-pub fn prog_attach_device(
+pub(crate) fn prog_attach_device(
     cg: &impl AsFd,
     prog: &impl AsFd,
     replace: Option<&OwnedFd>,
@@ -178,7 +185,7 @@ pub fn prog_attach_device(
     sys_bpf(BPF_PROG_ATTACH, &mut a).map(|_| ())
 }
 
-pub fn prog_detach_device(cg: &impl AsFd, prog: &impl AsFd) -> std::io::Result<()> {
+pub(crate) fn prog_detach_device(cg: &impl AsFd, prog: &impl AsFd) -> std::io::Result<()> {
     let mut a = Attr::new();
     a.u32_at(0, cg.as_fd().as_raw_fd() as u32)
         .u32_at(4, prog.as_fd().as_raw_fd() as u32)
@@ -201,7 +208,7 @@ pub fn prog_query_device(cg: &impl AsFd) -> std::io::Result<Vec<u32>> {
     Ok(ids)
 }
 
-pub fn prog_get_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
+pub(crate) fn prog_get_fd_by_id(id: u32) -> std::io::Result<OwnedFd> {
     let mut a = Attr::new();
     a.u32_at(0, id);
     fd_from(sys_bpf(BPF_PROG_GET_FD_BY_ID, &mut a)?)

@@ -5,31 +5,58 @@ use super::CgroupError;
 use oci_spec::runtime::{LinuxPids, LinuxResources};
 
 /// `update`'s flags as given on the command line (strings: parsed here so errors are uniform).
+/// Built field by field by the command line, so deliberately not `#[non_exhaustive]`.
 #[derive(Debug, Default, Clone)]
 pub struct UpdateFlags {
+    /// `--memory`: the memory limit (a size, `-1` unlimited).
     pub memory: Option<String>,
+    /// `--memory-swap`: memory plus swap.
     pub memory_swap: Option<String>,
+    /// `--memory-reservation`: the soft limit.
     pub memory_reservation: Option<String>,
+    /// `--cpu-shares`: relative CPU weight.
     pub cpu_shares: Option<String>,
+    /// `--cpu-quota`: CFS quota in microseconds per period (`-1` none).
     pub cpu_quota: Option<String>,
+    /// `--cpu-period`: CFS period in microseconds.
     pub cpu_period: Option<String>,
+    /// `--cpu-burst`: CFS burst in microseconds.
     pub cpu_burst: Option<String>,
+    /// `--cpu-idle`: `1` makes the cgroup SCHED_IDLE.
     pub cpu_idle: Option<String>,
+    /// `--cpu-rt-runtime`: realtime runtime in microseconds.
     pub cpu_rt_runtime: Option<String>,
+    /// `--cpu-rt-period`: realtime period in microseconds.
     pub cpu_rt_period: Option<String>,
+    /// `--cpuset-cpus`: CPUs allowed (`0-3,5`).
     pub cpuset_cpus: Option<String>,
+    /// `--cpuset-mems`: memory nodes allowed.
     pub cpuset_mems: Option<String>,
+    /// `--pids-limit`: maximum number of processes (`-1` none).
     pub pids_limit: Option<String>,
+    /// `--blkio-weight`: block I/O weight (10..=1000).
     pub blkio_weight: Option<String>,
 }
 
 fn bad(flag: &str, v: &str, why: &str) -> CgroupError {
-    CgroupError::Invalid(format!("--{flag}: invalid value {v:?}: {why}"))
+    CgroupError::UpdateFlag {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        reason: why.to_string(),
+    }
+}
+
+fn bad_list(flag: &str, v: &str, e: CgroupError) -> CgroupError {
+    CgroupError::UpdateFlagList {
+        flag: flag.to_string(),
+        value: v.to_string(),
+        source: Box::new(e),
+    }
 }
 
 /// A byte size like runc takes: `-1`, a plain number, or a number with a binary unit suffix
 /// (`k`, `m`, `g`, `t`, optionally followed by `b`/`B`).
-pub fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
+pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
     let t = v.trim();
     if t == "-1" {
         return Ok(-1);
@@ -125,13 +152,13 @@ impl UpdateFlags {
         );
         if let Some(v) = &self.cpuset_cpus {
             super::convert::parse_cpu_list("cpu.cpus", v)
-                .map_err(|e| bad("cpuset-cpus", v, &e.to_string()))?;
+                .map_err(|e| bad_list("cpuset-cpus", v, e))?;
             cpu.set_cpus(Some(v.clone()));
             cpu_set = true;
         }
         if let Some(v) = &self.cpuset_mems {
             super::convert::parse_cpu_list("cpu.mems", v)
-                .map_err(|e| bad("cpuset-mems", v, &e.to_string()))?;
+                .map_err(|e| bad_list("cpuset-mems", v, e))?;
             cpu.set_mems(Some(v.clone()));
             cpu_set = true;
         }
@@ -157,11 +184,7 @@ impl UpdateFlags {
 
 /// Parses `-r`'s JSON (a LinuxResources document).
 pub fn parse_resources_json(text: &str) -> Result<LinuxResources, CgroupError> {
-    serde_json::from_str(text).map_err(|e| {
-        CgroupError::Invalid(format!(
-            "--resources: not a valid LinuxResources document: {e}"
-        ))
-    })
+    serde_json::from_str(text).map_err(CgroupError::ResourcesJson)
 }
 
 #[cfg(test)]
@@ -202,49 +225,33 @@ mod tests {
         assert_eq!(r["cpu"]["shares"], 512);
         assert_eq!(r["pids"]["limit"], 0);
         assert_eq!(r["blockIO"]["weight"], 300);
-        for (f, msg) in [
-            (
-                UpdateFlags {
-                    cpu_shares: Some("-3".into()),
-                    ..Default::default()
-                },
-                "--cpu-shares",
-            ),
-            (
-                UpdateFlags {
-                    pids_limit: Some("-2".into()),
-                    ..Default::default()
-                },
-                "--pids-limit",
-            ),
-            (
-                UpdateFlags {
-                    cpu_period: Some("18446744073709551616".into()),
-                    ..Default::default()
-                },
-                "--cpu-period",
-            ),
-            (
-                UpdateFlags {
-                    blkio_weight: Some("70000".into()),
-                    ..Default::default()
-                },
-                "--blkio-weight",
-            ),
-            (
-                UpdateFlags {
-                    cpuset_cpus: Some("a-b".into()),
-                    ..Default::default()
-                },
-                "--cpuset-cpus",
-            ),
-        ] {
-            let e = f
-                .apply_to(LinuxResources::default())
-                .unwrap_err()
-                .to_string();
-            assert!(e.contains(msg), "{e}");
-        }
-        assert!(parse_resources_json("{").is_err());
+        // What the command line shows: the message and its causes, joined by ": ".
+        let refused = |set: fn(&mut UpdateFlags, String), v: &str| {
+            let mut f = UpdateFlags::default();
+            set(&mut f, v.to_string());
+            let e = f.apply_to(LinuxResources::default()).unwrap_err();
+            crate::tests::chain(&e)
+        };
+        assert_eq!(
+            refused(|f, v| f.cpu_shares = Some(v), "-3"),
+            "--cpu-shares: invalid value \"-3\": negative"
+        );
+        assert_eq!(
+            refused(|f, v| f.pids_limit = Some(v), "-2"),
+            "--pids-limit: invalid value \"-2\": must be >= -1"
+        );
+        assert!(
+            refused(|f, v| f.cpu_period = Some(v), "18446744073709551616")
+                .starts_with("--cpu-period: invalid value")
+        );
+        assert!(refused(|f, v| f.blkio_weight = Some(v), "70000")
+            .starts_with("--blkio-weight: invalid value \"70000\": too large"));
+        assert_eq!(
+            refused(|f, v| f.cpuset_cpus = Some(v), "a-b"),
+            "--cpuset-cpus: invalid value \"a-b\": linux.resources.cpu.cpus: invalid list \"a-b\""
+        );
+        let e = parse_resources_json("{").unwrap_err();
+        assert!(crate::tests::chain(&e)
+            .starts_with("--resources: not a valid LinuxResources document: EOF while parsing"));
     }
 }

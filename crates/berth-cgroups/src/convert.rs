@@ -1,4 +1,5 @@
-//! Value conversions between the runtime-spec's (v1-shaped) resource fields and cgroup v2 files.
+//! Value conversions between the runtime-spec's (v1-shaped) resource fields and cgroup v2 files,
+//! and the cpuset list syntax.
 
 use super::CgroupError;
 
@@ -34,82 +35,8 @@ pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
     1 + (w - 10) * 9999 / 990
 }
 
-/// v1's memory+swap total → v2's memory.swap.max (swap alone). `None`: leave swap alone.
-/// Follows runc's rules: -1 is unlimited; swap without a memory limit is meaningless.
-pub fn swap_to_v2(swap: Option<i64>, limit: Option<i64>) -> Result<Option<String>, CgroupError> {
-    let limit_v = limit.unwrap_or(0);
-    match swap {
-        None if limit == Some(-1) => Ok(Some("max".into())),
-        None => Ok(None),
-        Some(-1) => Ok(Some("max".into())),
-        Some(0) => Ok(None),
-        Some(s) if s < -1 => Err(CgroupError::field(
-            "memory.swap",
-            format!("invalid value {s}"),
-        )),
-        Some(s) => {
-            if limit_v <= 0 {
-                return Err(CgroupError::field(
-                    "memory.swap",
-                    "a swap limit needs a memory limit (memory.limit)",
-                ));
-            }
-            if s < limit_v {
-                return Err(CgroupError::field(
-                    "memory.swap",
-                    format!("memory+swap limit {s} must be >= the memory limit {limit_v}"),
-                ));
-            }
-            Ok(Some((s - limit_v).to_string()))
-        }
-    }
-}
-
-/// A memory-like limit: -1 → unlimited (`max` on v2, `-1` on v1), other negatives rejected.
-pub fn limit_value(field: &str, v: i64, v2: bool) -> Result<String, CgroupError> {
-    match v {
-        -1 => Ok(if v2 { "max".into() } else { "-1".into() }),
-        v if v < 0 => Err(CgroupError::field(
-            field,
-            format!("invalid value {v} (only -1 may be negative)"),
-        )),
-        v => Ok(v.to_string()),
-    }
-}
-
-/// v2's cpu.max line from quota and period (quota -1 or absent with a period → `max`).
-pub fn cpu_max(
-    quota: Option<i64>,
-    period: Option<u64>,
-    current: &str,
-) -> Result<Option<String>, CgroupError> {
-    if quota.is_none() && period.is_none() {
-        return Ok(None);
-    }
-    let mut cur = current.split_whitespace();
-    let cur_quota = cur.next().unwrap_or("max").to_string();
-    let cur_period = cur.next().unwrap_or("100000").to_string();
-    let q = match quota {
-        Some(-1) => "max".to_string(),
-        Some(q) if q <= 0 => {
-            return Err(CgroupError::field(
-                "cpu.quota",
-                format!("invalid value {q}"),
-            ))
-        }
-        Some(q) => q.to_string(),
-        None => cur_quota,
-    };
-    let p = match period {
-        Some(0) => return Err(CgroupError::field("cpu.period", "invalid value 0")),
-        Some(p) => p.to_string(),
-        None => cur_period,
-    };
-    Ok(Some(format!("{q} {p}")))
-}
-
 /// Parses a cpuset list (`0-3,5`) into its members; a clear error naming `field` otherwise.
-pub fn parse_cpu_list(field: &str, s: &str) -> Result<Vec<u32>, CgroupError> {
+pub(crate) fn parse_cpu_list(field: &str, s: &str) -> Result<Vec<u32>, CgroupError> {
     let mut out = Vec::new();
     let bad = || CgroupError::field(field, format!("invalid list {s:?}"));
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {
@@ -132,7 +59,7 @@ pub fn parse_cpu_list(field: &str, s: &str) -> Result<Vec<u32>, CgroupError> {
 }
 
 /// Checks that every member of `wanted` is in `available` (both cpuset lists).
-pub fn check_subset(field: &str, wanted: &str, available: &str) -> Result<(), CgroupError> {
+pub(crate) fn check_subset(field: &str, wanted: &str, available: &str) -> Result<(), CgroupError> {
     let w = parse_cpu_list(field, wanted)?;
     let a = parse_cpu_list(field, available)?;
     if let Some(x) = w.iter().find(|x| !a.contains(x)) {
@@ -176,38 +103,6 @@ mod tests {
     }
 
     #[test]
-    fn swap_conversion() {
-        assert_eq!(swap_to_v2(Some(-1), Some(100)).unwrap(), Some("max".into()));
-        assert_eq!(swap_to_v2(None, Some(-1)).unwrap(), Some("max".into()));
-        assert_eq!(
-            swap_to_v2(Some(300), Some(100)).unwrap(),
-            Some("200".into())
-        );
-        assert_eq!(swap_to_v2(None, Some(100)).unwrap(), None);
-        assert!(swap_to_v2(Some(50), Some(100)).is_err());
-        assert!(swap_to_v2(Some(50), None).is_err());
-        assert!(swap_to_v2(Some(-5), Some(100)).is_err());
-    }
-
-    #[test]
-    fn cpu_max_lines() {
-        assert_eq!(
-            cpu_max(Some(50_000), None, "max 100000").unwrap(),
-            Some("50000 100000".into())
-        );
-        assert_eq!(
-            cpu_max(None, Some(20_000), "max 100000").unwrap(),
-            Some("max 20000".into())
-        );
-        assert_eq!(
-            cpu_max(Some(-1), Some(1000), "").unwrap(),
-            Some("max 1000".into())
-        );
-        assert_eq!(cpu_max(None, None, "").unwrap(), None);
-        assert!(cpu_max(Some(-7), None, "").is_err());
-    }
-
-    #[test]
     fn cpu_lists() {
         assert_eq!(
             parse_cpu_list("cpu.cpus", "0-2,5").unwrap(),
@@ -220,7 +115,5 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("cpu.cpus") && e.contains('7'), "{e}");
-        assert_eq!(limit_value("memory.limit", -1, true).unwrap(), "max");
-        assert!(limit_value("memory.limit", -2, false).is_err());
     }
 }

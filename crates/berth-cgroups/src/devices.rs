@@ -12,14 +12,14 @@ use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-pub const ACC_MKNOD: u8 = 1;
-pub const ACC_READ: u8 = 2;
-pub const ACC_WRITE: u8 = 4;
+pub(crate) const ACC_MKNOD: u8 = 1;
+pub(crate) const ACC_READ: u8 = 2;
+pub(crate) const ACC_WRITE: u8 = 4;
 const ACC_ALL: u8 = ACC_MKNOD | ACC_READ | ACC_WRITE;
 
 /// A validated rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub allow: bool,
     /// 'a', 'b' or 'c'.
     pub typ: char,
@@ -57,32 +57,30 @@ impl Rule {
     }
 }
 
-/// Devices every container gets (runc's list): mknod of anything, and the usual /dev nodes.
-pub const DEFAULT_ALLOWED: [Rule; 11] = [
-    Rule {
+/// What every container may use besides what its spec allows (runc's list): mknod of any
+/// character or block device, the runtime-spec's default devices ([`berth_spec::DEFAULT_DEVICES`],
+/// the same list the rootfs creates in /dev), then /dev/ptmx, the devpts ptys and /dev/net/tun.
+pub(crate) fn default_allowed() -> impl Iterator<Item = Rule> {
+    let mknod = |typ| Rule {
         allow: true,
-        typ: 'c',
+        typ,
         major: None,
         minor: None,
         access: ACC_MKNOD,
-    },
-    Rule {
-        allow: true,
-        typ: 'b',
-        major: None,
-        minor: None,
-        access: ACC_MKNOD,
-    },
-    Rule::c(1, Some(3)),    // null
-    Rule::c(1, Some(5)),    // zero
-    Rule::c(1, Some(7)),    // full
-    Rule::c(1, Some(8)),    // random
-    Rule::c(1, Some(9)),    // urandom
-    Rule::c(5, Some(0)),    // tty
-    Rule::c(5, Some(2)),    // ptmx
-    Rule::c(136, None),     // pts
-    Rule::c(10, Some(200)), // net/tun
-];
+    };
+    [mknod('c'), mknod('b')]
+        .into_iter()
+        .chain(
+            berth_spec::DEFAULT_DEVICES
+                .iter()
+                .map(|d| Rule::c(d.major, Some(d.minor))),
+        )
+        .chain([
+            Rule::c(5, Some(2)),    // ptmx
+            Rule::c(136, None),     // pts
+            Rule::c(10, Some(200)), // net/tun
+        ])
+}
 
 fn num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
     match v {
@@ -97,7 +95,7 @@ fn num(field: &str, v: Option<i64>) -> Result<Option<u32>, CgroupError> {
 
 /// Deny everything: where a container's device list starts (as with runc), whatever the
 /// kernel's default for a fresh cgroup is. A spec rule `a *:* rwm` allow (privileged) resets it.
-pub const DENY_ALL: Rule = Rule {
+pub(crate) const DENY_ALL: Rule = Rule {
     allow: false,
     typ: 'a',
     major: None,
@@ -107,8 +105,8 @@ pub const DENY_ALL: Rule = Rule {
 
 /// Validates the spec's rules, puts them after a deny-all and before the default allowed
 /// devices.
-pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
-    let mut out = Vec::with_capacity(spec.len() + DEFAULT_ALLOWED.len() + 1);
+pub(crate) fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupError> {
+    let mut out = Vec::with_capacity(spec.len() + 12);
     out.push(DENY_ALL);
     for (i, d) in spec.iter().enumerate() {
         let field = format!("devices[{i}]");
@@ -146,12 +144,12 @@ pub fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, CgroupEr
             access,
         });
     }
-    out.extend(DEFAULT_ALLOWED);
+    out.extend(default_allowed());
     Ok(out)
 }
 
 /// v1: one write per rule, in order.
-pub fn v1_writes(rules: &[Rule]) -> Vec<Write> {
+pub(crate) fn v1_writes(rules: &[Rule]) -> Vec<Write> {
     rules
         .iter()
         .map(|r| Write {
@@ -180,7 +178,7 @@ fn effective_tail(rules: &[Rule]) -> (bool, &[Rule]) {
 /// Generates the device program. Register use: r2 = device type, r3 = requested access,
 /// r4 = major, r5 = minor (from `struct bpf_cgroup_dev_ctx { u32 access_type; u32 major;
 /// u32 minor; }`, access_type = access << 16 | type).
-pub fn program(rules: &[Rule]) -> Vec<Insn> {
+pub(crate) fn program(rules: &[Rule]) -> Vec<Insn> {
     let (default, tail) = effective_tail(rules);
     let mut p = vec![
         bpf::ldx_w(2, 1, 0),
@@ -230,16 +228,23 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
 }
 
 /// Loads the program for `rules` into the kernel (not yet attached).
-pub fn load_v2_program(rules: &[Rule]) -> Result<OwnedFd, CgroupError> {
-    bpf::prog_load_cgroup_device(&program(rules))
-        .map_err(|e| CgroupError::field("devices", format!("loading the device eBPF program: {e}")))
+pub(crate) fn load_v2_program(rules: &[Rule]) -> Result<OwnedFd, CgroupError> {
+    bpf::prog_load_cgroup_device(&program(rules)).map_err(|e| CgroupError::DeviceFilter {
+        op: if e.log.is_empty() {
+            "loading the device eBPF program".into()
+        } else {
+            format!("loading the device eBPF program (verifier: {})", e.log)
+        },
+        source: e.errno,
+    })
 }
 
 /// Attaches `prog` to the cgroup at `dir`, replacing the program attached before in one step
 /// (BPF_F_REPLACE), so there is never a moment without a device filter, and none is leaked.
-pub fn attach_v2_program(dir: &Path, prog: OwnedFd) -> Result<(), CgroupError> {
-    let err = |what: &str, e: std::io::Error| {
-        CgroupError::field("devices", format!("{what} on {}: {e}", dir.display()))
+pub(crate) fn attach_v2_program(dir: &Path, prog: OwnedFd) -> Result<(), CgroupError> {
+    let err = |what: &str, source: std::io::Error| CgroupError::DeviceFilter {
+        op: format!("{what} on {}", dir.display()),
+        source,
     };
     let cg = std::fs::File::open(dir).map_err(|e| CgroupError::io(dir, e))?;
     let old = bpf::prog_query_device(&cg).map_err(|e| err("querying device programs", e))?;
@@ -340,6 +345,28 @@ mod tests {
         // The raw default (no rules at all) is allow, as a fresh v1 cgroup.
         let p = program(&[]);
         assert_eq!(eval(&p, b, r, 7, 7), 1);
+    }
+
+    #[test]
+    fn default_allowed_is_runcs_list() {
+        let lines: Vec<String> = default_allowed().map(|r| r.v1_line()).collect();
+        assert_eq!(
+            lines,
+            [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:5 rwm",
+                "c 1:7 rwm",
+                "c 1:8 rwm",
+                "c 1:9 rwm",
+                "c 5:0 rwm",
+                "c 5:2 rwm",
+                "c 136:* rwm",
+                "c 10:200 rwm",
+            ]
+        );
+        assert!(default_allowed().all(|r| r.allow));
     }
 
     #[test]

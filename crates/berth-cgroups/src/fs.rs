@@ -6,12 +6,12 @@ use super::CgroupError;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
+pub(crate) fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
     let p = dir.join(file);
     std::fs::read_to_string(&p).map_err(|e| CgroupError::io(&p, e))
 }
 
-pub fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+pub(crate) fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
     let p = dir.join(file);
     // cgroupfs wants the whole value in one write(2); std's write does that for short strings.
     std::fs::write(&p, value.as_bytes()).map_err(|e| CgroupError::io(&p, e))
@@ -22,7 +22,7 @@ pub fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
 /// `dir_of` maps a write's controller to its directory. `keep_undo` is off for a cgroup created
 /// by this command: a failure there destroys it anyway, and skipping the snapshot reads keeps
 /// create cheap.
-pub fn apply_writes(
+pub(crate) fn apply_writes(
     writes: &[Write],
     dir_of: &dyn Fn(&str) -> Option<PathBuf>,
     keep_undo: bool,
@@ -41,20 +41,16 @@ pub fn apply_writes(
         } else {
             String::new()
         };
-        if let Err(e) = write(&dir, &w.file, &w.value) {
+        let path = dir.join(&w.file);
+        // cgroupfs wants the whole value in one write(2); std's write does that for short strings.
+        if let Err(source) = std::fs::write(&path, w.value.as_bytes()) {
             rollback(&undo);
-            let why = match &e {
-                CgroupError::Io { source, .. } => source.to_string(),
-                other => other.to_string(),
-            };
-            return Err(CgroupError::field(
-                &w.field,
-                format!(
-                    "writing {:?} to {}: {why}",
-                    w.value,
-                    dir.join(&w.file).display()
-                ),
-            ));
+            return Err(CgroupError::Write {
+                field: w.field.clone(),
+                value: w.value.clone(),
+                path,
+                source,
+            });
         }
         if keep_undo {
             undo.push((dir, w.file.clone(), old));
@@ -90,7 +86,7 @@ fn restore(dir: &Path, file: &str, old: &str) {
 
 /// Creates `dir` and its missing parents below `stop` (the hierarchy's mount point). Returns the
 /// directories it created, outermost first, so a failure can remove exactly those.
-pub fn mkdir_tracked(
+pub(crate) fn mkdir_tracked(
     dir: &Path,
     stop: &Path,
     created: &mut Vec<PathBuf>,
@@ -115,7 +111,7 @@ pub fn mkdir_tracked(
 }
 
 /// Pids in `dir` and every cgroup below it.
-pub fn procs_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
+pub(crate) fn procs_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
     let mut out = Vec::new();
     if !dir.exists() {
         return Ok(out);
@@ -134,7 +130,7 @@ pub fn procs_recursive(dir: &Path) -> Result<Vec<i32>, CgroupError> {
 }
 
 /// SIGKILLs every pid given (ESRCH ignored: it is already gone).
-pub fn kill_all(pids: &[i32]) {
+pub(crate) fn kill_all(pids: &[i32]) {
     for &p in pids {
         if p > 0 {
             let _ = nix::sys::signal::kill(
@@ -148,7 +144,7 @@ pub fn kill_all(pids: &[i32]) {
 /// Removes `dir` and the cgroups below it, deepest first. Absent is fine; EBUSY (processes
 /// still exiting) is retried for up to about a second. The common case, a leaf whose processes
 /// are gone, costs a single rmdir: children are only looked for when that fails.
-pub fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
+pub(crate) fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
     let mut delay = Duration::from_micros(200);
     let mut waited = Duration::ZERO;
     let mut children_done = false;
@@ -183,14 +179,14 @@ pub fn rmdir_tree(dir: &Path) -> Result<(), CgroupError> {
 
 /// Removes directories this process created (innermost first), ignoring the ones that are not
 /// empty or are gone: other containers may share a parent.
-pub fn remove_created(created: &[PathBuf]) {
+pub(crate) fn remove_created(created: &[PathBuf]) {
     for d in created.iter().rev() {
         let _ = std::fs::remove_dir(d);
     }
 }
 
 /// Polls `cond` until true or about `limit`.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+pub(crate) fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let mut waited = Duration::ZERO;
     let mut delay = Duration::from_micros(100);
     while !cond() {

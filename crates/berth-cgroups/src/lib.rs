@@ -1,58 +1,189 @@
-//! Cgroup management: one interface, a v1 and a v2 backend.
+//! cgroup v1, hybrid and v2 management for OCI containers: where a container's cgroup goes,
+//! its `linux.resources` (validated against the host before anything is written), the device
+//! filter, freezing, stats, and removal.
 //!
-//! The runtime core only talks to [`CgroupManager`]; which backend serves it is decided by
-//! [`open_for_container`] from /proc/self/mountinfo. The placement is serialisable
-//! ([`CgroupPlacement`]) so later commands (`delete`, `kill --all`, `pause`, ...) rebuild the same
-//! manager from the container's state file.
+//! # What to call
 //!
-//! Layout: [`mountinfo`] detects the hierarchies, [`plan`] turns `linux.resources` into file
-//! writes (pure, validated before anything is written), [`fs`] does the writes, [`v1`] and
-//! [`v2`] are the backends, [`devices`] and [`bpf`] the device controller, [`stats`] the
-//! `events` numbers.
+//! 1. [`open_for_container`] with the spec's `linux.cgroupsPath` and the container id: detects
+//!    the host's layout and returns a [`CgroupManager`] (nothing is created yet).
+//! 2. [`CgroupManager::apply`] creates the cgroup and moves a process into it;
+//!    [`CgroupManager::set`] applies a `linux.resources` block ([`container_resources`] gives
+//!    the one a container is created with: the spec's resources plus its `linux.devices`).
+//! 3. Store [`CgroupManager::placement`] (serialisable) with the container; later commands get
+//!    the same manager back with [`from_placement`] for `pids`, `freeze`/`thaw`, `stats`,
+//!    `set` (an update), and [`CgroupManager::destroy`].
+//!
+//! Errors are [`CgroupError`]s: the message names the field, file or setting, the OS error is
+//! the [`source`](std::error::Error::source) ([`CgroupError::io_error`] gives its errno).
+//! [`systemd_is_running`] is the one check for a running systemd. [`commands`] holds the value
+//! parsing of runc's `update` flags; [`mountinfo`] the layout detection; [`stats`] the numbers.
+//!
+//! Inside: `plan` turns `linux.resources` into file writes (one module per controller, the
+//! host seen through a `Host` trait), `fs` does the writes (restoring the old values when one
+//! fails), `v1` and `v2` are the backends, `devices` and [`bpf`] the device controller.
+//!
+//! ```no_run
+//! use berth_cgroups::{open_for_container, CgroupManager};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let cg = open_for_container(None, "my-container", false)?;
+//! cg.apply(std::process::id() as i32)?;
+//! let resources = serde_json::from_str(r#"{"pids":{"limit":64}}"#)?;
+//! cg.set(&resources)?;
+//! println!("{} processes", cg.stats()?.pids.current);
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod bpf;
 pub mod commands;
 pub mod convert;
-pub mod devices;
-pub mod fs;
+mod devices;
+mod fs;
 pub mod mountinfo;
-pub mod plan;
+mod plan;
 pub mod stats;
-pub mod v1;
-pub mod v2;
+mod v1;
+mod v2;
 
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Errors of the cgroup layer; every variant names the file or field involved.
+/// Errors of the cgroup layer. Each message names the field, file or setting involved; an
+/// underlying OS error is kept as the [`source`](std::error::Error::source), not repeated in
+/// the message, so printing the chain (`msg: cause`) shows each part once.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CgroupError {
-    #[error("cgroup {path}: {source}")]
+    /// A cgroupfs (or /proc) file or directory could not be read, written, created or removed.
+    #[error("cgroup {path}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The OS error (its errno tells EBUSY, ENOENT, ... apart).
         #[source]
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Invalid(String),
     /// A `linux.resources` field that is invalid or that the host cannot honour.
     #[error("linux.resources.{field}: {msg}")]
-    Field { field: String, msg: String },
+    Field {
+        /// The field below `linux.resources`, e.g. `memory.limit`.
+        field: String,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// The kernel refused a value of a `linux.resources` field when it was written.
+    #[error("linux.resources.{field}: writing {value:?} to {path}")]
+    Write {
+        /// The field below `linux.resources` the value comes from.
+        field: String,
+        /// The value written.
+        value: String,
+        /// The cgroup file.
+        path: PathBuf,
+        /// The OS error of the write.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The device filter (a cgroup v2 eBPF program) could not be loaded or attached.
+    #[error("linux.resources.devices: {op}")]
+    DeviceFilter {
+        /// What was being done, and on which cgroup.
+        op: String,
+        /// The OS error of the bpf(2) call.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `linux.cgroupsPath` does not name a usable cgroup.
+    #[error("linux.cgroupsPath {path:?} {reason}")]
+    CgroupsPath {
+        /// The path as given.
+        path: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The container's cgroup lies outside the part of a hierarchy mounted here.
+    #[error("cgroup {path} is outside the part of the hierarchy mounted at {mount}")]
+    OutsideMount {
+        /// The cgroup path.
+        path: String,
+        /// The hierarchy's mount point.
+        mount: PathBuf,
+    },
+    /// No usable cgroup hierarchy (none mounted, or none in a placement).
+    #[error("{0}")]
+    NoHierarchy(&'static str),
+    /// A stored placement that names no directory to use.
+    #[error("cgroup placement of {path} {reason}")]
+    Placement {
+        /// The placement's cgroup path.
+        path: PathBuf,
+        /// What it lacks.
+        reason: &'static str,
+    },
+    /// A controller the operation needs is not mounted for this cgroup.
+    #[error("the {0} controller is not mounted")]
+    NoController(&'static str),
+    /// The cgroup directory does not exist.
+    #[error("cgroup {0} does not exist")]
+    Missing(PathBuf),
+    /// The freezer did not report the cgroup frozen in time (it was thawed again).
+    #[error("{0}: the cgroup did not freeze")]
+    NotFrozen(PathBuf),
+    /// The systemd cgroup driver was asked for; see [`systemd_is_running`].
+    #[error("--systemd-cgroup: {0}")]
+    Systemd(&'static str),
+    /// A value of one of `update`'s flags ([`commands::UpdateFlags`]) is malformed.
+    #[error("--{flag}: invalid value {value:?}: {reason}")]
+    UpdateFlag {
+        /// The flag, without its dashes.
+        flag: String,
+        /// The value as given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A cpuset list given to one of `update`'s flags is malformed.
+    #[error("--{flag}: invalid value {value:?}")]
+    UpdateFlagList {
+        /// The flag, without its dashes.
+        flag: String,
+        /// The value as given.
+        value: String,
+        /// The list's own error.
+        #[source]
+        source: Box<CgroupError>,
+    },
+    /// `update --resources` was not a LinuxResources JSON document.
+    #[error("--resources: not a valid LinuxResources document")]
+    ResourcesJson(#[source] serde_json::Error),
 }
 
 impl CgroupError {
-    pub fn io(path: &Path, source: std::io::Error) -> CgroupError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> CgroupError {
         CgroupError::Io {
             path: path.to_path_buf(),
             source,
         }
     }
-    pub fn field(field: &str, msg: impl Into<String>) -> CgroupError {
+    pub(crate) fn field(field: &str, msg: impl Into<String>) -> CgroupError {
         CgroupError::Field {
             field: field.to_string(),
             msg: msg.into(),
+        }
+    }
+
+    /// The OS error behind this one, if there is one: match its
+    /// [`raw_os_error`](std::io::Error::raw_os_error) (EBUSY, ENOENT, ...).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            CgroupError::Io { source, .. }
+            | CgroupError::Write { source, .. }
+            | CgroupError::DeviceFilter { source, .. } => Some(source),
+            CgroupError::UpdateFlagList { source, .. } => source.io_error(),
+            _ => None,
         }
     }
 }
@@ -61,18 +192,22 @@ impl CgroupError {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CgroupVersion {
+    /// cgroup v1 (also on hybrid hosts, where the unified mount has no controllers).
     #[default]
     V1,
+    /// cgroup v2, the unified hierarchy only.
     V2,
 }
 
 /// Where a container's cgroups live; stored in the container's state so every later command
 /// finds them again without re-reading config.json.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CgroupPlacement {
     /// Absolute cgroup path inside each hierarchy (e.g. `/berth/ID`); for a relative
     /// `cgroupsPath` on v1 each hierarchy may differ, see `dirs`.
     pub path: PathBuf,
+    /// Which backend manages it.
     #[serde(default)]
     pub version: CgroupVersion,
     /// The directory in each hierarchy: key is the v1 controller list (`cpu,cpuacct`,
@@ -111,16 +246,18 @@ pub trait CgroupManager {
 /// Resolves `linux.cgroupsPath` to a cgroup path for a hierarchy in which the caller sits at
 /// `own`. Absolute paths are taken as they are; relative ones (and runc's default, the
 /// container id, when empty) are relative to `own`.
-pub fn resolve_path(
+pub(crate) fn resolve_path(
     cgroups_path: Option<&str>,
     id: &str,
     own: &str,
 ) -> Result<String, CgroupError> {
     let raw = cgroups_path.filter(|p| !p.is_empty()).unwrap_or(id);
     if raw.contains(':') && !raw.starts_with('/') {
-        return Err(CgroupError::Invalid(format!(
-            "linux.cgroupsPath {raw:?} looks like a systemd slice:prefix:name path; use --systemd-cgroup (needs systemd)"
-        )));
+        return Err(CgroupError::CgroupsPath {
+            path: raw.to_string(),
+            reason:
+                "looks like a systemd slice:prefix:name path; use --systemd-cgroup (needs systemd)",
+        });
     }
     let joined = if raw.starts_with('/') {
         raw.to_string()
@@ -139,14 +276,17 @@ pub fn resolve_path(
         }
     }
     if parts.is_empty() {
-        return Err(CgroupError::Invalid(format!(
-            "linux.cgroupsPath {raw:?} names the root cgroup"
-        )));
+        return Err(CgroupError::CgroupsPath {
+            path: raw.to_string(),
+            reason: "names the root cgroup",
+        });
     }
     Ok(format!("/{}", parts.join("/")))
 }
 
-fn systemd_running() -> bool {
+/// THE check for a running systemd (as runc and sd_booted(3) do it: `/run/systemd/system` is a
+/// directory). Everything in berth that needs to know asks this function.
+pub fn systemd_is_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
@@ -194,12 +334,14 @@ pub fn open_for_container(
     systemd: bool,
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if systemd {
-        if !systemd_running() {
-            return Err(CgroupError::Invalid(
-                "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver".into(),
+        if !systemd_is_running() {
+            return Err(CgroupError::Systemd(
+                "systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver",
             ));
         }
-        return Err(CgroupError::Invalid("--systemd-cgroup: the systemd cgroup driver is not implemented; use the default cgroupfs driver".into()));
+        return Err(CgroupError::Systemd(
+            "the systemd cgroup driver is not implemented; use the default cgroupfs driver",
+        ));
     }
     let own = mountinfo::own_cgroups()?;
     match mountinfo::detect()? {
@@ -232,10 +374,10 @@ pub fn open_for_container(
 /// Rebuilds the manager of an existing container from its stored placement.
 pub fn from_placement(p: &CgroupPlacement) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if p.dirs.is_empty() {
-        return Err(CgroupError::Invalid(format!(
-            "cgroup placement of {} has no directories",
-            p.path.display()
-        )));
+        return Err(CgroupError::Placement {
+            path: p.path.clone(),
+            reason: "has no directories",
+        });
     }
     match p.version {
         CgroupVersion::V2 => Ok(Box::new(v2::V2Manager::from_placement(p)?)),
@@ -246,6 +388,62 @@ pub fn from_placement(p: &CgroupPlacement) -> Result<Box<dyn CgroupManager>, Cgr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error as the command line prints it: the message, then each cause, joined by ": ".
+    pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
+
+    #[test]
+    fn causes_print_once_and_keep_their_errno() {
+        let enoent = || std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e = CgroupError::io(Path::new("/sys/fs/cgroup/x"), enoent());
+        assert_eq!(
+            chain(&e),
+            "cgroup /sys/fs/cgroup/x: No such file or directory (os error 2)"
+        );
+        assert_eq!(
+            e.io_error().and_then(|e| e.raw_os_error()),
+            Some(libc::ENOENT)
+        );
+        let e = CgroupError::Write {
+            field: "pids.limit".into(),
+            value: "5".into(),
+            path: "/c/pids.max".into(),
+            source: std::io::Error::from_raw_os_error(libc::EBUSY),
+        };
+        assert_eq!(
+            chain(&e),
+            "linux.resources.pids.limit: writing \"5\" to /c/pids.max: Device or resource busy (os error 16)"
+        );
+        assert_eq!(
+            e.io_error().and_then(|e| e.raw_os_error()),
+            Some(libc::EBUSY)
+        );
+        // Failing writes come back as that variant, naming field, value and file.
+        let dir = std::env::temp_dir().join(format!("berth-cg-write-{}", std::process::id()));
+        let w = plan::Write {
+            ctrl: String::new(),
+            file: "no/such/file".into(),
+            value: "1".into(),
+            field: "pids.limit".into(),
+        };
+        let e = fs::apply_writes(&[w], &|_| Some(dir.clone()), false).unwrap_err();
+        assert_eq!(
+            chain(&e),
+            format!(
+                "linux.resources.pids.limit: writing \"1\" to {}/no/such/file: No such file or directory (os error 2)",
+                dir.display()
+            )
+        );
+    }
 
     #[test]
     fn paths() {

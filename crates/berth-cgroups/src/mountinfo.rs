@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// One mounted cgroup hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CgroupMount {
     /// Where it is mounted.
     pub mount_point: PathBuf,
@@ -22,14 +23,22 @@ pub struct CgroupMount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
     /// Only cgroup v1 hierarchies.
-    V1 { hierarchies: Vec<CgroupMount> },
+    V1 {
+        /// One per mounted v1 hierarchy.
+        hierarchies: Vec<CgroupMount>,
+    },
     /// v1 controllers plus an (usually controller-less) cgroup2 mount.
     Hybrid {
+        /// One per mounted v1 hierarchy.
         hierarchies: Vec<CgroupMount>,
+        /// The cgroup2 mount.
         unified: CgroupMount,
     },
     /// A pure cgroup2 host.
-    V2 { unified: CgroupMount },
+    V2 {
+        /// The cgroup2 mount.
+        unified: CgroupMount,
+    },
 }
 
 /// Parses the cgroup mounts out of a mountinfo text. Lines that are not cgroup mounts, or are
@@ -79,7 +88,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
 
 /// Decides the layout from the parsed mounts. Several mounts of the same hierarchy (bind
 /// mounts) are collapsed to the first one seen.
-pub fn layout_from_mounts(mounts: &[CgroupMount]) -> Option<Layout> {
+pub(crate) fn layout_from_mounts(mounts: &[CgroupMount]) -> Option<Layout> {
     let mut hierarchies: Vec<CgroupMount> = Vec::new();
     let mut unified: Option<CgroupMount> = None;
     for m in mounts {
@@ -110,8 +119,12 @@ pub fn layout_from_mounts(mounts: &[CgroupMount]) -> Option<Layout> {
 
 /// One line of /proc/PID/cgroup: `id:controllers:path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProcCgroup {
+    /// The v1 controllers of the hierarchy (`["cpu", "cpuacct"]`, `["name=systemd"]`); empty
+    /// for the cgroup2 entry.
     pub controllers: Vec<String>,
+    /// The cgroup path inside that hierarchy.
     pub path: String,
 }
 
@@ -137,7 +150,7 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<ProcCgroup> {
 }
 
 /// The process's own cgroup in the hierarchy with exactly these controllers (empty: v2).
-pub fn own_path<'a>(own: &'a [ProcCgroup], controllers: &[String]) -> Option<&'a str> {
+pub(crate) fn own_path<'a>(own: &'a [ProcCgroup], controllers: &[String]) -> Option<&'a str> {
     own.iter()
         .find(|p| {
             let mut a = p.controllers.clone();
@@ -151,7 +164,7 @@ pub fn own_path<'a>(own: &'a [ProcCgroup], controllers: &[String]) -> Option<&'a
 
 /// Maps a cgroup path inside a hierarchy to a directory, honouring the mount's root.
 /// `None` when the cgroup is outside the part of the hierarchy that is mounted.
-pub fn dir_for(mount: &CgroupMount, cgroup_path: &str) -> Option<PathBuf> {
+pub(crate) fn dir_for(mount: &CgroupMount, cgroup_path: &str) -> Option<PathBuf> {
     let root = mount.root.trim_end_matches('/');
     let rel = if root.is_empty() {
         cgroup_path
@@ -174,11 +187,9 @@ pub fn dir_for(mount: &CgroupMount, cgroup_path: &str) -> Option<PathBuf> {
 pub fn detect() -> Result<Layout, super::CgroupError> {
     let p = Path::new("/proc/self/mountinfo");
     let text = std::fs::read_to_string(p).map_err(|e| super::CgroupError::io(p, e))?;
-    layout_from_mounts(&parse_mountinfo(&text)).ok_or_else(|| {
-        super::CgroupError::Invalid(
-            "no cgroup hierarchy is mounted (see /proc/self/mountinfo)".into(),
-        )
-    })
+    layout_from_mounts(&parse_mountinfo(&text)).ok_or(super::CgroupError::NoHierarchy(
+        "no cgroup hierarchy is mounted (see /proc/self/mountinfo)",
+    ))
 }
 
 /// The caller's own cgroups.

@@ -5,83 +5,137 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The numbers of one `events --stats` event.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Stats {
+    /// CPU time and throttling.
     pub cpu: Cpu,
+    /// Memory use and limits.
     pub memory: Memory,
+    /// Number of processes and their limit.
     pub pids: Pids,
+    /// Block I/O counters.
     pub blkio: Blkio,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// Huge page use per page size (`2MB`, `1GB`).
     pub hugetlb: BTreeMap<String, Hugetlb>,
 }
 
+/// CPU time and CFS throttling.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Cpu {
+    /// Time used.
     pub usage: CpuUsage,
+    /// Throttling by the CFS quota.
     pub throttling: Throttling,
 }
 
+/// CPU time used, in nanoseconds.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct CpuUsage {
+    /// All CPU time.
     pub total: u64,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Per CPU (v1 only).
     pub percpu: Vec<u64>,
+    /// Time in the kernel.
     pub kernel: u64,
+    /// Time in user space.
     pub user: u64,
 }
 
+/// CFS bandwidth throttling.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Throttling {
+    /// Enforcement periods elapsed.
     pub periods: u64,
+    /// Periods in which the cgroup was throttled.
     pub throttled_periods: u64,
+    /// Total throttled time, in nanoseconds.
     pub throttled_time: u64,
 }
 
+/// One memory counter set, in bytes (`u64::MAX`: no limit).
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct MemoryEntry {
+    /// The limit.
     pub limit: u64,
+    /// Use now.
     pub usage: u64,
+    /// Highest use seen.
     pub max: u64,
+    /// How often the limit was hit.
     pub failcnt: u64,
 }
 
+/// Memory use.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Memory {
+    /// Page cache (`cache` on v1, `file` on v2).
     pub cache: u64,
+    /// Memory.
     pub usage: MemoryEntry,
+    /// Memory+swap on v1, swap alone on v2.
     pub swap: MemoryEntry,
+    /// Kernel memory (v1 only).
     pub kernel: MemoryEntry,
     #[serde(rename = "kernelTCP")]
+    /// Kernel TCP buffers (v1 only).
     pub kernel_tcp: MemoryEntry,
     /// The memory.stat map.
     pub raw: BTreeMap<String, u64>,
 }
 
+/// Process count.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Pids {
+    /// Processes now.
     pub current: u64,
+    /// The limit (0: none, as runc reports it).
     pub limit: u64,
 }
 
+/// One per-device block I/O counter.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct BlkioEntry {
+    /// Device major number.
     pub major: u64,
+    /// Device minor number.
     pub minor: u64,
+    /// `Read` or `Write`.
     pub op: String,
+    /// Bytes or operations.
     pub value: u64,
 }
 
+/// Block I/O done, per device.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Blkio {
+    /// Bytes transferred.
     pub io_service_bytes_recursive: Vec<BlkioEntry>,
+    /// Operations done.
     pub io_serviced_recursive: Vec<BlkioEntry>,
 }
 
+/// Huge page use of one page size, in bytes.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct Hugetlb {
+    /// Use now.
     pub usage: u64,
+    /// Highest use seen (v1 only).
     pub max: u64,
+    /// How often the limit was hit.
     pub failcnt: u64,
 }
 
@@ -101,7 +155,7 @@ fn num(dir: &Path, f: &str) -> u64 {
 }
 
 /// `key value` lines into a map.
-pub fn flat_map(text: &str) -> BTreeMap<String, u64> {
+pub(crate) fn flat_map(text: &str) -> BTreeMap<String, u64> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.split_whitespace();
@@ -111,7 +165,7 @@ pub fn flat_map(text: &str) -> BTreeMap<String, u64> {
 }
 
 /// One key of a flat keyed file (`memory.events`, `cgroup.events`, `memory.oom_control`).
-pub fn flat_key(text: &str, key: &str) -> Option<u64> {
+pub(crate) fn flat_key(text: &str, key: &str) -> Option<u64> {
     flat_map(text).get(key).copied()
 }
 
@@ -138,7 +192,7 @@ fn page_sizes() -> Vec<String> {
 }
 
 /// v1 stats; `dir_of` maps a controller to the container's directory in its hierarchy.
-pub fn v1(dir_of: &dyn Fn(&str) -> Option<PathBuf>) -> Stats {
+pub(crate) fn v1(dir_of: &dyn Fn(&str) -> Option<PathBuf>) -> Stats {
     let mut s = Stats::default();
     if let Some(d) = dir_of("cpuacct") {
         s.cpu.usage.total = num(&d, "cpuacct.usage");
@@ -211,7 +265,7 @@ pub fn v1(dir_of: &dyn Fn(&str) -> Option<PathBuf>) -> Stats {
 }
 
 /// v2 stats from the container's cgroup directory.
-pub fn v2(d: &Path) -> Stats {
+pub(crate) fn v2(d: &Path) -> Stats {
     let mut s = Stats::default();
     let cpu = flat_map(&rd(d, "cpu.stat"));
     let g = |m: &BTreeMap<String, u64>, k: &str| m.get(k).copied().unwrap_or(0);

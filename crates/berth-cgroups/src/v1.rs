@@ -2,7 +2,7 @@
 //! the controller-less cgroup2 mount as well so nothing of it is left outside its cgroups).
 
 use super::mountinfo::{self, CgroupMount, ProcCgroup};
-use super::plan::{self, Host};
+use super::plan::{self, Host, Online};
 use super::{devices, fs, stats, CgroupError, CgroupManager, CgroupPlacement, CgroupVersion};
 use oci_spec::runtime::LinuxResources;
 use std::cell::{Cell, RefCell};
@@ -21,7 +21,7 @@ struct Hier {
     dir: PathBuf,
 }
 
-pub struct V1Manager {
+pub(crate) struct V1Manager {
     path: String,
     hiers: Vec<Hier>,
     /// Directories this instance created in `apply`, removed again by `destroy`.
@@ -31,7 +31,7 @@ pub struct V1Manager {
 }
 
 impl V1Manager {
-    pub fn open(
+    pub(crate) fn open(
         mounts: &[CgroupMount],
         unified: Option<&CgroupMount>,
         own: &[ProcCgroup],
@@ -43,11 +43,9 @@ impl V1Manager {
         for m in mounts.iter().chain(unified) {
             let own_path = mountinfo::own_path(own, &m.controllers).unwrap_or("/");
             let p = super::resolve_path(cgroups_path, id, own_path)?;
-            let dir = mountinfo::dir_for(m, &p).ok_or_else(|| {
-                CgroupError::Invalid(format!(
-                    "cgroup {p} is outside the part of the hierarchy mounted at {}",
-                    m.mount_point.display()
-                ))
+            let dir = mountinfo::dir_for(m, &p).ok_or_else(|| CgroupError::OutsideMount {
+                path: p.clone(),
+                mount: m.mount_point.clone(),
             })?;
             if path.is_none() || m.controllers.iter().any(|c| c == "cpu") {
                 path = Some(p);
@@ -59,7 +57,7 @@ impl V1Manager {
                 dir,
             });
         }
-        let path = path.ok_or_else(|| CgroupError::Invalid("no cgroup v1 hierarchy".into()))?;
+        let path = path.ok_or(CgroupError::NoHierarchy("no cgroup v1 hierarchy"))?;
         Ok(V1Manager {
             path,
             hiers,
@@ -68,7 +66,7 @@ impl V1Manager {
         })
     }
 
-    pub fn from_placement(p: &CgroupPlacement) -> Result<V1Manager, CgroupError> {
+    pub(crate) fn from_placement(p: &CgroupPlacement) -> Result<V1Manager, CgroupError> {
         let hiers = p
             .dirs
             .iter()
@@ -155,6 +153,9 @@ impl Host for V1Host<'_> {
     fn read(&self, ctrl: &str, file: &str) -> Option<String> {
         self.0.dir_of(ctrl).and_then(|d| fs::read(&d, file).ok())
     }
+    fn online(&self, set: Online) -> String {
+        plan::online_from_sysfs(set)
+    }
 }
 
 impl CgroupManager for V1Manager {
@@ -199,7 +200,7 @@ impl CgroupManager for V1Manager {
             .dir_of("pids")
             .or_else(|| self.dir_of("freezer"))
             .or_else(|| self.hiers.first().map(|h| h.dir.clone()))
-            .ok_or_else(|| CgroupError::Invalid("no cgroup hierarchy".into()))?;
+            .ok_or(CgroupError::NoHierarchy("no cgroup hierarchy"))?;
         fs::procs_recursive(&dir)
     }
 
@@ -243,7 +244,7 @@ impl CgroupManager for V1Manager {
     fn freeze(&self) -> Result<(), CgroupError> {
         let d = self
             .freezer_dir()
-            .ok_or_else(|| CgroupError::Invalid("the freezer controller is not mounted".into()))?;
+            .ok_or(CgroupError::NoController("freezer"))?;
         fs::write(&d, "freezer.state", "FROZEN")?;
         // FREEZING can linger while tasks are in uninterruptible sleep; re-asking helps.
         let ok = fs::wait_until(Duration::from_secs(5), || {
@@ -258,17 +259,14 @@ impl CgroupManager for V1Manager {
             Ok(())
         } else {
             let _ = fs::write(&d, "freezer.state", "THAWED");
-            Err(CgroupError::Invalid(format!(
-                "{}: the cgroup did not freeze",
-                d.display()
-            )))
+            Err(CgroupError::NotFrozen(d))
         }
     }
 
     fn thaw(&self) -> Result<(), CgroupError> {
         let d = self
             .freezer_dir()
-            .ok_or_else(|| CgroupError::Invalid("the freezer controller is not mounted".into()))?;
+            .ok_or(CgroupError::NoController("freezer"))?;
         fs::write(&d, "freezer.state", "THAWED")?;
         fs::wait_until(Duration::from_secs(5), || {
             fs::read(&d, "freezer.state")
@@ -292,7 +290,7 @@ impl CgroupManager for V1Manager {
     fn oom_kills(&self) -> Result<u64, CgroupError> {
         let d = self
             .dir_of("memory")
-            .ok_or_else(|| CgroupError::Invalid("the memory controller is not mounted".into()))?;
+            .ok_or(CgroupError::NoController("memory"))?;
         Ok(stats::flat_key(&fs::read(&d, "memory.oom_control")?, "oom_kill").unwrap_or(0))
     }
 

@@ -1,7 +1,7 @@
 //! The cgroup v2 (unified hierarchy) backend.
 
 use super::mountinfo::{self, CgroupMount, ProcCgroup};
-use super::plan::{self, Host};
+use super::plan::{self, Host, Online};
 use super::{devices, fs, stats, CgroupError, CgroupManager, CgroupPlacement, CgroupVersion};
 use oci_spec::runtime::LinuxResources;
 use std::cell::{Cell, RefCell};
@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub struct V2Manager {
+pub(crate) struct V2Manager {
     path: String,
     mount: PathBuf,
     dir: PathBuf,
@@ -19,7 +19,7 @@ pub struct V2Manager {
 }
 
 impl V2Manager {
-    pub fn open(
+    pub(crate) fn open(
         m: &CgroupMount,
         own: &[ProcCgroup],
         cgroups_path: Option<&str>,
@@ -34,11 +34,9 @@ impl V2Manager {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|| "/".into());
         let path = super::resolve_path(cgroups_path, id, &parent)?;
-        let dir = mountinfo::dir_for(m, &path).ok_or_else(|| {
-            CgroupError::Invalid(format!(
-                "cgroup {path} is outside the part of the hierarchy mounted at {}",
-                m.mount_point.display()
-            ))
+        let dir = mountinfo::dir_for(m, &path).ok_or_else(|| CgroupError::OutsideMount {
+            path: path.clone(),
+            mount: m.mount_point.clone(),
         })?;
         Ok(V2Manager {
             path,
@@ -49,10 +47,15 @@ impl V2Manager {
         })
     }
 
-    pub fn from_placement(p: &CgroupPlacement) -> Result<V2Manager, CgroupError> {
-        let dir = p.dirs.get("").cloned().ok_or_else(|| {
-            CgroupError::Invalid("cgroup v2 placement without a directory".into())
-        })?;
+    pub(crate) fn from_placement(p: &CgroupPlacement) -> Result<V2Manager, CgroupError> {
+        let dir = p
+            .dirs
+            .get("")
+            .cloned()
+            .ok_or_else(|| CgroupError::Placement {
+                path: p.path.clone(),
+                reason: "has no cgroup v2 directory",
+            })?;
         Ok(V2Manager {
             path: p.path.to_string_lossy().into_owned(),
             mount: PathBuf::from("/"),
@@ -60,10 +63,6 @@ impl V2Manager {
             created: RefCell::new(Vec::new()),
             fresh: Cell::new(false),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Enables every available controller from the mount point down to the container's parent.
@@ -124,6 +123,9 @@ impl Host for V2Host<'_> {
     fn read(&self, _ctrl: &str, file: &str) -> Option<String> {
         fs::read(&self.m.dir, file).ok()
     }
+    fn online(&self, set: Online) -> String {
+        plan::online_from_sysfs(set)
+    }
 }
 
 impl CgroupManager for V2Manager {
@@ -140,10 +142,7 @@ impl CgroupManager for V2Manager {
 
     fn set(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if !self.dir.exists() {
-            return Err(CgroupError::Invalid(format!(
-                "cgroup {} does not exist",
-                self.dir.display()
-            )));
+            return Err(CgroupError::Missing(self.dir.clone()));
         }
         let host = V2Host {
             m: self,
@@ -209,10 +208,7 @@ impl CgroupManager for V2Manager {
             Ok(())
         } else {
             let _ = fs::write(&self.dir, "cgroup.freeze", "0");
-            Err(CgroupError::Invalid(format!(
-                "{}: the cgroup did not freeze",
-                self.dir.display()
-            )))
+            Err(CgroupError::NotFrozen(self.dir.clone()))
         }
     }
 

@@ -2,11 +2,13 @@
 //! every field the runtime will apply before anything is created, container ids, and the defaults
 //! `berth spec` writes (runc's).
 
+mod devices;
 mod id;
 mod load;
 mod raw;
 mod validate;
 
+pub use devices::{DefaultDevice, DEFAULT_DEVICES};
 pub use id::validate_container_id;
 pub use load::{load_bundle, BundleConfig};
 pub use raw::{check_raw_config, RawConfigError};

@@ -63,16 +63,13 @@ fn char_dev(name: &str, major: u64, minor: u64) -> DeviceNode {
     }
 }
 
-/// The nodes every container gets (the runtime-spec's default devices).
+/// The nodes every container gets (the runtime-spec's default devices, the list the device
+/// cgroup allows too).
 pub fn default_devices() -> Vec<DeviceNode> {
-    vec![
-        char_dev("null", 1, 3),
-        char_dev("zero", 1, 5),
-        char_dev("full", 1, 7),
-        char_dev("random", 1, 8),
-        char_dev("urandom", 1, 9),
-        char_dev("tty", 5, 0),
-    ]
+    berth_spec::DEFAULT_DEVICES
+        .iter()
+        .map(|d| char_dev(d.name, u64::from(d.major), u64::from(d.minor)))
+        .collect()
 }
 
 /// Largest major/minor the kernel's dev_t encoding holds (12 and 20 bits on the old ABI,

@@ -1,0 +1,193 @@
+//! The cpu controller: `linux.resources.cpu` except `cpus`/`mems` (see [`super::cpuset`]).
+
+use super::{unsupported, Planner};
+use crate::{convert, CgroupError};
+use oci_spec::runtime::{LinuxCpu, LinuxResources};
+
+pub(super) fn plan(p: &mut Planner, r: &LinuxResources) -> Result<(), CgroupError> {
+    let Some(c) = r.cpu() else { return Ok(()) };
+    validate(c)?;
+    if p.v2 {
+        v2(p, c)
+    } else {
+        v1(p, c)
+    }
+}
+
+/// The one validator of the cpu fields, for both versions. 0 means "unset" for shares, quota,
+/// period and the realtime pair.
+fn validate(c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        if !(2..=262_144).contains(&s) {
+            return Err(CgroupError::field(
+                "cpu.shares",
+                format!("invalid value {s} (2..=262144)"),
+            ));
+        }
+    }
+    for (v, field) in [
+        (c.quota(), "cpu.quota"),
+        (c.realtime_runtime(), "cpu.realtimeRuntime"),
+    ] {
+        if let Some(v) = v.filter(|v| *v < -1) {
+            return Err(CgroupError::field(field, format!("invalid value {v}")));
+        }
+    }
+    if let Some(i) = c.idle() {
+        if !(0..=1).contains(&i) {
+            return Err(CgroupError::field(
+                "cpu.idle",
+                format!("invalid value {i} (0 or 1)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn v1(p: &mut Planner, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        p.w("cpu", "cpu.shares", s.to_string(), "cpu.shares")?;
+    }
+    if let Some(per) = c.period().filter(|v| *v != 0) {
+        p.w("cpu", "cpu.cfs_period_us", per.to_string(), "cpu.period")?;
+    }
+    if let Some(q) = c.quota().filter(|v| *v != 0) {
+        p.w("cpu", "cpu.cfs_quota_us", q.to_string(), "cpu.quota")?;
+    }
+    if let Some(b) = c.burst() {
+        p.w("cpu", "cpu.cfs_burst_us", b.to_string(), "cpu.burst")?;
+    }
+    // The rt period must be in place before a runtime that fits in it.
+    if let Some(per) = c.realtime_period().filter(|v| *v != 0) {
+        p.w(
+            "cpu",
+            "cpu.rt_period_us",
+            per.to_string(),
+            "cpu.realtimePeriod",
+        )?;
+    }
+    if let Some(rt) = c.realtime_runtime().filter(|v| *v != 0) {
+        p.w(
+            "cpu",
+            "cpu.rt_runtime_us",
+            rt.to_string(),
+            "cpu.realtimeRuntime",
+        )?;
+    }
+    if let Some(i) = c.idle() {
+        p.w("cpu", "cpu.idle", i.to_string(), "cpu.idle")?;
+    }
+    Ok(())
+}
+
+/// v2's cpu.max line from a validated quota and period (both non-zero when given; quota -1 is
+/// `max`); what is not given keeps its current value.
+fn cpu_max(quota: Option<i64>, period: Option<u64>, current: &str) -> Option<String> {
+    if quota.is_none() && period.is_none() {
+        return None;
+    }
+    let mut cur = current.split_whitespace();
+    let cur_quota = cur.next().unwrap_or("max").to_string();
+    let cur_period = cur.next().unwrap_or("100000").to_string();
+    let q = match quota {
+        Some(q) if q < 0 => "max".to_string(),
+        Some(q) => q.to_string(),
+        None => cur_quota,
+    };
+    let p = period.map_or(cur_period, |p| p.to_string());
+    Some(format!("{q} {p}"))
+}
+
+fn v2(p: &mut Planner, c: &LinuxCpu) -> Result<(), CgroupError> {
+    if let Some(s) = c.shares().filter(|s| *s != 0) {
+        p.w(
+            "cpu",
+            "cpu.weight",
+            convert::shares_to_weight(s).to_string(),
+            "cpu.shares",
+        )?;
+    }
+    let cur = p.host.read("cpu", "cpu.max").unwrap_or_default();
+    let quota = c.quota().filter(|v| *v != 0);
+    let period = c.period().filter(|v| *v != 0);
+    if let Some(line) = cpu_max(quota, period, &cur) {
+        let field = if quota.is_some() {
+            "cpu.quota"
+        } else {
+            "cpu.period"
+        };
+        p.w("cpu", "cpu.max", line, field)?;
+    }
+    if let Some(b) = c.burst() {
+        p.w("cpu", "cpu.max.burst", b.to_string(), "cpu.burst")?;
+    }
+    if c.realtime_runtime().is_some_and(|v| v != 0) {
+        return Err(unsupported("cpu.realtimeRuntime", "v2"));
+    }
+    if c.realtime_period().is_some_and(|v| v != 0) {
+        return Err(unsupported("cpu.realtimePeriod", "v2"));
+    }
+    if let Some(i) = c.idle() {
+        p.w("cpu", "cpu.idle", i.to_string(), "cpu.idle")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{files, refused_alike, res, v1_host, v2_host};
+    use super::super::{plan_v1, plan_v2};
+    use super::cpu_max;
+
+    #[test]
+    fn cpu_max_lines() {
+        assert_eq!(
+            cpu_max(Some(50_000), None, "max 100000"),
+            Some("50000 100000".into())
+        );
+        assert_eq!(
+            cpu_max(None, Some(20_000), "max 100000"),
+            Some("max 20000".into())
+        );
+        assert_eq!(cpu_max(Some(-1), Some(1000), ""), Some("max 1000".into()));
+        assert_eq!(cpu_max(None, None, ""), None);
+    }
+
+    #[test]
+    fn shares_and_quota_on_each_version() {
+        let r = res(r#"{"cpu":{"shares":1024,"quota":25000}}"#);
+        assert_eq!(
+            files(&plan_v1(&r, &v1_host()).unwrap()),
+            vec![("cpu.shares", "1024"), ("cpu.cfs_quota_us", "25000")]
+        );
+        // The v2 weight of the v1 default share is the v2 default; the period is kept.
+        assert_eq!(
+            files(&plan_v2(&r, &v2_host()).unwrap()),
+            vec![("cpu.weight", "100"), ("cpu.max", "25000 100000")]
+        );
+    }
+
+    #[test]
+    fn impossible_values_are_refused_on_both_versions() {
+        for (j, msg) in [
+            (
+                r#"{"cpu":{"quota":-7}}"#,
+                "linux.resources.cpu.quota: invalid value -7",
+            ),
+            (
+                r#"{"cpu":{"shares":262145}}"#,
+                "linux.resources.cpu.shares: invalid value 262145 (2..=262144)",
+            ),
+            (
+                r#"{"cpu":{"idle":2}}"#,
+                "linux.resources.cpu.idle: invalid value 2 (0 or 1)",
+            ),
+            (
+                r#"{"cpu":{"realtimeRuntime":-5}}"#,
+                "linux.resources.cpu.realtimeRuntime: invalid value -5",
+            ),
+        ] {
+            assert_eq!(refused_alike(j), msg);
+        }
+    }
+}
