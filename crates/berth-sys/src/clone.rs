@@ -28,8 +28,7 @@ pub fn clone_process(flags: libc::c_int) -> io::Result<CloneResult> {
             0 as libc::c_ulong,
         )
     };
-    match ret {
-        -1 => Err(io::Error::last_os_error()),
+    match crate::ret::cvt(ret)? {
         0 => Ok(CloneResult::Child),
         pid => Ok(CloneResult::Parent { child: pid as i32 }),
     }

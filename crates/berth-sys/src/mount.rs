@@ -55,17 +55,11 @@ fn cstr(s: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(ret)
-    }
-}
+use crate::ret::cvt;
 
 /// Turns a syscall's returned fd into an owned one.
 fn owned(ret: libc::c_long) -> io::Result<OwnedFd> {
-    let fd = check(ret)? as RawFd;
+    let fd = cvt(ret)? as RawFd;
     // SAFETY: the kernel just returned this fd to us and nothing else owns it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
@@ -89,7 +83,7 @@ pub fn clone_tree(fd: BorrowedFd<'_>, recursive: bool) -> io::Result<OwnedFd> {
 /// Attaches the detached (or moves the attached) mount `from` onto the object `to` refers to.
 pub fn move_mount_fd(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: both paths are valid empty C strings; the fds are borrowed and open.
-    check(unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_move_mount,
             from.as_raw_fd(),
@@ -109,7 +103,7 @@ pub fn mount_setattr_fd(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -
         flags |= AT_RECURSIVE;
     }
     // SAFETY: attr points to a live, properly sized struct mount_attr; the path is "".
-    check(unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
@@ -133,7 +127,7 @@ pub fn fsopen(fstype: &str) -> io::Result<OwnedFd> {
 pub fn fsconfig_flag(fs: BorrowedFd<'_>, key: &str) -> io::Result<()> {
     let k = cstr(key)?;
     // SAFETY: k is a valid C string; value must be NULL for SET_FLAG.
-    check(unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
             fs.as_raw_fd(),
@@ -151,7 +145,7 @@ pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &str, value: &str) -> io::Result
     let k = cstr(key)?;
     let v = cstr(value)?;
     // SAFETY: k and v are valid C strings for the duration of the call.
-    check(unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
             fs.as_raw_fd(),
@@ -167,7 +161,7 @@ pub fn fsconfig_string(fs: BorrowedFd<'_>, key: &str, value: &str) -> io::Result
 /// `fsconfig(FSCONFIG_CMD_CREATE)`: creates the superblock from the options set so far.
 pub fn fsconfig_create(fs: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: no pointers are passed for FSCONFIG_CMD_CREATE.
-    check(unsafe {
+    cvt(unsafe {
         libc::syscall(
             libc::SYS_fsconfig,
             fs.as_raw_fd(),
@@ -233,22 +227,16 @@ pub fn mount(
             p(&d) as *const libc::c_void,
         )
     };
-    if ret < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(ret)?;
+    Ok(())
 }
 
 /// `umount2(target, flags)` (MNT_DETACH for a lazy unmount).
 pub fn umount2(target: &str, flags: libc::c_int) -> io::Result<()> {
     let t = cstr(target)?;
     // SAFETY: t is a valid C string.
-    if unsafe { libc::umount2(t.as_ptr(), flags) } < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(unsafe { libc::umount2(t.as_ptr(), flags) })?;
+    Ok(())
 }
 
 /// `pivot_root(new_root, put_old)`; `pivot_root(".", ".")` stacks the old root on the new one.
@@ -256,7 +244,7 @@ pub fn pivot_root(new_root: &str, put_old: &str) -> io::Result<()> {
     let n = cstr(new_root)?;
     let o = cstr(put_old)?;
     // SAFETY: both are valid C strings.
-    check(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) })?;
+    cvt(unsafe { libc::syscall(libc::SYS_pivot_root, n.as_ptr(), o.as_ptr()) })?;
     Ok(())
 }
 
@@ -267,9 +255,7 @@ pub fn statfs_type(path: &str) -> io::Result<i64> {
     let p = cstr(path)?;
     let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
     // SAFETY: st is a valid out-pointer of the right type.
-    if unsafe { libc::statfs(p.as_ptr(), st.as_mut_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    cvt(unsafe { libc::statfs(p.as_ptr(), st.as_mut_ptr()) })?;
     // SAFETY: statfs succeeded, so it filled the struct.
     Ok(unsafe { st.assume_init() }.f_type as i64)
 }

@@ -1,35 +1,28 @@
 //! Namespace calls: setns, unshare, hostname.
 
+use crate::ret::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
-
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
 
 /// Joins the namespace `fd` refers to; `nstype` is its CLONE_NEW* flag (checked by the kernel).
 pub fn setns(fd: BorrowedFd<'_>, nstype: libc::c_int) -> io::Result<()> {
     // SAFETY: plain syscall on a valid, borrowed descriptor.
-    check(unsafe { libc::setns(fd.as_raw_fd(), nstype) })
+    cvt(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
 }
 
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: plain syscall with integer flags.
-    check(unsafe { libc::unshare(flags) })
+    cvt(unsafe { libc::unshare(flags) }).map(drop)
 }
 
 pub fn sethostname(name: &str) -> io::Result<()> {
     // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
-    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })
+    cvt(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
 }
 
 pub fn setdomainname(name: &str) -> io::Result<()> {
     // SAFETY: the pointer and length describe `name`'s bytes, valid for the call.
-    check(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) })
+    cvt(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
 }
 
 /// Gives the process a new session keyring named `name`, so containers do not share the host's
@@ -46,9 +39,5 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
             cname.as_ptr(),
         )
     };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    cvt(r).map(drop)
 }

@@ -56,14 +56,12 @@ pub fn openat2(
                 std::mem::size_of::<OpenHow>(),
             )
         };
-        if ret >= 0 {
+        match crate::ret::cvt(ret) {
             // SAFETY: the kernel returned a fresh fd that nothing else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
-        }
-        let err = io::Error::last_os_error();
-        // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
-        if err.raw_os_error() != Some(libc::EAGAIN) {
-            return Err(err);
+            Ok(fd) => return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+            // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
+            Err(err) if err.raw_os_error() == Some(libc::EAGAIN) => continue,
+            Err(err) => return Err(err),
         }
     }
 }

@@ -42,9 +42,5 @@ pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
             0,
         )
     };
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    crate::ret::cvt(r).map(drop)
 }

@@ -83,14 +83,11 @@ pub fn personality(persona: u32) -> io::Result<u32> {
 pub fn capbset_read(cap: u32) -> io::Result<Option<bool>> {
     // SAFETY: PR_CAPBSET_READ takes an integer argument and touches no memory of ours.
     let rc = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
-    if rc == -1 {
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EINVAL) {
-            return Ok(None);
-        }
-        return Err(err);
+    match cvt(rc) {
+        Ok(rc) => Ok(Some(rc == 1)),
+        Err(err) if err.raw_os_error() == Some(libc::EINVAL) => Ok(None),
+        Err(err) => Err(err),
     }
-    Ok(Some(rc == 1))
 }
 
 /// `prctl(PR_CAPBSET_DROP, cap)`: removes `cap` from the bounding set (needs CAP_SETPCAP).

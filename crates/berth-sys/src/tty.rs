@@ -1,15 +1,8 @@
 //! Terminal calls: pty allocation, controlling terminal, window size, raw mode.
 
+use crate::ret::cvt;
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-
-fn check(r: libc::c_int) -> io::Result<()> {
-    if r == -1 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
 
 /// Opens a new pty pair through /dev/ptmx (resolved in the caller's root, i.e. the container's
 /// devpts); returns (master, slave, slave path).
@@ -35,10 +28,10 @@ use std::os::unix::fs::OpenOptionsExt;
 pub fn make_controlling_stdio(tty: BorrowedFd<'_>) -> io::Result<()> {
     nix::unistd::setsid()?;
     // SAFETY: TIOCSCTTY takes an integer argument; the descriptor is valid for the call.
-    check(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) })?;
+    cvt(unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) })?;
     for target in 0..3 {
         // SAFETY: dup2 onto the standard descriptors, which this process owns.
-        check(unsafe { libc::dup2(tty.as_raw_fd(), target) })?;
+        cvt(unsafe { libc::dup2(tty.as_raw_fd(), target) })?;
     }
     Ok(())
 }
@@ -51,7 +44,7 @@ pub fn get_winsize(fd: BorrowedFd<'_>) -> io::Result<libc::winsize> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCGWINSZ writes one winsize into `ws`, which lives for the call.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
     Ok(ws)
 }
 
@@ -63,7 +56,7 @@ pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> io::Result<()> {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ reads one winsize from `ws`, which lives for the call.
-    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) })
+    cvt(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
 }
 
 /// Puts a terminal in raw mode; the returned settings restore it.
