@@ -1,6 +1,7 @@
 //! berth-sys: thin wrappers over the kernel calls berth makes, and the mountinfo parser. Everything above this module works
 //! with typed values and `std::io::Error`s; only here is `libc` called directly.
 
+pub mod bpf;
 pub mod clone;
 pub mod fd;
 pub mod mount;
