@@ -179,23 +179,6 @@ pub fn mkdirat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
     cvt(unsafe { libc::mkdirat(dir.as_raw_fd(), n.as_ptr(), mode as libc::mode_t) }).map(drop)
 }
 
-/// Creates an empty regular file `name` in `dir`; never follows a symlink there (O_EXCL).
-pub fn create_file_at(dir: BorrowedFd<'_>, name: &OsStr, mode: u32) -> io::Result<()> {
-    let n = cpath(name)?;
-    // SAFETY: n is a valid C string.
-    let fd = cvt(unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            mode as libc::c_uint,
-        )
-    })?;
-    // SAFETY: fresh fd; wrapping it closes it.
-    drop(unsafe { OwnedFd::from_raw_fd(fd) });
-    Ok(())
-}
-
 /// `mknodat(dir, name, mode, dev)`: `mode` holds the file type (S_IFCHR...) and permissions.
 pub fn mknodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32, dev: u64) -> io::Result<()> {
     let n = cpath(name)?;
@@ -206,22 +189,6 @@ pub fn mknodat(dir: BorrowedFd<'_>, name: &OsStr, mode: u32, dev: u64) -> io::Re
             n.as_ptr(),
             mode as libc::mode_t,
             dev as libc::dev_t,
-        )
-    })
-    .map(drop)
-}
-
-/// chown of one entry of `dir` without following a symlink.
-pub fn lchownat(dir: BorrowedFd<'_>, name: &OsStr, uid: u32, gid: u32) -> io::Result<()> {
-    let n = cpath(name)?;
-    // SAFETY: n is a valid C string.
-    cvt(unsafe {
-        libc::fchownat(
-            dir.as_raw_fd(),
-            n.as_ptr(),
-            uid,
-            gid,
-            libc::AT_SYMLINK_NOFOLLOW,
         )
     })
     .map(drop)

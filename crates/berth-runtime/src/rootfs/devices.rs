@@ -6,9 +6,7 @@
 use super::error::RootfsError;
 use super::inroot;
 use berth_sys::mount as sys;
-use berth_sys::path::{
-    lchownat, lstat_at, mknodat, open_path, readlinkat, symlinkat, umask, unlinkat,
-};
+use berth_sys::path::{lstat_at, mknodat, open_path, readlinkat, symlinkat, umask, unlinkat};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::ffi::OsStr;
 use std::io;
@@ -185,7 +183,8 @@ pub fn create_device(
     );
     umask(old);
     made.map_err(|e| dev_err(node, "mknodat", e))?;
-    lchownat(parent.as_fd(), name, node.uid, node.gid).map_err(|e| dev_err(node, "fchownat", e))
+    berth_sys::tree::lchown_at(parent.as_fd(), name, node.uid, node.gid)
+        .map_err(|e| dev_err(node, "fchownat", e))
 }
 
 /// In a user namespace: an empty file at the node's path with the host's node bound onto it.

@@ -4,8 +4,8 @@
 //! every missing entry is created by name relative to an in-root opened parent fd.
 
 use berth_sys::path::{
-    cpath, create_file_at, mkdirat, open_in_root, openat2, readlinkat, RESOLVE_IN_ROOT,
-    RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+    cpath, mkdirat, open_in_root, openat2, readlinkat, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+    RESOLVE_NO_SYMLINKS,
 };
 use std::collections::VecDeque;
 use std::ffi::{OsStr, OsString};
@@ -64,7 +64,7 @@ pub fn open_or_create(root: BorrowedFd<'_>, path: &Path, kind: Kind) -> io::Resu
             Some(fd) => Some(fd),
             None => {
                 let created = if pending.is_empty() && kind == Kind::File {
-                    create_file_at(parent.as_fd(), &name, 0o644)
+                    berth_sys::tree::create_new_file_at(parent.as_fd(), &name, 0o644).map(drop)
                 } else {
                     mkdirat(parent.as_fd(), &name, 0o755)
                 };
