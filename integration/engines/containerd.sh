@@ -22,6 +22,7 @@ start_registry
 
 own_empty_dir /run/containerd
 own_empty_dir /run/containerd/s
+own_empty_dir /run/containerd/fifo # ctr run's default --fifo-dir
 own_cgroup_parent "$NS"
 cat >"$WORK/config.toml" <<EOF
 version = 2
@@ -115,7 +116,8 @@ check_stdout_stderr() {
 }
 
 check_stdin() {
-	assert_eq 3 "$(printf 'one\ntwo\nthree\n' | CR --rm "$BB" r1 wc -l)" "lines read from stdin"
+	# (ctr run forwards stdin but never closes it at EOF: read a line rather than to the end)
+	assert_eq one "$(printf 'one\ntwo\n' | CR --rm "$BB" r1 head -n 1)" "line read from stdin"
 }
 
 check_tty() {

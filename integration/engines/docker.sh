@@ -15,6 +15,7 @@ BRIDGE=${DOCKER_BRIDGE:-berthdk0}
 BRIDGE_CIDR=${DOCKER_BRIDGE_CIDR:-10.213.7.1/24}
 INIT_COMM=docker-init
 PRIVILEGED_CAPS=all
+ULIMIT_EXTRA=
 EXEC_MISSING_RC=126 # dockerd 20.10 answers 126 to every exec start error
 
 for b in "$DOCKERD" "$DOCKER_CLI" docker-registry skopeo jq script; do

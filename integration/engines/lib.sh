@@ -92,18 +92,22 @@ own_cgroup_parent() {
 	[ -d "/sys/fs/cgroup/$name" ] && return 0
 	on_exit "rmdir_cgroups '$name'"
 }
-rmdir_cgroups() {
-	local d
-	for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+rmdir_cgroups() { # (a conmon or shim may take a moment to leave its cgroup: retry for 10 s)
+	local d i
+	for ((i = 0; i < 100; i++)); do
+		for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
+			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		done
+		compgen -G "/sys/fs/cgroup/*/$1" >/dev/null || [ -d "/sys/fs/cgroup/$1" ] || return 0
+		sleep 0.1
 	done
-	return 0
 }
 
 # A directory outside $WORK that an engine creates for its own use (the runc v2 shim's socket
 # dir /run/containerd/s, podman's /run/netns): remove it on exit if it was not there and is empty.
+# (podman bind-mounts /run/netns onto itself, shared, the first time it makes a netns there.)
 own_empty_dir() {
-	[ -e "$1" ] || on_exit "rmdir '$1'"
+	[ -e "$1" ] || on_exit "if mountpoint -q '$1'; then umount '$1'; fi; rmdir '$1'"
 }
 
 # Wait until a command succeeds (up to $1 tenths of a second).
@@ -336,9 +340,9 @@ status_field() { # FIELD TEXT
 # The host's full capability mask (what a privileged container gets).
 host_cap_bnd() { status_field CapBnd "$(cat /proc/self/status)"; }
 
-# rc_of CMD...: run CMD, print its exit code (never fails).
+# rc_of CMD...: run CMD (its stdout goes to stderr, into the check's log), print its exit code.
 rc_of() {
 	local rc=0
-	"$@" || rc=$?
+	"$@" >&2 || rc=$?
 	echo "$rc"
 }
