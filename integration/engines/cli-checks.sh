@@ -74,8 +74,6 @@ check_stdin_i() {
 done" "$out" "lines read from stdin"
 }
 
-# The engine sets the tty size after the process starts: wait (up to 10 s) until it is set.
-WAIT_SIZE='for i in $(seq 100); do case "$(stty size 2>/dev/null)" in "" | "0 0") sleep 0.1 ;; *) break ;; esac; done'
 check_tty_it() {
 	local out
 	# shellcheck disable=SC2016

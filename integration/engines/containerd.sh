@@ -124,7 +124,7 @@ check_stdin() {
 
 check_tty() {
 	local out
-	out=$(script -qec "stty rows 33 cols 77; $C_CMD run ${RUN_OPTS[*]} --rm -t $BB r1 sh -c 'tty; stty size'" /dev/null | tr -d '\r')
+	out=$(script -qec "stty rows 33 cols 77; $C_CMD run ${RUN_OPTS[*]} --rm -t $BB r1 sh -c '$WAIT_SIZE; tty; stty size'" /dev/null | tr -d '\r')
 	echo "$out"
 	assert_match "/dev/pts/[0-9]+" "$out" "tty inside"
 	assert_match "33 77" "$out" "terminal size inside"

@@ -262,6 +262,10 @@ start_registry() {
 	export REGISTRY BB BBU DEB
 }
 
+# The engine sets the tty size after the process starts: wait (up to 10 s) until it is set.
+# shellcheck disable=SC2034,SC2016 # used by the engine scripts, expanded in the container
+WAIT_SIZE='for i in $(seq 100); do case "$(stty size 2>/dev/null)" in "" | "0 0") sleep 0.1 ;; *) break ;; esac; done'
+
 # --- TAP ----------------------------------------------------------------------
 T_N=0
 T_PASS=0

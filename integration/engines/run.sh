@@ -32,7 +32,8 @@ mkdir -p "$RESULTS_DIR"
 # What a run may leave behind, as text; compared before and after each engine.
 leftovers() {
 	{
-		pgrep -a -f '/tmp/engines-|containerd-shim|conmon ' | cut -d' ' -f2- | sed 's/^/process: /'
+		# (zombies are dead already: reaping the shims is pid 1's business)
+		ps -eo stat=,args= | awk '$1 !~ /^Z/ && /\/tmp\/engines-|containerd-shi[m]|conmo[n] / { $1 = ""; print "process:" $0 }'
 		awk '$5 ~ "^/tmp/engines-" || $5 ~ "^/run/netns/" || $5 ~ "^/run/containerd" { print "mount: " $5 }' /proc/self/mountinfo
 		find /run/netns -mindepth 1 -printf 'netns: %f\n' 2>/dev/null
 		for d in /sys/fs/cgroup/*/engines-docker /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/engines; do
