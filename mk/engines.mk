@@ -7,3 +7,6 @@
 
 integration: $(if $(RUNTIME),,release)
 	RUNTIME="$(if $(RUNTIME),$(RUNTIME),target/release/berth)" bash integration/engines/run.sh
+
+# The run with berth takes about 3-4 minutes here (images are built once into /var/cache/berth-engines).
+EXTRA_TESTS += integration
