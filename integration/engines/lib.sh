@@ -59,6 +59,7 @@ trap 'exit 130' INT TERM HUP
 new_workdir() {
 	WORK=$(mktemp -d "/tmp/engines-$1.XXXXXX")
 	mkdir -p "$WORK/logs" "$WORK/host"
+	on_exit remove_new_cgroup_top
 	if [ "${KEEP_WORK:-0}" != 1 ]; then
 		on_exit "rm -rf '$WORK'"
 	fi
@@ -96,10 +97,30 @@ rmdir_cgroups() { # (a conmon or shim may take a moment to leave its cgroup: ret
 	local d i
 	for ((i = 0; i < 100; i++)); do
 		for d in /sys/fs/cgroup/*/"$1" /sys/fs/cgroup/"$1"; do
-			[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$d" ] || continue
+			if mountpoint -q "$(dirname "$d")"; then
+				find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			else
+				# a controller the host does not mount: the engines still mkdir its path (and
+				# conmon writes a `tasks` file there) on the tmpfs; plain files and directories
+				rm -rf "$d"
+			fi
 		done
 		compgen -G "/sys/fs/cgroup/*/$1" >/dev/null || [ -d "/sys/fs/cgroup/$1" ] || return 0
 		sleep 0.1
+	done
+}
+
+# Top-level entries the engines add to /sys/fs/cgroup (directories for controllers the host does
+# not mount, made by MkdirAll on the tmpfs): removed on exit unless they are mounted.
+_cgroup_top_before=$(ls /sys/fs/cgroup 2>/dev/null)
+remove_new_cgroup_top() {
+	local p e
+	for p in /sys/fs/cgroup/*; do
+		e=${p##*/}
+		grep -qx "$e" <<<"$_cgroup_top_before" && continue
+		mountpoint -q "/sys/fs/cgroup/$e" && continue
+		rm -rf "/sys/fs/cgroup/${e:?}"
 	done
 }
 

@@ -36,6 +36,7 @@ leftovers() {
 		ps -eo stat=,args= | awk '$1 !~ /^Z/ && /\/tmp\/engines-|containerd-shi[m]|conmo[n] / { $1 = ""; print "process:" $0 }'
 		awk '$5 ~ "^/tmp/engines-" || $5 ~ "^/run/netns/" || $5 ~ "^/run/containerd" { print "mount: " $5 }' /proc/self/mountinfo
 		find /run/netns -mindepth 1 -printf 'netns: %f\n' 2>/dev/null
+		find /sys/fs/cgroup -mindepth 1 -maxdepth 1 -printf 'cgroupfs entry: %f\n'
 		for p in /run/netns /run/containerd /var/lib/cni /dev/shm/libpod_lock /etc/docker/key.json; do
 			[ -e "$p" ] && echo "path: $p"
 		done
