@@ -3,13 +3,15 @@
 
 use anyhow::{Context, Result};
 use berth_runtime::container::{CreateOptions, Runtime};
-use berth_runtime::logging::{self, LogFormat};
 use berth_runtime::process::LaunchOptions;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use runc_log::{LogFormat, RuncLog};
 use std::io::Write;
 use std::path::PathBuf;
 
 mod cli_cgroups;
+mod foreground;
+mod runc_log;
 
 #[derive(Parser, Debug)]
 #[command(name = "berth", version = version_text(), about = "berth: an OCI container runtime", disable_version_flag = true)]
@@ -240,12 +242,12 @@ fn main() {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     };
-    logging::init(cli.log.clone(), format, cli.debug);
+    let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
     match dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = format!("{e:#}");
-            logging::error(&msg);
+            logger.write(log::Level::Error, &msg);
             let _ = writeln!(std::io::stderr(), "berth: {msg}");
             // runc's convention: exec exits 255 when the process could not be started.
             let code = if e.downcast_ref::<ExecFailed>().is_some() {
@@ -268,7 +270,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Create { id, opts } => {
-            runtime.create(&id, &create_options(&opts), false)?;
+            runtime.create(&id, &create_options(&opts))?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -280,7 +282,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts,
             detach,
             keep,
-        } => Ok(runtime.run(&id, &create_options(&opts), detach, keep)?),
+        } => {
+            if !detach {
+                foreground::block_all().context("blocking signals")?;
+            }
+            let launched = runtime.run(&id, &create_options(&opts), detach)?;
+            if detach {
+                return Ok(0);
+            }
+            let code = foreground::forward_until_exit(launched.pid, launched.console);
+            if !keep {
+                runtime.delete(&id, true)?;
+            }
+            Ok(code)
+        }
         Command::Exec {
             id,
             command,
@@ -326,9 +341,21 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 console_socket,
                 preserve_fds,
             };
-            runtime
+            if !detach {
+                foreground::block_all().map_err(|e| {
+                    anyhow::Error::new(ExecFailed(format!("blocking signals: {e}")))
+                })?;
+            }
+            let launched = runtime
                 .exec(&id, &opts)
-                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))
+                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))?;
+            if detach {
+                return Ok(0);
+            }
+            Ok(foreground::forward_until_exit(
+                launched.pid,
+                launched.console,
+            ))
         }
         Command::State { id } => {
             let state = runtime.state(&id)?;
@@ -336,10 +363,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
-            let sig = berth_runtime::process::signals::parse_signal(
-                signal.as_deref().unwrap_or("SIGTERM"),
-            )
-            .map_err(anyhow::Error::msg)?;
+            let sig = foreground::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
             runtime.kill(&id, sig, all)?;
             Ok(0)
         }

@@ -16,9 +16,6 @@ pub struct CreateOptions {
     pub launch: LaunchOptions,
 }
 
-/// What `create_in` made: the state to save, the cgroup and the terminal's master.
-type Made = (ContainerState, Box<dyn CgroupManager>, Option<OwnedFd>);
-
 /// A container just created, its state directory still locked by us.
 pub(crate) struct Created {
     pub dir: ContainerDir,
@@ -28,15 +25,15 @@ pub(crate) struct Created {
 }
 
 impl Runtime {
-    /// `berth create`: returns the init's pid.
-    pub fn create(
-        &self,
-        id: &str,
-        opts: &CreateOptions,
-        foreground: bool,
-    ) -> Result<i32, ContainerError> {
-        self.create_locked(id, opts, foreground)
-            .map(|c| c.state.pid)
+    /// `berth create`: sets up the container `id` from `opts.bundle` up to its init blocked on
+    /// `exec.fifo`, saves its state and returns the init's pid. The init is a child of the calling
+    /// process (see [`crate::wait_for_exit`]). A terminal (`process.terminal`) needs
+    /// `opts.console_socket`. On failure nothing is left behind.
+    ///
+    /// The calling process must be single-threaded (the init is cloned from it): with more than
+    /// one thread this fails with [`ContainerError::MultiThreaded`] before anything is made.
+    pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32, ContainerError> {
+        self.create_locked(id, opts, false).map(|c| c.state.pid)
     }
 
     pub(crate) fn create_locked(
@@ -50,22 +47,21 @@ impl Runtime {
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;
         crate::security::validate(&cfg.spec)?;
+        super::ensure_single_threaded()?;
 
-        let dir = self.root.create(id)?;
-        let (state, cgroup, console) = match self.create_in(&dir, &cfg, opts, id) {
-            Ok(made) => made,
-            Err(e) => {
-                let _ = dir.remove();
-                return Err(e);
-            }
+        let mut made = HalfMade {
+            dir: Some(self.root.create(id)?),
+            cgroup: None,
+            init: None,
         };
-        let saved = dir.save(&state).map_err(ContainerError::from);
-        if let Err(e) = saved.and_then(|_| write_pid_file(opts, state.pid)) {
-            kill_init(state.pid);
-            let _ = cgroup.destroy();
-            let _ = dir.remove();
-            return Err(e);
+        let (state, console) = self.create_in(&mut made, &cfg, opts, id)?;
+        if let Some(dir) = &made.dir {
+            dir.save(&state)?;
         }
+        write_pid_file(opts, state.pid)?;
+        let dir = made.disarm().ok_or_else(|| {
+            ContainerError::Invalid(format!("container {id:?}: state directory lost"))
+        })?;
         Ok(Created {
             dir,
             state,
@@ -107,16 +103,15 @@ impl Runtime {
         Ok(())
     }
 
-    /// Makes the fifo and the cgroup and launches the init; on failure removes what it made
-    /// (the caller removes the state directory).
+    /// Makes the fifo and the cgroup and launches the init, recording each in `made`.
     fn create_in(
         &self,
-        dir: &ContainerDir,
+        made: &mut HalfMade,
         cfg: &BundleConfig,
         opts: &CreateOptions,
         id: &str,
-    ) -> Result<Made, ContainerError> {
-        let fifo = dir.fifo_path();
+    ) -> Result<(ContainerState, Option<OwnedFd>), ContainerError> {
+        let fifo = self.root.fifo_path(id);
         // 0622: the init writes to it after switching to the container's user.
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .map_err(|e| io(format!("creating {}", fifo.display()))(e.into()))?;
@@ -133,23 +128,18 @@ impl Runtime {
             id,
             self.systemd_cgroup,
         )?;
+        let cgroup: &dyn CgroupManager = &**made.cgroup.insert(cgroup);
         let mut launch = opts.launch.clone();
         launch.id = id.to_string();
-        let launched = match crate::process::launch(cfg, &launch, &fifo, cgroup.as_ref()) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = cgroup.destroy();
-                return Err(e.into());
-            }
-        };
+        // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
+        // nothing since has started a thread).
+        let launched = unsafe { crate::process::launch(cfg, &launch, &fifo, cgroup)? };
         let pid = launched.pid;
+        made.init = Some(pid);
         let mut console = launched.console;
         if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
-            if let Err(e) = crate::process::terminal::send_to_console_socket(socket, master) {
-                kill_init(pid);
-                let _ = cgroup.destroy();
-                return Err(io(format!("--console-socket {}", socket.display()))(e));
-            }
+            crate::process::terminal::send_to_console_socket(socket, master)
+                .map_err(io(format!("--console-socket {}", socket.display())))?;
             console = None;
         }
         if let Some(master) = &console {
@@ -177,7 +167,7 @@ impl Runtime {
             cgroup: Some(cgroup.placement()),
             config: cfg.spec.clone(),
         };
-        Ok((state, cgroup, console))
+        Ok((state, console))
     }
 }
 
@@ -200,11 +190,33 @@ pub(crate) fn write_pid_file_at(path: &Path, pid: i32) -> Result<(), ContainerEr
     std::fs::rename(&tmp, &path).map_err(io(format!("--pid-file {}", path.display())))
 }
 
-/// Kills a just-created init that we are abandoning, and reaps it.
-pub(crate) fn kill_init(pid: i32) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    crate::process::reap(pid);
+/// A container being made. Until [`HalfMade::disarm`], dropping it undoes what exists so far:
+/// the init is killed and reaped, the cgroup removed, the state directory removed.
+struct HalfMade {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    init: Option<i32>,
+}
+
+impl HalfMade {
+    /// The container is complete: keep everything, hand back its (still locked) directory.
+    fn disarm(mut self) -> Option<ContainerDir> {
+        self.init = None;
+        self.cgroup = None;
+        self.dir.take()
+    }
+}
+
+impl Drop for HalfMade {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init.take() {
+            crate::process::kill_and_reap(&crate::process::Victim::child(pid));
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! `exec`: runs another process in a created or running container.
 
 use super::{io, ContainerError, Runtime};
+use crate::process::Launched;
 use crate::state::Status;
 use oci_spec::runtime::Process;
 use std::path::PathBuf;
@@ -59,8 +60,15 @@ impl Runtime {
         process_from_args(&base, o)
     }
 
-    /// `berth exec`: returns the process's exit code (foreground) or 0 (detached).
-    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<i32, ContainerError> {
+    /// `berth exec`: starts `opts.process` in the created or running container `id` and returns
+    /// once it has exec'd, with its pid and, for a foreground process with a terminal (`detach`
+    /// false), the master of its pty. The process is a child of the calling process: waiting for
+    /// it (see [`crate::wait_for_exit`]), forwarding signals and proxying its terminal are the
+    /// caller's; this call leaves the caller's signal mask and stdio alone.
+    ///
+    /// The calling process must be single-threaded: with more than one thread this fails with
+    /// [`ContainerError::MultiThreaded`] before anything is started.
+    pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Launched, ContainerError> {
         berth_spec::validate_container_id(id)?;
         let state = self.root.peek(id)?.ok_or_else(|| {
             ContainerError::WrongState(format!("container {id:?} is still being created"))
@@ -109,11 +117,11 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| ContainerError::Invalid("container has no cgroup recorded".into()))?;
         let cgroup = berth_cgroups::from_placement(placement)?;
-        if !opts.detach {
-            crate::process::signals::block_all().map_err(|e| io("blocking signals")(e.into()))?;
-        }
-        let launched =
-            crate::process::exec::spawn(&spec, state.pid, opts.preserve_fds, cgroup.as_ref())?;
+        super::ensure_single_threaded()?;
+        // SAFETY: the process is single-threaded (checked just above).
+        let launched = unsafe {
+            crate::process::exec::spawn(&spec, state.pid, opts.preserve_fds, cgroup.as_ref())?
+        };
         let mut console = launched.console;
         if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
             crate::process::terminal::send_to_console_socket(socket, master)
@@ -126,13 +134,10 @@ impl Runtime {
         if let Some(path) = &opts.pid_file {
             super::create::write_pid_file_at(path, launched.pid)?;
         }
-        if opts.detach {
-            return Ok(0);
-        }
-        Ok(crate::process::signals::forward_until_exit(
-            launched.pid,
+        Ok(Launched {
+            pid: launched.pid,
             console,
-        ))
+        })
     }
 }
 

@@ -40,8 +40,26 @@ pub enum ContainerError {
     /// The operation does not fit the container's status; the message says which.
     #[error("{0}")]
     WrongState(String),
+    /// `create`, `run` and `exec` clone processes from the calling process, which is only sound
+    /// while it has a single thread.
+    #[error("the calling process has {threads} threads: containers can only be created from a single-threaded process")]
+    MultiThreaded { threads: usize },
     #[error("{0}")]
     Invalid(String),
+}
+
+/// Fails unless the calling process has exactly one thread. The init and exec'd processes are
+/// copies of the calling thread made with a raw clone(2) that run Rust code before exec: a lock
+/// held by another thread at that moment would never be released in the copy.
+pub(crate) fn ensure_single_threaded() -> Result<(), ContainerError> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map_err(io("reading /proc/self/task"))?
+        .count();
+    if threads == 1 {
+        Ok(())
+    } else {
+        Err(ContainerError::MultiThreaded { threads })
+    }
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
@@ -90,8 +108,7 @@ impl Runtime {
             status,
         );
         if let Err(e) = crate::hooks::run(&state.config, kind, &json) {
-            crate::logging::warn(&e.to_string());
-            eprintln!("berth: warning: {e}");
+            log::warn!("{e}");
         }
     }
 

@@ -210,7 +210,8 @@ pub(super) fn exec_program(
     program: &Program,
     spec: &oci_spec::runtime::Spec,
 ) -> Result<std::convert::Infallible, String> {
-    // The runtime blocked every signal before cloning (to forward them); the mask survives execve.
+    // The caller may have blocked signals before the clone (berth's command line blocks them all,
+    // to forward them); the mask survives execve, so it is emptied here.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),

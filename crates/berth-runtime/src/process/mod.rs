@@ -11,12 +11,15 @@
 pub mod exec;
 pub mod exec_path;
 mod init;
-pub mod signals;
+mod reap;
 pub mod sync;
 pub mod terminal;
 
+pub use reap::{exit_code, wait_for_exit};
+pub(crate) use reap::{kill_and_reap, reap, Victim};
+
 use crate::hooks::HookKind;
-use crate::namespaces::NamespacePlan;
+use crate::namespaces::{Join, NamespacePlan};
 use berth_cgroups::CgroupManager;
 use berth_spec::BundleConfig;
 use berth_sys::clone::{clone_process, exit_now, CloneResult};
@@ -69,7 +72,14 @@ pub struct Launched {
 
 /// Starts the container's init and waits until it is set up and blocked on exec.fifo.
 /// On failure the init is killed and reaped before returning.
-pub fn launch(
+///
+/// # Safety
+///
+/// The calling process must be single-threaded: the init (and the intermediate, when there is
+/// one) is a copy of the calling thread made with a raw `clone(2)` and runs Rust code (which
+/// allocates) before it execs; a lock another thread held at the clone would never be released
+/// in the child.
+pub unsafe fn launch(
     cfg: &BundleConfig,
     opts: &LaunchOptions,
     fifo: &Path,
@@ -85,32 +95,44 @@ pub fn launch(
         .open(fifo)
         .map_err(sys(format!("opening {}", fifo.display())))?;
     let fifo = OwnedFd::from(fifo);
-    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-    let init_pid = if plan.needs_intermediate() {
-        match clone_process(0).map_err(sys("fork"))? {
-            CloneResult::Child => {
-                drop(ours);
-                intermediate_main(cfg, &plan, opts, fifo, &theirs)
-            }
-            CloneResult::Parent { child } => {
-                drop(theirs);
-                let msg = ours.recv();
-                reap(child);
-                match msg {
-                    Ok(Some(SyncMsg::InitPid { pid })) => pid,
-                    other => return Err(unexpected(other)),
-                }
-            }
+    let init_main = |chan: &SyncChannel| {
+        init::run(cfg, &plan, opts, fifo, chan);
+    };
+    let (ours, init_pid) = if plan.needs_intermediate() {
+        // The intermediate joins the namespaces the config names by path, then unshares a new
+        // time namespace (only children enter it, and its offsets must be written before any
+        // do), then clones the init.
+        let joins: Vec<Join> = plan
+            .joins
+            .iter()
+            .map(|(t, path)| Join {
+                what: format!("linux.namespaces: {t} namespace"),
+                path: path.clone(),
+                flag: crate::namespaces::clone_flag(*t),
+            })
+            .collect();
+        let new_time = || enter_new_time_namespace(&plan);
+        // SAFETY: single-threaded, as this function's caller guarantees.
+        unsafe {
+            spawn_via_intermediate(
+                &joins,
+                new_time,
+                plan.clone_flags,
+                "the container init",
+                init_main,
+            )?
         }
     } else {
+        let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
         match clone_process(plan.clone_flags).map_err(sys("clone"))? {
             CloneResult::Child => {
                 drop(ours);
-                init::run(cfg, &plan, opts, fifo, &theirs)
+                init_main(&theirs);
+                exit_now(1)
             }
             CloneResult::Parent { child } => {
                 drop(theirs);
-                child
+                (ours, child)
             }
         }
     };
@@ -120,12 +142,77 @@ pub fn launch(
             console,
         }),
         Err(e) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(init_pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            reap(init_pid);
+            kill_and_reap(&Victim::child(init_pid));
             Err(e)
+        }
+    }
+}
+
+/// In the intermediate: a new time namespace, with its offsets, for the init to be cloned into.
+fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), String> {
+    if !plan.new_time {
+        return Ok(());
+    }
+    berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME)
+        .map_err(|e| format!("linux.namespaces: new time namespace: {e}"))?;
+    if !plan.time_offsets.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
+            .map_err(|e| format!("linux.timeOffsets: writing /proc/self/timens_offsets: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Spawning through an intermediate, shared by `create` (namespaces joined by path, a new time
+/// namespace) and `exec` (every namespace of the container):
+///
+/// ```text
+/// caller ──fork──▶ intermediate ──setns… , then──clone(CLONE_PARENT | clone_flags)──▶ process
+/// ```
+/// A pid or time namespace is only entered by children of the process that joined it, hence the
+/// intermediate; CLONE_PARENT keeps the caller the process's parent so it can wait for it. The
+/// intermediate sends the process's pid over the sync channel and exits; it is reaped here.
+/// Returns the caller's end of the channel (the process holds the other) and the pid;
+/// `process_main` runs in the process and does not return (it execs or exits; should it return,
+/// the process exits 1). `what` names the process in errors.
+///
+/// # Safety
+///
+/// The calling process must be single-threaded (see [`launch`]).
+pub(crate) unsafe fn spawn_via_intermediate(
+    joins: &[Join],
+    then: impl FnOnce() -> Result<(), String>,
+    clone_flags: libc::c_int,
+    what: &str,
+    process_main: impl FnOnce(&SyncChannel),
+) -> Result<(SyncChannel, i32), ProcessError> {
+    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+    match clone_process(0).map_err(sys("fork"))? {
+        CloneResult::Child => {
+            drop(ours);
+            let chan = &theirs;
+            if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
+                chan.fail_and_exit(e)
+            }
+            match clone_process(clone_flags | libc::CLONE_PARENT) {
+                Ok(CloneResult::Child) => {
+                    process_main(chan);
+                    exit_now(1)
+                }
+                Ok(CloneResult::Parent { child }) => {
+                    let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+                    exit_now(code)
+                }
+                Err(e) => chan.fail_and_exit(format!("clone of {what}: {e}")),
+            }
+        }
+        CloneResult::Parent { child } => {
+            drop(theirs);
+            let msg = ours.recv();
+            reap(child);
+            match msg {
+                Ok(Some(SyncMsg::InitPid { pid })) => Ok((ours, pid)),
+                other => Err(unexpected(other)),
+            }
         }
     }
 }
@@ -214,60 +301,5 @@ pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError 
             what: "reading from container init".into(),
             source: e,
         },
-    }
-}
-
-/// The intermediate: joins the namespaces the config names by path, unshares a new time
-/// namespace (only children enter it, and its offsets must be written before any do), then
-/// clones the init as a sibling (CLONE_PARENT) so the runtime is its parent.
-fn intermediate_main(
-    cfg: &BundleConfig,
-    plan: &NamespacePlan,
-    opts: &LaunchOptions,
-    fifo: OwnedFd,
-    chan: &SyncChannel,
-) -> ! {
-    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
-    let joins: Vec<crate::namespaces::Join> = plan
-        .joins
-        .iter()
-        .map(|(t, path)| crate::namespaces::Join {
-            what: format!("linux.namespaces: {t} namespace"),
-            path: path.clone(),
-            flag: crate::namespaces::clone_flag(*t),
-        })
-        .collect();
-    if let Err(e) = crate::namespaces::join_all(&joins) {
-        fail(e);
-    }
-    if plan.new_time {
-        if let Err(e) = berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME) {
-            fail(format!("linux.namespaces: new time namespace: {e}"));
-        }
-        if !plan.time_offsets.is_empty() {
-            if let Err(e) = std::fs::write("/proc/self/timens_offsets", &plan.time_offsets) {
-                fail(format!(
-                    "linux.timeOffsets: writing /proc/self/timens_offsets: {e}"
-                ));
-            }
-        }
-    }
-    match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
-        Ok(CloneResult::Child) => init::run(cfg, plan, opts, fifo, chan),
-        Ok(CloneResult::Parent { child }) => {
-            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
-            exit_now(code)
-        }
-        Err(e) => fail(format!("clone of the container init: {e}")),
-    }
-}
-
-/// Waits for a child, ignoring EINTR; a child already reaped is not an error.
-pub fn reap(pid: i32) {
-    loop {
-        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ => return,
-        }
     }
 }
