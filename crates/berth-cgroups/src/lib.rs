@@ -146,7 +146,8 @@ pub fn resolve_path(
     Ok(format!("/{}", parts.join("/")))
 }
 
-fn systemd_running() -> bool {
+/// Whether systemd is the init of this host (it creates /run/systemd/system at boot).
+pub fn systemd_is_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
@@ -194,7 +195,7 @@ pub fn open_for_container(
     systemd: bool,
 ) -> Result<Box<dyn CgroupManager>, CgroupError> {
     if systemd {
-        if !systemd_running() {
+        if !systemd_is_running() {
             return Err(CgroupError::Invalid(
                 "--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the default cgroupfs driver".into(),
             ));

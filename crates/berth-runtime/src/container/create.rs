@@ -76,7 +76,7 @@ impl Runtime {
         opts: &CreateOptions,
         foreground: bool,
     ) -> Result<(), ContainerError> {
-        if self.systemd_cgroup && !Path::new("/run/systemd/system").is_dir() {
+        if self.systemd_cgroup && !berth_cgroups::systemd_is_running() {
             return Err(ContainerError::Invalid(
                 "systemd cgroup flag passed, but systemd support for managing cgroups is not available".into(),
             ));
