@@ -246,7 +246,7 @@ fn main() {
     match dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = error_text(&e);
             logger.write(log::Level::Error, &msg);
             let _ = writeln!(std::io::stderr(), "berth: {msg}");
             // runc's convention: exec exits 255 when the process could not be started.
@@ -312,9 +312,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             no_new_privs,
             preserve_fds,
         } => {
-            let failed = |e: berth_runtime::container::ContainerError| {
-                anyhow::Error::new(ExecFailed(e.to_string()))
-            };
+            let failed =
+                |e: berth_runtime::container::ContainerError| anyhow::Error::new(ExecFailed(e));
             let process = match process {
                 Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
                 None => {
@@ -343,12 +342,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             };
             if !detach {
                 foreground::block_all().map_err(|e| {
-                    anyhow::Error::new(ExecFailed(format!("blocking signals: {e}")))
+                    failed(berth_runtime::container::ContainerError::Io {
+                        what: "blocking signals".into(),
+                        source: e.into(),
+                    })
                 })?;
             }
-            let launched = runtime
-                .exec(&id, &opts)
-                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))?;
+            let launched = runtime.exec(&id, &opts).map_err(failed)?;
             if detach {
                 return Ok(0);
             }
@@ -415,17 +415,41 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// An `exec` that failed before its process started.
+/// An `exec` that failed before its process started: the library's error, marked for the exit
+/// status (its message and sources are the library error's own).
 #[derive(Debug)]
-struct ExecFailed(String);
+struct ExecFailed(berth_runtime::container::ContainerError);
 
 impl std::fmt::Display for ExecFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl std::error::Error for ExecFailed {}
+impl std::error::Error for ExecFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0)
+    }
+}
+
+/// The whole error chain, `: `-separated, each link told once: a link whose text the one above
+/// it already ends with (an error that formats its cause into its own message) is skipped.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut last = String::new();
+    for link in e.chain() {
+        let t = link.to_string();
+        if !last.is_empty() && last.ends_with(&t) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&t);
+        last = t;
+    }
+    text
+}
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
     CreateOptions {
@@ -444,6 +468,28 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chain_told_once() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e =
+            anyhow::Error::new(std::io::Error::new(io.kind(), io.to_string())).context("opening x");
+        assert_eq!(error_text(&e), format!("opening x: {io}"));
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl std::fmt::Display for Repeats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading y: {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Repeats(std::io::Error::from_raw_os_error(libc::ENOENT)));
+        assert_eq!(error_text(&e), format!("reading y: {io}"));
+    }
 
     #[test]
     fn single_dash_long_options() {

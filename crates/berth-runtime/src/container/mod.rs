@@ -31,7 +31,8 @@ pub enum ContainerError {
     Rootfs(#[from] crate::rootfs::RootfsError),
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
-    #[error("{what}: {source}")]
+    /// A file or system call the operation needed failed; `what` names it.
+    #[error("{what}")]
     Io {
         what: String,
         #[source]
@@ -108,7 +109,7 @@ impl Runtime {
             status,
         );
         if let Err(e) = crate::hooks::run(&state.config, kind, &json) {
-            log::warn!("{e}");
+            log::warn!("{}", crate::process::sync::chain_text(&e));
         }
     }
 

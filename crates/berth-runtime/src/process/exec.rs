@@ -9,7 +9,7 @@
 //! intermediate; CLONE_PARENT keeps the runtime the process's parent so it can wait for it.
 
 use super::init::{become_process, exec_program};
-use super::sync::{SyncChannel, SyncMsg};
+use super::sync::{InitError, SyncChannel, SyncMsg};
 use super::{
     kill_and_reap, spawn_via_intermediate, sys, unexpected, Launched, ProcessError, Victim,
 };
@@ -97,17 +97,21 @@ pub unsafe fn spawn(
 }
 
 fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
-    let run = || -> Result<std::convert::Infallible, String> {
+    let run = || -> Result<std::convert::Infallible, InitError> {
         // Still berth, already inside the container: keep its processes out of our /proc entries.
         berth_sys::process::set_dumpable(false)
-            .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+            .map_err(|e| InitError::sys("prctl(PR_SET_DUMPABLE)", &e))?;
         match chan.recv() {
             Ok(Some(SyncMsg::Go { .. })) => {}
-            other => return Err(format!("unexpected message from the runtime: {other:?}")),
+            other => {
+                return Err(InitError::new(format!(
+                    "unexpected message from the runtime: {other:?}"
+                )))
+            }
         }
         let program = become_process(spec, chan, preserve_fds, false)?;
         chan.send(&SyncMsg::Ready)
-            .map_err(|e| format!("telling the runtime we are ready: {e}"))?;
+            .map_err(|e| InitError::sys("telling the runtime we are ready", &e))?;
         exec_program(&program, spec)
     };
     match run() {

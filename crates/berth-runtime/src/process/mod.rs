@@ -26,6 +26,7 @@ use berth_sys::clone::{clone_process, exit_now, CloneResult};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+pub use sync::InitError;
 use sync::{SyncChannel, SyncMsg};
 
 /// `create`'s flags that shape the init.
@@ -40,15 +41,17 @@ pub struct LaunchOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    #[error("{what}: {source}")]
+    /// A system call or file the runtime's side of the launch needed failed; `what` names it.
+    #[error("{what}")]
     Sys {
         what: String,
         #[source]
         source: std::io::Error,
     },
-    /// The init (or intermediate) reported a failure; the message names what failed.
-    #[error("{0}")]
-    Init(String),
+    /// The init (or intermediate, or exec'd process) reported a failure, or died before it was
+    /// set up.
+    #[error(transparent)]
+    Init(#[from] InitError),
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
     #[error(transparent)]
@@ -149,15 +152,16 @@ pub unsafe fn launch(
 }
 
 /// In the intermediate: a new time namespace, with its offsets, for the init to be cloned into.
-fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), String> {
+fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), InitError> {
     if !plan.new_time {
         return Ok(());
     }
     berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME)
-        .map_err(|e| format!("linux.namespaces: new time namespace: {e}"))?;
+        .map_err(|e| InitError::sys("linux.namespaces: new time namespace", &e))?;
     if !plan.time_offsets.is_empty() {
-        std::fs::write("/proc/self/timens_offsets", &plan.time_offsets)
-            .map_err(|e| format!("linux.timeOffsets: writing /proc/self/timens_offsets: {e}"))?;
+        std::fs::write("/proc/self/timens_offsets", &plan.time_offsets).map_err(|e| {
+            InitError::sys("linux.timeOffsets: writing /proc/self/timens_offsets", &e)
+        })?;
     }
     Ok(())
 }
@@ -180,7 +184,7 @@ fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), String> {
 /// The calling process must be single-threaded (see [`launch`]).
 pub(crate) unsafe fn spawn_via_intermediate(
     joins: &[Join],
-    then: impl FnOnce() -> Result<(), String>,
+    then: impl FnOnce() -> Result<(), InitError>,
     clone_flags: libc::c_int,
     what: &str,
     process_main: impl FnOnce(&SyncChannel),
@@ -202,7 +206,7 @@ pub(crate) unsafe fn spawn_via_intermediate(
                     let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
                     exit_now(code)
                 }
-                Err(e) => chan.fail_and_exit(format!("clone of {what}: {e}")),
+                Err(e) => chan.fail_and_exit(InitError::sys(format!("clone of {what}"), &e)),
             }
         }
         CloneResult::Parent { child } => {
@@ -294,9 +298,13 @@ pub fn hook_state_json(
 
 pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
     match msg {
-        Ok(Some(SyncMsg::Error { msg })) => ProcessError::Init(msg),
-        Ok(None) => ProcessError::Init("container init exited before it was set up".into()),
-        Ok(Some(m)) => ProcessError::Init(format!("unexpected message from container init: {m:?}")),
+        Ok(Some(SyncMsg::Error { error })) => ProcessError::Init(error),
+        Ok(None) => {
+            ProcessError::Init(InitError::new("container init exited before it was set up"))
+        }
+        Ok(Some(m)) => ProcessError::Init(InitError::new(format!(
+            "unexpected message from container init: {m:?}"
+        ))),
         Err(e) => ProcessError::Sys {
             what: "reading from container init".into(),
             source: e,

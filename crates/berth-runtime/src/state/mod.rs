@@ -23,7 +23,8 @@ pub enum StateError {
     Exists(String),
     #[error("container \"{0}\" does not exist")]
     DoesNotExist(String),
-    #[error("{path}: {source}")]
+    /// Reading or writing the state directory failed at `path`.
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
