@@ -2,8 +2,7 @@
 //! library and turns its errors into `berth: <message>` on stderr with exit status 1.
 
 use anyhow::{Context, Result};
-use berth_runtime::container::{CreateOptions, Runtime};
-use berth_runtime::process::LaunchOptions;
+use berth_runtime::{CreateOptions, Runtime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use runc_log::{LogFormat, RuncLog};
 use std::io::Write;
@@ -312,37 +311,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
             no_new_privs,
             preserve_fds,
         } => {
-            let failed =
-                |e: berth_runtime::container::ContainerError| anyhow::Error::new(ExecFailed(e));
+            let failed = |e: berth_runtime::ContainerError| anyhow::Error::new(ExecFailed(e));
             let process = match process {
                 Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
                 None => {
                     if command.is_empty() {
                         anyhow::bail!("exec: a command is required (or --process FILE)");
                     }
-                    let o = berth_runtime::container::exec::ExecOverrides {
-                        args: command,
-                        env,
-                        cwd,
-                        user,
-                        additional_gids,
-                        caps,
-                        tty,
-                        no_new_privs,
-                    };
+                    let mut o = berth_runtime::ExecOverrides::new(command);
+                    o.env = env;
+                    o.cwd = cwd;
+                    o.user = user;
+                    o.additional_gids = additional_gids;
+                    o.caps = caps;
+                    o.tty = tty;
+                    o.no_new_privs = no_new_privs;
                     runtime.exec_process_from_args(&id, &o).map_err(failed)?
                 }
             };
-            let opts = berth_runtime::container::exec::ExecOptions {
-                process,
-                detach,
-                pid_file,
-                console_socket,
-                preserve_fds,
-            };
+            let mut opts = berth_runtime::ExecOptions::new(process);
+            opts.detach = detach;
+            opts.pid_file = pid_file;
+            opts.console_socket = console_socket;
+            opts.preserve_fds = preserve_fds;
             if !detach {
                 foreground::block_all().map_err(|e| {
-                    failed(berth_runtime::container::ContainerError::Io {
+                    failed(berth_runtime::ContainerError::Io {
                         what: "blocking signals".into(),
                         source: e.into(),
                     })
@@ -382,7 +376,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 match format {
                     ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&list)?)?,
                     ListFormat::Table => {
-                        out.write_all(berth_runtime::container::list_table(&list).as_bytes())?
+                        out.write_all(berth_runtime::list_table(&list).as_bytes())?
                     }
                 }
             }
@@ -408,7 +402,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Features => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&berth_runtime::container::features())?
+                serde_json::to_string_pretty(&berth_runtime::features())?
             );
             Ok(0)
         }
@@ -418,7 +412,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
 /// An `exec` that failed before its process started: the library's error, marked for the exit
 /// status (its message and sources are the library error's own).
 #[derive(Debug)]
-struct ExecFailed(berth_runtime::container::ContainerError);
+struct ExecFailed(berth_runtime::ContainerError);
 
 impl std::fmt::Display for ExecFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -452,17 +446,13 @@ fn error_text(e: &anyhow::Error) -> String {
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
-    CreateOptions {
-        bundle: a.bundle.clone(),
-        console_socket: a.console_socket.clone(),
-        pid_file: a.pid_file.clone(),
-        launch: LaunchOptions {
-            id: String::new(),
-            no_pivot: a.no_pivot,
-            no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
-        },
-    }
+    let mut o = CreateOptions::new(a.bundle.clone());
+    o.console_socket = a.console_socket.clone();
+    o.pid_file = a.pid_file.clone();
+    o.no_pivot = a.no_pivot;
+    o.no_new_keyring = a.no_new_keyring;
+    o.preserve_fds = a.preserve_fds;
+    o
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! containerd's shim passes `--log <file> --log-format json` and, when a command fails, shows the
 //! `msg` of the last `"level":"error"` line to the user, so the error line must be exactly that shape.
 
-use berth_runtime::timefmt::now_rfc3339;
+use berth_runtime::now_rfc3339;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;

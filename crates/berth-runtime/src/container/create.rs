@@ -8,12 +8,34 @@ use berth_spec::BundleConfig;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+/// How to create a container (runc's `create` flags). Build it with [`CreateOptions::new`] and
+/// set the fields that differ from the defaults.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
+    /// The bundle directory, holding `config.json`.
     pub bundle: PathBuf,
+    /// An AF_UNIX socket that receives the master of the container's terminal (for a detached
+    /// container with `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// A file to write the init's pid to (atomically).
     pub pid_file: Option<PathBuf>,
-    pub launch: LaunchOptions,
+    /// Move the root with MS_MOVE and chroot instead of pivot_root (for a ramdisk root).
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one named after the container.
+    pub no_new_keyring: bool,
+    /// Pass the caller's fds 3..3+N to the container's process.
+    pub preserve_fds: u32,
+}
+
+impl CreateOptions {
+    /// The defaults for the bundle at `bundle`.
+    pub fn new(bundle: impl Into<PathBuf>) -> CreateOptions {
+        CreateOptions {
+            bundle: bundle.into(),
+            ..CreateOptions::default()
+        }
+    }
 }
 
 /// A container just created, its state directory still locked by us.
@@ -129,25 +151,18 @@ impl Runtime {
             self.systemd_cgroup,
         )?;
         let cgroup: &dyn CgroupManager = &**made.cgroup.insert(cgroup);
-        let mut launch = opts.launch.clone();
-        launch.id = id.to_string();
+        let launch = LaunchOptions {
+            id: id.to_string(),
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
+        };
         // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
         // nothing since has started a thread).
         let launched = unsafe { crate::process::launch(cfg, &launch, &fifo, cgroup)? };
         let pid = launched.pid;
         made.init = Some(pid);
-        let mut console = launched.console;
-        if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
-            crate::process::terminal::send_to_console_socket(socket, master)
-                .map_err(io(format!("--console-socket {}", socket.display())))?;
-            console = None;
-        }
-        if let Some(master) = &console {
-            // A foreground run copies the pty to its own stdout, which a terminal already
-            // translates \n → \r\n (and a pipe must get the bytes as written): turn the pty's
-            // translation off before the process can write anything, as runc does.
-            let _ = berth_sys::tty::clear_onlcr(std::os::fd::AsFd::as_fd(master));
-        }
+        let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
         let state = ContainerState {
             oci_version: cfg.spec.version().clone(),
             id: id.to_string(),

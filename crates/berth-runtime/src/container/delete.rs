@@ -4,6 +4,9 @@ use super::{ContainerError, Runtime};
 use crate::state::{ContainerDir, ContainerState, StateError, Status};
 
 impl Runtime {
+    /// `berth delete ID`: removes a stopped or created container (with `force`, any: it is
+    /// killed first): its processes, cgroup and state, then runs its poststop hooks. With
+    /// `force`, a container that does not exist is not an error.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {
         berth_spec::validate_container_id(id)?;
         let dir = match self.root.open(id) {

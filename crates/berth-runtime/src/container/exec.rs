@@ -8,27 +8,61 @@ use std::path::PathBuf;
 
 /// What the caller asked for; the process comes from `--process FILE` or from the container's
 /// own process with the command-line overrides (see [`process_from_args`]).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOptions {
+    /// The process to start (runtime-spec `process`).
     pub process: Process,
+    /// The caller will not wait for the process: a terminal then needs `console_socket`.
     pub detach: bool,
+    /// A file to write the process's pid to (atomically).
     pub pid_file: Option<PathBuf>,
+    /// An AF_UNIX socket that receives the master of the process's terminal.
     pub console_socket: Option<PathBuf>,
+    /// Pass the caller's fds 3..3+N to the process.
     pub preserve_fds: u32,
+}
+
+impl ExecOptions {
+    /// The defaults for running `process` in the foreground.
+    pub fn new(process: Process) -> ExecOptions {
+        ExecOptions {
+            process,
+            ..ExecOptions::default()
+        }
+    }
 }
 
 /// Command-line overrides of `exec` (runc's flags).
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct ExecOverrides {
+    /// The command and its arguments.
     pub args: Vec<String>,
+    /// Extra environment, `NAME=VALUE`, after the container's.
     pub env: Vec<String>,
+    /// The working directory, instead of the container's.
     pub cwd: Option<PathBuf>,
     /// `uid[:gid]`
     pub user: Option<String>,
+    /// Supplementary groups.
     pub additional_gids: Vec<u32>,
+    /// Capabilities to add to the bounding, effective and permitted sets.
     pub caps: Vec<String>,
+    /// Allocate a terminal.
     pub tty: bool,
+    /// Set no_new_privs.
     pub no_new_privs: bool,
+}
+
+impl ExecOverrides {
+    /// Running `args` with the container's settings otherwise.
+    pub fn new(args: Vec<String>) -> ExecOverrides {
+        ExecOverrides {
+            args,
+            ..ExecOverrides::default()
+        }
+    }
 }
 
 impl Runtime {
@@ -52,10 +86,7 @@ impl Runtime {
         id: &str,
         o: &ExecOverrides,
     ) -> Result<Process, ContainerError> {
-        berth_spec::validate_container_id(id)?;
-        let state = self.root.peek(id)?.ok_or_else(|| {
-            ContainerError::WrongState(format!("container {id:?} is still being created"))
-        })?;
+        let state = self.peek_saved(id, format_args!("{id:?}"))?;
         let base = state.config.process().clone().unwrap_or_default();
         process_from_args(&base, o)
     }
@@ -69,10 +100,7 @@ impl Runtime {
     /// The calling process must be single-threaded: with more than one thread this fails with
     /// [`ContainerError::MultiThreaded`] before anything is started.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Launched, ContainerError> {
-        berth_spec::validate_container_id(id)?;
-        let state = self.root.peek(id)?.ok_or_else(|| {
-            ContainerError::WrongState(format!("container {id:?} is still being created"))
-        })?;
+        let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}
             Status::Paused => {
@@ -122,15 +150,7 @@ impl Runtime {
         let launched = unsafe {
             crate::process::exec::spawn(&spec, state.pid, opts.preserve_fds, cgroup.as_ref())?
         };
-        let mut console = launched.console;
-        if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
-            crate::process::terminal::send_to_console_socket(socket, master)
-                .map_err(io(format!("--console-socket {}", socket.display())))?;
-            console = None;
-        }
-        if let Some(master) = &console {
-            let _ = berth_sys::tty::clear_onlcr(std::os::fd::AsFd::as_fd(master));
-        }
+        let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
         if let Some(path) = &opts.pid_file {
             super::create::write_pid_file_at(path, launched.pid)?;
         }

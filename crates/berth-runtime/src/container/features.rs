@@ -2,6 +2,7 @@
 
 use serde_json::{json, Value};
 
+/// The runtime-spec features document (`berth features`): what this runtime supports.
 pub fn features() -> Value {
     json!({
         "ociVersionMin": berth_spec::OCI_VERSION_MIN,

@@ -1,40 +1,53 @@
 //! Container lifecycle: create, start, run, state, kill, delete, list. Orchestration only: the
 //! work is done by the process, rootfs, cgroups and security modules.
 
-pub mod cgroup_commands;
+pub(crate) mod cgroup_commands;
 mod create;
 mod delete;
-pub mod exec;
-pub mod features;
+mod exec;
+mod features;
 mod kill;
 mod list;
 mod start;
 
+pub use cgroup_commands::{EventsOptions, PsFormat};
 pub use create::CreateOptions;
+pub use exec::{process_from_args, ExecOptions, ExecOverrides};
 pub use features::features;
 pub use list::list_table;
 
 use crate::state::{compute_status, ContainerState, OciState, StateError, StateRoot, Status};
 use std::path::PathBuf;
 
+/// Why a [`Runtime`] operation failed. The message names what failed; the cause, if any, is
+/// the [`source`](std::error::Error::source).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContainerError {
+    /// The container's state directory: it exists already, does not exist, or cannot be read.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The bundle or its `config.json`, or the container id, is invalid.
     #[error(transparent)]
     Spec(#[from] berth_spec::SpecError),
+    /// Starting the container's init or an exec'd process failed.
     #[error(transparent)]
     Process(#[from] crate::process::ProcessError),
+    /// The container's cgroup.
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
+    /// The config's root filesystem settings.
     #[error(transparent)]
     Rootfs(#[from] crate::rootfs::RootfsError),
+    /// The config's security settings.
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
     /// A file or system call the operation needed failed; `what` names it.
     #[error("{what}")]
     Io {
+        /// What failed.
         what: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -44,7 +57,11 @@ pub enum ContainerError {
     /// `create`, `run` and `exec` clone processes from the calling process, which is only sound
     /// while it has a single thread.
     #[error("the calling process has {threads} threads: containers can only be created from a single-threaded process")]
-    MultiThreaded { threads: usize },
+    MultiThreaded {
+        /// How many threads the calling process had.
+        threads: usize,
+    },
+    /// The request cannot be honoured (an option that does not fit the config, say).
     #[error("{0}")]
     Invalid(String),
 }
@@ -63,19 +80,45 @@ pub(crate) fn ensure_single_threaded() -> Result<(), ContainerError> {
     }
 }
 
+/// Hands the master of a new process's terminal to `socket` when one is given (the caller is
+/// then left without it); otherwise returns it for the caller to proxy, with the pty's \n → \r\n
+/// translation off: a foreground caller copies it to its own stdout, which a terminal already
+/// translates (and a pipe must get the bytes as written), as runc does. Done before the process
+/// can write anything.
+pub(crate) fn hand_over_console(
+    socket: Option<&std::path::Path>,
+    console: Option<std::os::fd::OwnedFd>,
+) -> Result<Option<std::os::fd::OwnedFd>, ContainerError> {
+    match (socket, console) {
+        (Some(socket), Some(master)) => {
+            crate::process::terminal::send_to_console_socket(socket, &master)
+                .map_err(io(format!("--console-socket {}", socket.display())))?;
+            Ok(None)
+        }
+        (_, Some(master)) => {
+            let _ = berth_sys::tty::clear_onlcr(std::os::fd::AsFd::as_fd(&master));
+            Ok(Some(master))
+        }
+        (_, None) => Ok(None),
+    }
+}
+
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {
     let what = what.into();
     move |source| ContainerError::Io { what, source }
 }
 
-/// The runtime's global settings (`--root`, `--systemd-cgroup`).
+/// A container runtime: where containers' state lives (`--root`) and how their cgroups are
+/// managed (`--systemd-cgroup`). Cheap to make; holds no resources.
 #[derive(Debug, Clone)]
 pub struct Runtime {
-    pub root: StateRoot,
-    pub systemd_cgroup: bool,
+    root: StateRoot,
+    systemd_cgroup: bool,
 }
 
 impl Runtime {
+    /// A runtime keeping state under `root` (made on first use); `systemd_cgroup` asks for
+    /// systemd's cgroup driver (refused where systemd is not running).
     pub fn new(root: impl Into<PathBuf>, systemd_cgroup: bool) -> Runtime {
         Runtime {
             root: StateRoot::new(root),
@@ -84,7 +127,7 @@ impl Runtime {
     }
 
     /// The status of a loaded container, computed from its live init.
-    pub fn status_of(&self, state: &ContainerState) -> Status {
+    pub(crate) fn status_of(&self, state: &ContainerState) -> Status {
         let fifo = self.root.fifo_path(&state.id).exists();
         let frozen = cgroup_commands::placement_frozen(state);
         compute_status(state.pid, state.init_start_time, fifo, frozen)
@@ -113,18 +156,28 @@ impl Runtime {
         }
     }
 
-    /// `berth state ID`.
+    /// `berth state ID`: the container's state as the runtime-spec defines it, with its status
+    /// computed now.
     pub fn state(&self, id: &str) -> Result<OciState, ContainerError> {
-        berth_spec::validate_container_id(id)?;
-        match self.root.peek(id)? {
-            Some(s) => Ok(s.to_oci(self.status_of(&s))),
-            None => Err(ContainerError::WrongState(format!(
-                "container {id:?} is still being created"
-            ))),
-        }
+        let s = self.peek_saved(id, format_args!("{id:?}"))?;
+        Ok(s.to_oci(self.status_of(&s)))
     }
 
-    /// `berth list`: every container under the root with a readable state.
+    /// The saved state of container `id`, read without its lock; one still being created is an
+    /// error whose message calls the container `name`.
+    pub(crate) fn peek_saved(
+        &self,
+        id: &str,
+        name: std::fmt::Arguments<'_>,
+    ) -> Result<ContainerState, ContainerError> {
+        berth_spec::validate_container_id(id)?;
+        self.root.peek(id)?.ok_or_else(|| {
+            ContainerError::WrongState(format!("container {name} is still being created"))
+        })
+    }
+
+    /// `berth list`: every container under the root with a readable state (one still being
+    /// created, or another runtime's leftovers, is skipped).
     pub fn list(&self) -> Result<Vec<OciState>, ContainerError> {
         let mut out = Vec::new();
         for id in self.root.ids()? {

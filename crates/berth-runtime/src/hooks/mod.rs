@@ -44,7 +44,9 @@ impl HookKind {
     }
 }
 
+/// A hook of the config failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HookError {
     /// The hook `hooks.<kind>[<index>]` (its `path`) failed; the source says how.
     #[error("hooks.{kind}[{index}] {path}")]
@@ -63,6 +65,7 @@ pub enum HookError {
 
 /// How one hook failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HookFailure {
     /// It could not be started.
     #[error("cannot run")]

@@ -106,12 +106,6 @@ impl NamespacePlan {
                 .iter()
                 .any(|(t, _)| *t == LinuxNamespaceType::User)
     }
-
-    pub fn has_new(&self, t: LinuxNamespaceType) -> bool {
-        self.clone_flags & clone_flag(t) != 0
-            || (t == LinuxNamespaceType::Time && self.new_time)
-            || (t == LinuxNamespaceType::Cgroup && self.new_cgroup)
-    }
 }
 
 /// A namespace to join: what to call it in errors, its file, its CLONE_NEW* flag.

@@ -8,12 +8,14 @@
 //! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
 //! the runtime has written its id maps and put it in its cgroup (`Go`).
 
-pub mod exec;
-pub mod exec_path;
+pub(crate) mod exec;
+pub(crate) mod exec_path;
 mod init;
 mod reap;
-pub mod sync;
-pub mod terminal;
+pub(crate) mod sync;
+pub(crate) mod terminal;
+
+pub use exec_path::NotInPath;
 
 pub use reap::{exit_code, wait_for_exit};
 pub(crate) use reap::{kill_and_reap, reap, Victim};
@@ -31,20 +33,27 @@ use sync::{SyncChannel, SyncMsg};
 
 /// `create`'s flags that shape the init.
 #[derive(Debug, Clone, Default)]
-pub struct LaunchOptions {
+pub(crate) struct LaunchOptions {
+    /// The container's id (names its session keyring).
     pub id: String,
+    /// MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// No new session keyring.
     pub no_new_keyring: bool,
     /// Fds 3..3+N are passed to the container's process.
     pub preserve_fds: u32,
 }
 
+/// Starting a container's init or an exec'd process failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProcessError {
     /// A system call or file the runtime's side of the launch needed failed; `what` names it.
     #[error("{what}")]
     Sys {
+        /// What failed.
         what: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
@@ -52,10 +61,13 @@ pub enum ProcessError {
     /// set up.
     #[error(transparent)]
     Init(#[from] InitError),
+    /// Putting the process in its cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
+    /// Applying rlimits or the OOM score from outside failed.
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
+    /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
 }
@@ -65,9 +77,13 @@ pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Pro
     move |source| ProcessError::Sys { what, source }
 }
 
-/// An init that is set up and blocked on exec.fifo.
+/// A process berth started: a container's init (from [`Runtime::run`](crate::Runtime::run)) or
+/// an exec'd process (from [`Runtime::exec`](crate::Runtime::exec)). It is a child of the
+/// calling process.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Launched {
+    /// Its pid, in the caller's pid namespace.
     pub pid: i32,
     /// The master of the container's terminal, when it has one.
     pub console: Option<OwnedFd>,

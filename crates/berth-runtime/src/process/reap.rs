@@ -86,14 +86,13 @@ pub fn exit_code(status: WaitStatus) -> Option<i32> {
 /// fails with `ECHILD`. Other children of the caller are left alone.
 pub fn wait_for_exit(pid: i32) -> std::io::Result<i32> {
     loop {
-        match waitpid(Pid::from_raw(pid), None) {
+        let status = match waitpid(Pid::from_raw(pid), None) {
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e.into()),
-            Ok(status) => {
-                if let Some(code) = exit_code(status) {
-                    return Ok(code);
-                }
-            }
+            r => r?,
+        };
+        // Stopped or continued: not the end yet.
+        if let Some(code) = exit_code(status) {
+            return Ok(code);
         }
     }
 }
