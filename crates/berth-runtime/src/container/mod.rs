@@ -188,3 +188,21 @@ impl Runtime {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloning_is_refused_while_another_thread_runs() {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let other = std::thread::spawn(move || stopped.recv());
+        let e = ensure_single_threaded().unwrap_err();
+        assert!(
+            matches!(e, ContainerError::MultiThreaded { threads } if threads >= 2),
+            "{e}"
+        );
+        stop.send(()).unwrap();
+        other.join().unwrap().unwrap();
+    }
+}
