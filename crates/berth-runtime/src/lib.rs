@@ -54,8 +54,8 @@ mod state;
 mod timefmt;
 
 pub use container::{
-    features, list_table, process_from_args, ContainerError, CreateOptions, EventsOptions,
-    ExecOptions, ExecOverrides, PsFormat, Runtime,
+    features, list_table, ContainerError, CreateOptions, EventsOptions, ExecOptions, PsFormat,
+    Runtime,
 };
 pub use hooks::{HookError, HookFailure};
 pub use process::{exit_code, wait_for_exit, InitError, Launched, NotInPath, ProcessError};

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod cli_cgroups;
+mod exec_args;
 mod foreground;
 mod runc_log;
 
@@ -311,22 +312,25 @@ fn dispatch(cli: Cli) -> Result<i32> {
             no_new_privs,
             preserve_fds,
         } => {
-            let failed = |e: berth_runtime::ContainerError| anyhow::Error::new(ExecFailed(e));
+            let failed = |e: anyhow::Error| anyhow::Error::new(ExecFailed(e));
             let process = match process {
-                Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
+                Some(path) => exec_args::process_from_file(&path).map_err(failed)?,
                 None => {
                     if command.is_empty() {
                         anyhow::bail!("exec: a command is required (or --process FILE)");
                     }
-                    let mut o = berth_runtime::ExecOverrides::new(command);
-                    o.env = env;
-                    o.cwd = cwd;
-                    o.user = user;
-                    o.additional_gids = additional_gids;
-                    o.caps = caps;
-                    o.tty = tty;
-                    o.no_new_privs = no_new_privs;
-                    runtime.exec_process_from_args(&id, &o).map_err(failed)?
+                    let o = exec_args::ExecOverrides {
+                        args: command,
+                        env,
+                        cwd,
+                        user,
+                        additional_gids,
+                        caps,
+                        tty,
+                        no_new_privs,
+                    };
+                    let base = runtime.process_of(&id).map_err(|e| failed(e.into()))?;
+                    exec_args::process_from_args(&base, &o).map_err(failed)?
                 }
             };
             let mut opts = berth_runtime::ExecOptions::new(process);
@@ -335,14 +339,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts.console_socket = console_socket;
             opts.preserve_fds = preserve_fds;
             if !detach {
-                foreground::block_all().map_err(|e| {
-                    failed(berth_runtime::ContainerError::Io {
-                        what: "blocking signals".into(),
-                        source: e.into(),
-                    })
-                })?;
+                foreground::block_all()
+                    .context("blocking signals")
+                    .map_err(failed)?;
             }
-            let launched = runtime.exec(&id, &opts).map_err(failed)?;
+            let launched = runtime.exec(&id, &opts).map_err(|e| failed(e.into()))?;
             if detach {
                 return Ok(0);
             }
@@ -409,10 +410,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
-/// An `exec` that failed before its process started: the library's error, marked for the exit
-/// status (its message and sources are the library error's own).
+/// An `exec` that failed before its process started, marked for the exit status (its message
+/// and sources are the wrapped error's own).
 #[derive(Debug)]
-struct ExecFailed(berth_runtime::ContainerError);
+struct ExecFailed(anyhow::Error);
 
 impl std::fmt::Display for ExecFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -422,8 +423,33 @@ impl std::fmt::Display for ExecFailed {
 
 impl std::error::Error for ExecFailed {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        std::error::Error::source(&self.0)
+        self.0.source()
     }
+}
+
+/// runc's words for the library errors that are about its flags: what containerd, podman and
+/// the tests read.
+fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use berth_runtime::ContainerError as E;
+    let link = match link.downcast_ref::<ExecFailed>() {
+        Some(ExecFailed(inner)) => inner.as_ref(),
+        None => link,
+    };
+    Some(match link.downcast_ref::<E>()? {
+        E::TerminalNeedsConsoleSocket => {
+            "cannot allocate tty if berth will detach without setting console socket".into()
+        }
+        E::ConsoleSocketUnused => {
+            "cannot use console socket if berth will not detach or allocate tty".into()
+        }
+        E::ConsoleSocket { path, .. } => format!("--console-socket {}", path.display()),
+        E::PidFile { path, .. } => format!("--pid-file {}", path.display()),
+        E::SystemdNotRunning => {
+            "systemd cgroup flag passed, but systemd support for managing cgroups is not available"
+                .into()
+        }
+        _ => return None,
+    })
 }
 
 /// The whole error chain, `: `-separated, each link told once: a link whose text the one above
@@ -432,7 +458,7 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     let mut last = String::new();
     for link in e.chain() {
-        let t = link.to_string();
+        let t = runc_wording(link).unwrap_or_else(|| link.to_string());
         if !last.is_empty() && last.ends_with(&t) {
             continue;
         }

@@ -99,9 +99,7 @@ impl Runtime {
         foreground: bool,
     ) -> Result<(), ContainerError> {
         if self.systemd_cgroup && !berth_cgroups::systemd_is_running() {
-            return Err(ContainerError::Invalid(
-                "systemd cgroup flag passed, but systemd support for managing cgroups is not available".into(),
-            ));
+            return Err(ContainerError::SystemdNotRunning);
         }
         // The same rules as runc: a detached container's terminal must go to a console socket,
         // and a console socket is only for a detached container with a terminal.
@@ -112,17 +110,7 @@ impl Runtime {
             .and_then(|p| p.terminal())
             .unwrap_or(false);
         let detach = !foreground;
-        if detach && terminal && opts.console_socket.is_none() {
-            return Err(ContainerError::Invalid(
-                "cannot allocate tty if berth will detach without setting console socket".into(),
-            ));
-        }
-        if (!detach || !terminal) && opts.console_socket.is_some() {
-            return Err(ContainerError::Invalid(
-                "cannot use console socket if berth will not detach or allocate tty".into(),
-            ));
-        }
-        Ok(())
+        super::check_console_socket(terminal, detach, opts.console_socket.is_some())
     }
 
     /// Makes the fifo and the cgroup and launches the init, recording each in `made`.
@@ -195,14 +183,18 @@ fn write_pid_file(opts: &CreateOptions, pid: i32) -> Result<(), ContainerError> 
 }
 
 pub(crate) fn write_pid_file_at(path: &Path, pid: i32) -> Result<(), ContainerError> {
-    let path = std::path::absolute(path).map_err(io(format!("--pid-file {}", path.display())))?;
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContainerError::PidFile { path, source }
+    };
+    let path = std::path::absolute(path).map_err(failed(path))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
-    std::fs::write(&tmp, pid.to_string()).map_err(io(format!("--pid-file {}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(io(format!("--pid-file {}", path.display())))
+    std::fs::write(&tmp, pid.to_string()).map_err(failed(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(failed(&path))
 }
 
 /// A container being made. Until [`HalfMade::disarm`], dropping it undoes what exists so far:

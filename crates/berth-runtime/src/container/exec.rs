@@ -1,13 +1,13 @@
 //! `exec`: runs another process in a created or running container.
 
-use super::{io, ContainerError, Runtime};
+use super::{ContainerError, Runtime};
 use crate::process::Launched;
 use crate::state::Status;
 use oci_spec::runtime::Process;
 use std::path::PathBuf;
 
-/// What the caller asked for; the process comes from `--process FILE` or from the container's
-/// own process with the command-line overrides (see [`process_from_args`]).
+/// How to run a process in a container (runc's `exec`): the process (runtime-spec `process`,
+/// e.g. [`Runtime::process_of`] with changes) and where its pid and terminal go.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct ExecOptions {
@@ -33,62 +33,12 @@ impl ExecOptions {
     }
 }
 
-/// Command-line overrides of `exec` (runc's flags).
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct ExecOverrides {
-    /// The command and its arguments.
-    pub args: Vec<String>,
-    /// Extra environment, `NAME=VALUE`, after the container's.
-    pub env: Vec<String>,
-    /// The working directory, instead of the container's.
-    pub cwd: Option<PathBuf>,
-    /// `uid[:gid]`
-    pub user: Option<String>,
-    /// Supplementary groups.
-    pub additional_gids: Vec<u32>,
-    /// Capabilities to add to the bounding, effective and permitted sets.
-    pub caps: Vec<String>,
-    /// Allocate a terminal.
-    pub tty: bool,
-    /// Set no_new_privs.
-    pub no_new_privs: bool,
-}
-
-impl ExecOverrides {
-    /// Running `args` with the container's settings otherwise.
-    pub fn new(args: Vec<String>) -> ExecOverrides {
-        ExecOverrides {
-            args,
-            ..ExecOverrides::default()
-        }
-    }
-}
-
 impl Runtime {
-    /// Loads `--process FILE` (`-` for stdin is not offered: engines pass a file).
-    pub fn exec_process_from_file(
-        &self,
-        path: &std::path::Path,
-    ) -> Result<Process, ContainerError> {
-        let bytes = std::fs::read(path).map_err(io(format!("--process {}", path.display())))?;
-        serde_json::from_slice(&bytes).map_err(|e| {
-            ContainerError::Invalid(format!(
-                "--process {}: malformed process JSON: {e}",
-                path.display()
-            ))
-        })
-    }
-
-    /// The container's process with `overrides` applied, as runc builds an exec's process.
-    pub fn exec_process_from_args(
-        &self,
-        id: &str,
-        o: &ExecOverrides,
-    ) -> Result<Process, ContainerError> {
+    /// The process of container `id`'s config: the base of an exec's process (runc's `exec`
+    /// without `--process` starts from it).
+    pub fn process_of(&self, id: &str) -> Result<Process, ContainerError> {
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
-        let base = state.config.process().clone().unwrap_or_default();
-        process_from_args(&base, o)
+        Ok(state.config.process().clone().unwrap_or_default())
     }
 
     /// `berth exec`: starts `opts.process` in the created or running container `id` and returns
@@ -115,16 +65,7 @@ impl Runtime {
             }
         }
         let terminal = opts.process.terminal().unwrap_or(false);
-        if opts.detach && terminal && opts.console_socket.is_none() {
-            return Err(ContainerError::Invalid(
-                "cannot allocate tty if berth will detach without setting console socket".into(),
-            ));
-        }
-        if (!opts.detach || !terminal) && opts.console_socket.is_some() {
-            return Err(ContainerError::Invalid(
-                "cannot use console socket if berth will not detach or allocate tty".into(),
-            ));
-        }
+        super::check_console_socket(terminal, opts.detach, opts.console_socket.is_some())?;
         match opts.process.args() {
             Some(a) if !a.is_empty() && !a[0].is_empty() => {}
             _ => {
@@ -158,102 +99,5 @@ impl Runtime {
             pid: launched.pid,
             console,
         })
-    }
-}
-
-/// runc's exec defaults: the container's process (env, user, capabilities, rlimits, ...) with
-/// the new args, extra env, cwd, user, groups, capabilities, terminal and no_new_privs.
-pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process, ContainerError> {
-    let mut p = serde_json::to_value(base).map_err(|e| ContainerError::Invalid(e.to_string()))?;
-    p["args"] = serde_json::json!(o.args);
-    p["terminal"] = o.tty.into();
-    if let Some(env) = p["env"].as_array_mut() {
-        env.extend(o.env.iter().map(|e| serde_json::Value::from(e.as_str())));
-    } else {
-        p["env"] = serde_json::json!(o.env);
-    }
-    if let Some(cwd) = &o.cwd {
-        p["cwd"] = cwd.to_string_lossy().into_owned().into();
-    }
-    if let Some(user) = &o.user {
-        let (uid, gid) = match user.split_once(':') {
-            Some((u, g)) => (u, Some(g)),
-            None => (user.as_str(), None),
-        };
-        let num = |s: &str| {
-            s.parse::<u32>().map_err(|_| {
-                ContainerError::Invalid(format!("--user {user:?}: expected uid[:gid] as numbers"))
-            })
-        };
-        p["user"]["uid"] = num(uid)?.into();
-        if let Some(g) = gid {
-            p["user"]["gid"] = num(g)?.into();
-        }
-    }
-    if !o.additional_gids.is_empty() {
-        p["user"]["additionalGids"] = serde_json::json!(o.additional_gids);
-    }
-    for cap in &o.caps {
-        for set in ["bounding", "effective", "permitted"] {
-            let list = &mut p["capabilities"][set];
-            if !list.is_array() {
-                *list = serde_json::json!([]);
-            }
-            if let Some(a) = list.as_array_mut() {
-                if !a.iter().any(|c| c == cap) {
-                    a.push(cap.as_str().into());
-                }
-            }
-        }
-    }
-    if o.no_new_privs {
-        p["noNewPrivileges"] = true.into();
-    }
-    serde_json::from_value(p).map_err(|e| ContainerError::Invalid(format!("exec: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overrides_apply_on_the_container_process() {
-        let spec: oci_spec::runtime::Spec =
-            serde_json::from_value(berth_spec::default_config(false, 0, 0)).unwrap();
-        let base = spec.process().clone().unwrap();
-        let o = ExecOverrides {
-            args: vec!["ls".into(), "-l".into()],
-            env: vec!["X=1".into()],
-            cwd: Some("/tmp".into()),
-            user: Some("1000:1001".into()),
-            caps: vec!["CAP_SYS_ADMIN".into()],
-            ..Default::default()
-        };
-        let p = process_from_args(&base, &o).unwrap();
-        assert_eq!(p.args().as_ref().unwrap(), &["ls", "-l"]);
-        assert!(p.env().as_ref().unwrap().iter().any(|e| e == "X=1"));
-        assert!(p
-            .env()
-            .as_ref()
-            .unwrap()
-            .iter()
-            .any(|e| e.starts_with("PATH=")));
-        assert_eq!(p.cwd(), &PathBuf::from("/tmp"));
-        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1001));
-        let v = serde_json::to_value(&p).unwrap();
-        assert!(v["capabilities"]["bounding"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c == "CAP_SYS_ADMIN"));
-        assert_eq!(p.terminal(), Some(false));
-        assert!(process_from_args(
-            &base,
-            &ExecOverrides {
-                user: Some("bob".into()),
-                ..o
-            }
-        )
-        .is_err());
     }
 }

@@ -12,7 +12,7 @@ mod start;
 
 pub use cgroup_commands::{EventsOptions, PsFormat};
 pub use create::CreateOptions;
-pub use exec::{process_from_args, ExecOptions, ExecOverrides};
+pub use exec::ExecOptions;
 pub use features::features;
 pub use list::list_table;
 
@@ -61,6 +61,34 @@ pub enum ContainerError {
         /// How many threads the calling process had.
         threads: usize,
     },
+    /// The process has a terminal and the caller will not wait for it (detached), but gave no
+    /// console socket to send the terminal to.
+    #[error("a detached process with a terminal needs a console socket")]
+    TerminalNeedsConsoleSocket,
+    /// A console socket was given for a process that has no terminal or is not detached.
+    #[error("a console socket is only for a detached process with a terminal")]
+    ConsoleSocketUnused,
+    /// Sending the terminal to the console socket at `path` failed.
+    #[error("console socket {path}")]
+    ConsoleSocket {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the pid file at `path` failed.
+    #[error("pid file {path}")]
+    PidFile {
+        /// The pid file (or its temporary sibling).
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The systemd cgroup driver was asked for where systemd is not running.
+    #[error("the systemd cgroup driver needs a running systemd")]
+    SystemdNotRunning,
     /// The request cannot be honoured (an option that does not fit the config, say).
     #[error("{0}")]
     Invalid(String),
@@ -80,6 +108,22 @@ pub(crate) fn ensure_single_threaded() -> Result<(), ContainerError> {
     }
 }
 
+/// runc's rules: a detached process's terminal must go to a console socket, and a console
+/// socket is only for a detached process with a terminal.
+pub(crate) fn check_console_socket(
+    terminal: bool,
+    detach: bool,
+    console_socket: bool,
+) -> Result<(), ContainerError> {
+    if detach && terminal && !console_socket {
+        return Err(ContainerError::TerminalNeedsConsoleSocket);
+    }
+    if (!detach || !terminal) && console_socket {
+        return Err(ContainerError::ConsoleSocketUnused);
+    }
+    Ok(())
+}
+
 /// Hands the master of a new process's terminal to `socket` when one is given (the caller is
 /// then left without it); otherwise returns it for the caller to proxy, with the pty's \n → \r\n
 /// translation off: a foreground caller copies it to its own stdout, which a terminal already
@@ -91,8 +135,12 @@ pub(crate) fn hand_over_console(
 ) -> Result<Option<std::os::fd::OwnedFd>, ContainerError> {
     match (socket, console) {
         (Some(socket), Some(master)) => {
-            crate::process::terminal::send_to_console_socket(socket, &master)
-                .map_err(io(format!("--console-socket {}", socket.display())))?;
+            crate::process::terminal::send_to_console_socket(socket, &master).map_err(
+                |source| ContainerError::ConsoleSocket {
+                    path: socket.to_path_buf(),
+                    source,
+                },
+            )?;
             Ok(None)
         }
         (_, Some(master)) => {
