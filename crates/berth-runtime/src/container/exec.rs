@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 /// How to run a process in a container (runc's `exec`): the process (runtime-spec `process`,
 /// e.g. [`Runtime::process_of`] with changes) and where its pid and terminal go.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ExecOptions {
     /// The process to start (runtime-spec `process`).
@@ -28,7 +28,10 @@ impl ExecOptions {
     pub fn new(process: Process) -> ExecOptions {
         ExecOptions {
             process,
-            ..ExecOptions::default()
+            detach: false,
+            pid_file: None,
+            console_socket: None,
+            preserve_fds: 0,
         }
     }
 }
