@@ -1,5 +1,7 @@
 //! Bad input: each case exits 1 with `berth: <message>` naming what is wrong, and leaves nothing
 //! behind — no state directory, no process, no cgroup.
+// Test helpers unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

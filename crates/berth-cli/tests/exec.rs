@@ -1,5 +1,7 @@
 //! `exec`: a second process joins every namespace and the cgroup of a running container, with
 //! the container's security settings unless told otherwise.
+// Test helpers unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

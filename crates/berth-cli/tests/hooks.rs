@@ -1,4 +1,6 @@
 //! The six lifecycle hooks, run at their runtime-spec points with the state on stdin.
+// Test helpers unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

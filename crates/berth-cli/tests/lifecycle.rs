@@ -1,5 +1,7 @@
 //! The container lifecycle on real containers: create/start/run/state/kill/delete/list, observed
 //! from inside the container and through the runtime's own state.
+// Test helpers unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

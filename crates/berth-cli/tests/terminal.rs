@@ -1,5 +1,7 @@
 //! Terminals: `process.terminal: true` through a `--console-socket` (how containerd and podman
 //! get the pty) and through a foreground `run` that proxies its own stdio.
+// Test helpers unwrap too: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

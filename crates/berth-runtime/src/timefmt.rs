@@ -34,7 +34,8 @@ pub fn rfc3339_nanos(t: SystemTime) -> String {
     )
 }
 
-/// The current time, formatted by [`rfc3339_nanos`].
+/// The current time in UTC, RFC 3339 with nanoseconds (`2026-11-25T20:06:09.123456789Z`), as
+/// runc writes it in state.json and its JSON log.
 pub fn now_rfc3339() -> String {
     rfc3339_nanos(SystemTime::now())
 }

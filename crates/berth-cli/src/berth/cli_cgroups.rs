@@ -3,8 +3,7 @@
 
 use anyhow::{Context, Result};
 use berth_cgroups::commands::{parse_resources_json, UpdateFlags};
-use berth_runtime::container::cgroup_commands::{EventsOptions, PsFormat};
-use berth_runtime::container::Runtime;
+use berth_runtime::{EventsOptions, PsFormat, Runtime};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Read;
 use std::time::Duration;
@@ -147,10 +146,7 @@ pub fn dispatch(runtime: &Runtime, cmd: CgroupCommand) -> Result<i32> {
             stats,
             interval,
         } => {
-            let o = EventsOptions {
-                stats,
-                interval: parse_interval(&interval)?,
-            };
+            let o = EventsOptions::new(stats, parse_interval(&interval)?);
             runtime.events(&id, &o, &mut std::io::stdout().lock())?;
         }
         CgroupCommand::Ps {

@@ -2,14 +2,16 @@
 //! library and turns its errors into `berth: <message>` on stderr with exit status 1.
 
 use anyhow::{Context, Result};
-use berth_runtime::container::{CreateOptions, Runtime};
-use berth_runtime::logging::{self, LogFormat};
-use berth_runtime::process::LaunchOptions;
+use berth_runtime::{CreateOptions, Runtime};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use runc_log::{LogFormat, RuncLog};
 use std::io::Write;
 use std::path::PathBuf;
 
 mod cli_cgroups;
+mod exec_args;
+mod foreground;
+mod runc_log;
 
 #[derive(Parser, Debug)]
 #[command(name = "berth", version = version_text(), about = "berth: an OCI container runtime", disable_version_flag = true)]
@@ -240,12 +242,12 @@ fn main() {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     };
-    logging::init(cli.log.clone(), format, cli.debug);
+    let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
     match dispatch(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let msg = format!("{e:#}");
-            logging::error(&msg);
+            let msg = error_text(&e);
+            logger.write(log::Level::Error, &msg);
             let _ = writeln!(std::io::stderr(), "berth: {msg}");
             // runc's convention: exec exits 255 when the process could not be started.
             let code = if e.downcast_ref::<ExecFailed>().is_some() {
@@ -268,7 +270,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         Command::Create { id, opts } => {
-            runtime.create(&id, &create_options(&opts), false)?;
+            runtime.create(&id, &create_options(&opts))?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -280,7 +282,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts,
             detach,
             keep,
-        } => Ok(runtime.run(&id, &create_options(&opts), detach, keep)?),
+        } => {
+            if !detach {
+                foreground::block_all().context("blocking signals")?;
+            }
+            let launched = runtime.run(&id, &create_options(&opts), detach)?;
+            if detach {
+                return Ok(0);
+            }
+            let code = foreground::forward_until_exit(launched.pid, launched.console);
+            if !keep {
+                runtime.delete(&id, true)?;
+            }
+            Ok(code)
+        }
         Command::Exec {
             id,
             command,
@@ -297,16 +312,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
             no_new_privs,
             preserve_fds,
         } => {
-            let failed = |e: berth_runtime::container::ContainerError| {
-                anyhow::Error::new(ExecFailed(e.to_string()))
-            };
+            let failed = |e: anyhow::Error| anyhow::Error::new(ExecFailed(e));
             let process = match process {
-                Some(path) => runtime.exec_process_from_file(&path).map_err(failed)?,
+                Some(path) => exec_args::process_from_file(&path).map_err(failed)?,
                 None => {
                     if command.is_empty() {
                         anyhow::bail!("exec: a command is required (or --process FILE)");
                     }
-                    let o = berth_runtime::container::exec::ExecOverrides {
+                    let o = exec_args::ExecOverrides {
                         args: command,
                         env,
                         cwd,
@@ -316,19 +329,28 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         tty,
                         no_new_privs,
                     };
-                    runtime.exec_process_from_args(&id, &o).map_err(failed)?
+                    let base = runtime.process_of(&id).map_err(|e| failed(e.into()))?;
+                    exec_args::process_from_args(&base, &o).map_err(failed)?
                 }
             };
-            let opts = berth_runtime::container::exec::ExecOptions {
-                process,
-                detach,
-                pid_file,
-                console_socket,
-                preserve_fds,
-            };
-            runtime
-                .exec(&id, &opts)
-                .map_err(|e| anyhow::Error::new(ExecFailed(e.to_string())))
+            let mut opts = berth_runtime::ExecOptions::new(process);
+            opts.detach = detach;
+            opts.pid_file = pid_file;
+            opts.console_socket = console_socket;
+            opts.preserve_fds = preserve_fds;
+            if !detach {
+                foreground::block_all()
+                    .context("blocking signals")
+                    .map_err(failed)?;
+            }
+            let launched = runtime.exec(&id, &opts).map_err(|e| failed(e.into()))?;
+            if detach {
+                return Ok(0);
+            }
+            Ok(foreground::forward_until_exit(
+                launched.pid,
+                launched.console,
+            ))
         }
         Command::State { id } => {
             let state = runtime.state(&id)?;
@@ -336,10 +358,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
-            let sig = berth_runtime::process::signals::parse_signal(
-                signal.as_deref().unwrap_or("SIGTERM"),
-            )
-            .map_err(anyhow::Error::msg)?;
+            let sig = foreground::parse_signal(signal.as_deref().unwrap_or("SIGTERM"))?;
             runtime.kill(&id, sig, all)?;
             Ok(0)
         }
@@ -358,7 +377,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 match format {
                     ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&list)?)?,
                     ListFormat::Table => {
-                        out.write_all(berth_runtime::container::list_table(&list).as_bytes())?
+                        out.write_all(berth_runtime::list_table(&list).as_bytes())?
                     }
                 }
             }
@@ -384,42 +403,109 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::Features => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&berth_runtime::container::features())?
+                serde_json::to_string_pretty(&berth_runtime::features())?
             );
             Ok(0)
         }
     }
 }
 
-/// An `exec` that failed before its process started.
+/// An `exec` that failed before its process started, marked for the exit status (its message
+/// and sources are the wrapped error's own).
 #[derive(Debug)]
-struct ExecFailed(String);
+struct ExecFailed(anyhow::Error);
 
 impl std::fmt::Display for ExecFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        std::fmt::Display::fmt(&self.0, f)
     }
 }
 
-impl std::error::Error for ExecFailed {}
+impl std::error::Error for ExecFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// runc's words for the library errors that are about its flags: what containerd, podman and
+/// the tests read.
+fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use berth_runtime::ContainerError as E;
+    let link = match link.downcast_ref::<ExecFailed>() {
+        Some(ExecFailed(inner)) => inner.as_ref(),
+        None => link,
+    };
+    Some(match link.downcast_ref::<E>()? {
+        E::TerminalNeedsConsoleSocket => {
+            "cannot allocate tty if berth will detach without setting console socket".into()
+        }
+        E::ConsoleSocketUnused => {
+            "cannot use console socket if berth will not detach or allocate tty".into()
+        }
+        E::ConsoleSocket { path, .. } => format!("--console-socket {}", path.display()),
+        E::PidFile { path, .. } => format!("--pid-file {}", path.display()),
+        E::SystemdNotRunning => {
+            "systemd cgroup flag passed, but systemd support for managing cgroups is not available"
+                .into()
+        }
+        _ => return None,
+    })
+}
+
+/// The whole error chain, `: `-separated, each link told once: a link whose text the one above
+/// it already ends with (an error that formats its cause into its own message) is skipped.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    let mut last = String::new();
+    for link in e.chain() {
+        let t = runc_wording(link).unwrap_or_else(|| link.to_string());
+        if !last.is_empty() && last.ends_with(&t) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&t);
+        last = t;
+    }
+    text
+}
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
-    CreateOptions {
-        bundle: a.bundle.clone(),
-        console_socket: a.console_socket.clone(),
-        pid_file: a.pid_file.clone(),
-        launch: LaunchOptions {
-            id: String::new(),
-            no_pivot: a.no_pivot,
-            no_new_keyring: a.no_new_keyring,
-            preserve_fds: a.preserve_fds,
-        },
-    }
+    let mut o = CreateOptions::new(a.bundle.clone());
+    o.console_socket = a.console_socket.clone();
+    o.pid_file = a.pid_file.clone();
+    o.no_pivot = a.no_pivot;
+    o.no_new_keyring = a.no_new_keyring;
+    o.preserve_fds = a.preserve_fds;
+    o
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_chain_told_once() {
+        let io = std::io::Error::from_raw_os_error(libc::ENOENT);
+        let e =
+            anyhow::Error::new(std::io::Error::new(io.kind(), io.to_string())).context("opening x");
+        assert_eq!(error_text(&e), format!("opening x: {io}"));
+        #[derive(Debug)]
+        struct Repeats(std::io::Error);
+        impl std::fmt::Display for Repeats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "reading y: {}", self.0)
+            }
+        }
+        impl std::error::Error for Repeats {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = anyhow::Error::new(Repeats(std::io::Error::from_raw_os_error(libc::ENOENT)));
+        assert_eq!(error_text(&e), format!("reading y: {io}"));
+    }
 
     #[test]
     fn single_dash_long_options() {

@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests: busybox bundles and running the `berth` binary.
 #![allow(dead_code)]
+// Test helpers: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

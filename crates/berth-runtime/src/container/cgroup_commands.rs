@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// Is the container's cgroup frozen? `false` when it has none or it is gone. The core's status
 /// computation uses this for `paused`.
-pub fn placement_frozen(state: &ContainerState) -> bool {
+pub(crate) fn placement_frozen(state: &ContainerState) -> bool {
     state
         .cgroup
         .as_ref()
@@ -27,8 +27,9 @@ fn manager(state: &ContainerState) -> Result<Box<dyn CgroupManager>, ContainerEr
     Ok(cgroups::from_placement(p)?)
 }
 
-/// Options of `events`.
+/// Options of [`Runtime::events`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EventsOptions {
     /// One stats event and exit.
     pub stats: bool,
@@ -36,10 +37,20 @@ pub struct EventsOptions {
     pub interval: Duration,
 }
 
-/// `ps` output format.
+impl EventsOptions {
+    /// One stats event (`stats`), or a stream of them every `interval` with OOM events.
+    pub fn new(stats: bool, interval: Duration) -> EventsOptions {
+        EventsOptions { stats, interval }
+    }
+}
+
+/// Output format of [`Runtime::ps`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PsFormat {
+    /// ps(1)'s own table, filtered to the container's processes.
     Table,
+    /// A JSON list of pids.
     Json,
 }
 
@@ -120,10 +131,7 @@ impl Runtime {
         o: &EventsOptions,
         out: &mut dyn Write,
     ) -> Result<(), ContainerError> {
-        berth_spec::validate_container_id(id)?;
-        let state = self.root.peek(id)?.ok_or_else(|| {
-            ContainerError::WrongState(format!("container {id} is still being created"))
-        })?;
+        let state = self.peek_saved(id, format_args!("{id}"))?;
         if self.cgroup_status(&state) == Status::Stopped {
             return Err(ContainerError::WrongState(format!(
                 "container {id} is not running: stopped"
@@ -177,10 +185,7 @@ impl Runtime {
         ps_args: &[String],
         out: &mut dyn Write,
     ) -> Result<(), ContainerError> {
-        berth_spec::validate_container_id(id)?;
-        let state = self.root.peek(id)?.ok_or_else(|| {
-            ContainerError::WrongState(format!("container {id} is still being created"))
-        })?;
+        let state = self.peek_saved(id, format_args!("{id}"))?;
         let pids = if self.status_of(&state) == Status::Stopped {
             Vec::new()
         } else {

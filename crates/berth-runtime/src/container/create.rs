@@ -8,16 +8,35 @@ use berth_spec::BundleConfig;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
+/// How to create a container (runc's `create` flags). Build it with [`CreateOptions::new`] and
+/// set the fields that differ from the defaults.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CreateOptions {
+    /// The bundle directory, holding `config.json`.
     pub bundle: PathBuf,
+    /// An AF_UNIX socket that receives the master of the container's terminal (for a detached
+    /// container with `process.terminal`).
     pub console_socket: Option<PathBuf>,
+    /// A file to write the init's pid to (atomically).
     pub pid_file: Option<PathBuf>,
-    pub launch: LaunchOptions,
+    /// Move the root with MS_MOVE and chroot instead of pivot_root (for a ramdisk root).
+    pub no_pivot: bool,
+    /// Keep the caller's session keyring instead of a new one named after the container.
+    pub no_new_keyring: bool,
+    /// Pass the caller's fds 3..3+N to the container's process.
+    pub preserve_fds: u32,
 }
 
-/// What `create_in` made: the state to save, the cgroup and the terminal's master.
-type Made = (ContainerState, Box<dyn CgroupManager>, Option<OwnedFd>);
+impl CreateOptions {
+    /// The defaults for the bundle at `bundle`.
+    pub fn new(bundle: impl Into<PathBuf>) -> CreateOptions {
+        CreateOptions {
+            bundle: bundle.into(),
+            ..CreateOptions::default()
+        }
+    }
+}
 
 /// A container just created, its state directory still locked by us.
 pub(crate) struct Created {
@@ -28,15 +47,15 @@ pub(crate) struct Created {
 }
 
 impl Runtime {
-    /// `berth create`: returns the init's pid.
-    pub fn create(
-        &self,
-        id: &str,
-        opts: &CreateOptions,
-        foreground: bool,
-    ) -> Result<i32, ContainerError> {
-        self.create_locked(id, opts, foreground)
-            .map(|c| c.state.pid)
+    /// `berth create`: sets up the container `id` from `opts.bundle` up to its init blocked on
+    /// `exec.fifo`, saves its state and returns the init's pid. The init is a child of the calling
+    /// process (see [`crate::wait_for_exit`]). A terminal (`process.terminal`) needs
+    /// `opts.console_socket`. On failure nothing is left behind.
+    ///
+    /// The calling process must be single-threaded (the init is cloned from it): with more than
+    /// one thread this fails with [`ContainerError::MultiThreaded`] before anything is made.
+    pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32, ContainerError> {
+        self.create_locked(id, opts, false).map(|c| c.state.pid)
     }
 
     pub(crate) fn create_locked(
@@ -50,22 +69,21 @@ impl Runtime {
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;
         crate::security::validate(&cfg.spec)?;
+        super::ensure_single_threaded()?;
 
-        let dir = self.root.create(id)?;
-        let (state, cgroup, console) = match self.create_in(&dir, &cfg, opts, id) {
-            Ok(made) => made,
-            Err(e) => {
-                let _ = dir.remove();
-                return Err(e);
-            }
+        let mut made = HalfMade {
+            dir: Some(self.root.create(id)?),
+            cgroup: None,
+            init: None,
         };
-        let saved = dir.save(&state).map_err(ContainerError::from);
-        if let Err(e) = saved.and_then(|_| write_pid_file(opts, state.pid)) {
-            kill_init(state.pid);
-            let _ = cgroup.destroy();
-            let _ = dir.remove();
-            return Err(e);
+        let (state, console) = self.create_in(&mut made, &cfg, opts, id)?;
+        if let Some(dir) = &made.dir {
+            dir.save(&state)?;
         }
+        write_pid_file(opts, state.pid)?;
+        let dir = made.disarm().ok_or_else(|| {
+            ContainerError::Invalid(format!("container {id:?}: state directory lost"))
+        })?;
         Ok(Created {
             dir,
             state,
@@ -80,10 +98,8 @@ impl Runtime {
         opts: &CreateOptions,
         foreground: bool,
     ) -> Result<(), ContainerError> {
-        if self.systemd_cgroup && !Path::new("/run/systemd/system").is_dir() {
-            return Err(ContainerError::Invalid(
-                "systemd cgroup flag passed, but systemd support for managing cgroups is not available".into(),
-            ));
+        if self.systemd_cgroup && !berth_cgroups::systemd_is_running() {
+            return Err(ContainerError::SystemdNotRunning);
         }
         // The same rules as runc: a detached container's terminal must go to a console socket,
         // and a console socket is only for a detached container with a terminal.
@@ -94,29 +110,18 @@ impl Runtime {
             .and_then(|p| p.terminal())
             .unwrap_or(false);
         let detach = !foreground;
-        if detach && terminal && opts.console_socket.is_none() {
-            return Err(ContainerError::Invalid(
-                "cannot allocate tty if berth will detach without setting console socket".into(),
-            ));
-        }
-        if (!detach || !terminal) && opts.console_socket.is_some() {
-            return Err(ContainerError::Invalid(
-                "cannot use console socket if berth will not detach or allocate tty".into(),
-            ));
-        }
-        Ok(())
+        super::check_console_socket(terminal, detach, opts.console_socket.is_some())
     }
 
-    /// Makes the fifo and the cgroup and launches the init; on failure removes what it made
-    /// (the caller removes the state directory).
+    /// Makes the fifo and the cgroup and launches the init, recording each in `made`.
     fn create_in(
         &self,
-        dir: &ContainerDir,
+        made: &mut HalfMade,
         cfg: &BundleConfig,
         opts: &CreateOptions,
         id: &str,
-    ) -> Result<Made, ContainerError> {
-        let fifo = dir.fifo_path();
+    ) -> Result<(ContainerState, Option<OwnedFd>), ContainerError> {
+        let fifo = self.root.fifo_path(id);
         // 0622: the init writes to it after switching to the container's user.
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .map_err(|e| io(format!("creating {}", fifo.display()))(e.into()))?;
@@ -133,31 +138,19 @@ impl Runtime {
             id,
             self.systemd_cgroup,
         )?;
-        let mut launch = opts.launch.clone();
-        launch.id = id.to_string();
-        let launched = match crate::process::launch(cfg, &launch, &fifo, cgroup.as_ref()) {
-            Ok(l) => l,
-            Err(e) => {
-                let _ = cgroup.destroy();
-                return Err(e.into());
-            }
+        let cgroup: &dyn CgroupManager = &**made.cgroup.insert(cgroup);
+        let launch = LaunchOptions {
+            id: id.to_string(),
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+            preserve_fds: opts.preserve_fds,
         };
+        // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
+        // nothing since has started a thread).
+        let launched = unsafe { crate::process::launch(cfg, &launch, &fifo, cgroup)? };
         let pid = launched.pid;
-        let mut console = launched.console;
-        if let (Some(socket), Some(master)) = (&opts.console_socket, &console) {
-            if let Err(e) = crate::process::terminal::send_to_console_socket(socket, master) {
-                kill_init(pid);
-                let _ = cgroup.destroy();
-                return Err(io(format!("--console-socket {}", socket.display()))(e));
-            }
-            console = None;
-        }
-        if let Some(master) = &console {
-            // A foreground run copies the pty to its own stdout, which a terminal already
-            // translates \n → \r\n (and a pipe must get the bytes as written): turn the pty's
-            // translation off before the process can write anything, as runc does.
-            let _ = berth_sys::tty::clear_onlcr(std::os::fd::AsFd::as_fd(master));
-        }
+        made.init = Some(pid);
+        let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
         let state = ContainerState {
             oci_version: cfg.spec.version().clone(),
             id: id.to_string(),
@@ -177,7 +170,7 @@ impl Runtime {
             cgroup: Some(cgroup.placement()),
             config: cfg.spec.clone(),
         };
-        Ok((state, cgroup, console))
+        Ok((state, console))
     }
 }
 
@@ -190,21 +183,47 @@ fn write_pid_file(opts: &CreateOptions, pid: i32) -> Result<(), ContainerError> 
 }
 
 pub(crate) fn write_pid_file_at(path: &Path, pid: i32) -> Result<(), ContainerError> {
-    let path = std::path::absolute(path).map_err(io(format!("--pid-file {}", path.display())))?;
+    let failed = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ContainerError::PidFile { path, source }
+    };
+    let path = std::path::absolute(path).map_err(failed(path))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.berth-tmp"));
-    std::fs::write(&tmp, pid.to_string()).map_err(io(format!("--pid-file {}", tmp.display())))?;
-    std::fs::rename(&tmp, &path).map_err(io(format!("--pid-file {}", path.display())))
+    std::fs::write(&tmp, pid.to_string()).map_err(failed(&tmp))?;
+    std::fs::rename(&tmp, &path).map_err(failed(&path))
 }
 
-/// Kills a just-created init that we are abandoning, and reaps it.
-pub(crate) fn kill_init(pid: i32) {
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    crate::process::reap(pid);
+/// A container being made. Until [`HalfMade::disarm`], dropping it undoes what exists so far:
+/// the init is killed and reaped, the cgroup removed, the state directory removed.
+struct HalfMade {
+    dir: Option<ContainerDir>,
+    cgroup: Option<Box<dyn CgroupManager>>,
+    init: Option<i32>,
+}
+
+impl HalfMade {
+    /// The container is complete: keep everything, hand back its (still locked) directory.
+    fn disarm(mut self) -> Option<ContainerDir> {
+        self.init = None;
+        self.cgroup = None;
+        self.dir.take()
+    }
+}
+
+impl Drop for HalfMade {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init.take() {
+            crate::process::kill_and_reap(&crate::process::Victim::child(pid));
+        }
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
 }

@@ -2,9 +2,11 @@
 
 use super::{ContainerError, Runtime};
 use crate::state::{ContainerDir, ContainerState, StateError, Status};
-use std::time::Duration;
 
 impl Runtime {
+    /// `berth delete ID`: removes a stopped or created container (with `force`, any: it is
+    /// killed first): its processes, cgroup and state, then runs its poststop hooks. With
+    /// `force`, a container that does not exist is not an error.
     pub fn delete(&self, id: &str, force: bool) -> Result<(), ContainerError> {
         berth_spec::validate_container_id(id)?;
         let dir = match self.root.open(id) {
@@ -43,27 +45,15 @@ impl Runtime {
 /// SIGKILL to the init, then wait (up to 10 s) until it is really gone: its pid namespace, and
 /// so every process in it, dies with it.
 fn kill_and_wait(state: &ContainerState) {
-    let pidfd = berth_sys::process::pidfd_open(state.pid).ok();
-    if crate::state::process_start_time(state.pid) != Some(state.init_start_time) {
-        return;
-    }
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(state.pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    // A paused container's tasks act on the SIGKILL only once thawed (v1 freezer).
-    if let Some(m) = state
+    let cgroup = state
         .cgroup
         .as_ref()
-        .and_then(|p| berth_cgroups::from_placement(p).ok())
-    {
-        if m.is_frozen().unwrap_or(false) {
-            let _ = m.thaw();
-        }
-    }
-    if let Some(fd) = pidfd {
-        let _ = berth_sys::process::pidfd_wait(&fd, Duration::from_secs(10));
-    }
+        .and_then(|p| berth_cgroups::from_placement(p).ok());
+    crate::process::kill_and_reap(&crate::process::Victim {
+        pid: state.pid,
+        start_time: Some(state.init_start_time),
+        cgroup: cgroup.as_deref(),
+    });
 }
 
 /// Removes the cgroup (killing anything left in it) and the state directory.

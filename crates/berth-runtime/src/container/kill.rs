@@ -4,6 +4,8 @@ use super::{ContainerError, Runtime};
 use crate::state::Status;
 
 impl Runtime {
+    /// `berth kill ID SIGNAL`: sends `signal` (a number, 0 probes) to the container's init, or
+    /// with `all` to every process of its cgroup.
     pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), ContainerError> {
         berth_spec::validate_container_id(id)?;
         let dir = self.root.open(id)?;

@@ -2,6 +2,7 @@
 
 use crate::state::OciState;
 
+/// `berth list`'s table of `list`, laid out like runc's.
 pub fn list_table(list: &[OciState]) -> String {
     let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
         .map(String::from)

@@ -2,6 +2,7 @@
 
 use super::create::{CreateOptions, Created};
 use super::{io, ContainerError, Runtime};
+use crate::process::Launched;
 use crate::state::{ContainerDir, ContainerState, Status};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use std::io::Read;
@@ -9,7 +10,8 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 
 impl Runtime {
-    /// `berth start ID`.
+    /// `berth start ID`: lets the init of a created container exec the container's process, and
+    /// returns once it has (or fails if the init is gone). Runs the poststart hooks.
     pub fn start(&self, id: &str) -> Result<(), ContainerError> {
         berth_spec::validate_container_id(id)?;
         let dir = self.root.open(id)?;
@@ -88,18 +90,24 @@ impl Runtime {
         Ok(())
     }
 
-    /// `berth run`: create + start; in the foreground, forwards signals and returns the
-    /// container's exit code (128+N for signal N), deleting the container afterwards unless `keep`.
+    /// `berth run`: [`create`](Runtime::create) + [`start`](Runtime::start). Returns the init's
+    /// pid and, for a foreground container with a terminal (`detach` false), the master of its
+    /// pty for the caller to proxy; with `detach`, a terminal needs `opts.console_socket` as for
+    /// `create`. If starting fails the container is deleted.
+    ///
+    /// Waiting for the container (see [`crate::wait_for_exit`]), forwarding signals to it and
+    /// deleting it afterwards are the caller's: this call leaves the caller's signal mask and
+    /// stdio alone. A caller that forwards signals blocks them before this call, so that none
+    /// arrives between the clone of the init and its forwarding loop; the container's process
+    /// starts with an empty signal mask whatever the caller's.
+    ///
+    /// The calling process must be single-threaded, as for `create`.
     pub fn run(
         &self,
         id: &str,
         opts: &CreateOptions,
         detach: bool,
-        keep: bool,
-    ) -> Result<i32, ContainerError> {
-        if !detach {
-            crate::process::signals::block_all().map_err(|e| io("blocking signals")(e.into()))?;
-        }
+    ) -> Result<Launched, ContainerError> {
         let Created {
             dir,
             state,
@@ -110,14 +118,9 @@ impl Runtime {
             let _ = self.delete(id, true);
             return Err(e);
         }
-        drop(dir);
-        if detach {
-            return Ok(0);
-        }
-        let code = crate::process::signals::forward_until_exit(state.pid, console);
-        if !keep {
-            self.delete(id, true)?;
-        }
-        Ok(code)
+        Ok(Launched {
+            pid: state.pid,
+            console,
+        })
     }
 }

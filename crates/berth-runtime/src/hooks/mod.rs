@@ -44,14 +44,47 @@ impl HookKind {
     }
 }
 
+/// A hook of the config failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HookError {
-    #[error("hooks.{kind}[{index}] {path}: {reason}")]
+    /// The hook `hooks.<kind>[<index>]` (its `path`) failed; the source says how.
+    #[error("hooks.{kind}[{index}] {path}")]
     Failed {
+        /// The hook kind as the runtime-spec names it (`prestart`, `poststop`, ...).
         kind: &'static str,
+        /// Its position in that list.
         index: usize,
+        /// Its `path`.
         path: String,
-        reason: String,
+        /// How it failed.
+        #[source]
+        reason: HookFailure,
+    },
+}
+
+/// How one hook failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HookFailure {
+    /// It could not be started.
+    #[error("cannot run")]
+    Spawn(#[source] std::io::Error),
+    /// Waiting for it failed.
+    #[error("waiting")]
+    Wait(#[source] std::io::Error),
+    /// It ran past its `timeout` (seconds) and was killed.
+    #[error("timed out after {0} s")]
+    TimedOut(i64),
+    /// It exited unsuccessfully; its output is kept for the message.
+    #[error("{status}, stdout: {stdout}, stderr: {stderr}")]
+    Exited {
+        /// Its exit status.
+        status: std::process::ExitStatus,
+        /// What it wrote to stdout, trimmed.
+        stdout: String,
+        /// What it wrote to stderr, trimmed.
+        stderr: String,
     },
 }
 
@@ -79,7 +112,7 @@ pub fn run(spec: &Spec, kind: HookKind, state_json: &str) -> Result<(), HookErro
 
 /// Runs one hook: `args[0]` is its argv[0] (the spec's execv semantics), `env` is its whole
 /// environment, the state goes to stdin, and a `timeout` kills it.
-fn run_one(hook: &Hook, state_json: &str) -> Result<(), String> {
+fn run_one(hook: &Hook, state_json: &str) -> Result<(), HookFailure> {
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = args.split_first() {
@@ -94,7 +127,7 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<(), String> {
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
+    let mut child = cmd.spawn().map_err(HookFailure::Spawn)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that ignores its stdin may exit before reading it: EPIPE is not its failure.
         let _ = stdin.write_all(state_json.as_bytes());
@@ -107,29 +140,26 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<(), String> {
         match child.try_wait() {
             Ok(Some(_)) => break,
             Ok(None) => {}
-            Err(e) => return Err(format!("waiting: {e}")),
+            Err(e) => return Err(HookFailure::Wait(e)),
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {} s", hook.timeout().unwrap_or(0)));
+            return Err(HookFailure::TimedOut(hook.timeout().unwrap_or(0)));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| format!("waiting: {e}"))?;
+    let out = child.wait_with_output().map_err(HookFailure::Wait)?;
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    Err(format!(
-        "{}, stdout: {}, stderr: {}",
-        out.status,
-        stdout.trim(),
-        stderr.trim()
-    ))
+    Err(HookFailure::Exited {
+        status: out.status,
+        stdout: stdout.trim().to_string(),
+        stderr: stderr.trim().to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -159,13 +189,19 @@ mod tests {
         let h = hook(
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 4"]}),
         );
-        let e = run_one(&h, "{}").unwrap_err();
+        let e = run_one(&h, "{}").unwrap_err().to_string();
         assert!(e.contains("4") && e.contains("nope"), "{e}");
         let h = hook(
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}),
         );
-        assert!(run_one(&h, "{}").unwrap_err().contains("timed out"));
+        assert!(run_one(&h, "{}")
+            .unwrap_err()
+            .to_string()
+            .contains("timed out"));
         let h = hook(serde_json::json!({"path": "/no/such/hook"}));
-        assert!(run_one(&h, "{}").unwrap_err().contains("cannot run"));
+        assert!(run_one(&h, "{}")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot run"));
     }
 }

@@ -1,5 +1,6 @@
 //! Which namespaces a container gets: created by the init's clone, or joined by path first.
 
+use crate::process::InitError;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::path::PathBuf;
 
@@ -105,12 +106,6 @@ impl NamespacePlan {
                 .iter()
                 .any(|(t, _)| *t == LinuxNamespaceType::User)
     }
-
-    pub fn has_new(&self, t: LinuxNamespaceType) -> bool {
-        self.clone_flags & clone_flag(t) != 0
-            || (t == LinuxNamespaceType::Time && self.new_time)
-            || (t == LinuxNamespaceType::Cgroup && self.new_cgroup)
-    }
 }
 
 /// A namespace to join: what to call it in errors, its file, its CLONE_NEW* flag.
@@ -122,16 +117,16 @@ pub struct Join {
 
 /// Joins `joins` in the order given. Every file is opened before any is joined: joining the
 /// mount namespace changes what the remaining paths mean.
-pub fn join_all(joins: &[Join]) -> Result<(), String> {
+pub fn join_all(joins: &[Join]) -> Result<(), InitError> {
     let mut files = Vec::with_capacity(joins.len());
     for j in joins {
         let f = std::fs::File::open(&j.path)
-            .map_err(|e| format!("{} {}: {e}", j.what, j.path.display()))?;
+            .map_err(|e| InitError::sys(format!("{} {}", j.what, j.path.display()), &e))?;
         files.push(f);
     }
     for (j, f) in joins.iter().zip(&files) {
         berth_sys::ns::setns(std::os::fd::AsFd::as_fd(f), j.flag)
-            .map_err(|e| format!("joining {} {}: {e}", j.what, j.path.display()))?;
+            .map_err(|e| InitError::sys(format!("joining {} {}", j.what, j.path.display()), &e))?;
     }
     Ok(())
 }

@@ -9,11 +9,12 @@
 //! intermediate; CLONE_PARENT keeps the runtime the process's parent so it can wait for it.
 
 use super::init::{become_process, exec_program};
-use super::sync::{SyncChannel, SyncMsg};
-use super::{reap, sys, unexpected, Launched, ProcessError};
+use super::sync::{InitError, SyncChannel, SyncMsg};
+use super::{
+    kill_and_reap, spawn_via_intermediate, sys, unexpected, Launched, ProcessError, Victim,
+};
 use crate::namespaces::Join;
 use berth_cgroups::CgroupManager;
-use berth_sys::clone::{clone_process, exit_now, CloneResult};
 use oci_spec::runtime::Spec;
 use std::os::unix::fs::MetadataExt;
 
@@ -44,28 +45,35 @@ fn namespaces_to_join(pid: i32) -> Vec<(&'static str, libc::c_int)> {
 
 /// Starts `spec.process` inside the container whose init is `init_pid`. Returns once the
 /// process has exec'd (or failed to), with its pid and its terminal's master if it has one.
-pub fn spawn(
+///
+/// # Safety
+///
+/// The calling process must be single-threaded (see [`super::launch`]).
+pub unsafe fn spawn(
     spec: &Spec,
     init_pid: i32,
     preserve_fds: u32,
     cgroup: &dyn CgroupManager,
 ) -> Result<Launched, ProcessError> {
-    let joins = namespaces_to_join(init_pid);
-    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-    let pid = match clone_process(0).map_err(sys("fork"))? {
-        CloneResult::Child => {
-            drop(ours);
-            intermediate(spec, init_pid, &joins, preserve_fds, &theirs)
-        }
-        CloneResult::Parent { child } => {
-            drop(theirs);
-            let msg = ours.recv();
-            reap(child);
-            match msg {
-                Ok(Some(SyncMsg::InitPid { pid })) => pid,
-                other => return Err(unexpected(other)),
-            }
-        }
+    let joins: Vec<Join> = namespaces_to_join(init_pid)
+        .into_iter()
+        .map(|(name, flag)| Join {
+            what: format!("the container's {name} namespace"),
+            path: format!("/proc/{init_pid}/ns/{name}").into(),
+            flag,
+        })
+        .collect();
+    // SAFETY: single-threaded, as this function's caller guarantees.
+    let (ours, pid) = unsafe {
+        spawn_via_intermediate(
+            &joins,
+            || Ok(()),
+            0,
+            "the exec'd process",
+            |chan: &SyncChannel| {
+                process_main(spec, preserve_fds, chan);
+            },
+        )?
     };
     let result = (|| {
         cgroup.apply(pid)?;
@@ -83,56 +91,27 @@ pub fn spawn(
         }
     })();
     if result.is_err() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        reap(pid);
+        kill_and_reap(&Victim::child(pid));
     }
     result
 }
 
-fn intermediate(
-    spec: &Spec,
-    init_pid: i32,
-    joins: &[(&'static str, libc::c_int)],
-    preserve_fds: u32,
-    chan: &SyncChannel,
-) -> ! {
-    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
-    let joins: Vec<Join> = joins
-        .iter()
-        .map(|(name, flag)| Join {
-            what: format!("the container's {name} namespace"),
-            path: format!("/proc/{init_pid}/ns/{name}").into(),
-            flag: *flag,
-        })
-        .collect();
-    if let Err(e) = crate::namespaces::join_all(&joins) {
-        fail(e);
-    }
-    match clone_process(libc::CLONE_PARENT) {
-        Ok(CloneResult::Child) => process_main(spec, preserve_fds, chan),
-        Ok(CloneResult::Parent { child }) => {
-            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
-            exit_now(code)
-        }
-        Err(e) => fail(format!("clone of the exec'd process: {e}")),
-    }
-}
-
 fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
-    let run = || -> Result<std::convert::Infallible, String> {
+    let run = || -> Result<std::convert::Infallible, InitError> {
         // Still berth, already inside the container: keep its processes out of our /proc entries.
         berth_sys::process::set_dumpable(false)
-            .map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))?;
+            .map_err(|e| InitError::sys("prctl(PR_SET_DUMPABLE)", &e))?;
         match chan.recv() {
             Ok(Some(SyncMsg::Go { .. })) => {}
-            other => return Err(format!("unexpected message from the runtime: {other:?}")),
+            other => {
+                return Err(InitError::new(format!(
+                    "unexpected message from the runtime: {other:?}"
+                )))
+            }
         }
         let program = become_process(spec, chan, preserve_fds, false)?;
         chan.send(&SyncMsg::Ready)
-            .map_err(|e| format!("telling the runtime we are ready: {e}"))?;
+            .map_err(|e| InitError::sys("telling the runtime we are ready", &e))?;
         exec_program(&program, spec)
     };
     match run() {

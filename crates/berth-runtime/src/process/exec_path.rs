@@ -12,12 +12,20 @@ pub fn env_value<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
         .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
 }
 
+/// A bare program name that no directory of the PATH holds (as an executable file).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("exec: \"{program}\": executable file not found in $PATH")]
+pub struct NotInPath {
+    /// The name looked up.
+    pub program: String,
+}
+
 /// Resolves `program` against `path_var` using `is_executable` to test candidates.
 pub fn resolve(
     program: &str,
     path_var: Option<&str>,
     is_executable: impl Fn(&Path) -> bool,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, NotInPath> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }
@@ -30,9 +38,9 @@ pub fn resolve(
             return Ok(candidate);
         }
     }
-    Err(format!(
-        "exec: \"{program}\": executable file not found in $PATH"
-    ))
+    Err(NotInPath {
+        program: program.to_string(),
+    })
 }
 
 /// A regular file with an execute bit that the calling process may execute.
@@ -67,7 +75,10 @@ mod tests {
         );
         assert_eq!(resolve("./x", None, exec).unwrap(), PathBuf::from("./x"));
         let e = resolve("nope", Some("/bin"), exec).unwrap_err();
-        assert_eq!(e, "exec: \"nope\": executable file not found in $PATH");
+        assert_eq!(
+            e.to_string(),
+            "exec: \"nope\": executable file not found in $PATH"
+        );
     }
 
     #[test]

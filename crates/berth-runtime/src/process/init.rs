@@ -2,7 +2,7 @@
 //! container up from the inside and finally execs the user's process once `start` opens exec.fifo.
 
 use super::exec_path;
-use super::sync::{SyncChannel, SyncMsg};
+use super::sync::{chain_text, InitError, SyncChannel, SyncMsg};
 use super::LaunchOptions;
 use crate::hooks::HookKind;
 use crate::namespaces::NamespacePlan;
@@ -51,37 +51,43 @@ fn setup(
     opts: &LaunchOptions,
     fifo: OwnedFd,
     chan: &SyncChannel,
-) -> Result<ReadyToExec, String> {
+) -> Result<ReadyToExec, InitError> {
     // Until execve replaces it, this process is berth (host binary, host fds) living in the
     // container's namespaces: keep every process of the container out of its /proc entries.
     // execve makes the user's program dumpable again as usual.
     berth_sys::process::set_dumpable(false)
-        .map_err(|e| format!("init: prctl(PR_SET_DUMPABLE): {e}"))?;
+        .map_err(|e| InitError::sys("init: prctl(PR_SET_DUMPABLE)", &e))?;
     let hook_state = match chan.recv() {
         Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
         Ok(other) => {
-            return Err(format!(
+            return Err(InitError::new(format!(
                 "init: unexpected message from the runtime: {other:?}"
-            ))
+            )))
         }
-        Err(e) => return Err(format!("init: reading from the runtime: {e}")),
+        Err(e) => return Err(InitError::sys("init: reading from the runtime", &e)),
     };
     let spec = &cfg.spec;
     if plan.in_user_namespace() {
         // Creds are still the host's, unmapped in the container's user namespace (files it
         // creates would fail with EOVERFLOW); become that namespace's root (maps are written).
         nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
-            format!("setresgid to root of the user namespace (is gid 0 mapped?): {e}")
+            InitError::nix(
+                "setresgid to root of the user namespace (is gid 0 mapped?)",
+                e,
+            )
         })?;
         nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
-            format!("setresuid to root of the user namespace (is uid 0 mapped?): {e}")
+            InitError::nix(
+                "setresuid to root of the user namespace (is uid 0 mapped?)",
+                e,
+            )
         })?;
     }
     if plan.new_cgroup {
         // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
         // root of the new namespace.
         berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
-            .map_err(|e| format!("linux.namespaces: new cgroup namespace: {e}"))?;
+            .map_err(|e| InitError::sys("linux.namespaces: new cgroup namespace", &e))?;
     }
     if !opts.no_new_keyring {
         match berth_sys::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
@@ -92,19 +98,20 @@ fn setup(
                     e.raw_os_error(),
                     Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EDQUOT)
                 ) => {}
-            Err(e) => return Err(format!("joining a new session keyring: {e}")),
+            Err(e) => return Err(InitError::sys("joining a new session keyring", &e)),
         }
     }
     if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
-        berth_sys::ns::sethostname(h).map_err(|e| format!("hostname {h:?}: sethostname: {e}"))?;
+        berth_sys::ns::sethostname(h)
+            .map_err(|e| InitError::sys(format!("hostname {h:?}: sethostname"), &e))?;
     }
     if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
         berth_sys::ns::setdomainname(d)
-            .map_err(|e| format!("domainname {d:?}: setdomainname: {e}"))?;
+            .map_err(|e| InitError::sys(format!("domainname {d:?}: setdomainname"), &e))?;
     }
     // Sysctls go in before the rootfs: /proc/sys shows the namespaces of the process that writes
     // (the container's, already), and the container's own /proc/sys ends up read-only.
-    crate::security::apply_sysctls(spec).map_err(|e| error_chain(&e))?;
+    crate::security::apply_sysctls(spec).map_err(|e| InitError::from_error(&e))?;
     let rootfs_cfg = crate::rootfs::RootfsConfig {
         spec,
         rootfs: &cfg.rootfs,
@@ -117,7 +124,8 @@ fn setup(
         chan,
         state: &hook_state,
     };
-    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks).map_err(|e| error_chain(&e))?;
+    crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks)
+        .map_err(|e| InitError::from_error(&e))?;
     let program = become_process(spec, chan, opts.preserve_fds, true)?;
     Ok(ReadyToExec {
         hook_state,
@@ -134,23 +142,28 @@ pub(super) fn become_process(
     chan: &SyncChannel,
     preserve_fds: u32,
     bind_console: bool,
-) -> Result<Program, String> {
-    let process = spec.process().as_ref().ok_or("process: missing")?;
+) -> Result<Program, InitError> {
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| InitError::new("process: missing"))?;
     if process.terminal().unwrap_or(false) {
         let size = process
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
         let master = super::terminal::setup_in_container(size, bind_console)
-            .map_err(|e| format!("process.terminal: {e}"))?;
+            .map_err(|e| InitError::sys("process.terminal", &e))?;
         chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
-            .map_err(|e| format!("process.terminal: sending the console to the runtime: {e}"))?;
+            .map_err(|e| {
+                InitError::sys("process.terminal: sending the console to the runtime", &e)
+            })?;
     }
-    crate::security::apply_process_security(spec).map_err(|e| error_chain(&e))?;
+    crate::security::apply_process_security(spec).map_err(|e| InitError::from_error(&e))?;
 
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
-        .map_err(|e| format!("process.cwd {}: chdir: {e}", cwd.display()))?;
+        .map_err(|e| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e))?;
 
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if exec_path::env_value(&env, "HOME").is_none() {
@@ -161,9 +174,10 @@ pub(super) fn become_process(
         &args[0],
         exec_path::env_value(&env, "PATH"),
         exec_path::is_executable_file,
-    )?;
+    )
+    .map_err(|e| InitError::from_error(&e))?;
     let cstr = |s: &str, what: &str| {
-        CString::new(s).map_err(|_| format!("{what}: {s:?} contains a NUL byte"))
+        CString::new(s).map_err(|_| InitError::new(format!("{what}: {s:?} contains a NUL byte")))
     };
     let program = cstr(&program.to_string_lossy(), "process.args[0]")?;
     let argv = args
@@ -175,7 +189,7 @@ pub(super) fn become_process(
         .map(|e| cstr(e, "process.env"))
         .collect::<Result<_, _>>()?;
     berth_sys::fd::cloexec_from(3 + preserve_fds)
-        .map_err(|e| format!("closing the runtime's fds: {e}"))?;
+        .map_err(|e| InitError::sys("closing the runtime's fds", &e))?;
     Ok(Program {
         path: program,
         argv,
@@ -188,19 +202,19 @@ fn wait_and_exec(
     ready: ReadyToExec,
     spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible, InitError> {
     chan.send(&SyncMsg::Ready)
-        .map_err(|e| format!("init: telling the runtime it is ready: {e}"))?;
+        .map_err(|e| InitError::sys("init: telling the runtime it is ready", &e))?;
     let reopen = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
     let mut fifo = std::fs::OpenOptions::new()
         .write(true)
         .open(&reopen)
-        .map_err(|e| format!("opening exec.fifo for writing: {e}"))?;
+        .map_err(|e| InitError::sys("opening exec.fifo for writing", &e))?;
     fifo.write_all(b"0")
-        .map_err(|e| format!("writing to exec.fifo: {e}"))?;
+        .map_err(|e| InitError::sys("writing to exec.fifo", &e))?;
     // startContainer: after `start`, before the user's program, inside the container.
     crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| InitError::from_error(&e))?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
     exec_program(&ready.program, spec)
 }
@@ -209,8 +223,9 @@ fn wait_and_exec(
 pub(super) fn exec_program(
     program: &Program,
     spec: &oci_spec::runtime::Spec,
-) -> Result<std::convert::Infallible, String> {
-    // The runtime blocked every signal before cloning (to forward them); the mask survives execve.
+) -> Result<std::convert::Infallible, InitError> {
+    // The caller may have blocked signals before the clone (berth's command line blocks them all,
+    // to forward them); the mask survives execve, so it is emptied here.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
@@ -218,13 +233,14 @@ pub(super) fn exec_program(
     );
     // Last, so the filter constrains as little of berth's own work as possible (with
     // noNewPrivileges; without it the filter went in before the capabilities were dropped).
-    crate::security::apply_seccomp(spec).map_err(|e| error_chain(&e))?;
-    let err = nix::unistd::execve(&program.path, &program.argv, &program.envp).unwrap_err();
-    Err(format!(
-        "exec {:?}: {}",
-        program.path,
-        std::io::Error::from(err)
-    ))
+    crate::security::apply_seccomp(spec).map_err(|e| InitError::from_error(&e))?;
+    match nix::unistd::execve(&program.path, &program.argv, &program.envp) {
+        Ok(never) => match never {},
+        Err(err) => Err(InitError::sys(
+            format!("exec {:?}", program.path),
+            &std::io::Error::from(err),
+        )),
+    }
 }
 
 /// The init's part of the hooks, at the rootfs setup's pivot point.
@@ -252,21 +268,8 @@ impl crate::rootfs::SetupHooks for InitHooks<'_> {
             }
         }
         crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
-            .map_err(|e| e.to_string())
+            .map_err(|e| chain_text(&e))
     }
-}
-
-/// An error and its causes as one line ("msg: cause: ..."), for the message sent to the
-/// runtime: the rootfs and security errors keep the failed syscall's error as their source.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 /// $HOME for a uid from the container's /etc/passwd, "/" when it has none (as runc does).

@@ -8,48 +8,66 @@
 //! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
 //! the runtime has written its id maps and put it in its cgroup (`Go`).
 
-pub mod exec;
-pub mod exec_path;
+pub(crate) mod exec;
+pub(crate) mod exec_path;
 mod init;
-pub mod signals;
-pub mod sync;
-pub mod terminal;
+mod reap;
+pub(crate) mod sync;
+pub(crate) mod terminal;
+
+pub use exec_path::NotInPath;
+
+pub use reap::{exit_code, wait_for_exit};
+pub(crate) use reap::{kill_and_reap, reap, Victim};
 
 use crate::hooks::HookKind;
-use crate::namespaces::NamespacePlan;
+use crate::namespaces::{Join, NamespacePlan};
 use berth_cgroups::CgroupManager;
 use berth_spec::BundleConfig;
 use berth_sys::clone::{clone_process, exit_now, CloneResult};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+pub use sync::InitError;
 use sync::{SyncChannel, SyncMsg};
 
 /// `create`'s flags that shape the init.
 #[derive(Debug, Clone, Default)]
-pub struct LaunchOptions {
+pub(crate) struct LaunchOptions {
+    /// The container's id (names its session keyring).
     pub id: String,
+    /// MS_MOVE + chroot instead of pivot_root.
     pub no_pivot: bool,
+    /// No new session keyring.
     pub no_new_keyring: bool,
     /// Fds 3..3+N are passed to the container's process.
     pub preserve_fds: u32,
 }
 
+/// Starting a container's init or an exec'd process failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProcessError {
-    #[error("{what}: {source}")]
+    /// A system call or file the runtime's side of the launch needed failed; `what` names it.
+    #[error("{what}")]
     Sys {
+        /// What failed.
         what: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
-    /// The init (or intermediate) reported a failure; the message names what failed.
-    #[error("{0}")]
-    Init(String),
+    /// The init (or intermediate, or exec'd process) reported a failure, or died before it was
+    /// set up.
+    #[error(transparent)]
+    Init(#[from] InitError),
+    /// Putting the process in its cgroup failed.
     #[error(transparent)]
     Cgroup(#[from] berth_cgroups::CgroupError),
+    /// Applying rlimits or the OOM score from outside failed.
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
+    /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
 }
@@ -59,9 +77,13 @@ pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Pro
     move |source| ProcessError::Sys { what, source }
 }
 
-/// An init that is set up and blocked on exec.fifo.
+/// A process berth started: a container's init (from [`Runtime::run`](crate::Runtime::run)) or
+/// an exec'd process (from [`Runtime::exec`](crate::Runtime::exec)). It is a child of the
+/// calling process.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Launched {
+    /// Its pid, in the caller's pid namespace.
     pub pid: i32,
     /// The master of the container's terminal, when it has one.
     pub console: Option<OwnedFd>,
@@ -69,7 +91,14 @@ pub struct Launched {
 
 /// Starts the container's init and waits until it is set up and blocked on exec.fifo.
 /// On failure the init is killed and reaped before returning.
-pub fn launch(
+///
+/// # Safety
+///
+/// The calling process must be single-threaded: the init (and the intermediate, when there is
+/// one) is a copy of the calling thread made with a raw `clone(2)` and runs Rust code (which
+/// allocates) before it execs; a lock another thread held at the clone would never be released
+/// in the child.
+pub unsafe fn launch(
     cfg: &BundleConfig,
     opts: &LaunchOptions,
     fifo: &Path,
@@ -85,32 +114,44 @@ pub fn launch(
         .open(fifo)
         .map_err(sys(format!("opening {}", fifo.display())))?;
     let fifo = OwnedFd::from(fifo);
-    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-    let init_pid = if plan.needs_intermediate() {
-        match clone_process(0).map_err(sys("fork"))? {
-            CloneResult::Child => {
-                drop(ours);
-                intermediate_main(cfg, &plan, opts, fifo, &theirs)
-            }
-            CloneResult::Parent { child } => {
-                drop(theirs);
-                let msg = ours.recv();
-                reap(child);
-                match msg {
-                    Ok(Some(SyncMsg::InitPid { pid })) => pid,
-                    other => return Err(unexpected(other)),
-                }
-            }
+    let init_main = |chan: &SyncChannel| {
+        init::run(cfg, &plan, opts, fifo, chan);
+    };
+    let (ours, init_pid) = if plan.needs_intermediate() {
+        // The intermediate joins the namespaces the config names by path, then unshares a new
+        // time namespace (only children enter it, and its offsets must be written before any
+        // do), then clones the init.
+        let joins: Vec<Join> = plan
+            .joins
+            .iter()
+            .map(|(t, path)| Join {
+                what: format!("linux.namespaces: {t} namespace"),
+                path: path.clone(),
+                flag: crate::namespaces::clone_flag(*t),
+            })
+            .collect();
+        let new_time = || enter_new_time_namespace(&plan);
+        // SAFETY: single-threaded, as this function's caller guarantees.
+        unsafe {
+            spawn_via_intermediate(
+                &joins,
+                new_time,
+                plan.clone_flags,
+                "the container init",
+                init_main,
+            )?
         }
     } else {
+        let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
         match clone_process(plan.clone_flags).map_err(sys("clone"))? {
             CloneResult::Child => {
                 drop(ours);
-                init::run(cfg, &plan, opts, fifo, &theirs)
+                init_main(&theirs);
+                exit_now(1)
             }
             CloneResult::Parent { child } => {
                 drop(theirs);
-                child
+                (ours, child)
             }
         }
     };
@@ -120,12 +161,78 @@ pub fn launch(
             console,
         }),
         Err(e) => {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(init_pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            reap(init_pid);
+            kill_and_reap(&Victim::child(init_pid));
             Err(e)
+        }
+    }
+}
+
+/// In the intermediate: a new time namespace, with its offsets, for the init to be cloned into.
+fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), InitError> {
+    if !plan.new_time {
+        return Ok(());
+    }
+    berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME)
+        .map_err(|e| InitError::sys("linux.namespaces: new time namespace", &e))?;
+    if !plan.time_offsets.is_empty() {
+        std::fs::write("/proc/self/timens_offsets", &plan.time_offsets).map_err(|e| {
+            InitError::sys("linux.timeOffsets: writing /proc/self/timens_offsets", &e)
+        })?;
+    }
+    Ok(())
+}
+
+/// Spawning through an intermediate, shared by `create` (namespaces joined by path, a new time
+/// namespace) and `exec` (every namespace of the container):
+///
+/// ```text
+/// caller ──fork──▶ intermediate ──setns… , then──clone(CLONE_PARENT | clone_flags)──▶ process
+/// ```
+/// A pid or time namespace is only entered by children of the process that joined it, hence the
+/// intermediate; CLONE_PARENT keeps the caller the process's parent so it can wait for it. The
+/// intermediate sends the process's pid over the sync channel and exits; it is reaped here.
+/// Returns the caller's end of the channel (the process holds the other) and the pid;
+/// `process_main` runs in the process and does not return (it execs or exits; should it return,
+/// the process exits 1). `what` names the process in errors.
+///
+/// # Safety
+///
+/// The calling process must be single-threaded (see [`launch`]).
+pub(crate) unsafe fn spawn_via_intermediate(
+    joins: &[Join],
+    then: impl FnOnce() -> Result<(), InitError>,
+    clone_flags: libc::c_int,
+    what: &str,
+    process_main: impl FnOnce(&SyncChannel),
+) -> Result<(SyncChannel, i32), ProcessError> {
+    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+    match clone_process(0).map_err(sys("fork"))? {
+        CloneResult::Child => {
+            drop(ours);
+            let chan = &theirs;
+            if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
+                chan.fail_and_exit(e)
+            }
+            match clone_process(clone_flags | libc::CLONE_PARENT) {
+                Ok(CloneResult::Child) => {
+                    process_main(chan);
+                    exit_now(1)
+                }
+                Ok(CloneResult::Parent { child }) => {
+                    let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+                    exit_now(code)
+                }
+                Err(e) => chan.fail_and_exit(InitError::sys(format!("clone of {what}"), &e)),
+            }
+        }
+        CloneResult::Parent { child } => {
+            drop(theirs);
+            let msg = ours.recv();
+            reap(child);
+            match msg {
+                Ok(Some(SyncMsg::InitPid { pid })) => Ok((ours, pid)),
+                other => Err(unexpected(other)),
+            }
         }
     }
 }
@@ -207,67 +314,16 @@ pub fn hook_state_json(
 
 pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {
     match msg {
-        Ok(Some(SyncMsg::Error { msg })) => ProcessError::Init(msg),
-        Ok(None) => ProcessError::Init("container init exited before it was set up".into()),
-        Ok(Some(m)) => ProcessError::Init(format!("unexpected message from container init: {m:?}")),
+        Ok(Some(SyncMsg::Error { error })) => ProcessError::Init(error),
+        Ok(None) => {
+            ProcessError::Init(InitError::new("container init exited before it was set up"))
+        }
+        Ok(Some(m)) => ProcessError::Init(InitError::new(format!(
+            "unexpected message from container init: {m:?}"
+        ))),
         Err(e) => ProcessError::Sys {
             what: "reading from container init".into(),
             source: e,
         },
-    }
-}
-
-/// The intermediate: joins the namespaces the config names by path, unshares a new time
-/// namespace (only children enter it, and its offsets must be written before any do), then
-/// clones the init as a sibling (CLONE_PARENT) so the runtime is its parent.
-fn intermediate_main(
-    cfg: &BundleConfig,
-    plan: &NamespacePlan,
-    opts: &LaunchOptions,
-    fifo: OwnedFd,
-    chan: &SyncChannel,
-) -> ! {
-    let fail = |msg: String| -> ! { chan.fail_and_exit(msg) };
-    let joins: Vec<crate::namespaces::Join> = plan
-        .joins
-        .iter()
-        .map(|(t, path)| crate::namespaces::Join {
-            what: format!("linux.namespaces: {t} namespace"),
-            path: path.clone(),
-            flag: crate::namespaces::clone_flag(*t),
-        })
-        .collect();
-    if let Err(e) = crate::namespaces::join_all(&joins) {
-        fail(e);
-    }
-    if plan.new_time {
-        if let Err(e) = berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME) {
-            fail(format!("linux.namespaces: new time namespace: {e}"));
-        }
-        if !plan.time_offsets.is_empty() {
-            if let Err(e) = std::fs::write("/proc/self/timens_offsets", &plan.time_offsets) {
-                fail(format!(
-                    "linux.timeOffsets: writing /proc/self/timens_offsets: {e}"
-                ));
-            }
-        }
-    }
-    match clone_process(plan.clone_flags | libc::CLONE_PARENT) {
-        Ok(CloneResult::Child) => init::run(cfg, plan, opts, fifo, chan),
-        Ok(CloneResult::Parent { child }) => {
-            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
-            exit_now(code)
-        }
-        Err(e) => fail(format!("clone of the container init: {e}")),
-    }
-}
-
-/// Waits for a child, ignoring EINTR; a child already reaped is not an error.
-pub fn reap(pid: i32) {
-    loop {
-        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
-            Err(nix::errno::Errno::EINTR) => continue,
-            _ => return,
-        }
     }
 }

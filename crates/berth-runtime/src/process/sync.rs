@@ -7,7 +7,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SyncMsg {
     /// From the intermediate process: the pid of the init it cloned.
     InitPid { pid: i32 },
@@ -22,8 +22,123 @@ pub enum SyncMsg {
     Ready,
     /// From the init: the master of the container's terminal travels with this message.
     Console,
-    /// From the init or intermediate: setting up failed.
-    Error { msg: String },
+    /// From the init, intermediate or exec'd process: setting up failed.
+    Error { error: InitError },
+}
+
+/// A failure of the container's init, the intermediate or an exec'd process, as it crosses the
+/// sync channel and as the runtime returns it: what failed (naming the field, path or system
+/// call) and, as its [`source`](std::error::Error::source), what caused it, each link with the
+/// errno of the system call when that was the cause.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitError {
+    what: String,
+    errno: Option<i32>,
+    cause: Option<Box<InitError>>,
+}
+
+impl InitError {
+    /// A failure with nothing below it.
+    pub fn new(what: impl Into<String>) -> InitError {
+        InitError {
+            what: what.into(),
+            errno: None,
+            cause: None,
+        }
+    }
+
+    /// `what` failed because of a system call's error (errno kept).
+    pub fn sys(what: impl Into<String>, e: &std::io::Error) -> InitError {
+        InitError::new(what).caused_by(InitError {
+            what: e.to_string(),
+            errno: e.raw_os_error(),
+            cause: None,
+        })
+    }
+
+    /// `what` failed with `errno` (nix's error type, whose text names the constant).
+    pub fn nix(what: impl Into<String>, e: nix::errno::Errno) -> InitError {
+        InitError::new(what).caused_by(InitError {
+            what: e.to_string(),
+            errno: Some(e as i32),
+            cause: None,
+        })
+    }
+
+    /// `what` failed because of `e` (any error, its chain kept).
+    pub fn context(what: impl Into<String>, e: &(dyn std::error::Error + 'static)) -> InitError {
+        InitError::new(what).caused_by(InitError::from_error(e))
+    }
+
+    /// An error and its chain of sources, link by link. A link whose text the one above it
+    /// already ends with (an error that formats its source into its own message) is skipped,
+    /// so that nothing is told twice.
+    pub fn from_error(e: &(dyn std::error::Error + 'static)) -> InitError {
+        let mut links: Vec<InitError> = Vec::new();
+        let mut next = Some(e);
+        while let Some(err) = next {
+            let text = err.to_string();
+            let errno = err
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.raw_os_error());
+            match links.last_mut() {
+                // Told already: keep only its errno.
+                Some(above) if above.what.ends_with(&text) => above.errno = above.errno.or(errno),
+                _ => links.push(InitError {
+                    what: text,
+                    errno,
+                    cause: None,
+                }),
+            }
+            next = err.source();
+        }
+        let mut chain: Option<InitError> = None;
+        while let Some(mut link) = links.pop() {
+            link.cause = chain.map(Box::new);
+            chain = Some(link);
+        }
+        chain.unwrap_or_else(|| InitError::new(e.to_string()))
+    }
+
+    fn caused_by(mut self, cause: InitError) -> InitError {
+        self.cause = Some(Box::new(cause));
+        self
+    }
+
+    /// The errno of the system call that caused this failure, if one did (the first along the
+    /// chain).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.errno
+            .or_else(|| self.cause.as_ref().and_then(|c| c.raw_os_error()))
+    }
+}
+
+impl std::fmt::Display for InitError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// An error with its sources, `: `-separated, each told once (see [`InitError::from_error`]).
+pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let mut link = Some(&InitError::from_error(e));
+    while let Some(l) = link {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&l.what);
+        link = l.cause.as_deref();
+    }
+    text
 }
 
 const MAX_MSG: usize = 64 * 1024;
@@ -56,11 +171,12 @@ impl SyncChannel {
     }
 
     /// For a cloned child that failed: tells the runtime why (stderr if it is gone) and exits 1.
-    pub fn fail_and_exit(&self, msg: String) -> ! {
-        if self.send(&SyncMsg::Error { msg: msg.clone() }).is_err() {
+    pub fn fail_and_exit(&self, error: InitError) -> ! {
+        let text = chain_text(&error);
+        if self.send(&SyncMsg::Error { error }).is_err() {
             let _ = std::io::Write::write_all(
                 &mut std::io::stderr(),
-                format!("berth: {msg}\n").as_bytes(),
+                format!("berth: {text}\n").as_bytes(),
             );
         }
         berth_sys::clone::exit_now(1)
@@ -129,16 +245,46 @@ impl SyncChannel {
 mod tests {
     use super::*;
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer: {source}")]
+    struct Repeats {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_formatted_into_its_parent_is_told_once() {
+        let e = Repeats {
+            source: std::io::Error::from_raw_os_error(libc::ENOENT),
+        };
+        let text = chain_text(&e);
+        assert_eq!(text, e.to_string());
+        assert_eq!(InitError::from_error(&e).raw_os_error(), Some(libc::ENOENT));
+        let ctx = InitError::context("setting up", &e);
+        assert_eq!(chain_text(&ctx), format!("setting up: {e}"));
+    }
+
     #[test]
     fn round_trip_and_eof() {
         let (a, b) = SyncChannel::pair().unwrap();
         a.send(&SyncMsg::InitPid { pid: 7 }).unwrap();
-        a.send(&SyncMsg::Error { msg: "boom".into() }).unwrap();
+        let boom = InitError::sys("boom", &std::io::Error::from_raw_os_error(libc::EBUSY));
+        a.send(&SyncMsg::Error {
+            error: boom.clone(),
+        })
+        .unwrap();
         assert_eq!(b.recv().unwrap(), Some(SyncMsg::InitPid { pid: 7 }));
-        assert_eq!(
-            b.recv().unwrap(),
-            Some(SyncMsg::Error { msg: "boom".into() })
-        );
+        match b.recv().unwrap() {
+            Some(SyncMsg::Error { error }) => {
+                assert_eq!(error, boom);
+                assert_eq!(error.raw_os_error(), Some(libc::EBUSY));
+                assert_eq!(error.to_string(), "boom");
+                assert_eq!(
+                    chain_text(&error),
+                    format!("boom: {}", std::io::Error::from_raw_os_error(libc::EBUSY))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let f = std::fs::File::open("/dev/null").unwrap();
         a.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&f))
             .unwrap();

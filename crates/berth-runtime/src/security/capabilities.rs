@@ -205,10 +205,10 @@ pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
     let plan = CapabilityPlan::from_spec(caps)?;
     let skipped = caps.map(|c| mask(c.ambient())).unwrap_or(0) & !plan.ambient;
     if skipped != 0 {
-        crate::logging::debug(&format!(
+        log::debug!(
             "process.capabilities.ambient: not raising {} (not in both permitted and inheritable)",
             names(skipped)
-        ));
+        );
     }
     Ok(())
 }

@@ -17,20 +17,33 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
 
+/// A container's state directory could not be made, found or read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
+    /// A container with this id exists already.
     #[error("container with id exists: {0}")]
     Exists(String),
+    /// No container has this id.
     #[error("container \"{0}\" does not exist")]
     DoesNotExist(String),
-    #[error("{path}: {source}")]
+    /// Reading or writing the state directory failed at `path`.
+    #[error("{path}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// `state.json` does not parse (or the state does not serialize).
     #[error("{path}: corrupt state file: {detail}")]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -65,15 +78,24 @@ pub struct ContainerState {
 /// The state document `berth state` prints, field for field what runc prints.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OciState {
+    /// The runtime-spec version of the container's config.
     #[serde(rename = "ociVersion")]
     pub oci_version: String,
+    /// The container's id.
     pub id: String,
+    /// The init's pid (0 once the container has stopped).
     pub pid: i32,
+    /// `creating`, `created`, `running`, `paused` or `stopped` (see [`Status`]).
     pub status: String,
+    /// The bundle directory.
     pub bundle: PathBuf,
+    /// The root filesystem, absolute.
     pub rootfs: PathBuf,
+    /// When it was created, RFC 3339 with nanoseconds.
     pub created: String,
+    /// The owner (empty: berth does not record one, as runc as root).
     pub owner: String,
+    /// The config's annotations.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub annotations: BTreeMap<String, String>,
 }
@@ -109,6 +131,7 @@ impl StateRoot {
         StateRoot { root: root.into() }
     }
 
+    #[cfg(test)]
     pub fn path(&self) -> &Path {
         &self.root
     }

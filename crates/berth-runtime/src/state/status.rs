@@ -2,12 +2,19 @@
 
 use std::fmt;
 
+/// A container's status, as the runtime-spec names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
+    /// Being set up by `create`.
     Creating,
+    /// Set up, its init waiting for `start`.
     Created,
+    /// Its process has started and is alive.
     Running,
+    /// Its processes are frozen (`pause`).
     Paused,
+    /// Its init has exited.
     Stopped,
 }
 

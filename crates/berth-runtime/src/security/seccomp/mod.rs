@@ -374,9 +374,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SecurityError> {
                 .chain(tables::X32)
                 .any(|(n, _)| n == name)
             {
-                crate::logging::debug(&format!(
-                    "{field}: skipping syscall {name:?}, unknown on this architecture"
-                ));
+                log::debug!("{field}: skipping syscall {name:?}, unknown on this architecture");
             }
         }
     }

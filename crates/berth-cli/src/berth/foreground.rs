@@ -1,5 +1,9 @@
-//! Signal names, forwarding signals to the container (`run`), and exit statuses.
+//! The foreground of `berth run` and `berth exec`: every signal berth receives is forwarded to
+//! the container's process, and with a terminal berth's stdin/stdout are proxied to the
+//! container's pty. This is the command line's business: the library never touches the calling
+//! process's signal mask or stdio.
 
+use berth_runtime::exit_code;
 use berth_sys::tty;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
@@ -10,12 +14,12 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Parses a signal as runc does: a number (0 only probes that the process exists), or a name with
 /// or without "SIG", any case.
-pub fn parse_signal(raw: &str) -> Result<i32, String> {
+pub fn parse_signal(raw: &str) -> anyhow::Result<i32> {
     if let Ok(n) = raw.parse::<i32>() {
         if (0..=64).contains(&n) {
             return Ok(n);
         }
-        return Err(format!("invalid signal number {n}"));
+        anyhow::bail!("invalid signal number {n}");
     }
     let upper = raw.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -25,22 +29,14 @@ pub fn parse_signal(raw: &str) -> Result<i32, String> {
     };
     name.parse::<Signal>()
         .map(|s| s as i32)
-        .map_err(|_| format!("unknown signal {raw:?}"))
+        .map_err(|_| anyhow::anyhow!("unknown signal {raw:?}"))
 }
 
-/// Blocks every signal in the runtime so that none is lost or acted upon between clone and the
-/// forwarding loop; the init restores an empty mask before exec.
+/// Blocks every signal of berth, before the container's process is cloned, so that none is lost
+/// or acted upon between the clone and the forwarding loop; the container's process starts with
+/// an empty mask (the library resets it before exec).
 pub fn block_all() -> nix::Result<()> {
     nix::sys::signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&SigSet::all()), None)
-}
-
-/// The shell convention for an exit status: the code, or 128+N for death by signal N.
-pub fn exit_code(status: WaitStatus) -> Option<i32> {
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
 }
 
 /// `run` in the foreground: forwards every signal the runtime receives to the container's init
@@ -209,27 +205,18 @@ mod tests {
 
     #[test]
     fn parses_like_runc() {
-        assert_eq!(parse_signal("KILL"), Ok(9));
-        assert_eq!(parse_signal("SIGKILL"), Ok(9));
-        assert_eq!(parse_signal("kill"), Ok(9));
-        assert_eq!(parse_signal("sigterm"), Ok(15));
-        assert_eq!(parse_signal("9"), Ok(9));
-        assert_eq!(parse_signal("34"), Ok(34));
+        assert_eq!(parse_signal("KILL").unwrap(), 9);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), 9);
+        assert_eq!(parse_signal("kill").unwrap(), 9);
+        assert_eq!(parse_signal("sigterm").unwrap(), 15);
+        assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("34").unwrap(), 34);
         assert!(parse_signal("FOO")
             .unwrap_err()
+            .to_string()
             .contains("unknown signal \"FOO\""));
-        assert_eq!(parse_signal("0"), Ok(0));
+        assert_eq!(parse_signal("0").unwrap(), 0);
         assert!(parse_signal("65").is_err());
         assert!(parse_signal("-1").is_err());
-    }
-
-    #[test]
-    fn exit_codes() {
-        let p = Pid::from_raw(1);
-        assert_eq!(exit_code(WaitStatus::Exited(p, 3)), Some(3));
-        assert_eq!(
-            exit_code(WaitStatus::Signaled(p, Signal::SIGKILL, false)),
-            Some(137)
-        );
     }
 }

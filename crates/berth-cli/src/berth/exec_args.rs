@@ -1,0 +1,123 @@
+//! `berth exec`'s process: from `--process FILE`, or the container's own process with runc's
+//! command-line overrides (args, -e, --cwd, -u, -g, -c, -t, --no-new-privs).
+
+use anyhow::{Context, Result};
+use oci_spec::runtime::Process;
+use std::path::{Path, PathBuf};
+
+/// Command-line overrides of `exec` (runc's flags).
+#[derive(Debug, Clone, Default)]
+pub struct ExecOverrides {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: Option<PathBuf>,
+    /// `uid[:gid]`
+    pub user: Option<String>,
+    pub additional_gids: Vec<u32>,
+    pub caps: Vec<String>,
+    pub tty: bool,
+    pub no_new_privs: bool,
+}
+
+/// Loads `--process FILE` (`-` for stdin is not offered: engines pass a file).
+pub fn process_from_file(path: &Path) -> Result<Process> {
+    let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| anyhow::anyhow!("--process {}: malformed process JSON: {e}", path.display()))
+}
+
+/// runc's exec defaults: the container's process (env, user, capabilities, rlimits, ...) with
+/// the new args, extra env, cwd, user, groups, capabilities, terminal and no_new_privs.
+pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
+    let mut p = serde_json::to_value(base)?;
+    p["args"] = serde_json::json!(o.args);
+    p["terminal"] = o.tty.into();
+    if let Some(env) = p["env"].as_array_mut() {
+        env.extend(o.env.iter().map(|e| serde_json::Value::from(e.as_str())));
+    } else {
+        p["env"] = serde_json::json!(o.env);
+    }
+    if let Some(cwd) = &o.cwd {
+        p["cwd"] = cwd.to_string_lossy().into_owned().into();
+    }
+    if let Some(user) = &o.user {
+        let (uid, gid) = match user.split_once(':') {
+            Some((u, g)) => (u, Some(g)),
+            None => (user.as_str(), None),
+        };
+        let num = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| anyhow::anyhow!("--user {user:?}: expected uid[:gid] as numbers"))
+        };
+        p["user"]["uid"] = num(uid)?.into();
+        if let Some(g) = gid {
+            p["user"]["gid"] = num(g)?.into();
+        }
+    }
+    if !o.additional_gids.is_empty() {
+        p["user"]["additionalGids"] = serde_json::json!(o.additional_gids);
+    }
+    for cap in &o.caps {
+        for set in ["bounding", "effective", "permitted"] {
+            let list = &mut p["capabilities"][set];
+            if !list.is_array() {
+                *list = serde_json::json!([]);
+            }
+            if let Some(a) = list.as_array_mut() {
+                if !a.iter().any(|c| c == cap) {
+                    a.push(cap.as_str().into());
+                }
+            }
+        }
+    }
+    if o.no_new_privs {
+        p["noNewPrivileges"] = true.into();
+    }
+    serde_json::from_value(p).map_err(|e| anyhow::anyhow!("exec: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_apply_on_the_container_process() {
+        let spec: oci_spec::runtime::Spec =
+            serde_json::from_value(berth_spec::default_config(false, 0, 0)).unwrap();
+        let base = spec.process().clone().unwrap();
+        let o = ExecOverrides {
+            args: vec!["ls".into(), "-l".into()],
+            env: vec!["X=1".into()],
+            cwd: Some("/tmp".into()),
+            user: Some("1000:1001".into()),
+            caps: vec!["CAP_SYS_ADMIN".into()],
+            ..Default::default()
+        };
+        let p = process_from_args(&base, &o).unwrap();
+        assert_eq!(p.args().as_ref().unwrap(), &["ls", "-l"]);
+        assert!(p.env().as_ref().unwrap().iter().any(|e| e == "X=1"));
+        assert!(p
+            .env()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|e| e.starts_with("PATH=")));
+        assert_eq!(p.cwd(), &PathBuf::from("/tmp"));
+        assert_eq!((p.user().uid(), p.user().gid()), (1000, 1001));
+        let v = serde_json::to_value(&p).unwrap();
+        assert!(v["capabilities"]["bounding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "CAP_SYS_ADMIN"));
+        assert_eq!(p.terminal(), Some(false));
+        assert!(process_from_args(
+            &base,
+            &ExecOverrides {
+                user: Some("bob".into()),
+                ..o
+            }
+        )
+        .is_err());
+    }
+}
