@@ -36,7 +36,7 @@ pub fn blkio_weight_to_io_weight(w: u16) -> u64 {
 }
 
 /// Parses a cpuset list (`0-3,5`) into its members; a clear error naming `field` otherwise.
-pub(crate) fn parse_cpu_list(field: &str, s: &str) -> Result<Vec<u32>, CgroupError> {
+pub fn parse_cpu_list(field: &str, s: &str) -> Result<Vec<u32>, CgroupError> {
     let mut out = Vec::new();
     let bad = || CgroupError::field(field, format!("invalid list {s:?}"));
     for part in s.trim().split(',').filter(|p| !p.is_empty()) {

@@ -15,8 +15,9 @@
 //!
 //! Errors are [`CgroupError`]s: the message names the field, file or setting, the OS error is
 //! the [`source`](std::error::Error::source) ([`CgroupError::io_error`] gives its errno).
-//! [`systemd_is_running`] is the one check for a running systemd. [`commands`] holds the value
-//! parsing of runc's `update` flags; [`mountinfo`] the layout detection; [`stats`] the numbers.
+//! [`systemd_is_running`] is the one check for a running systemd. [`mountinfo`] holds the layout
+//! detection, [`stats`] the numbers, [`convert`] the value conversions (shares → weight, cpuset
+//! lists).
 //!
 //! Inside: `plan` turns `linux.resources` into file writes (one module per controller, the
 //! host seen through a `Host` trait), `fs` does the writes (restoring the old values when one
@@ -36,7 +37,6 @@
 #![warn(missing_docs)]
 
 pub mod bpf;
-pub mod commands;
 pub mod convert;
 mod devices;
 mod fs;
@@ -133,32 +133,8 @@ pub enum CgroupError {
     #[error("{0}: the cgroup did not freeze")]
     NotFrozen(PathBuf),
     /// The systemd cgroup driver was asked for; see [`systemd_is_running`].
-    #[error("--systemd-cgroup: {0}")]
+    #[error("systemd cgroup driver: {0}")]
     Systemd(&'static str),
-    /// A value of one of `update`'s flags ([`commands::UpdateFlags`]) is malformed.
-    #[error("--{flag}: invalid value {value:?}: {reason}")]
-    UpdateFlag {
-        /// The flag, without its dashes.
-        flag: String,
-        /// The value as given.
-        value: String,
-        /// Why it is refused.
-        reason: String,
-    },
-    /// A cpuset list given to one of `update`'s flags is malformed.
-    #[error("--{flag}: invalid value {value:?}")]
-    UpdateFlagList {
-        /// The flag, without its dashes.
-        flag: String,
-        /// The value as given.
-        value: String,
-        /// The list's own error.
-        #[source]
-        source: Box<CgroupError>,
-    },
-    /// `update --resources` was not a LinuxResources JSON document.
-    #[error("--resources: not a valid LinuxResources document")]
-    ResourcesJson(#[source] serde_json::Error),
 }
 
 impl CgroupError {
@@ -182,7 +158,6 @@ impl CgroupError {
             CgroupError::Io { source, .. }
             | CgroupError::Write { source, .. }
             | CgroupError::DeviceFilter { source, .. } => Some(source),
-            CgroupError::UpdateFlagList { source, .. } => source.io_error(),
             _ => None,
         }
     }

@@ -1,8 +1,8 @@
 //! Command-line wiring of the cgroup commands (`pause`, `resume`, `update`, `events`, `ps`),
 //! flattened into main's `Command` enum. Flags and behaviour follow runc's.
 
+use crate::update_flags::{parse_resources_json, UpdateFlags};
 use anyhow::{Context, Result};
-use berth_cgroups::commands::{parse_resources_json, UpdateFlags};
 use berth_runtime::{EventsOptions, PsFormat, Runtime};
 use clap::{Args, Subcommand, ValueEnum};
 use std::io::Read;

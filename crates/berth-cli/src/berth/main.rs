@@ -12,6 +12,7 @@ mod cli_cgroups;
 mod exec_args;
 mod foreground;
 mod runc_log;
+mod update_flags;
 
 #[derive(Parser, Debug)]
 #[command(name = "berth", version = version_text(), about = "berth: an OCI container runtime", disable_version_flag = true)]
@@ -435,6 +436,9 @@ fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
         Some(ExecFailed(inner)) => inner.as_ref(),
         None => link,
     };
+    if let Some(berth_cgroups::CgroupError::Systemd(why)) = link.downcast_ref() {
+        return Some(format!("--systemd-cgroup: {why}"));
+    }
     Some(match link.downcast_ref::<E>()? {
         E::TerminalNeedsConsoleSocket => {
             "cannot allocate tty if berth will detach without setting console socket".into()

@@ -1,11 +1,34 @@
-//! Library side of `update`'s flags: runc's flag set turned into a `LinuxResources`, with every
-//! value checked (negative, overflowing, malformed) and errors naming the flag.
+//! `update`'s flags: runc's flag set (strings, as typed) turned into a `LinuxResources`, with
+//! every value checked (negative, overflowing, malformed) and errors naming the flag. This is
+//! command-line work, so it lives here; the library takes the typed resources
+//! (`Runtime::update`) and validates them against the host.
 
-use super::CgroupError;
 use oci_spec::runtime::{LinuxPids, LinuxResources};
 
+/// A flag's value that cannot be turned into the resource it sets.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateFlagError {
+    /// A value of one of the flags is malformed.
+    #[error("--{flag}: invalid value {value:?}: {reason}")]
+    Value {
+        flag: String,
+        value: String,
+        reason: String,
+    },
+    /// A cpuset list given to `--cpuset-cpus`/`--cpuset-mems` is malformed.
+    #[error("--{flag}: invalid value {value:?}")]
+    List {
+        flag: String,
+        value: String,
+        #[source]
+        source: Box<berth_cgroups::CgroupError>,
+    },
+    /// `--resources` was not a LinuxResources JSON document.
+    #[error("--resources: not a valid LinuxResources document")]
+    ResourcesJson(#[source] serde_json::Error),
+}
+
 /// `update`'s flags as given on the command line (strings: parsed here so errors are uniform).
-/// Built field by field by the command line, so deliberately not `#[non_exhaustive]`.
 #[derive(Debug, Default, Clone)]
 pub struct UpdateFlags {
     /// `--memory`: the memory limit (a size, `-1` unlimited).
@@ -38,16 +61,16 @@ pub struct UpdateFlags {
     pub blkio_weight: Option<String>,
 }
 
-fn bad(flag: &str, v: &str, why: &str) -> CgroupError {
-    CgroupError::UpdateFlag {
+fn bad(flag: &str, v: &str, why: &str) -> UpdateFlagError {
+    UpdateFlagError::Value {
         flag: flag.to_string(),
         value: v.to_string(),
         reason: why.to_string(),
     }
 }
 
-fn bad_list(flag: &str, v: &str, e: CgroupError) -> CgroupError {
-    CgroupError::UpdateFlagList {
+fn bad_list(flag: &str, v: &str, e: berth_cgroups::CgroupError) -> UpdateFlagError {
+    UpdateFlagError::List {
         flag: flag.to_string(),
         value: v.to_string(),
         source: Box::new(e),
@@ -56,7 +79,7 @@ fn bad_list(flag: &str, v: &str, e: CgroupError) -> CgroupError {
 
 /// A byte size like runc takes: `-1`, a plain number, or a number with a binary unit suffix
 /// (`k`, `m`, `g`, `t`, optionally followed by `b`/`B`).
-pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
+pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64, UpdateFlagError> {
     let t = v.trim();
     if t == "-1" {
         return Ok(-1);
@@ -81,7 +104,7 @@ pub(crate) fn parse_size(flag: &str, v: &str) -> Result<i64, CgroupError> {
     n.checked_mul(mult).ok_or_else(|| bad(flag, v, "too large"))
 }
 
-fn parse_u64(flag: &str, v: &str) -> Result<u64, CgroupError> {
+fn parse_u64(flag: &str, v: &str) -> Result<u64, UpdateFlagError> {
     if v.trim().starts_with('-') {
         return Err(bad(flag, v, "negative"));
     }
@@ -90,7 +113,7 @@ fn parse_u64(flag: &str, v: &str) -> Result<u64, CgroupError> {
         .map_err(|_| bad(flag, v, "not a non-negative integer (or too large)"))
 }
 
-fn parse_i64(flag: &str, v: &str, min: i64) -> Result<i64, CgroupError> {
+fn parse_i64(flag: &str, v: &str, min: i64) -> Result<i64, UpdateFlagError> {
     let n: i64 = v
         .trim()
         .parse()
@@ -103,7 +126,7 @@ fn parse_i64(flag: &str, v: &str, min: i64) -> Result<i64, CgroupError> {
 
 impl UpdateFlags {
     /// Lays the flags over `base` (from `-r FILE`, or empty).
-    pub fn apply_to(&self, mut r: LinuxResources) -> Result<LinuxResources, CgroupError> {
+    pub fn apply_to(&self, mut r: LinuxResources) -> Result<LinuxResources, UpdateFlagError> {
         let mut mem = r.memory().unwrap_or_default();
         let mut mem_set = r.memory().is_some();
         if let Some(v) = &self.memory {
@@ -151,13 +174,13 @@ impl UpdateFlags {
             parse_u64
         );
         if let Some(v) = &self.cpuset_cpus {
-            super::convert::parse_cpu_list("cpu.cpus", v)
+            berth_cgroups::convert::parse_cpu_list("cpu.cpus", v)
                 .map_err(|e| bad_list("cpuset-cpus", v, e))?;
             cpu.set_cpus(Some(v.clone()));
             cpu_set = true;
         }
         if let Some(v) = &self.cpuset_mems {
-            super::convert::parse_cpu_list("cpu.mems", v)
+            berth_cgroups::convert::parse_cpu_list("cpu.mems", v)
                 .map_err(|e| bad_list("cpuset-mems", v, e))?;
             cpu.set_mems(Some(v.clone()));
             cpu_set = true;
@@ -183,13 +206,25 @@ impl UpdateFlags {
 }
 
 /// Parses `-r`'s JSON (a LinuxResources document).
-pub fn parse_resources_json(text: &str) -> Result<LinuxResources, CgroupError> {
-    serde_json::from_str(text).map_err(CgroupError::ResourcesJson)
+pub fn parse_resources_json(text: &str) -> Result<LinuxResources, UpdateFlagError> {
+    serde_json::from_str(text).map_err(UpdateFlagError::ResourcesJson)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the command line shows: the message and its causes, joined by ": ".
+    fn chain(e: &dyn std::error::Error) -> String {
+        let mut s = e.to_string();
+        let mut cur = e.source();
+        while let Some(c) = cur {
+            s.push_str(": ");
+            s.push_str(&c.to_string());
+            cur = c.source();
+        }
+        s
+    }
 
     #[test]
     fn sizes() {
@@ -230,7 +265,7 @@ mod tests {
             let mut f = UpdateFlags::default();
             set(&mut f, v.to_string());
             let e = f.apply_to(LinuxResources::default()).unwrap_err();
-            crate::tests::chain(&e)
+            chain(&e)
         };
         assert_eq!(
             refused(|f, v| f.cpu_shares = Some(v), "-3"),
@@ -251,7 +286,7 @@ mod tests {
             "--cpuset-cpus: invalid value \"a-b\": linux.resources.cpu.cpus: invalid list \"a-b\""
         );
         let e = parse_resources_json("{").unwrap_err();
-        assert!(crate::tests::chain(&e)
+        assert!(chain(&e)
             .starts_with("--resources: not a valid LinuxResources document: EOF while parsing"));
     }
 }
