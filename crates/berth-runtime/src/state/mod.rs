@@ -37,12 +37,13 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// `state.json` does not parse (or the state does not serialize).
-    #[error("{path}: corrupt state file: {detail}")]
+    #[error("{path}: corrupt state file")]
     Corrupt {
         /// The state file.
         path: PathBuf,
         /// What is wrong with it.
-        detail: String,
+        #[source]
+        source: serde_json::Error,
     },
 }
 
@@ -177,14 +178,9 @@ impl StateRoot {
         let dir = self.root.join(id);
         let p = dir.join(STATE_FILE);
         match std::fs::read(&p) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StateError::Corrupt {
-                        path: p,
-                        detail: e.to_string(),
-                    })
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StateError::Corrupt { path: p, source: e }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if dir.is_dir() {
                     Ok(None)
@@ -257,10 +253,7 @@ impl ContainerDir {
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| StateError::Corrupt {
-                path: p,
-                detail: e.to_string(),
-            })
+            .map_err(|e| StateError::Corrupt { path: p, source: e })
     }
 
     /// Writes state.json atomically (temp file + rename), so a reader never sees half a file.
@@ -269,7 +262,7 @@ impl ContainerDir {
         let tmp = self.path.join(".state.json.tmp");
         let data = serde_json::to_vec(state).map_err(|e| StateError::Corrupt {
             path: p.clone(),
-            detail: e.to_string(),
+            source: e,
         })?;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
