@@ -3,6 +3,9 @@
 //! an `oom` event, the freezer stopping a counter), pause/resume/update/events/ps/kill --all,
 //! bad input leaving the cgroup untouched. Runs on v1/hybrid here and on pure v2 in the VM.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use berth_cgroups::{CgroupPlacement, CgroupVersion};

@@ -2,6 +2,9 @@
 //! container: placement, every limit written and read back, freezer, destroy. Runs on v1/hybrid
 //! here and on pure v2 inside the VM (`make test-cgroup-v2-vm`).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use berth_cgroups::{self as cgroups, CgroupManager, CgroupVersion};

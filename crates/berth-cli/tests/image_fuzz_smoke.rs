@@ -2,6 +2,9 @@
 //! (names, link names, types) drawn from a hostile dictionary, applied twice to a sandboxed
 //! rootfs. Whatever happens, nothing outside the rootfs may change.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod image_util;
 
 use berth_image::{apply_layer, ApplyOptions};

@@ -2,6 +2,9 @@
 //! skopeo: plain and multi-platform images, pull into a layout, platform selection, and a
 //! token-auth front end that the client must get a bearer token from.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod image_util;
 
 use image_util::*;

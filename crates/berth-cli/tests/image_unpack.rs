@@ -1,6 +1,9 @@
 //! End-to-end unpacking: a multi-layer busybox image (gzip, zstd and plain layers, whiteouts,
 //! opaque dirs, hardlinks across layers, xattrs, devices) in every source format.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod image_util;
 
 use image_util::*;

@@ -1,6 +1,9 @@
 //! The rootfs scenarios through the full runtime: `berth run` of a busybox bundle, observed
 //! from inside the container (and, for the hostile cases, from the host).
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod rootfs_scenarios;
 

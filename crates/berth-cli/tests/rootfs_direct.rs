@@ -5,6 +5,9 @@
 //! (root mapped to root) with its own network and IPC namespaces, as a rootless-style
 //! container would have, to exercise the locked-flags and device bind-mount paths.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod rootfs_scenarios;
 

@@ -3,6 +3,9 @@
 //! This checks the order of the steps and the exec transition of the capability sets without
 //! needing the runtime core. Needs root.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use serde_json::{json, Value};

@@ -1,6 +1,9 @@
 //! Process security attributes observed from inside real containers (`berth run` of a busybox
 //! bundle). Needs root.
 
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::Bundle;
