@@ -162,6 +162,38 @@ for n in "${names[@]}"; do
 	done
 done
 
+# --- 2b. exec /bin/true into a running container -----------------------------
+# One long-lived container per runtime (same bundle, args [sleep 1000]); rounds of
+# `exec ID /bin/true` interleaved between the runtimes, timed like section 2.
+sleeper=$BENCH_DIR/sleeper
+mkdir -p "$sleeper"
+jq --arg root "$bundle/rootfs" '.process.args = ["/bin/sleep", "1000"] | .root.path = $root' \
+	"$bundle/config.json" >"$sleeper/config.json"
+stop_sleepers() {
+	local n
+	for n in "${names[@]}"; do rt "$n" delete -f "exec-$n" >/dev/null 2>&1 || true; done
+}
+trap stop_sleepers EXIT
+for n in "${names[@]}"; do
+	: >"$BENCH_DIR/exec-$n"
+	rt "$n" run -d -b "$sleeper" "exec-$n" </dev/null >/dev/null 2>&1 || die "$n cannot start the exec container"
+done
+for ((i = -3; i < BENCH_PHASE_RUNS; i++)); do # 3 warmup rounds
+	for n in "${names[@]}"; do
+		t0=${EPOCHREALTIME/./}
+		rt "$n" exec "exec-$n" /bin/true </dev/null >/dev/null || die "$n: exec failed"
+		t1=${EPOCHREALTIME/./}
+		((i >= 0)) && echo $((t1 - t0)) >>"$BENCH_DIR/exec-$n"
+	done
+done
+stop_sleepers
+trap - EXIT
+for n in "${names[@]}"; do
+	read -r mean median _min _max < <(stats 1000 <"$BENCH_DIR/exec-$n")
+	res[exec_mean_$n]=$mean
+	res[exec_median_$n]=$median
+done
+
 # --- 3. 100 sequential containers (run /bin/true one after another) --------
 # Timed in blocks of 10 back-to-back runs, blocks interleaved between the runtimes
 # (so a burst of other load hits all three); the total is the sum of the blocks.
@@ -256,6 +288,8 @@ out=$BENCH_DIR/runtime.md
 	row "start, median ms" loopstart_median
 	row "delete (stopped), mean ms" loopdelete_mean
 	row "delete (stopped), median ms" loopdelete_median
+	row "exec /bin/true in a running container, mean ms (interleaved loop)" exec_mean
+	row "exec /bin/true, median ms" exec_median
 	row "$BENCH_SEQ sequential runs, total s" seq
 	row "peak RSS during run, median MiB ($BENCH_RSS_RUNS runs)" rss_median
 	row "peak RSS during run, max MiB" rss_max
