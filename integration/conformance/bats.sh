@@ -4,7 +4,8 @@
 #   bats.sh runc-v1.1|runc-v1.5 [FILE.bats...]
 # Writes RESULTS/<suite>/<file>.tap (bats' TAP with each failure's output) and
 # RESULTS/<suite>.results: one "ok|not ok|skip <file>: <test name>" line per test.
-# Each test is stopped after TEST_TIMEOUT seconds (bats' BATS_TEST_TIMEOUT) and each
+# Each runtime invocation is stopped after CMD_TIMEOUT seconds (60, common.sh), each test
+# after TEST_TIMEOUT (bats' BATS_TEST_TIMEOUT, 300) and each
 # file after FILE_TIMEOUT, so a runtime that hangs costs minutes, not the run.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -18,7 +19,9 @@ runc-v1.5) top=$SRC/$RUNC_V15/$RUNC_V15 ;;
 esac
 [ -f "$top/.helpers-built" ] || conf_die "$suite is not built (integration/conformance/build.sh $suite)"
 resolve_runtime
-: "${TEST_TIMEOUT:=90}" "${FILE_TIMEOUT:=1800}"
+# bats kills a timed-out test's children but not their children: keep its timeout above the
+# wrapper's CMD_TIMEOUT (common.sh), which is what stops a hanging runtime.
+: "${TEST_TIMEOUT:=300}" "${FILE_TIMEOUT:=1800}"
 
 for tool in bats jq gawk script timeout; do
 	command -v "$tool" >/dev/null || conf_die "$tool is not installed"

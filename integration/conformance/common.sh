@@ -54,7 +54,22 @@ resolve_runtime() {
 	[ -n "$RT_BIN" ] && [ -x "$RT_BIN" ] || conf_die "runtime ${RUNTIME:-berth} not found (berth: make release)"
 	RESULTS=${CONFORMANCE_RESULTS:-$CONFORMANCE_DIR/results/$RT_NAME}
 	mkdir -p "$RESULTS"
-	export RT_BIN RT_NAME RESULTS
+	# The suites call the runtime through a wrapper of the same name that stops any one
+	# invocation after CMD_TIMEOUT seconds: a runtime that hangs (berth on a pre-frozen
+	# cgroup) holds the pipe bats reads its output from, which bats' own per-test
+	# timeout cannot break. --foreground keeps the runtime in the terminal's process
+	# group (tests that run it on the caller's terminal); -k follows up with SIGKILL.
+	local wrap=$BUILD/wrap/$RT_NAME/$RT_NAME
+	mkdir -p "${wrap%/*}"
+	cat >"$wrap.tmp" <<-EOW
+		#!/bin/sh
+		# Written by berth's integration/conformance/common.sh.
+		exec timeout --foreground -k 5 ${CMD_TIMEOUT:-60} '$RT_BIN' "\$@"
+	EOW
+	chmod +x "$wrap.tmp"
+	mv "$wrap.tmp" "$wrap"
+	RT_REAL=$RT_BIN RT_BIN=$wrap
+	export RT_BIN RT_REAL RT_NAME RESULTS
 }
 
 # A Go toolchain new enough for runc 1.5.1 (go 1.25): the installed one if it is,

@@ -16,16 +16,17 @@ resolve_runtime
 : "${GROUP_TIMEOUT:=300}"
 export RUNTIME_KIND=runc
 
-groups=("$@")
-if [ ${#groups[@]} -eq 0 ]; then
-	mapfile -t groups < <("$bin/contest" list | grep -v '^\s*$')
-fi
-
 out=$RESULTS/contest
 rm -rf "$out"
 mkdir -p "$out/work"
-# contest unpacks ./bundle.tar.gz (its busybox bundle) for every test.
+# contest unpacks ./bundle.tar.gz (its busybox bundle) for every test, and even to list them.
 cp "$(extract "$YOUKI")/tests/contest/contest/bundle.tar.gz" "$out/work/bundle.tar.gz"
+
+groups=("$@")
+if [ ${#groups[@]} -eq 0 ]; then
+	mapfile -t groups < <(cd "$out/work" && "$bin/contest" list 2>/dev/null | grep -v '^\s*$')
+	[ ${#groups[@]} -gt 0 ] || conf_die "contest list printed no test groups"
+fi
 res=$RESULTS/contest.results
 : >"$res"
 start=$(date +%s)

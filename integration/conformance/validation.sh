@@ -26,7 +26,9 @@ res=$RESULTS/validation.results
 : >"$res"
 start=$(date +%s)
 for p in "${progs[@]}"; do
-	name=${p//\//_}
+	# validation/hostname/hostname.t -> hostname
+	name=${p%/*}
+	[ "$name" = "${p##*/}" ] || name=${p//\//_}
 	tap=$out/$name.tap
 	pstart=$(date +%s)
 	rc=0
