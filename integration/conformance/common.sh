@@ -55,16 +55,34 @@ resolve_runtime() {
 	RESULTS=${CONFORMANCE_RESULTS:-$CONFORMANCE_DIR/results/$RT_NAME}
 	mkdir -p "$RESULTS"
 	# The suites call the runtime through a wrapper of the same name that stops any one
-	# invocation after CMD_TIMEOUT seconds: a runtime that hangs (berth on a pre-frozen
-	# cgroup) holds the pipe bats reads its output from, which bats' own per-test
-	# timeout cannot break. --foreground keeps the runtime in the terminal's process
-	# group (tests that run it on the caller's terminal); -k follows up with SIGKILL.
-	local wrap=$BUILD/wrap/$RT_NAME/$RT_NAME
+	# invocation after CMD_TIMEOUT seconds: a runtime that hangs holds the pipe bats reads
+	# its output from, which bats' own per-test timeout cannot break. --foreground keeps the
+	# runtime in the terminal's process group (tests that run it on the caller's terminal);
+	# -k follows up with SIGKILL. A process in a frozen cgroup does not die even of SIGKILL
+	# (berth joins a pre-frozen container cgroup itself and hangs there), so a watchdog
+	# thaws the freezer cgroup of the runtime and its children if they outlive the timeout.
+	local wrap=$BUILD/wrap/$RT_NAME/$RT_NAME t=${CMD_TIMEOUT:-60}
 	mkdir -p "${wrap%/*}"
 	cat >"$wrap.tmp" <<-EOW
 		#!/bin/sh
-		# Written by berth's integration/conformance/common.sh.
-		exec timeout --foreground -k 5 ${CMD_TIMEOUT:-60} '$RT_BIN' "\$@"
+		# Written by berth's integration/conformance/common.sh: run $RT_BIN for at most ${t} s.
+		(
+			n=0
+			while [ \$n -lt $((t + 10)) ]; do
+				sleep 5
+				n=\$((n + 5))
+				[ "\$(cat /proc/\$\$/comm 2>/dev/null)" = timeout ] || exit 0
+			done
+			for p in \$\$ \$(pgrep -P \$\$); do
+				f=\$(sed -n 's/^[0-9]*:freezer://p' /proc/\$p/cgroup 2>/dev/null)
+				[ -n "\$f" ] && echo THAWED >"/sys/fs/cgroup/freezer\$f/freezer.state"
+				u=\$(sed -n 's/^0:://p' /proc/\$p/cgroup 2>/dev/null)
+				for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+					[ -n "\$u" ] && [ -f "\$d\$u/cgroup.freeze" ] && echo 0 >"\$d\$u/cgroup.freeze"
+				done
+			done
+		) </dev/null >/dev/null 2>&1 &
+		exec timeout --foreground -k 5 $t '$RT_BIN' "\$@"
 	EOW
 	chmod +x "$wrap.tmp"
 	mv "$wrap.tmp" "$wrap"
