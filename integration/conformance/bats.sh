@@ -35,6 +35,28 @@ if [ ${#files[@]} -eq 0 ]; then
 	mapfile -t files < <(cd "$itest" && ls -- *.bats)
 fi
 
+# A test that fails can leave one of the suite's helpers (recvtty in single mode, the seccomp
+# agent) running with bats' internal pipe open, and bats then waits for it forever. Once a
+# file's TAP holds every planned result no test code runs any more: stop what is left of them.
+stop_leftover_helpers() { # stop_leftover_helpers TAP
+	local tap=$1 planned seen p exe
+	while sleep 5; do
+		planned=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" 2>/dev/null | head -n 1)
+		seen=$(grep -cE '^(ok|not ok) [0-9]+ ' "$tap" 2>/dev/null || true)
+		[ -n "$planned" ] && [ "$seen" -ge "$planned" ] && break
+	done
+	sleep 10
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		case $exe in
+		"$top"/contrib/cmd/* | "$top"/tests/cmd/_bin/*)
+			echo "bats.sh: stopping leftover $exe (pid ${p#/proc/})" >>"$tap.leftovers"
+			kill "${p#/proc/}" 2>/dev/null || true
+			;;
+		esac
+	done
+}
+
 out=$RESULTS/$suite
 rm -rf "$out"
 mkdir -p "$out"
@@ -45,11 +67,15 @@ for f in "${files[@]}"; do
 	f=${f%.bats}
 	tap=$out/$f.tap
 	fstart=$(date +%s)
+	stop_leftover_helpers "$tap" &
+	watcher=$!
 	# Some tests use the caller's terminal (terminal: true, no console socket): run each file
 	# under script(1) as runc's CI does. bats exits non-zero when a test fails; the TAP says which.
 	(cd "$itest" && env RUNC="$RT_BIN" "${bats_timeout[@]}" \
 		timeout -k 30 "$FILE_TIMEOUT" script -qec "bats --tap $f.bats >$tap 2>&1" /dev/null) \
 		>/dev/null 2>&1 </dev/null || true
+	kill "$watcher" 2>/dev/null || true
+	wait "$watcher" 2>/dev/null || true
 	# "ok 3 name", "ok 4 name # skip (why)", "not ok 5 name" -> one line per test.
 	gawk -v file="$f" '
 		/^ok [0-9]+ .* # skip/ { sub(/^ok [0-9]+ /, ""); sub(/ # skip.*$/, ""); print "skip " file ": " $0; next }

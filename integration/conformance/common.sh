@@ -54,6 +54,7 @@ resolve_runtime() {
 	[ -n "$RT_BIN" ] && [ -x "$RT_BIN" ] || conf_die "runtime ${RUNTIME:-berth} not found (berth: make release)"
 	RESULTS=${CONFORMANCE_RESULTS:-$CONFORMANCE_DIR/results/$RT_NAME}
 	mkdir -p "$RESULTS"
+	RESULTS=$(cd "$RESULTS" && pwd) # the suites cd around
 	# The suites call the runtime through a wrapper of the same name that stops any one
 	# invocation after CMD_TIMEOUT seconds: a runtime that hangs holds the pipe bats reads
 	# its output from, which bats' own per-test timeout cannot break. --foreground keeps the
