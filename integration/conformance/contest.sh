@@ -13,7 +13,7 @@ if [ ! -x "$bin/contest" ] || [ ! -x "$bin/runtimetest" ]; then
 	conf_die "contest is not built (integration/conformance/build.sh contest)"
 fi
 resolve_runtime
-: "${GROUP_TIMEOUT:=300}"
+: "${GROUP_TIMEOUT:=120}"
 export RUNTIME_KIND=runc
 
 out=$RESULTS/contest

@@ -7,7 +7,7 @@
 #   SUITES="runc-v1.1 runc-v1.5 contest validation"   which suites (default: all four for
 #                             berth; for the installed runc, whose version is 1.1, all but runc-v1.5)
 #   BATS_FILES, CONTEST_GROUPS, VALIDATION_PROGS   narrow a suite (default: all of it)
-#   CMD_TIMEOUT (one runtime call, 60 s), TEST_TIMEOUT (bats, none), GROUP_TIMEOUT (contest, 300 s), PROG_TIMEOUT (validation, 300 s)
+#   CMD_TIMEOUT (one runtime call, 60 s), TEST_TIMEOUT (bats, none), GROUP_TIMEOUT (contest, 120 s), PROG_TIMEOUT (validation, 120 s)
 #   UPDATE_PASSES=1           rewrite berth-passes/<suite>.txt from this run's passes
 #
 # Results: target/conformance/results/<runtime>/ (TAP, logs, <suite>.results, summary.txt).

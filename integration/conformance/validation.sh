@@ -12,7 +12,7 @@ set -euo pipefail
 top=$SRC/$RTOOLS/runtime-tools
 [ -f "$top/.validation-built" ] || conf_die "validation is not built (integration/conformance/build.sh validation)"
 resolve_runtime
-: "${PROG_TIMEOUT:=300}"
+: "${PROG_TIMEOUT:=120}"
 
 progs=("$@")
 if [ ${#progs[@]} -eq 0 ]; then
