@@ -68,13 +68,20 @@ resolve_runtime() {
 		#!/bin/sh
 		# Written by berth's integration/conformance/common.sh: run $RT_BIN for at most ${t} s.
 		(
-			n=0
+			# timeout may give up on a child that SIGKILL cannot end: watch the child itself.
+			self=\$(exec sh -c 'echo \$PPID') n=0 kids=
 			while [ \$n -lt $((t + 10)) ]; do
 				sleep 5
 				n=\$((n + 5))
-				[ "\$(cat /proc/\$\$/comm 2>/dev/null)" = timeout ] || exit 0
+				if [ "\$(cat /proc/\$\$/comm 2>/dev/null)" = timeout ]; then
+					kids=\$(pgrep -P \$\$ | grep -vx "\$self")
+				else
+					alive=
+					for k in \$kids; do [ -d /proc/\$k ] && alive=1; done
+					[ -n "\$alive" ] || exit 0
+				fi
 			done
-			for p in \$\$ \$(pgrep -P \$\$); do
+			for p in \$kids; do
 				f=\$(sed -n 's/^[0-9]*:freezer://p' /proc/\$p/cgroup 2>/dev/null)
 				[ -n "\$f" ] && echo THAWED >"/sys/fs/cgroup/freezer\$f/freezer.state"
 				u=\$(sed -n 's/^0:://p' /proc/\$p/cgroup 2>/dev/null)
