@@ -14,7 +14,10 @@ top=$SRC/$RTOOLS/runtime-tools
 resolve_runtime
 : "${PROG_TIMEOUT:=120}"
 
-progs=("$@")
+progs=()
+for p in "$@"; do # NAME means validation/NAME/NAME.t
+	case $p in */*) progs+=("$p") ;; *) progs+=("$p/$p") ;; esac
+done
 if [ ${#progs[@]} -eq 0 ]; then
 	mapfile -t progs < <(cd "$top/validation" && find . -name '*.t' | sed 's|^\./||; s|\.t$||' | sort)
 fi
