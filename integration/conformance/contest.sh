@@ -50,5 +50,14 @@ for g in "${groups[@]}"; do
 	fi
 	printf 'contest %-34s %4ds  %s tests\n' "$g" $(($(date +%s) - gstart)) "$n" >&2
 done
+# A failed test can leave a created container's init (the runtime binary, waiting to be
+# started, under one of contest's /tmp/.tmpXXXX roots): stop those, they keep the binary busy.
+for p in /proc/[0-9]*; do
+	[ "$(readlink "$p/exe" 2>/dev/null)" = "$RT_REAL" ] || continue
+	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- '--root /tmp/\.tmp'; then
+		echo "contest.sh: stopping leftover ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline")" >>"$out/leftovers.log"
+		kill -9 "${p#/proc/}" 2>/dev/null || true
+	fi
+done
 read -r p fl s < <(count_results "$res")
 echo "contest ($RT_NAME): $p passed, $fl failed, $s skipped ($(($(date +%s) - start)) s)" | tee "$out.summary"
