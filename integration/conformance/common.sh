@@ -68,13 +68,19 @@ resolve_runtime() {
 		#!/bin/sh
 		# Written by berth's integration/conformance/common.sh: run $RT_BIN for at most ${t} s.
 		(
-			# timeout may give up on a child that SIGKILL cannot end: watch the child itself.
+			# timeout may give up on a child that SIGKILL cannot end: watch the children themselves.
 			self=\$(exec sh -c 'echo \$PPID') n=0 kids=
 			while [ \$n -lt $((t + 10)) ]; do
 				sleep 5
 				n=\$((n + 5))
 				if [ "\$(cat /proc/\$\$/comm 2>/dev/null)" = timeout ]; then
-					kids=\$(pgrep -P \$\$ | grep -vx "\$self")
+					# the runtime and three generations of its children (the one that
+					# hangs in a frozen cgroup can be a child of the runtime's process)
+					kids=\$(pgrep -P \$\$ | grep -vx "\$self") gen=\$kids
+					for _ in 1 2 3; do
+						gen=\$(for k in \$gen; do pgrep -P "\$k"; done)
+						kids="\$kids \$gen"
+					done
 				else
 					alive=
 					for k in \$kids; do [ -d /proc/\$k ] && alive=1; done
