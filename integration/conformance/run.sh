@@ -27,7 +27,7 @@ fi
 
 summary=$RESULTS/summary.txt
 {
-	echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $RT_NAME ($RT_BIN: $("$RT_BIN" --version 2>&1 | head -n 1))"
+	echo "# $(date -u '+%Y-%m-%d %H:%M UTC') $RT_NAME ($RT_REAL: $("$RT_REAL" --version 2>&1 | head -n 1))"
 	echo "# host: $(uname -r), $(nproc) CPUs, cgroup $(stat -fc %T /sys/fs/cgroup)"
 } >"$summary"
 failed_to_run=()
