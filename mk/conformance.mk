@@ -9,7 +9,7 @@
 conformance-deps:
 	@missing=$$(for p in $$(grep -v '^#' .ci/apt-packages.d/conformance.txt); do \
 		dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then apt-get install -y --no-install-recommends $$missing; fi
+	if [ -n "$$missing" ]; then apt-get update && apt-get install -y --no-install-recommends $$missing; fi
 
 # All four suites (for berth) or runc-v1.1, contest and validation (RUNTIME=runc); SUITES= narrows.
 conformance: conformance-deps
