@@ -10,6 +10,7 @@
 # job of the test, so a test that runs a bare `wait` (events.bats) waits for it and fails,
 # and what it kills on expiry is the test's children, not the runtime holding the pipe.
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 suite=${1:?usage: bats.sh runc-v1.1|runc-v1.5 [FILE.bats...]}

@@ -5,6 +5,7 @@
 # Nothing leaves this machine: Go builds use the vendored modules of the tarballs; youki's
 # crates come from crates.io through cargo (or ~/.cargo's cache).
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # The busybox image the bats helpers unpack: /bin/busybox (busybox-static) and all its applets.

@@ -3,6 +3,7 @@
 #   compare.sh [A [B]]     (default: berth runc)
 # Prints each suite's counts for both and the tests A fails (or skips) that B passes.
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 a=${1:-berth} b=${2:-runc}

@@ -6,6 +6,7 @@
 # Writes RESULTS/contest/<group>.log and RESULTS/contest.results
 # ("ok|not ok|skip <group>: <test>").
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 bin=$BUILD/contest

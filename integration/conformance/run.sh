@@ -14,6 +14,7 @@
 # Exit status: non-zero only when, for berth, a test listed in berth-passes/<suite>.txt failed
 # or did not run (each one is named), or a suite could not be built or run to its end.
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 resolve_runtime

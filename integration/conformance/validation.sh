@@ -7,6 +7,7 @@
 # "ok|not ok|skip <name>: <description>" line per TAP test point, plus a
 # "not ok <name>: (exit status N, no failing test point)" line for a program that died.
 set -euo pipefail
+# shellcheck source=integration/conformance/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 top=$SRC/$RTOOLS/runtime-tools
