@@ -96,7 +96,7 @@ struct Recorder {
     rootfs_proc: String,
 }
 
-impl berth_runtime::rootfs::SetupHooks for Recorder {
+impl berth_runtime::rootfs::SetupHooks<String> for Recorder {
     fn before_pivot(&mut self) -> Result<(), String> {
         let mi = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
         let seen = mi.lines().any(|l| l.contains(&self.rootfs_proc));

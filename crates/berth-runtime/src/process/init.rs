@@ -2,7 +2,7 @@
 //! container up from the inside and finally execs the user's process once `start` opens exec.fifo.
 
 use super::exec_path;
-use super::sync::{chain_text, InitError, SyncChannel, SyncMsg};
+use super::sync::{InitError, SyncChannel, SyncMsg};
 use super::LaunchOptions;
 use crate::hooks::HookKind;
 use crate::namespaces::NamespacePlan;
@@ -250,10 +250,10 @@ struct InitHooks<'a> {
     state: &'a str,
 }
 
-impl crate::rootfs::SetupHooks for InitHooks<'_> {
+impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
     /// prestart and createRuntime run in the runtime (its namespaces) while we wait; then
     /// createContainer runs here, in the container's namespaces, before pivot_root.
-    fn before_pivot(&mut self) -> Result<(), String> {
+    fn before_pivot(&mut self) -> Result<(), InitError> {
         let runtime_side = [HookKind::Prestart, HookKind::CreateRuntime];
         if runtime_side
             .iter()
@@ -261,14 +261,18 @@ impl crate::rootfs::SetupHooks for InitHooks<'_> {
         {
             self.chan
                 .send(&SyncMsg::RunCreateRuntimeHooks)
-                .map_err(|e| format!("asking the runtime to run hooks: {e}"))?;
+                .map_err(|e| InitError::sys("asking the runtime to run hooks", &e))?;
             match self.chan.recv() {
                 Ok(Some(SyncMsg::HooksDone)) => {}
-                other => return Err(format!("waiting for the runtime's hooks: {other:?}")),
+                other => {
+                    return Err(InitError::new(format!(
+                        "waiting for the runtime's hooks: {other:?}"
+                    )))
+                }
             }
         }
         crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
-            .map_err(|e| chain_text(&e))
+            .map_err(|e| InitError::from_error(&e))
     }
 }
 

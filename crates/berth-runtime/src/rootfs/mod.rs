@@ -75,10 +75,9 @@ pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
 /// Points in the setup where the caller must act, with runc's timing. An error aborts the
 /// setup ([`RootfsError::Hook`], which shows the hook's error as it is).
 ///
-/// `E` is the hooks' error type: anything that converts into a boxed error. It defaults to
-/// `String` because that is what the existing implementors (the init's hooks, the test
-/// harness of `rootfs_direct`) return; a typed error keeps its `source` chain.
-pub trait SetupHooks<E = String>
+/// `E` is the hooks' error type: anything that converts into a boxed error (a typed error keeps
+/// its `source` chain; the init's hooks return the `InitError` they send to the runtime).
+pub trait SetupHooks<E>
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
