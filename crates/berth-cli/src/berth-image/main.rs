@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+#[path = "../shared/error_chain.rs"]
+mod error_chain;
+
 #[derive(Parser)]
 #[command(
     name = "berth-image",
@@ -282,69 +285,13 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-/// The error and its causes as `msg: cause: ...`, like anyhow's `{:#}`, except that a cause
-/// whose text the message before it already ends with (some libraries, ureq among them, print
-/// their source inside their own message too) is not repeated.
-fn chain(e: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !out.is_empty() {
-            if out.ends_with(&text) {
-                continue;
-            }
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
-}
-
 fn main() {
     if let Err(e) = run(Cli::parse()) {
-        let mut msg = chain(&e);
+        let mut msg = error_chain::chain_text(&e, |_| None);
         if let Some(ImageError::CredentialsNeeded { .. }) = e.downcast_ref::<ImageError>() {
             msg.push_str(" (--creds USER:PASS)");
         }
         eprintln!("berth-image: error: {msg}");
         std::process::exit(1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io;
-
-    /// An error that, like ureq's, prints its source inside its own message.
-    #[derive(Debug)]
-    struct Loud(io::Error);
-
-    impl std::fmt::Display for Loud {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "Connection Failed: {}", self.0)
-        }
-    }
-
-    impl std::error::Error for Loud {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            Some(&self.0)
-        }
-    }
-
-    #[test]
-    fn chain_prints_every_cause_once() {
-        let e = anyhow::Error::new(io::Error::from_raw_os_error(libc::ENOENT)).context("open x");
-        assert_eq!(
-            chain(&e),
-            format!("open x: {}", io::Error::from_raw_os_error(libc::ENOENT))
-        );
-        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
-        let e = anyhow::Error::new(Loud(refused)).context("pulling y");
-        let want = format!(
-            "pulling y: Connection Failed: {}",
-            io::Error::from_raw_os_error(libc::ECONNREFUSED)
-        );
-        assert_eq!(chain(&e), want);
     }
 }

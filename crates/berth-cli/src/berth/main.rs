@@ -9,6 +9,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 mod cli_cgroups;
+#[path = "../shared/error_chain.rs"]
+mod error_chain;
 mod exec_args;
 mod foreground;
 mod runc_log;
@@ -456,23 +458,8 @@ fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
     })
 }
 
-/// The whole error chain, `: `-separated, each link told once: a link whose text the one above
-/// it already ends with (an error that formats its cause into its own message) is skipped.
 fn error_text(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    let mut last = String::new();
-    for link in e.chain() {
-        let t = runc_wording(link).unwrap_or_else(|| link.to_string());
-        if !last.is_empty() && last.ends_with(&t) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&t);
-        last = t;
-    }
-    text
+    error_chain::chain_text(e, runc_wording)
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
