@@ -9,21 +9,13 @@ root="$work/state"
 trap '"$BERTH" --root "$root" delete --force demo >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 bundle="$work/bundle"
-mkdir -p "$bundle/rootfs"/{bin,proc,sys,dev,tmp,etc,root}
-cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
-for applet in $("$bundle/rootfs/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -s busybox "$bundle/rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
-echo 'root:x:0:' > "$bundle/rootfs/etc/group"
-
-"$BERTH" spec --bundle "$bundle"
-# Non-interactive demo: no terminal; show what the container sees of itself.
-jq '.process.terminal = false
-    | .hostname = "berth-demo"
-    | .process.args = ["sh", "-c", "echo \"hello from $(hostname), pid $$ in my pid namespace\"; echo uid=$(id -u); grep -E \"^(CapEff|NoNewPrivs)\" /proc/self/status; mount | grep -E \" / | /proc \" | head -n 2"]' \
-  "$bundle/config.json" > "$bundle/config.json.new"
-mv "$bundle/config.json.new" "$bundle/config.json"
+# shellcheck source=integration/lib/busybox-bundle.sh
+. integration/lib/busybox-bundle.sh
+make_busybox_bundle "$bundle" "$BERTH"
+# Non-interactive demo; show what the container sees of itself.
+# shellcheck disable=SC2016 # the $(...) are for the container's shell
+set_config "$bundle" '.hostname = "berth-demo"
+    | .process.args = ["sh", "-c", "echo \"hello from $(hostname), pid $$ in my pid namespace\"; echo uid=$(id -u); grep -E \"^(CapEff|NoNewPrivs)\" /proc/self/status; mount | grep -E \" / | /proc \" | head -n 2"]'
 
 echo "== berth create"
 "$BERTH" --root "$root" create --bundle "$bundle" demo

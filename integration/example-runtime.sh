@@ -12,17 +12,10 @@ id="example-$$"
 trap '"$berth" --root "$root" delete --force "$id" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 bundle="$work/bundle"
-mkdir -p "$bundle/rootfs"/{bin,proc,sys,dev,tmp,etc,root}
-cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
-for applet in $("$bundle/rootfs/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -s busybox "$bundle/rootfs/bin/$applet"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$bundle/rootfs/etc/passwd"
-echo 'root:x:0:' > "$bundle/rootfs/etc/group"
-"$berth" spec --bundle "$bundle"
-jq '.process.terminal = false | .process.args = ["sh", "-c", "exit 3"]' \
-  "$bundle/config.json" > "$bundle/config.json.new"
-mv "$bundle/config.json.new" "$bundle/config.json"
+# shellcheck source=integration/lib/busybox-bundle.sh
+. "$(dirname "$0")/lib/busybox-bundle.sh"
+make_busybox_bundle "$bundle" "$berth"
+set_config "$bundle" '.process.args = ["sh", "-c", "exit 3"]'
 
 nothing_left() {
   local left
