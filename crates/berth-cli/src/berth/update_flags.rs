@@ -215,15 +215,9 @@ mod tests {
     use super::*;
 
     /// What the command line shows: the message and its causes, joined by ": ".
-    fn chain(e: &dyn std::error::Error) -> String {
-        let mut s = e.to_string();
-        let mut cur = e.source();
-        while let Some(c) = cur {
-            s.push_str(": ");
-            s.push_str(&c.to_string());
-            cur = c.source();
-        }
-        s
+    /// What the command line prints for an error (see `crate::error_chain`).
+    fn chain(e: impl std::error::Error + Send + Sync + 'static) -> String {
+        crate::error_chain::chain_text(&anyhow::Error::new(e), |_| None)
     }
 
     #[test]
@@ -265,7 +259,7 @@ mod tests {
             let mut f = UpdateFlags::default();
             set(&mut f, v.to_string());
             let e = f.apply_to(LinuxResources::default()).unwrap_err();
-            chain(&e)
+            chain(e)
         };
         assert_eq!(
             refused(|f, v| f.cpu_shares = Some(v), "-3"),
@@ -286,7 +280,7 @@ mod tests {
             "--cpuset-cpus: invalid value \"a-b\": linux.resources.cpu.cpus: invalid list \"a-b\""
         );
         let e = parse_resources_json("{").unwrap_err();
-        assert!(chain(&e)
+        assert!(chain(e)
             .starts_with("--resources: not a valid LinuxResources document: EOF while parsing"));
     }
 }
