@@ -75,7 +75,7 @@ pub fn default_config(rootless: bool, uid: u32, gid: u32) -> serde_json::Value {
     // The text is compiled in and `default_config_is_runc_compatible` parses it: nothing a
     // user or the kernel does can make this fail.
     #[allow(clippy::expect_used)]
-    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON)
+    let mut v: serde_json::Value = serde_json::from_slice(DEFAULT_CONFIG_JSON.as_bytes())
         .expect("the embedded default config is valid JSON");
     if rootless {
         make_rootless(&mut v, uid, gid);

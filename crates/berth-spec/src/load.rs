@@ -76,6 +76,9 @@ pub(crate) fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError>
         // Parsing the bytes (not the Value) keeps line and column in type errors.
         serde_json::from_slice(bytes).map_err(parse_err)
     } else {
-        serde_json::from_value(checked).map_err(parse_err)
+        // Back through bytes rather than `from_value`: a second deserializer (over `Value`) would
+        // put another copy of every config type's parsing code into the binary (~100 KB).
+        let bytes = serde_json::to_vec(&checked).map_err(parse_err)?;
+        serde_json::from_slice(&bytes).map_err(parse_err)
     }
 }

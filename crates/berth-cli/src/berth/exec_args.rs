@@ -73,7 +73,10 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
     if o.no_new_privs {
         p["noNewPrivileges"] = true.into();
     }
-    serde_json::from_value(p).map_err(|e| anyhow::anyhow!("exec: {e}"))
+    // Through bytes, as process.json is read: one Process deserializer in the binary, not a
+    // second one over `Value` (see berth_spec's config loading).
+    let bytes = serde_json::to_vec(&p).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
+    serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("exec: {e}"))
 }
 
 #[cfg(test)]

@@ -207,7 +207,8 @@ impl UpdateFlags {
 
 /// Parses `-r`'s JSON (a LinuxResources document).
 pub fn parse_resources_json(text: &str) -> Result<LinuxResources, UpdateFlagError> {
-    serde_json::from_str(text).map_err(UpdateFlagError::ResourcesJson)
+    // from_slice, as config.json is read: one LinuxResources deserializer in the binary.
+    serde_json::from_slice(text.as_bytes()).map_err(UpdateFlagError::ResourcesJson)
 }
 
 #[cfg(test)]

@@ -276,7 +276,11 @@ fn merge(stored: LinuxResources, u: &LinuxResources) -> LinuxResources {
             }
         }
     }
-    serde_json::from_value(base).unwrap_or_else(|_| u.clone())
+    // Through bytes, as config.json is read: one LinuxResources deserializer in the binary.
+    serde_json::to_vec(&base)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_else(|| u.clone())
 }
 
 #[cfg(test)]

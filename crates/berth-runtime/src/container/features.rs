@@ -37,7 +37,7 @@ const FIXED: &str = r#"{
 /// The runtime-spec features document (`berth features`): what this runtime supports.
 pub fn features() -> Value {
     // FIXED is a constant, valid JSON (checked by the unit test below).
-    let mut v: Value = serde_json::from_str(FIXED).unwrap_or_default();
+    let mut v: Value = serde_json::from_slice(FIXED.as_bytes()).unwrap_or_default();
     v["ociVersionMin"] = berth_spec::OCI_VERSION_MIN.into();
     v["ociVersionMax"] = berth_spec::OCI_VERSION_MAX.into();
     v["linux"]["capabilities"] = all_capabilities().into();
