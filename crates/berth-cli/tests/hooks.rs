@@ -130,3 +130,56 @@ fn hook_timeout_fails_create() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
     assert!(!b.state_root.join(&id).exists());
 }
+
+/// A hook that writes more than a pipe holds (1 MiB to stdout and stderr), on the host
+/// (createRuntime, run by berth) and in the container (startContainer, run by the init), must not
+/// stall the container: berth reads hooks' output while they run.
+#[test]
+fn hooks_writing_more_than_a_pipe_buffer_do_not_hang_the_container() {
+    if !require_root("hooks_writing_more_than_a_pipe_buffer_do_not_hang_the_container") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "echo container ran"]);
+    let chatty = "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2";
+    b.update_config(|c| {
+        c["hooks"] = json!({
+            "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", chatty]}],
+            "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", chatty]}],
+        });
+    });
+    let id = unique_id("hooks-chatty");
+    let out_path = b.scratch.0.join("run.out");
+    let mut child = std::process::Command::new(common::berth_bin())
+        .arg("--root")
+        .arg(&b.state_root)
+        .args(["run", "--bundle"])
+        .arg(&b.dir)
+        .arg(&id)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    // Bounded so that a regression fails instead of hanging the suite; not a speed check (a
+    // blocked hook would wait for ever).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = b.berth(&["delete", "--force", &id]);
+    let status = status.expect("berth run with chatty hooks did not finish");
+    assert!(status.success(), "{status:?}");
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        out.ends_with("container ran\n"),
+        "{:?}",
+        &out[out.len().saturating_sub(100)..]
+    );
+}

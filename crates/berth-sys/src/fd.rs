@@ -1,6 +1,19 @@
 //! File-descriptor hygiene before exec.
 
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+/// Puts `fd` in non-blocking mode (O_NONBLOCK), for a poll(2) loop that must never stall on one
+/// descriptor while another waits to be served.
+pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fcntl F_GETFL on a descriptor the borrow keeps open; no memory is passed.
+    let flags = crate::ret::cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
+    // SAFETY: as above, F_SETFL with an integer flag word.
+    crate::ret::cvt(unsafe {
+        libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK)
+    })?;
+    Ok(())
+}
 
 /// Marks every fd >= `first` close-on-exec, so the container's process inherits nothing of the
 /// runtime's but stdio and the fds the caller asked to preserve.

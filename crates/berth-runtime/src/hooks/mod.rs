@@ -128,38 +128,164 @@ fn run_one(hook: &Hook, state_json: &str) -> Result<(), HookFailure> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(HookFailure::Spawn)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that ignores its stdin may exit before reading it: EPIPE is not its failure.
-        let _ = stdin.write_all(state_json.as_bytes());
-    }
     let deadline = hook
         .timeout()
         .filter(|t| *t > 0)
         .map(|t| Instant::now() + Duration::from_secs(t as u64));
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) => {}
-            Err(e) => return Err(HookFailure::Wait(e)),
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+    let out = match talk(&mut child, state_json.as_bytes(), deadline) {
+        Ok(Some(out)) => out,
+        Ok(None) => {
             let _ = child.kill();
             let _ = child.wait();
             return Err(HookFailure::TimedOut(hook.timeout().unwrap_or(0)));
         }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().map_err(HookFailure::Wait)?;
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(HookFailure::Wait(e));
+        }
+    };
     if out.status.success() {
         return Ok(());
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stdout = String::from_utf8_lossy(&out.stdout);
     Err(HookFailure::Exited {
         status: out.status,
-        stdout: stdout.trim().to_string(),
-        stderr: stderr.trim().to_string(),
+        stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
     })
+}
+
+/// How much of a hook's stdout and of its stderr is kept for the error message; the rest is
+/// read and dropped, so a chatty hook neither blocks on a full pipe nor fills our memory.
+const KEPT_OUTPUT: usize = 64 * 1024;
+
+/// Feeds `input` to the hook's stdin while reading its stdout and stderr, until it exits;
+/// `None` when `deadline` passes first. One poll(2) loop and no threads, because the init runs
+/// createContainer/startContainer hooks itself. The end is the hook's exit (its pidfd), not EOF
+/// on the pipes: a daemon it left behind may hold them open for ever.
+fn talk(
+    child: &mut std::process::Child,
+    input: &[u8],
+    deadline: Option<Instant>,
+) -> std::io::Result<Option<std::process::Output>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+
+    let pidfd = berth_sys::process::pidfd_open(child.id() as i32)?;
+    let mut stdin = child.stdin.take();
+    let mut pipes = [
+        child.stdout.take().map(Pipe::new),
+        child.stderr.take().map(Pipe::new),
+    ];
+    for p in pipes.iter().flatten() {
+        berth_sys::fd::set_nonblocking(p.file.as_fd())?;
+    }
+    if let Some(w) = &stdin {
+        berth_sys::fd::set_nonblocking(w.as_fd())?;
+    }
+    let mut written = 0;
+    let mut exited = false;
+    while !exited {
+        if written == input.len() {
+            stdin = None; // EOF for a hook that reads its stdin to the end
+        }
+        let timeout = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                PollTimeout::try_from(left.as_millis().min(i32::MAX as u128) as i32)
+                    .unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = vec![PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+        if let Some(w) = &stdin {
+            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLOUT));
+        }
+        for p in pipes.iter().flatten().filter(|p| !p.at_eof) {
+            fds.push(PollFd::new(p.file.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, timeout) {
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let mut ready = fds
+            .iter()
+            .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+            .collect::<Vec<bool>>()
+            .into_iter();
+        drop(fds);
+        exited = ready.next().unwrap_or(false);
+        if let Some(w) = &mut stdin {
+            if ready.next().unwrap_or(false) {
+                match w.write(&input[written..]) {
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // A hook that exits or closes stdin unread: not its failure.
+                    Err(_) => written = input.len(),
+                }
+            }
+        }
+        let readable: Vec<bool> = pipes
+            .iter()
+            .map(|p| p.as_ref().is_some_and(|p| !p.at_eof) && ready.next().unwrap_or(false))
+            .collect();
+        for (slot, was_ready) in pipes.iter_mut().zip(readable) {
+            // After the exit every pipe is drained of what is there, ready or not.
+            if was_ready || exited {
+                if let Some(p) = slot {
+                    p.drain()?;
+                }
+            }
+        }
+    }
+    drop(stdin);
+    let status = child.wait()?;
+    let [out, err] = pipes.map(|p| p.map(|p| p.kept).unwrap_or_default());
+    Ok(Some(std::process::Output {
+        status,
+        stdout: out,
+        stderr: err,
+    }))
+}
+
+/// One of a hook's output pipes and what is kept of it.
+struct Pipe {
+    file: std::fs::File,
+    kept: Vec<u8>,
+    at_eof: bool,
+}
+
+impl Pipe {
+    fn new(end: impl Into<std::os::fd::OwnedFd>) -> Pipe {
+        Pipe {
+            file: std::fs::File::from(end.into()),
+            kept: Vec::new(),
+            at_eof: false,
+        }
+    }
+
+    /// Reads what the pipe holds now, noting EOF.
+    fn drain(&mut self) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut buf = [0u8; 16 * 1024];
+        while !self.at_eof {
+            match self.file.read(&mut buf) {
+                Ok(0) => self.at_eof = true,
+                Ok(n) => {
+                    let room = KEPT_OUTPUT.saturating_sub(self.kept.len());
+                    self.kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +329,69 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("cannot run"));
+    }
+
+    #[test]
+    fn output_beyond_a_pipe_buffer_does_not_block_the_hook() {
+        // 1 MiB on each of stdout and stderr, far past the 64 KiB a pipe holds, then a failure:
+        // the hook must get to exit, and the message keeps the start of each stream.
+        let h = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' o; head -c 1048576 /dev/zero | tr '\\0' e >&2; exit 3"]
+        }));
+        match run_one(&h, "{}") {
+            Err(HookFailure::Exited {
+                status,
+                stdout,
+                stderr,
+            }) => {
+                assert_eq!(status.code(), Some(3));
+                assert_eq!(stdout.len(), KEPT_OUTPUT);
+                assert!(stdout.bytes().all(|b| b == b'o'));
+                assert_eq!(stderr.len(), KEPT_OUTPUT);
+                assert!(stderr.bytes().all(|b| b == b'e'));
+            }
+            other => panic!("want an exit status 3 failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_state_larger_than_a_pipe_reaches_a_reader_and_spares_a_non_reader() {
+        let state = format!("{{\"pad\":\"{}\"}}", "x".repeat(1 << 20));
+        let out = std::env::temp_dir().join(format!("berth-hook-big-{}", std::process::id()));
+        let h = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("cat > {}", out.display())]
+        }));
+        run_one(&h, &state).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap().len(), state.len());
+        let _ = std::fs::remove_file(&out);
+        // A hook that never reads its stdin and exits: no EPIPE failure, no hang.
+        let h = hook(serde_json::json!({"path": "/bin/true"}));
+        run_one(&h, &state).unwrap();
+    }
+
+    #[test]
+    fn a_daemon_holding_the_hooks_pipes_does_not_hold_berth() {
+        // The hook leaves a child behind with its stdout and stderr; the hook's own exit ends
+        // the wait (the child is told to go once the hook has returned).
+        let gate = std::env::temp_dir().join(format!("berth-hook-gate-{}", std::process::id()));
+        let _ = std::fs::remove_file(&gate);
+        let h = hook(serde_json::json!({
+            "path": "/bin/sh",
+            "args": ["sh", "-c", format!("(while [ ! -e {0} ]; do sleep 0.1; done) & echo started", gate.display())]
+        }));
+        let ran = std::thread::spawn(move || run_one(&h, "{}").is_ok());
+        // Bounded only so a regression fails instead of hanging the suite: 60 s is not a speed
+        // requirement, the daemon would hold the pipes for ever.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !ran.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let finished = ran.is_finished();
+        std::fs::write(&gate, b"").unwrap();
+        assert!(finished, "run_one waited for the hook's daemon");
+        assert!(ran.join().unwrap());
+        let _ = std::fs::remove_file(&gate);
     }
 }

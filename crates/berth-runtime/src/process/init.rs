@@ -264,11 +264,17 @@ impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
                 .map_err(|e| InitError::sys("asking the runtime to run hooks", &e))?;
             match self.chan.recv() {
                 Ok(Some(SyncMsg::HooksDone)) => {}
-                other => {
+                Ok(None) => {
+                    return Err(InitError::new(
+                        "waiting for the runtime's hooks: the runtime went away",
+                    ))
+                }
+                Ok(Some(other)) => {
                     return Err(InitError::new(format!(
-                        "waiting for the runtime's hooks: {other:?}"
+                        "waiting for the runtime's hooks: unexpected message {other:?}"
                     )))
                 }
+                Err(e) => return Err(InitError::sys("waiting for the runtime's hooks", &e)),
             }
         }
         crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
