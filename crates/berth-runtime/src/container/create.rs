@@ -138,12 +138,18 @@ impl Runtime {
             id,
             self.systemd_cgroup,
         )?;
+        // Before the cgroup exists: if this process is killed from here on, `delete` finds the
+        // cgroup through this record (the HalfMade guard cannot run then).
+        if let Some(dir) = &made.dir {
+            dir.save_placement(&cgroup.placement())?;
+        }
         let cgroup: &dyn CgroupManager = &**made.cgroup.insert(cgroup);
         let launch = LaunchOptions {
             id: id.to_string(),
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
+            runtime_only_fds: made.dir.iter().map(|d| d.lock_fd()).collect(),
         };
         // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
         // nothing since has started a thread).

@@ -16,8 +16,9 @@ impl Runtime {
         };
         let state = match dir.load() {
             Ok(Some(s)) => s,
-            // A directory without state.json that we could lock is what a crashed create left.
-            Ok(None) => return Ok(dir.remove()?),
+            // A directory without state.json that we could lock is what a create that died (or
+            // was killed) left: its init, if any, is in the cgroup it recorded.
+            Ok(None) => return remove_half_made(dir),
             Err(StateError::DoesNotExist(_)) if force => return Ok(()),
             Err(e) => return Err(e.into()),
         };
@@ -40,6 +41,16 @@ impl Runtime {
         self.run_hooks_warn(&state, crate::hooks::HookKind::Poststop, "stopped");
         result
     }
+}
+
+/// Undoes what a create that never finished left: the processes in its recorded cgroup are
+/// killed and the cgroup removed, then the directory.
+fn remove_half_made(dir: ContainerDir) -> Result<(), ContainerError> {
+    if let Some(placement) = dir.load_placement()? {
+        let cgroup = berth_cgroups::from_placement(&placement)?;
+        cgroup.destroy()?;
+    }
+    Ok(dir.remove()?)
 }
 
 /// SIGKILL to the init, then wait (up to 10 s) until it is really gone: its pid namespace, and

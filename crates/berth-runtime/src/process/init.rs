@@ -21,6 +21,10 @@ pub fn run(
     fifo: OwnedFd,
     chan: &SyncChannel,
 ) -> ! {
+    for fd in &opts.runtime_only_fds {
+        // A failure only means it was not open: nothing to undo.
+        let _ = nix::unistd::close(*fd);
+    }
     let err = match setup(cfg, plan, opts, fifo, chan) {
         Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},

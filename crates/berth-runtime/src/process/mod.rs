@@ -42,6 +42,10 @@ pub(crate) struct LaunchOptions {
     pub no_new_keyring: bool,
     /// Fds 3..3+N are passed to the container's process.
     pub preserve_fds: u32,
+    /// The runtime's descriptors the init closes first thing: above all the state directory's
+    /// lock, which an init outliving a killed `create` would otherwise hold for ever (flock
+    /// belongs to the open file, shared by the clone), so no `delete` could take it.
+    pub runtime_only_fds: Vec<std::os::fd::RawFd>,
 }
 
 /// Starting a container's init or an exec'd process failed.

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const EXEC_FIFO: &str = "exec.fifo";
+/// Where a container being created records its cgroup before making it, so that a `delete` after
+/// a create that was killed (no state.json yet) can still find and remove the cgroup.
+pub const PLACEMENT_FILE: &str = "cgroup.json";
 
 /// A container's state directory could not be made, found or read.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +241,12 @@ impl ContainerDir {
         self.path.join(EXEC_FIFO)
     }
 
+    /// The descriptor that holds the lock. A process cloned from ours shares its open file
+    /// description and so the lock: one that may outlive us (the init) must close it.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&*self._lock)
+    }
+
     /// Loads state.json; a directory without one is a container still being created.
     pub fn load(&self) -> Result<Option<ContainerState>, StateError> {
         let p = self.path.join(STATE_FILE);
@@ -258,9 +267,30 @@ impl ContainerDir {
 
     /// Writes state.json atomically (temp file + rename), so a reader never sees half a file.
     pub fn save(&self, state: &ContainerState) -> Result<(), StateError> {
-        let p = self.path.join(STATE_FILE);
-        let tmp = self.path.join(".state.json.tmp");
-        let data = serde_json::to_vec(state).map_err(|e| StateError::Corrupt {
+        self.write_json(STATE_FILE, state)
+    }
+
+    /// Records the cgroup a create is about to make (see [`PLACEMENT_FILE`]).
+    pub fn save_placement(&self, placement: &CgroupPlacement) -> Result<(), StateError> {
+        self.write_json(PLACEMENT_FILE, placement)
+    }
+
+    /// The cgroup a create recorded, if it got that far.
+    pub fn load_placement(&self) -> Result<Option<CgroupPlacement>, StateError> {
+        let p = self.path.join(PLACEMENT_FILE);
+        match std::fs::read(&p) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StateError::Corrupt { path: p, source: e }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(&p)(e)),
+        }
+    }
+
+    fn write_json(&self, name: &str, value: &impl Serialize) -> Result<(), StateError> {
+        let p = self.path.join(name);
+        let tmp = self.path.join(format!(".{name}.tmp"));
+        let data = serde_json::to_vec(value).map_err(|e| StateError::Corrupt {
             path: p.clone(),
             source: e,
         })?;
