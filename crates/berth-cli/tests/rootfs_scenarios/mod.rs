@@ -199,11 +199,13 @@ pub fn dev_nodes(r: &dyn Runner) {
 }
 
 pub fn spec_devices(r: &dyn Runner) {
-    let b = sh("stat -c '%n %t %T %a %u %g %F' /dev/fuse /dev/sub/myfifo");
+    let b = sh("stat -c '%n %t %T %a %u %g %F' /dev/fuse /dev/sub/myfifo /dev/xzero");
+    // /dev/xzero as podman's --device writes it: fileMode is the host node's whole st_mode.
     b.update_config(|c| {
         c["linux"]["devices"] = json!([
             {"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":0o640,"uid":1,"gid":2},
-            {"path":"/dev/sub/myfifo","type":"p","fileMode":0o600}
+            {"path":"/dev/sub/myfifo","type":"p","fileMode":0o600},
+            {"path":"/dev/xzero","type":"c","major":1,"minor":5,"fileMode":0o20666}
         ])
     });
     let out = ok(r, &b, "specdev");
@@ -212,6 +214,10 @@ pub fn spec_devices(r: &dyn Runner) {
         "{out}"
     );
     assert!(out.contains("/dev/sub/myfifo 0 0 600 0 0 fifo"), "{out}");
+    assert!(
+        out.contains("/dev/xzero 1 5 666 0 0 character special file"),
+        "{out}"
+    );
 }
 
 pub fn masked_and_readonly_paths(r: &dyn Runner) {
