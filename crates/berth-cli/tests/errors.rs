@@ -275,3 +275,24 @@ fn unknown_flag_exits_1() {
     let out = b.berth(&["create", "--no-such-flag", "x"]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// The init's own exec failure (a file with an execute bit the kernel cannot run) reads as
+/// runc's: the C library's text in lower case, no "(os error N)".
+#[test]
+fn exec_failure_of_the_init_in_runc_words() {
+    if !require_root("exec_failure_of_the_init_in_runc_words") {
+        return;
+    }
+    let b = Bundle::busybox(&["/garbage.bin"]);
+    let bin = b.dir.join("rootfs/garbage.bin");
+    std::fs::write(&bin, [0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = b.run(&unique_id("enoexec"));
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("exec \"/garbage.bin\": exec format error"),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
+}
