@@ -289,6 +289,14 @@ mod tests {
         let e = InitError::sys("exec \"/x\"", &io::Error::from_raw_os_error(libc::ENOENT));
         assert_eq!(chain_text(&e), "exec \"/x\": no such file or directory");
         assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        let e = crate::process::exec_path::check_path("/no/such/binary").unwrap_err();
+        assert_eq!(
+            chain_text(&e),
+            "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory"
+        );
+        let e = crate::process::exec_path::check_path("/").unwrap_err();
+        assert_eq!(chain_text(&e), "exec: \"/\": permission denied");
+        assert_eq!(InitError::from_error(&e).raw_os_error(), Some(libc::EACCES));
         // Errors without an errno keep their words.
         assert_eq!(errno_text(&io::Error::other("Some Text")), "Some Text");
     }
