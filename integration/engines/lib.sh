@@ -111,6 +111,19 @@ rmdir_cgroups() { # (a conmon or shim may take a moment to leave its cgroup: ret
 	done
 }
 
+# Where a v1 controller is not mounted, /sys/fs/cgroup/CTRL can still be a plain directory on the
+# cgroup tmpfs (an engine's MkdirAll made it, in this run or before). podman then makes a pod's
+# cgroup there too and conmon writes a plain `tasks` file into it, so `podman pod rm` cannot rmdir
+# it ("directory not empty"), with runc as with berth. Removes the plain files of the cgroup
+# directories named $1 (a pod id) in such hierarchies; the engine removes the directories.
+clear_plain_cgroup_files() {
+	local d
+	for d in /sys/fs/cgroup/*/; do
+		mountpoint -q "$d" && continue
+		find "$d" -depth -type d -name "${1:?}" -exec find {} -type f -delete \;
+	done
+}
+
 # Top-level entries the engines add to /sys/fs/cgroup (directories for controllers the host does
 # not mount, made by MkdirAll on the tmpfs): removed on exit unless they are mounted.
 _cgroup_top_before=$(ls /sys/fs/cgroup 2>/dev/null)

@@ -150,6 +150,7 @@ check_pod() {
 	assert_eq "$(readlink "/proc/$(cpid "$infra")/ns/net")" "$(E exec c1 readlink /proc/self/ns/net)" \
 		"the container shares the infra container's netns"
 	assert_eq catatonit "$(cat "/proc/$(cpid "$infra")/comm")" "the infra container runs catatonit"
+	clear_plain_cgroup_files "$(E pod inspect -f '{{.Id}}' p1)"
 	E pod rm -f -t 0 p1 >/dev/null
 }
 

@@ -725,3 +725,46 @@ fn linux_devices_are_allowed() {
     let out = b.run_ok(&common::unique_id("linuxdev"));
     assert!(out.contains("OPENED"), "{out}");
 }
+
+/// The zero values runc reads as "not set" (dockerd writes `blockIO.weight: 0` into every
+/// config.json; `docker update` sends it back through `update -r`) create a container and
+/// update it without touching those files.
+#[test]
+fn zeros_runc_reads_as_unset_are_accepted() {
+    let test = "zeros_runc_reads_as_unset_are_accepted";
+    if !common::require_root(test) || !need_ctrl(test, "memory") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    b.update_config(|c| {
+        c["linux"]["resources"] = json!({
+            "blockIO": {"weight": 0, "leafWeight": 0},
+            "memory": {"limit": 0, "swap": 0, "reservation": 0, "kernel": 0, "kernelTCP": 0},
+            "cpu": {"shares": 0, "quota": 0, "period": 0},
+            "network": {"classID": 0}
+        })
+    });
+    let id = common::unique_id("zeros");
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let mem = if p.version == CgroupVersion::V2 {
+        "memory.max"
+    } else {
+        "memory.limit_in_bytes"
+    };
+    let unlimited = |v: Option<String>| {
+        v.is_some_and(|v| v == "max" || v.parse::<u64>().is_ok_and(|n| n > 1 << 40))
+    };
+    assert!(unlimited(cg(&p, mem)), "memory limit 0 was written");
+    let o = b.berth(&["update", "--blkio-weight", "0", &id]);
+    assert!(o.status.success(), "update --blkio-weight 0: {}", err(&o));
+    let rf = b.scratch.0.join("r.json");
+    std::fs::write(&rf, r#"{"blockIO":{"weight":0},"memory":{"limit":0}}"#).expect("write");
+    let o = b.berth(&["update", "-r", rf.to_str().expect("utf8"), &id]);
+    assert!(o.status.success(), "update -r: {}", err(&o));
+    assert!(
+        unlimited(cg(&p, mem)),
+        "update's memory limit 0 was written"
+    );
+    assert!(b.berth(&["delete", "-f", &id]).status.success());
+}

@@ -197,6 +197,33 @@ fn missing_executable_fails_create_and_cleans_up() {
     assert_nothing_left(&b, &id, "no-such-program-424204");
 }
 
+/// A missing, non-executable or directory entrypoint given as a path fails `create` with
+/// runc's words (docker and podman map them to 127 and 126), and leaves nothing behind.
+#[test]
+fn unrunnable_entrypoint_path_fails_create_as_runc() {
+    if !require_root("unrunnable_entrypoint_path_fails_create_as_runc") {
+        return;
+    }
+    let b = Bundle::busybox(&["/no/such/binary", "424207"]);
+    std::fs::write(b.dir.join("rootfs/noexec.sh"), "#!/bin/sh\n").unwrap();
+    for (args, want) in [
+        (
+            vec!["/no/such/binary", "424207"],
+            "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory",
+        ),
+        (
+            vec!["/noexec.sh", "424207"],
+            "exec: \"/noexec.sh\": permission denied",
+        ),
+        (vec!["/etc", "424207"], "exec: \"/etc\": permission denied"),
+    ] {
+        b.set_args(&args);
+        let id = unique_id("entry");
+        assert_fails_with(&create(&b, &id), &[want]);
+        assert_nothing_left(&b, &id, "424207");
+    }
+}
+
 #[test]
 fn bad_namespace_path() {
     let b = Bundle::busybox(&["sleep", "424205"]);
@@ -274,4 +301,25 @@ fn unknown_flag_exits_1() {
     let b = Bundle::busybox(&["true"]);
     let out = b.berth(&["create", "--no-such-flag", "x"]);
     assert_eq!(out.status.code(), Some(1));
+}
+
+/// The init's own exec failure (a file with an execute bit the kernel cannot run) reads as
+/// runc's: the C library's text in lower case, no "(os error N)".
+#[test]
+fn exec_failure_of_the_init_in_runc_words() {
+    if !require_root("exec_failure_of_the_init_in_runc_words") {
+        return;
+    }
+    let b = Bundle::busybox(&["/garbage.bin"]);
+    let bin = b.dir.join("rootfs/garbage.bin");
+    std::fs::write(&bin, [0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = b.run(&unique_id("enoexec"));
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("exec \"/garbage.bin\": exec format error"),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
 }

@@ -93,6 +93,22 @@ fn exec_exit_codes_and_failures() {
         "{}",
         stderr(&missing)
     );
+    // A path is checked before the exec, in runc's words.
+    let gone = b.berth(&["exec", &id, "/no/such/binary"]);
+    assert_eq!(gone.status.code(), Some(255));
+    assert!(
+        stderr(&gone)
+            .contains("exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory"),
+        "{}",
+        stderr(&gone)
+    );
+    let dir = b.berth(&["exec", &id, "/etc"]);
+    assert_eq!(dir.status.code(), Some(255));
+    assert!(
+        stderr(&dir).contains("exec: \"/etc\": permission denied"),
+        "{}",
+        stderr(&dir)
+    );
     let ghost = b.berth(&["exec", "no-such-container", "true"]);
     assert_eq!(ghost.status.code(), Some(255));
     assert!(stderr(&ghost).contains("does not exist"));

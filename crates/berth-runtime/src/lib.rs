@@ -58,6 +58,6 @@ pub use container::{
     Runtime,
 };
 pub use hooks::{HookError, HookFailure};
-pub use process::{exit_code, wait_for_exit, InitError, Launched, NotInPath, ProcessError};
+pub use process::{exit_code, wait_for_exit, InitError, Launched, ProcessError, ProgramError};
 pub use state::{OciState, StateError, Status};
 pub use timefmt::now_rfc3339;

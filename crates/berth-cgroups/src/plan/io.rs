@@ -25,6 +25,12 @@ fn check_weight(w: u16, field: &str) -> Result<(), CgroupError> {
     }
 }
 
+/// A `weightDevice` entry's weight or leafWeight: 0 is "not set", as runc reads it (the crate's
+/// `unset_zeros` clears the other zero weights).
+fn dev_weight(w: Option<u16>) -> Option<u16> {
+    w.filter(|w| *w != 0)
+}
+
 /// The four throttle lists with the v1 file, the v2 `io.max` key and the spec field of each.
 fn throttles(b: &LinuxBlockIo) -> [(&Option<Vec<LinuxThrottleDevice>>, &str, &str, &str); 4] {
     [
@@ -66,10 +72,10 @@ fn validate(b: &LinuxBlockIo) -> Result<(), CgroupError> {
     }
     for d in b.weight_device().iter().flatten() {
         check_dev(d.major(), d.minor(), "blockIO.weightDevice")?;
-        if let Some(w) = d.weight() {
+        if let Some(w) = dev_weight(d.weight()) {
             check_weight(w, "blockIO.weightDevice")?;
         }
-        if let Some(w) = d.leaf_weight() {
+        if let Some(w) = dev_weight(d.leaf_weight()) {
             check_weight(w, "blockIO.weightDevice.leafWeight")?;
         }
     }
@@ -106,10 +112,10 @@ fn v1(p: &mut Planner, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     }
     for d in b.weight_device().iter().flatten() {
         let id = format!("{}:{}", d.major(), d.minor());
-        if let Some(w) = d.weight() {
+        if let Some(w) = dev_weight(d.weight()) {
             p.w("blkio", wdfile, format!("{id} {w}"), "blockIO.weightDevice")?;
         }
-        if let Some(w) = d.leaf_weight() {
+        if let Some(w) = dev_weight(d.leaf_weight()) {
             p.w(
                 "blkio",
                 "blkio.leaf_weight_device",
@@ -149,10 +155,10 @@ fn v2(p: &mut Planner, b: &LinuxBlockIo) -> Result<(), CgroupError> {
     }
     for d in b.weight_device().iter().flatten() {
         let id = format!("{}:{}", d.major(), d.minor());
-        if d.leaf_weight().is_some() {
+        if dev_weight(d.leaf_weight()).is_some() {
             return Err(unsupported("blockIO.weightDevice.leafWeight", "v2"));
         }
-        if let Some(w) = d.weight() {
+        if let Some(w) = dev_weight(d.weight()) {
             if plain {
                 let v = format!("{id} {}", convert::blkio_weight_to_io_weight(w));
                 p.w("io", "io.weight", v, "blockIO.weightDevice")?;
@@ -201,6 +207,24 @@ mod tests {
         assert_eq!(
             files(&plan_v2(&r, &v2_host()).unwrap()),
             vec![("io.weight", "1"), ("io.max", "8:0 rbps=max")]
+        );
+    }
+
+    #[test]
+    fn zero_weights_are_unset_as_runc_reads_them() {
+        // dockerd writes weight 0 into every config.json; leafWeight 0 (refused on v2 when
+        // set) and the per-device pair are "not set" alike.
+        let r = res(
+            r#"{"blockIO":{"weight":0,"leafWeight":0,"weightDevice":[{"major":8,"minor":0,"weight":0,"leafWeight":0}]}}"#,
+        );
+        assert!(files(&plan_v1(&r, &v1_host()).unwrap()).is_empty());
+        assert!(files(&plan_v2(&r, &v2_host()).unwrap()).is_empty());
+        let r = res(
+            r#"{"blockIO":{"weight":0,"throttleReadBpsDevice":[{"major":8,"minor":0,"rate":5}]}}"#,
+        );
+        assert_eq!(
+            files(&plan_v1(&r, &v1_host()).unwrap()),
+            vec![("blkio.throttle.read_bps_device", "8:0 5")]
         );
     }
 

@@ -155,7 +155,44 @@ pub(crate) fn plan_v2(r: &LinuxResources, host: &dyn Host) -> Result<Vec<Write>,
     plan(r, host, true)
 }
 
+/// The fields runc (1.1) reads as "not set" when they hold 0, cleared so that every validator
+/// and mapping below sees them as absent: dockerd writes `blockIO.weight: 0` into every
+/// config.json, and `runc update` sends 0 for a flag not given. The memory limits (limit, swap,
+/// reservation, kernel, kernelTCP), the block I/O weights (weight, leafWeight; the per-device
+/// pair in [`io`], which has no setters to clear them here) and `network.classID`; swappiness `u64::MAX` is Go's `-1` ("not set") cast by the
+/// engines. The cpu fields' zeros are handled by [`cpu`] (runc: the same); `pids.limit` 0 is a
+/// limit (runtime-spec 1.3). docs/compat.md lists each rule beside runc's behaviour.
+fn unset_zeros(r: &LinuxResources) -> LinuxResources {
+    let nonzero_i = |v: Option<i64>| v.filter(|v| *v != 0);
+    let nonzero_w = |v: Option<u16>| v.filter(|v| *v != 0);
+    let mut r = r.clone();
+    if let Some(m) = r.memory().as_ref() {
+        let mut m = *m;
+        m.set_limit(nonzero_i(m.limit()));
+        m.set_swap(nonzero_i(m.swap()));
+        m.set_reservation(nonzero_i(m.reservation()));
+        #[allow(deprecated)]
+        m.set_kernel(nonzero_i(m.kernel()));
+        m.set_kernel_tcp(nonzero_i(m.kernel_tcp()));
+        m.set_swappiness(m.swappiness().filter(|s| *s != u64::MAX));
+        r.set_memory(Some(m));
+    }
+    if let Some(b) = r.block_io().as_ref() {
+        let mut b = b.clone();
+        b.set_weight(nonzero_w(b.weight()));
+        b.set_leaf_weight(nonzero_w(b.leaf_weight()));
+        r.set_block_io(Some(b));
+    }
+    if let Some(n) = r.network().as_ref() {
+        let mut n = n.clone();
+        n.set_class_id(n.class_id().filter(|c| *c != 0));
+        r.set_network(Some(n));
+    }
+    r
+}
+
 fn plan(r: &LinuxResources, host: &dyn Host, v2: bool) -> Result<Vec<Write>, CgroupError> {
+    let r = &unset_zeros(r);
     let mut p = Planner {
         host,
         v2,
@@ -204,6 +241,19 @@ mod tests {
                 ("memory.limit_in_bytes", "-1")
             ]
         );
+    }
+
+    #[test]
+    fn zeros_runc_reads_as_unset_write_nothing() {
+        // v1 has no net_cls here: a classID 0 must not even ask for the controller.
+        let r = res(
+            r#"{"memory":{"limit":0,"swap":0,"reservation":0,"kernel":0,"kernelTCP":0,"swappiness":18446744073709551615},"network":{"classID":0}}"#,
+        );
+        assert!(files(&plan_v1(&r, &v1_host()).unwrap()).is_empty());
+        assert!(files(&plan_v2(&r, &v2_host()).unwrap()).is_empty());
+        // Beside a real limit the zero swap stays unset.
+        let w = plan_v1(&res(r#"{"memory":{"limit":4096,"swap":0}}"#), &v1_host()).unwrap();
+        assert_eq!(files(&w), vec![("memory.limit_in_bytes", "4096")]);
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub struct UpdateFlags {
     pub cpuset_mems: Option<String>,
     /// `--pids-limit`: maximum number of processes (`-1` none).
     pub pids_limit: Option<String>,
-    /// `--blkio-weight`: block I/O weight (10..=1000).
+    /// `--blkio-weight`: block I/O weight (10..=1000; 0 is "not set", as for runc).
     pub blkio_weight: Option<String>,
 }
 

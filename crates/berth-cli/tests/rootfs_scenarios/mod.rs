@@ -199,11 +199,13 @@ pub fn dev_nodes(r: &dyn Runner) {
 }
 
 pub fn spec_devices(r: &dyn Runner) {
-    let b = sh("stat -c '%n %t %T %a %u %g %F' /dev/fuse /dev/sub/myfifo");
+    let b = sh("stat -c '%n %t %T %a %u %g %F' /dev/fuse /dev/sub/myfifo /dev/xzero");
+    // /dev/xzero as podman's --device writes it: fileMode is the host node's whole st_mode.
     b.update_config(|c| {
         c["linux"]["devices"] = json!([
             {"path":"/dev/fuse","type":"c","major":10,"minor":229,"fileMode":0o640,"uid":1,"gid":2},
-            {"path":"/dev/sub/myfifo","type":"p","fileMode":0o600}
+            {"path":"/dev/sub/myfifo","type":"p","fileMode":0o600},
+            {"path":"/dev/xzero","type":"c","major":1,"minor":5,"fileMode":0o20666}
         ])
     });
     let out = ok(r, &b, "specdev");
@@ -212,6 +214,10 @@ pub fn spec_devices(r: &dyn Runner) {
         "{out}"
     );
     assert!(out.contains("/dev/sub/myfifo 0 0 600 0 0 fifo"), "{out}");
+    assert!(
+        out.contains("/dev/xzero 1 5 666 0 0 character special file"),
+        "{out}"
+    );
 }
 
 pub fn masked_and_readonly_paths(r: &dyn Runner) {
@@ -306,6 +312,61 @@ pub fn bind_options(r: &dyn Runner) {
     }
     assert!(mount_line(&out, "/etc/hosted").contains("rw"), "file bind");
     assert!(!src.join("new").exists());
+}
+
+/// `tmpcopyup` (podman's --read-only and --tmpfs): the tmpfs holds a copy of the image's
+/// directory, modes, owners, symlinks and nodes kept, symlinks not followed, and writes to it
+/// never reach the image; with `ro` the copy is made first and the mount is read-only after.
+pub fn tmpfs_copyup(r: &dyn Runner) {
+    // The container's root has no CAP_DAC_OVERRIDE: what it reads it owns.
+    let b = sh("cd /srv/cu && stat -c '%n %a %u %g %F' file sub sub/deep out fifo; cat file;                 readlink out; echo changed > file && cat file;                 touch /srv/ro/x 2>/dev/null && echo ro-writable || echo ro-refused; cat /srv/ro/k;                 cat /proc/self/mountinfo");
+    let img = b.dir.join("rootfs/srv");
+    std::fs::create_dir_all(img.join("cu/sub/deep")).expect("mkdir");
+    std::fs::create_dir_all(img.join("ro")).expect("mkdir");
+    std::fs::write(img.join("cu/file"), "from-image\n").expect("write");
+    std::fs::write(img.join("ro/k"), "kept\n").expect("write");
+    let set = |p: &str, mode: u32, uid: u32, gid: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::os::unix::fs::chown(img.join(p), Some(uid), Some(gid)).expect("chown");
+        std::fs::set_permissions(img.join(p), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    };
+    set("cu/file", 0o640, 0, 2000);
+    set("cu/sub", 0o1777, 0, 0);
+    set("cu/sub/deep", 0o2750, 1000, 1000);
+    std::os::unix::fs::symlink("/etc/passwd", img.join("cu/out")).expect("symlink");
+    let fifo = std::ffi::CString::new(img.join("cu/fifo").into_os_string().into_encoded_bytes())
+        .expect("path");
+    // SAFETY: a valid C string; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o620) }, 0, "mkfifo");
+    set("cu/fifo", 0o620, 0, 0);
+    add_mount(
+        &b,
+        json!({"destination":"/srv/cu","type":"tmpfs","source":"tmpfs","options":["tmpcopyup","nosuid"]}),
+    );
+    add_mount(
+        &b,
+        json!({"destination":"/srv/ro","type":"tmpfs","source":"tmpfs","options":["ro","tmpcopyup"]}),
+    );
+    let out = ok(r, &b, "copyup");
+    for want in [
+        "file 640 0 2000 regular file",
+        "sub 1777 0 0 directory",
+        "sub/deep 2750 1000 1000 directory",
+        "out 777 0 0 symbolic link",
+        "fifo 620 0 0 fifo",
+        "from-image\n/etc/passwd\nchanged\n",
+        "ro-refused\nkept\n",
+    ] {
+        assert!(out.contains(want), "{want:?}: {out}");
+    }
+    assert!(mount_line(&out, "/srv/cu").contains(" - tmpfs "), "{out}");
+    assert!(opts(mount_line(&out, "/srv/ro")).0.contains(&"ro"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(img.join("cu/file")).expect("read"),
+        "from-image\n",
+        "a write in the container reached the image"
+    );
 }
 
 pub fn tmpfs_options(r: &dyn Runner) {
@@ -677,7 +738,7 @@ macro_rules! rootfs_scenario_tests {
     ($runner:expr) => {
         $crate::rootfs_scenario_tests!($runner;
             default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
-            tmpfs_options rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
+            tmpfs_options tmpfs_copyup rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
             hostile_rootfs_etc_symlink magic_link_target_refused destination_resolving_to_root_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
     };
     ($runner:expr; $($name:ident)*) => {

@@ -17,7 +17,7 @@ const FIXED: &str = r#"{
     "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
     "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
     "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-    "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"
+    "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"
   ],
   "linux": {
     "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
@@ -73,7 +73,7 @@ mod tests {
                 "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
                 "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
                 "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
-                "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable"
+                "silent", "slave", "strictatime", "suid", "symfollow", "sync", "tmpcopyup", "unbindable"
             ],
             "linux": {
                 "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],

@@ -3,6 +3,7 @@
 
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// The value of `name` in a NAME=VALUE environment list.
@@ -12,20 +13,54 @@ pub fn env_value<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
         .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
 }
 
-/// A bare program name that no directory of the PATH holds (as an executable file).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("exec: \"{program}\": executable file not found in $PATH")]
-pub struct NotInPath {
-    /// The name looked up.
-    pub program: String,
+/// Why the program to exec cannot be run, found before the exec (at `create` for the init), in
+/// runc's words, which engines read: docker and podman answer 127 to "executable file not found"
+/// and "no such file or directory", 126 to "permission denied".
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramError {
+    /// A bare name that no directory of the PATH holds (as an executable file).
+    #[error("exec: \"{program}\": executable file not found in $PATH")]
+    NotInPath {
+        /// The name looked up.
+        program: String,
+    },
+    /// A path (a name with a '/') that cannot be stat'ed; the cause is stat's error.
+    #[error("exec: \"{program}\": stat {program}")]
+    Stat {
+        /// The path as given.
+        program: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path that is a directory or has no execute bit; the cause is EACCES.
+    #[error("exec: \"{program}\"")]
+    NotExecutable {
+        /// The path as given.
+        program: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A path the process may not execute (access(X_OK), e.g. on a noexec mount).
+    #[error("exec {program}")]
+    Access {
+        /// The path as given.
+        program: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-/// Resolves `program` against `path_var` using `is_executable` to test candidates.
+/// Resolves `program` against `path_var` using `is_executable` to test candidates; a name with
+/// a '/' is used as it is (see [`check_path`]).
 pub fn resolve(
     program: &str,
     path_var: Option<&str>,
     is_executable: impl Fn(&Path) -> bool,
-) -> Result<PathBuf, NotInPath> {
+) -> Result<PathBuf, ProgramError> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }
@@ -38,9 +73,38 @@ pub fn resolve(
             return Ok(candidate);
         }
     }
-    Err(NotInPath {
+    Err(ProgramError::NotInPath {
         program: program.to_string(),
     })
+}
+
+/// Checks a program given as a path, as runc does before it waits for `start`: it exists
+/// (stat, following symlinks), is not a directory, has an execute bit, and the process may
+/// execute it.
+pub fn check_path(program: &str) -> Result<(), ProgramError> {
+    let meta = std::fs::metadata(program).map_err(|source| ProgramError::Stat {
+        program: program.to_string(),
+        source,
+    })?;
+    if meta.is_dir() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(ProgramError::NotExecutable {
+            program: program.to_string(),
+            source: std::io::Error::from_raw_os_error(libc::EACCES),
+        });
+    }
+    let c = CString::new(program.as_bytes()).map_err(|_| ProgramError::Stat {
+        program: program.to_string(),
+        source: std::io::Error::from_raw_os_error(libc::EINVAL),
+    })?;
+    // SAFETY: faccessat reads the NUL-terminated path, valid for the call.
+    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
+    if r != 0 {
+        return Err(ProgramError::Access {
+            program: program.to_string(),
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(())
 }
 
 /// A regular file with an execute bit that the calling process may execute.
@@ -79,6 +143,35 @@ mod tests {
             e.to_string(),
             "exec: \"nope\": executable file not found in $PATH"
         );
+    }
+
+    #[test]
+    fn paths_are_checked_as_runc_does() {
+        let chain = |e: ProgramError| {
+            let src = std::error::Error::source(&e).map(|s| s.to_string());
+            (e.to_string(), src)
+        };
+        let (msg, src) = chain(check_path("/no/such/binary").unwrap_err());
+        assert_eq!(msg, "exec: \"/no/such/binary\": stat /no/such/binary");
+        assert_eq!(
+            src,
+            Some(std::io::Error::from_raw_os_error(libc::ENOENT).to_string())
+        );
+        let e = check_path("/").unwrap_err();
+        assert!(
+            matches!(&e, ProgramError::NotExecutable { source, .. } if source.raw_os_error() == Some(libc::EACCES))
+        );
+        assert_eq!(e.to_string(), "exec: \"/\"");
+        let f = std::env::temp_dir().join(format!("berth-noexec-{}", std::process::id()));
+        std::fs::write(&f, "#!/bin/sh\n").unwrap();
+        let p = f.to_str().unwrap();
+        assert!(matches!(
+            check_path(p),
+            Err(ProgramError::NotExecutable { .. })
+        ));
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_path(p).is_ok());
+        std::fs::remove_file(&f).unwrap();
     }
 
     #[test]

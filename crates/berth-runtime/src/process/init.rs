@@ -180,6 +180,9 @@ pub(super) fn become_process(
         exec_path::is_executable_file,
     )
     .map_err(|e| InitError::from_error(&e))?;
+    if args[0].contains('/') {
+        exec_path::check_path(&args[0]).map_err(|e| InitError::from_error(&e))?;
+    }
     let cstr = |s: &str, what: &str| {
         CString::new(s).map_err(|_| InitError::new(format!("{what}: {s:?} contains a NUL byte")))
     };

@@ -15,7 +15,7 @@ mod reap;
 pub(crate) mod sync;
 pub(crate) mod terminal;
 
-pub use exec_path::NotInPath;
+pub use exec_path::ProgramError;
 
 pub use reap::{exit_code, wait_for_exit};
 pub(crate) use reap::{kill_and_reap, reap, Victim};

@@ -50,7 +50,7 @@ impl InitError {
     /// `what` failed because of a system call's error (errno kept).
     pub fn sys(what: impl Into<String>, e: &std::io::Error) -> InitError {
         InitError::new(what).caused_by(InitError {
-            what: e.to_string(),
+            what: errno_text(e),
             errno: e.raw_os_error(),
             cause: None,
         })
@@ -77,13 +77,15 @@ impl InitError {
         let mut links: Vec<InitError> = Vec::new();
         let mut next = Some(e);
         while let Some(err) = next {
-            let text = err.to_string();
-            let errno = err
-                .downcast_ref::<std::io::Error>()
-                .and_then(|io| io.raw_os_error());
+            let rust_text = err.to_string();
+            let io = err.downcast_ref::<std::io::Error>();
+            let text = io.map_or_else(|| rust_text.clone(), errno_text);
+            let errno = io.and_then(|io| io.raw_os_error());
             match links.last_mut() {
                 // Told already: keep only its errno.
-                Some(above) if above.what.ends_with(&text) => above.errno = above.errno.or(errno),
+                Some(above) if above.what.ends_with(&text) || above.what.ends_with(&rust_text) => {
+                    above.errno = above.errno.or(errno)
+                }
                 _ => links.push(InitError {
                     what: text,
                     errno,
@@ -110,6 +112,25 @@ impl InitError {
     pub fn raw_os_error(&self) -> Option<i32> {
         self.errno
             .or_else(|| self.cause.as_ref().and_then(|c| c.raw_os_error()))
+    }
+}
+
+/// A system call's error as runc (Go) words it, which engines and users match: the C library's
+/// text with a lower-case first letter and no "(os error N)" ("no such file or directory",
+/// "permission denied"). Errors without an errno keep their text. Every errno an [`InitError`]
+/// carries is worded here.
+fn errno_text(e: &std::io::Error) -> String {
+    let Some(n) = e.raw_os_error() else {
+        return e.to_string();
+    };
+    let rust = std::io::Error::from_raw_os_error(n).to_string();
+    let plain = rust
+        .strip_suffix(&format!(" (os error {n})"))
+        .unwrap_or(&rust);
+    let mut chars = plain.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => plain.to_string(),
     }
 }
 
@@ -264,6 +285,23 @@ mod tests {
     }
 
     #[test]
+    fn system_errors_read_as_runc_words_them() {
+        let e = InitError::sys("exec \"/x\"", &io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(chain_text(&e), "exec \"/x\": no such file or directory");
+        assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        let e = crate::process::exec_path::check_path("/no/such/binary").unwrap_err();
+        assert_eq!(
+            chain_text(&e),
+            "exec: \"/no/such/binary\": stat /no/such/binary: no such file or directory"
+        );
+        let e = crate::process::exec_path::check_path("/").unwrap_err();
+        assert_eq!(chain_text(&e), "exec: \"/\": permission denied");
+        assert_eq!(InitError::from_error(&e).raw_os_error(), Some(libc::EACCES));
+        // Errors without an errno keep their words.
+        assert_eq!(errno_text(&io::Error::other("Some Text")), "Some Text");
+    }
+
+    #[test]
     fn round_trip_and_eof() {
         let (a, b) = SyncChannel::pair().unwrap();
         a.send(&SyncMsg::InitPid { pid: 7 }).unwrap();
@@ -278,10 +316,7 @@ mod tests {
                 assert_eq!(error, boom);
                 assert_eq!(error.raw_os_error(), Some(libc::EBUSY));
                 assert_eq!(error.to_string(), "boom");
-                assert_eq!(
-                    chain_text(&error),
-                    format!("boom: {}", std::io::Error::from_raw_os_error(libc::EBUSY))
-                );
+                assert_eq!(chain_text(&error), "boom: device or resource busy");
             }
             other => panic!("{other:?}"),
         }

@@ -74,6 +74,9 @@ pub fn default_devices() -> Vec<DeviceNode> {
 /// 32 bits each with the glibc encoding we use).
 const MAX_DEV_NUMBER: i64 = u32::MAX as i64;
 
+/// The file-type bits of a mode (`S_IFMT`).
+const S_IFMT: u32 = libc::S_IFMT;
+
 /// Checks a `linux.devices` entry and turns it into a node to create.
 pub fn device_from_spec(d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
     let path = d.path().to_string_lossy().into_owned();
@@ -104,12 +107,17 @@ pub fn device_from_spec(d: &LinuxDevice) -> Result<DeviceNode, RootfsError> {
     if kind != NodeKind::Fifo && !(0..=MAX_DEV_NUMBER).contains(&d.minor()) {
         return Err(bad("minor number out of range"));
     }
+    // Engines may send the host node's whole st_mode (podman: 0o20666 for a char device). As
+    // runc does, the file-type bits are dropped, whether or not they agree with `type` (which
+    // alone says what node to make, as it alone says what the device cgroup allows); anything
+    // beyond a mode_t is refused.
     let mode = d.file_mode().unwrap_or(0o666);
-    if mode & !0o7777 != 0 {
+    if mode & !(0o7777 | S_IFMT) != 0 {
         return Err(bad(
-            "fileMode may only hold permission bits (at most 07777)",
+            "fileMode may only hold permission and file-type bits (at most 0177777)",
         ));
     }
+    let mode = mode & 0o7777;
     let (major, minor) = if kind == NodeKind::Fifo {
         (0, 0)
     } else {
@@ -311,6 +319,25 @@ mod tests {
     }
 
     #[test]
+    fn file_type_bits_in_file_mode_are_dropped() {
+        // podman's --device: the host node's st_mode, S_IFCHR|0666 (8630).
+        let n = device_from_spec(&dev(
+            r#"{"path":"/dev/xzero","type":"c","major":1,"minor":5,"fileMode":8630}"#,
+        ))
+        .expect("st_mode of a char device");
+        assert_eq!((n.kind, n.mode), (NodeKind::Char, 0o666));
+        // Bits that disagree with `type` are dropped too (runc: type alone decides).
+        let n = device_from_spec(&dev(
+            r#"{"path":"/dev/xb","type":"c","major":1,"minor":5,"fileMode":25008}"#,
+        ))
+        .expect("S_IFBLK|0660 on a char device");
+        assert_eq!((n.kind, n.mode), (NodeKind::Char, 0o660));
+        let n = device_from_spec(&dev(r#"{"path":"/dev/f","type":"p","fileMode":33188}"#))
+            .expect("S_IFREG|0644 on a fifo");
+        assert_eq!((n.kind, n.mode), (NodeKind::Fifo, 0o644));
+    }
+
+    #[test]
     fn spec_device_errors_name_the_path() {
         for (json, want) in [
             (
@@ -330,7 +357,7 @@ mod tests {
                 "major",
             ),
             (
-                r#"{"path":"/dev/x","type":"c","major":1,"minor":3,"fileMode":33206}"#,
+                r#"{"path":"/dev/x","type":"c","major":1,"minor":3,"fileMode":262582}"#,
                 "fileMode",
             ),
         ] {

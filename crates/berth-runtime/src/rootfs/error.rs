@@ -22,7 +22,7 @@ pub enum RootfsError {
         reason: String,
     },
 
-    /// A `mounts` entry asks for something berth does not implement (idmap, tmpcopyup...).
+    /// A `mounts` entry asks for something berth does not implement (idmap).
     #[error("mount {destination:?}: {what} is not supported by berth")]
     Unsupported { destination: String, what: String },
 
@@ -32,6 +32,16 @@ pub enum RootfsError {
     BindSource {
         destination: String,
         detail: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Copying the covered directory's content into a `tmpcopyup` tmpfs failed at `path`
+    /// (relative to the destination).
+    #[error("mount {destination:?}: tmpcopyup of {path:?}")]
+    CopyUp {
+        destination: String,
+        path: String,
         #[source]
         source: io::Error,
     },

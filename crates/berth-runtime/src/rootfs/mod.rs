@@ -18,6 +18,7 @@
 //! mod.rs (setup_rootfs: the order of the steps)
 //!   validate                  config checks, before anything is made
 //!   mounts                    one config.json mount entry (dispatches the cgroup type)
+//!     copyup                  tmpcopyup: the covered directory's content into the tmpfs
 //!     cgroup                  the cgroup mount type (v1 tmpfs of hierarchies, or cgroup2)
 //!   masked, devices, pivot, propagation
 //!     mountops                target opening, detached mounts, attributes, attaching
@@ -28,6 +29,7 @@
 //! `mounts` uses `mounts`, and `mountops` uses none of the modules above it.)
 
 mod cgroup;
+mod copyup;
 pub(crate) mod devices;
 mod error;
 mod inroot;

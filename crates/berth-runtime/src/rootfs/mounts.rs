@@ -8,10 +8,10 @@
 use super::error::RootfsError;
 use super::inroot::{self, Kind};
 use super::mountops::{
-    attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_mount_attrs, MountContext,
-    Target,
+    attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_attrs, set_mount_attrs,
+    MountContext, Target,
 };
-use super::options::{parse_mount_options, MountOptions};
+use super::options::{parse_mount_options, AttrChange, MountOptions};
 use berth_sys::mount as sys;
 use berth_sys::path::{
     cpath, fstat, is_dir, open_path, openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
@@ -31,24 +31,19 @@ pub(crate) fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     opts.bind || m.typ().as_deref() == Some("bind")
 }
 
-/// Refuses what berth does not implement: ID-mapped mounts and the options it knows but
-/// does not honour.
+/// Refuses what berth does not implement: ID-mapped mounts.
 pub(crate) fn check_supported(
     m: &Mount,
     opts: &MountOptions,
     dest: &str,
 ) -> Result<(), RootfsError> {
-    let what = if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        "an ID-mapped mount (idmap)".to_string()
-    } else if let Some(o) = opts.unsupported.first() {
-        format!("option {o:?}")
-    } else {
-        return Ok(());
-    };
-    Err(RootfsError::Unsupported {
-        destination: dest.to_string(),
-        what,
-    })
+    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
+        return Err(RootfsError::Unsupported {
+            destination: dest.to_string(),
+            what: "an ID-mapped mount (idmap)".to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// A bind source: absolute, or relative to the bundle directory.
@@ -128,6 +123,9 @@ pub(crate) fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), Rootf
         };
         let target = open_target(ctx, m.destination(), target, &dest)?;
         let data = tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd());
+        if fstype == "tmpfs" && opts.copy_up {
+            return tmpfs_copy_up(ctx, &dest, target.as_fd(), &data, &opts);
+        }
         let mnt = match new_fs_mount(&dest, &fstype, source.as_deref(), &data, &opts) {
             Err(e) if ctx.user_namespace && e.raw_os_error() == Some(libc::EPERM) => {
                 host_fallback(&fstype, &dest, &opts).unwrap_or(Err(e))?
@@ -136,6 +134,32 @@ pub(crate) fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), Rootf
         };
         attach_and_propagate(&dest, mnt.as_fd(), target.as_fd(), &opts)
     }
+}
+
+/// A tmpfs with `tmpcopyup`: made writable and detached, filled with the content of the
+/// directory it will cover (see [`super::copyup`]), made read-only if asked, then attached.
+/// runc ignores the option on other filesystem types, and so does berth.
+fn tmpfs_copy_up(
+    ctx: &MountContext<'_>,
+    dest: &str,
+    target: BorrowedFd<'_>,
+    data: &[String],
+    opts: &MountOptions,
+) -> Result<(), RootfsError> {
+    let mut writable = opts.clone();
+    writable.attrs.set &= !sys::MOUNT_ATTR_RDONLY;
+    writable.rec_attrs.set &= !sys::MOUNT_ATTR_RDONLY;
+    let mnt = new_fs_mount(dest, "tmpfs", Some("tmpfs"), data, &writable)?;
+    super::copyup::copy_dir_content(target, mnt.as_fd()).map_err(|e| RootfsError::CopyUp {
+        destination: dest.to_string(),
+        path: e.path.to_string_lossy().into_owned(),
+        source: e.source,
+    })?;
+    let ro = (opts.attrs.set | opts.rec_attrs.set) & sys::MOUNT_ATTR_RDONLY;
+    let ro = AttrChange { set: ro, clr: 0 };
+    set_attrs(mnt.as_fd(), &ro, true, ctx.user_namespace)
+        .map_err(|e| RootfsError::mount(dest, "mount_setattr", "(read-only after tmpcopyup)", e))?;
+    attach_and_propagate(dest, mnt.as_fd(), target, opts)
 }
 
 /// In a user namespace that does not own the network (IPC) namespace, the kernel refuses a

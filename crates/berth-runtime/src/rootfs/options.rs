@@ -98,8 +98,8 @@ pub struct MountOptions {
     pub propagation: Vec<PropagationChange>,
     /// "idmap"/"ridmap" was given (ID-mapped mounts are not implemented).
     pub idmap: bool,
-    /// Options berth knows but does not implement (e.g. "tmpcopyup").
-    pub unsupported: Vec<String>,
+    /// "tmpcopyup": a tmpfs gets the content of the directory it covers (runc's extension).
+    pub copy_up: bool,
     /// Everything else, for the filesystem (e.g. "mode=755", "size=64k", "newinstance").
     pub data: Vec<String>,
 }
@@ -160,7 +160,7 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 o.recursive_bind = true;
             }
             "idmap" | "ridmap" => o.idmap = true,
-            "tmpcopyup" => o.unsupported.push(opt.to_string()),
+            "tmpcopyup" => o.copy_up = true,
             _ if apply(&mut o.attrs, opt) => {}
             // "rro", "rnosuid", "rrelatime", ...: the recursive forms (runc's mount_setattr set).
             _ if opt.len() > 1
@@ -295,7 +295,7 @@ mod tests {
         ]);
         assert_eq!(o.data, vec!["newinstance", "ptmxmode=0666", "gid=5"]);
         assert!(o.idmap);
-        assert_eq!(o.unsupported, vec!["tmpcopyup"]);
+        assert!(o.copy_up);
         assert!(!o.bind);
     }
 }

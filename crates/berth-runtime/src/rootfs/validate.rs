@@ -182,10 +182,6 @@ mod tests {
                 "not supported",
             ),
             (
-                json!({"destination":"/x","type":"tmpfs","options":["tmpcopyup"]}),
-                "tmpcopyup",
-            ),
-            (
                 json!({"destination":"/x","type":"tmpfs","options":["=5"]}),
                 "'='",
             ),
