@@ -358,23 +358,6 @@ fn seccomp_filter_with_no_new_privileges() {
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
 }
 
-#[test]
-fn seccomp_notify_is_refused() {
-    if !common::require_root("seccomp_notify_is_refused") {
-        return;
-    }
-    let b = Bundle::busybox(&["true"]);
-    b.update_config(|c| {
-        c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
-            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]});
-    });
-    assert_refused(
-        &b,
-        &common::unique_id("sec-notify"),
-        "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY is not supported",
-    );
-}
-
 /// A profile shaped like the one Docker sends: default EPERM, three x86 architectures, almost
 /// everything allowed by name, a few calls only with argument conditions, namespace calls left
 /// to the default.

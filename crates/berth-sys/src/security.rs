@@ -180,29 +180,6 @@ pub fn prlimit_get(pid: i32, resource: u32) -> io::Result<(u64, u64)> {
     Ok((old.rlim_cur, old.rlim_max))
 }
 
-/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: installs a classic-BPF filter on the
-/// calling thread (all threads with SECCOMP_FILTER_FLAG_TSYNC). Needs no_new_privs or
-/// CAP_SYS_ADMIN.
-pub fn seccomp_set_mode_filter(flags: u32, program: &[libc::sock_filter]) -> io::Result<()> {
-    let len =
-        u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    let prog = libc::sock_fprog {
-        len,
-        filter: program.as_ptr() as *mut libc::sock_filter,
-    };
-    // SAFETY: `prog` points to `len` valid sock_filter instructions that outlive the call; the
-    // kernel copies the program and does not keep the pointer.
-    cvt(unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            flags,
-            &prog as *const libc::sock_fprog,
-        )
-    })?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,7 +159,10 @@ pub(super) fn become_process(
                 InitError::sys("process.terminal: sending the console to the runtime", &e)
             })?;
     }
-    crate::security::apply_process_security(spec).map_err(|e| InitError::from_error(&e))?;
+    let mut send_notify_fd =
+        |fd: OwnedFd| chan.send_with_fd(&SyncMsg::SeccompNotifyFd, std::os::fd::AsFd::as_fd(&fd));
+    crate::security::apply_process_security(spec, &mut send_notify_fd)
+        .map_err(|e| InitError::from_error(&e))?;
 
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)

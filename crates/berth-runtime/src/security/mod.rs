@@ -15,8 +15,7 @@
 //!
 //! Layering: this file (the entry points and their order) uses the submodules; each
 //! submodule (capabilities, user, rlimits, sysctl, seccomp, ...) uses only `error`, never a
-//! sibling or this file, so there are no cycles. `seccomp` is a hand-written BPF generator
-//! (its own `bpf` assembler and syscall `tables`) that is to be replaced by libseccomp.
+//! sibling or this file, so there are no cycles. `seccomp` maps linux.seccomp onto libseccomp.
 
 mod capabilities;
 mod error;
@@ -35,6 +34,36 @@ pub use error::SecurityError;
 pub(crate) use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
+use std::os::fd::OwnedFd;
+
+/// Hands the notify fd of a freshly loaded SCMP_ACT_NOTIFY filter to the runtime, which sends
+/// it to `linux.seccomp.listenerPath`. Called right after the load, before any other syscall
+/// the filter may send to the listener.
+pub type NotifyFdSink<'a> = &'a mut dyn FnMut(OwnedFd) -> std::io::Result<()>;
+
+fn no_new_privs(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false)
+}
+
+/// Loads the filter and hands its notify fd (if any) to `sink`.
+fn install_seccomp(
+    seccomp: &oci_spec::runtime::LinuxSeccomp,
+    sink: NotifyFdSink<'_>,
+) -> Result<(), SecurityError> {
+    if let Some(fd) = seccomp::install(seccomp)? {
+        sink(fd).map_err(|e| {
+            SecurityError::syscall(
+                "linux.seccomp.listenerPath",
+                "sending the seccomp notify fd to the runtime",
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
 
 /// Checks everything this module will later apply, without privileges and without touching
 /// the system (apart from reading our own /proc/self/ns to recognise host namespaces).
@@ -98,7 +127,12 @@ pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
 /// Applies the process security attributes to the calling process (the container's init),
 /// in runc's order. Privileged steps come first; the user switch and the capability sets come
 /// last because after them the process may no longer be able to do anything else.
-pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
+///
+/// The seccomp filter goes in here without noNewPrivileges (before the capabilities are
+/// dropped), and with it when the filter has SCMP_ACT_NOTIFY rules (last, as runc does: its
+/// notify fd must reach the runtime, which is gone once the init waits on exec.fifo); `sink`
+/// gets the notify fd. Other filters with noNewPrivileges go in at [`apply_seccomp`].
+pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
 
@@ -118,12 +152,13 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
         ioprio::apply(p)?;
     }
 
-    let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    let no_new_privs = no_new_privs(spec);
+    let filter = linux.and_then(|l| l.seccomp().as_ref());
     if !no_new_privs {
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so (as runc does) it
         // goes in now, before capabilities are dropped; the rest of the init then runs under it.
-        if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
-            seccomp::install(s)?;
+        if let Some(s) = filter {
+            install_seccomp(s, &mut *sink)?;
         }
     }
 
@@ -143,21 +178,24 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
 
     plan.apply_sets()?;
     umask::apply(user.umask());
+    if no_new_privs {
+        if let Some(s) = filter.filter(|s| seccomp::uses_notify(s)) {
+            install_seccomp(s, sink)?;
+        }
+    }
     Ok(())
 }
 
-/// Installs linux.seccomp when process.noNewPrivileges is set; the runtime calls it as the very
-/// last thing before execve (after opening exec.fifo), so the filter has to allow as little
-/// of the runtime's own work as possible. Without noNewPrivileges the filter was already
-/// installed by [`apply_process_security`] (it needs CAP_SYS_ADMIN then) and this does nothing.
+/// Installs linux.seccomp when process.noNewPrivileges is set and the filter has no
+/// SCMP_ACT_NOTIFY rule; the runtime calls it as the very last thing before execve (after
+/// opening exec.fifo), so the filter has to allow as little of the runtime's own work as
+/// possible. Otherwise the filter was already installed by [`apply_process_security`] and this
+/// does nothing.
 pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
-    let no_new_privs = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.no_new_privileges())
-        .unwrap_or(false);
     match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) if no_new_privs => seccomp::install(s),
+        Some(s) if no_new_privs(spec) && !seccomp::uses_notify(s) => {
+            seccomp::install(s).map(|_| ())
+        }
         _ => Ok(()),
     }
 }
