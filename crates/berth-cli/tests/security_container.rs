@@ -425,3 +425,31 @@ fn docker_like_seccomp_profile_runs_busybox() {
         "{out}"
     );
 }
+
+/// As with runc, the startContainer hooks run under the container's seccomp filter (it is
+/// loaded before the init waits on exec.fifo), with and without noNewPrivileges.
+#[test]
+fn start_container_hooks_run_under_the_filter() {
+    if !common::require_root("start_container_hooks_run_under_the_filter") {
+        return;
+    }
+    for no_new_privs in [true, false] {
+        let b = Bundle::busybox(&["true"]);
+        b.update_config(|c| {
+            c["process"]["noNewPrivileges"] = json!(no_new_privs);
+            c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+                "architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_KILL"}]});
+            c["hooks"] = json!({"startContainer":[
+                {"path":"/bin/sh","args":["sh","-c","mkdir /tmp/from-hook"]}]});
+        });
+        let out = b.run(&common::unique_id("sec-hook"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("hooks.startContainer[0]") && stderr.contains("SIGSYS"),
+            "{stderr}"
+        );
+        assert!(!b.dir.join("rootfs/tmp/from-hook").exists());
+    }
+}

@@ -6,8 +6,8 @@
 //! * [`berth_spec::check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
 //!   before anything exists, needing no privilege;
 //! * [`set_oom_score_adj`] / [`set_rlimits`] from the runtime for the init's pid;
-//! * [`apply_process_security`] inside the init once its rootfs is ready;
-//! * [`apply_seccomp`] inside the init, right before execve.
+//! * [`apply_process_security`] inside the init once its rootfs is ready (the seccomp filter
+//!   included).
 //!
 //! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
 //! submodules as plain functions; the syscalls they end in are in `berth_sys` (`security`,
@@ -128,10 +128,11 @@ pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
 /// in runc's order. Privileged steps come first; the user switch and the capability sets come
 /// last because after them the process may no longer be able to do anything else.
 ///
-/// The seccomp filter goes in here without noNewPrivileges (before the capabilities are
-/// dropped), and with it when the filter has SCMP_ACT_NOTIFY rules (last, as runc does: its
-/// notify fd must reach the runtime, which is gone once the init waits on exec.fifo); `sink`
-/// gets the notify fd. Other filters with noNewPrivileges go in at [`apply_seccomp`].
+/// The seccomp filter goes in here too, where runc loads it: without noNewPrivileges before the
+/// capabilities are dropped (loading then needs CAP_SYS_ADMIN), with it last, after the user
+/// switch. Either way before the init reports ready: a notify filter's fd must reach the
+/// runtime (`sink` gets it), which is gone once the init waits on exec.fifo, and the
+/// startContainer hooks run under the filter, as they do under runc.
 pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
@@ -179,25 +180,11 @@ pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(),
     plan.apply_sets()?;
     umask::apply(user.umask());
     if no_new_privs {
-        if let Some(s) = filter.filter(|s| seccomp::uses_notify(s)) {
+        if let Some(s) = filter {
             install_seccomp(s, sink)?;
         }
     }
     Ok(())
-}
-
-/// Installs linux.seccomp when process.noNewPrivileges is set and the filter has no
-/// SCMP_ACT_NOTIFY rule; the runtime calls it as the very last thing before execve (after
-/// opening exec.fifo), so the filter has to allow as little of the runtime's own work as
-/// possible. Otherwise the filter was already installed by [`apply_process_security`] and this
-/// does nothing.
-pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
-    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) if no_new_privs(spec) && !seccomp::uses_notify(s) => {
-            seccomp::install(s).map(|_| ())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// What the unit tests share.
