@@ -1,9 +1,9 @@
-//! linux.seccomp: the syscall filter, built and loaded by libseccomp.
+//! linux.seccomp: the syscall filter, built by libseccomp.
 //!
 //! libseccomp (the C library runc, crun and podman use, through the `libseccomp` crate, linked
-//! statically) knows the syscall tables of every architecture and their compat ABIs, emits one
-//! filter for several architectures, and gives the notify fd of SCMP_ACT_NOTIFY; berth only maps
-//! the runtime-spec onto it, with runc's rules:
+//! statically) knows the syscall tables of every architecture and their compat ABIs and emits
+//! one program for several architectures; berth maps the runtime-spec onto it, with runc's
+//! rules:
 //! * every listed architecture is added (the native one is always there);
 //! * a syscall name libseccomp does not know is skipped (profiles name the syscalls of every
 //!   architecture at once); a name that exists only on some of the filter's architectures
@@ -14,8 +14,17 @@
 //!   conditions on one argument);
 //! * ERRNO and TRACE without `errnoRet` return EPERM; SCMP_ACT_KILL is KILL_THREAD.
 //!
-//! What cannot be honoured is refused, naming the field: SCMP_ACT_NOTIFY as the default action
-//! or without `listenerPath`, an architecture or a flag this libseccomp or kernel lacks.
+//! Loading is berth's, as it is runc's: unless the default allows (ALLOW, LOG, TRACE), syscalls
+//! newer than the profile get ENOSYS from a stub in front of libseccomp's program (`enosys`),
+//! which libseccomp's own seccomp_load cannot take; the program goes in with one seccomp(2)
+//! call with the spec's flags, plus NEW_LISTENER for SCMP_ACT_NOTIFY (its return is the notify
+//! fd).
+//!
+//! What cannot be honoured is refused, naming the field: SCMP_ACT_NOTIFY as the default action,
+//! for `write` (as runc) or without `listenerPath`, an architecture or a flag this libseccomp or
+//! kernel lacks.
+
+mod enosys;
 
 use super::error::SecurityError;
 use libseccomp::{
@@ -26,7 +35,7 @@ use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
     LinuxSeccompOperator, Spec,
 };
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 const FIELD: &str = "linux.seccomp";
 
@@ -177,14 +186,10 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityErro
     )?;
     if uses_notify(seccomp) {
         listener_path(seccomp)?;
-        let api = libseccomp::get_api();
-        if api < 6 {
+        if !berth_sys::security::seccomp_filter_flag_supported(NEW_LISTENER) {
             return Err(SecurityError::invalid(
                 FIELD,
-                format!(
-                    "SCMP_ACT_NOTIFY needs libseccomp API level 6 (libseccomp 2.5 on Linux 5.7 or later); this host gives level {api} (libseccomp {})",
-                    version_text(version())
-                ),
+                "SCMP_ACT_NOTIFY needs a kernel with seccomp user notification (Linux 5.0 or later)",
             ));
         }
     }
@@ -195,10 +200,8 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityErro
             action_name(seccomp.default_action())
         ),
     ))?;
-    // Errors of seccomp_load carry the kernel's errno instead of libseccomp's ECANCELED.
-    ctx.set_api_sysrawrc(true)
-        .map_err(lib_error(FIELD, "setting SCMP_FLTATR_API_SYSRAWRC"))?;
-    // no_new_privs is process.noNewPrivileges' business (libseccomp would set it by default).
+    // no_new_privs is process.noNewPrivileges' business (libseccomp's attribute says whether
+    // its own load would set it; berth loads the program itself, but keeps it honest).
     ctx.set_ctl_nnp(false)
         .map_err(lib_error(FIELD, "clearing SCMP_FLTATR_CTL_NNP"))?;
     for (i, a) in seccomp.architectures().iter().flatten().enumerate() {
@@ -219,36 +222,98 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityErro
             )(e));
         }
     }
-    for (i, f) in seccomp.flags().iter().flatten().enumerate() {
-        let field = format!("{FIELD}.flags[{i}]");
-        use LinuxSeccompFilterFlag as F;
-        let set = match f {
-            F::SeccompFilterFlagTsync => ctx.set_ctl_tsync(true),
-            F::SeccompFilterFlagLog => ctx.set_ctl_log(true),
-            F::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true),
-            F::SeccompFilterFlagWaitKillableRecv => {
-                let v = version();
-                if !at_least(v, 2, 6) {
-                    return Err(SecurityError::invalid(
-                        field,
-                        format!(
-                            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp 2.6 or later; berth is linked with libseccomp {}",
-                            version_text(v)
-                        ),
-                    ));
-                }
-                ctx.set_ctl_waitkill(true)
-            }
-        };
-        set.map_err(lib_error(
-            field,
-            format!("{f:?}: not supported by this kernel or libseccomp"),
-        ))?;
-    }
+    // The flags are berth's to pass at the load; here they are only checked.
+    load_flags(seccomp)?;
     for (i, sc) in seccomp.syscalls().iter().flatten().enumerate() {
         add_rules(&mut ctx, &format!("{FIELD}.syscalls[{i}]"), sc, default)?;
     }
     Ok(ctx)
+}
+
+/// The kernel's value of a runtime-spec filter flag.
+fn flag_value(f: LinuxSeccompFilterFlag) -> u32 {
+    use LinuxSeccompFilterFlag as F;
+    (match f {
+        F::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        F::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+        F::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        F::SeccompFilterFlagWaitKillableRecv => libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    }) as u32
+}
+
+const NEW_LISTENER: u32 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
+const TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+const TSYNC_ESRCH: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH as u32;
+const WAIT_KILLABLE_RECV: u32 = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u32;
+
+/// The flags to load the filter with: `flags` (each checked against this kernel, refused
+/// naming it when the kernel lacks it), plus NEW_LISTENER for a notify filter. As with
+/// libseccomp: TSYNC with a listener needs TSYNC_ESRCH, and WAIT_KILLABLE_RECV only means
+/// something with a listener (the kernel refuses it alone), so it is passed only then.
+fn load_flags(seccomp: &LinuxSeccomp) -> Result<u32, SecurityError> {
+    let mut flags = 0;
+    for (i, f) in seccomp.flags().iter().flatten().enumerate() {
+        let value = flag_value(*f);
+        if !berth_sys::security::seccomp_filter_flag_supported(value) {
+            let name = serde_json::to_value(f)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| format!("{f:?}"));
+            return Err(SecurityError::invalid(
+                format!("{FIELD}.flags[{i}]"),
+                format!("{name} is not supported by this kernel"),
+            ));
+        }
+        flags |= value;
+    }
+    if uses_notify(seccomp) {
+        flags |= NEW_LISTENER;
+        if flags & TSYNC != 0 {
+            flags |= TSYNC_ESRCH;
+        }
+    } else {
+        flags &= !WAIT_KILLABLE_RECV;
+    }
+    Ok(flags)
+}
+
+/// libseccomp's program for `ctx`, read back through a memfd.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    use std::io::{Read, Seek};
+    let memfd = nix::sys::memfd::memfd_create(
+        c"berth-seccomp",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| SecurityError::syscall(FIELD, "memfd_create", e.into()))?;
+    let mut file = std::fs::File::from(memfd);
+    ctx.export_bpf(&file).map_err(lib_error(
+        FIELD,
+        "exporting the filter (seccomp_export_bpf)",
+    ))?;
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| SecurityError::syscall(FIELD, "reading the exported filter", e))?;
+    Ok(bytes
+        .chunks_exact(std::mem::size_of::<libc::sock_filter>())
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
+}
+
+/// The program berth loads: the ENOSYS stub (when the profile needs one) in front of
+/// libseccomp's program.
+fn program(
+    seccomp: &LinuxSeccomp,
+    ctx: &ScmpFilterContext,
+) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    let mut prog = enosys::stub(seccomp).unwrap_or_default();
+    prog.extend(export(ctx)?);
+    Ok(prog)
 }
 
 /// Adds the rules of one `syscalls` entry.
@@ -259,6 +324,14 @@ fn add_rules(
     default: ScmpAction,
 ) -> Result<(), SecurityError> {
     let act = action(field, sc.action(), sc.errno_ret())?;
+    if act == ScmpAction::Notify && sc.names().iter().any(|n| n == "write") {
+        // As runc: the runtime's own writes after the load (exec.fifo, errors) would wait on
+        // the listener.
+        return Err(SecurityError::invalid(
+            format!("{field}.names"),
+            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
+        ));
+    }
     if sc.names().is_empty() {
         return Err(SecurityError::invalid(
             format!("{field}.names"),
@@ -307,14 +380,16 @@ fn add_rules(
 /// The `linux.seccomp` object of `berth features`: what [`compile`] accepts on this host.
 pub fn features() -> serde_json::Value {
     let v = version();
-    let mut supported = vec![
-        "SECCOMP_FILTER_FLAG_TSYNC",
-        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-        "SECCOMP_FILTER_FLAG_LOG",
-    ];
-    if at_least(v, 2, 6) {
-        supported.push("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
-    }
+    use LinuxSeccompFilterFlag as F;
+    let supported: Vec<LinuxSeccompFilterFlag> = [
+        F::SeccompFilterFlagTsync,
+        F::SeccompFilterFlagSpecAllow,
+        F::SeccompFilterFlagLog,
+        F::SeccompFilterFlagWaitKillableRecv,
+    ]
+    .into_iter()
+    .filter(|f| berth_sys::security::seccomp_filter_flag_supported(flag_value(*f)))
+    .collect();
     let mut archs = vec![
         "SCMP_ARCH_AARCH64",
         "SCMP_ARCH_ARM",
@@ -381,22 +456,16 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
     Ok(())
 }
 
-/// Builds the filter and loads it into the calling thread (all threads with TSYNC). Returns
-/// the notify fd when the filter has SCMP_ACT_NOTIFY rules: it must reach the listener.
+/// Builds the filter and loads it into the calling thread (all threads with TSYNC): libseccomp
+/// builds the program, berth loads it (with the ENOSYS stub in front, and the flags; libseccomp's
+/// own seccomp_load cannot take the stub). Returns the notify fd when the filter has
+/// SCMP_ACT_NOTIFY rules (the kernel's NEW_LISTENER fd): it must reach the listener.
 pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>, SecurityError> {
     let ctx = compile(seccomp)?;
-    ctx.load()
-        .map_err(lib_error(FIELD, "loading the filter (seccomp_load)"))?;
-    if !uses_notify(seccomp) {
-        return Ok(None);
-    }
-    let fd = ctx.get_notify_fd().map_err(lib_error(
-        FIELD,
-        "getting the notify fd (seccomp_notify_fd)",
-    ))?;
-    // SAFETY: seccomp_load created this listener fd for us (close-on-exec); nothing else
-    // closes it, so taking ownership is sound.
-    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+    let prog = program(seccomp, &ctx)?;
+    let flags = load_flags(seccomp)?;
+    berth_sys::security::seccomp_set_mode_filter(flags, &prog)
+        .map_err(|e| SecurityError::syscall(FIELD, "seccomp(SECCOMP_SET_MODE_FILTER)", e))
 }
 
 #[cfg(test)]

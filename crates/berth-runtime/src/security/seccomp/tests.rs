@@ -5,7 +5,6 @@
 
 use super::*;
 use serde_json::json;
-use std::io::Read;
 
 fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
     serde_json::from_value(v).expect("seccomp json")
@@ -20,31 +19,9 @@ fn with_exit(mut v: serde_json::Value) -> LinuxSeccomp {
     seccomp(v)
 }
 
-/// The classic BPF program libseccomp generates for `s`.
-fn program(s: &LinuxSeccomp) -> Vec<libc::sock_filter> {
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let ctx = compile(s).expect("compile");
-    let path = std::env::temp_dir().join(format!(
-        "berth-seccomp-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ));
-    let file = std::fs::File::create(&path).expect("create bpf file");
-    ctx.export_bpf(&file).expect("export bpf");
-    let mut bytes = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .expect("read bpf");
-    let _ = std::fs::remove_file(&path);
-    bytes
-        .chunks_exact(8)
-        .map(|c| libc::sock_filter {
-            code: u16::from_ne_bytes([c[0], c[1]]),
-            jt: c[2],
-            jf: c[3],
-            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
-        })
-        .collect()
+/// The classic BPF program berth loads for `s` (the ENOSYS stub, libseccomp's program).
+fn program_of(s: &LinuxSeccomp) -> Vec<libc::sock_filter> {
+    program(s, &compile(s).expect("compile")).expect("program")
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -62,7 +39,7 @@ const LOAD_FAILED: i32 = 250;
 /// How a system call ends in a process under `s`'s filter. `call` runs in the forked child
 /// and must only make raw system calls; it returns the call's raw result.
 fn probe_with(s: &LinuxSeccomp, call: fn() -> i64) -> Outcome {
-    let prog = program(s);
+    let prog = program_of(s);
     let fprog = libc::sock_fprog {
         len: u16::try_from(prog.len()).expect("program length"),
         filter: prog.as_ptr() as *mut libc::sock_filter,
@@ -80,14 +57,16 @@ fn probe_with(s: &LinuxSeccomp, call: fn() -> i64) -> Outcome {
                 rlim_max: 0,
             };
             libc::setrlimit(libc::RLIMIT_CORE, &no_core);
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0,
-                    &fprog as *const libc::sock_fprog,
-                ) != 0
-            {
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 {
+                libc::_exit(LOAD_FAILED);
+            }
+            let loaded = libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0,
+                &fprog as *const libc::sock_fprog,
+            );
+            if loaded != 0 {
                 libc::_exit(LOAD_FAILED);
             }
             let r = call();
@@ -147,12 +126,13 @@ fn kill_zero() -> i64 {
     unsafe { libc::syscall(libc::SYS_kill, libc::getpid(), 0) }
 }
 
-fn getpid_i386() -> i64 {
+/// Syscall `nr` through the i386 entry (int 0x80), without arguments.
+fn i386_call(nr: i64) -> i64 {
     let ret: i64;
-    // SAFETY: the i386 entry (int 0x80) with eax = 20, i386's getpid; it takes no arguments
-    // and changes no memory.
+    // SAFETY: the callers pass syscalls that take no arguments or fail without touching memory
+    // (getpid, an unknown number).
     unsafe {
-        std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret,
+        std::arch::asm!("int 0x80", inlateout("rax") nr => ret,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _, options(nostack));
     }
     // The i386 entry returns a 32-bit value.
@@ -163,6 +143,24 @@ fn getpid_i386() -> i64 {
         return -1;
     }
     ret
+}
+
+fn getpid_i386() -> i64 {
+    i386_call(20)
+}
+
+fn unknown_i386() -> i64 {
+    i386_call(1000)
+}
+
+fn unknown_x86_64() -> i64 {
+    // SAFETY: no syscall has this number: it only fails.
+    unsafe { libc::syscall(1000) }
+}
+
+fn clone3_null() -> i64 {
+    // SAFETY: a NULL clone_args with size 0 only fails (EINVAL) when the call gets through.
+    unsafe { libc::syscall(libc::SYS_clone3, std::ptr::null::<libc::c_void>(), 0) }
 }
 
 #[test]
@@ -386,10 +384,6 @@ fn unsupported_requests_are_refused_naming_the_field() {
     );
     if !at_least(version(), 2, 6) {
         assert!(err(
-            json!({"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]})
-        )
-        .starts_with("linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs libseccomp 2.6"));
-        assert!(err(
             json!({"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86","SCMP_ARCH_LOONGARCH64"]})
         )
         .starts_with("linux.seccomp.architectures[1]: cannot add architecture SCMP_ARCH_LOONGARCH64: not known to libseccomp"));
@@ -434,14 +428,38 @@ fn a_listener_path_must_be_a_socket() {
 }
 
 #[test]
-fn flags_reach_the_filter() {
-    let ctx = compile(&seccomp(json!({"defaultAction":"SCMP_ACT_ALLOW",
-        "flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"]})))
-    .expect("compile");
-    assert!(ctx.get_ctl_tsync().expect("tsync"));
-    assert!(ctx.get_ctl_log().expect("log"));
-    assert!(ctx.get_ctl_ssb().expect("ssb"));
-    // no_new_privs is left to process.noNewPrivileges.
+fn flags_reach_the_load() {
+    let flags = |v: serde_json::Value| load_flags(&seccomp(v));
+    let f = flags(json!({"defaultAction":"SCMP_ACT_ALLOW",
+        "flags":["SECCOMP_FILTER_FLAG_TSYNC","SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"]}))
+    .expect("flags");
+    assert_eq!(f, 1 | 2 | 4);
+    // A notify filter gets its listener; TSYNC with a listener needs TSYNC_ESRCH.
+    let f = flags(
+        json!({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock",
+        "flags":["SECCOMP_FILTER_FLAG_TSYNC"],
+        "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}),
+    )
+    .expect("flags");
+    assert_eq!(f, TSYNC | NEW_LISTENER | TSYNC_ESRCH);
+    if berth_sys::security::seccomp_filter_flag_supported(WAIT_KILLABLE_RECV) {
+        let f = flags(
+            json!({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}),
+        )
+        .expect("flags");
+        assert_eq!(f, NEW_LISTENER | WAIT_KILLABLE_RECV);
+        // Without a listener the kernel would refuse it: left out.
+        let f = flags(json!({"defaultAction":"SCMP_ACT_ALLOW",
+            "flags":["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]}))
+        .expect("flags");
+        assert_eq!(f, 0);
+    }
+    // A flag value the kernel does not know is refused, naming the flag.
+    assert!(!berth_sys::security::seccomp_filter_flag_supported(1 << 30));
+    // libseccomp's no_new_privs attribute stays off.
+    let ctx = compile(&seccomp(json!({"defaultAction":"SCMP_ACT_ALLOW"}))).expect("compile");
     assert!(!ctx.get_ctl_nnp().expect("nnp"));
 }
 
@@ -497,4 +515,44 @@ fn features_list_only_what_compiles() {
         let sc = seccomp(json!({"defaultAction":"SCMP_ACT_ALLOW","flags":[flag]}));
         assert!(compile(&sc).is_ok(), "{flag}");
     }
+}
+
+#[test]
+fn syscalls_newer_than_the_profile_get_enosys() {
+    let s = with_exit(json!({"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":1,
+        "architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
+        "syscalls":[{"names":["read","write","getppid","getpid"],"action":"SCMP_ACT_ALLOW"}]}));
+    // Above the largest the profile names (exit_group): ENOSYS, known to libseccomp or not.
+    assert_eq!(probe_with(&s, unknown_x86_64), Outcome::Errno(libc::ENOSYS));
+    assert_eq!(probe_with(&s, clone3_null), Outcome::Errno(libc::ENOSYS));
+    // Below it, the default errno.
+    assert_eq!(probe_with(&s, mkdir_null), Outcome::Errno(1));
+    assert_eq!(probe_with(&s, getppid), Outcome::Ok);
+    if cfg!(target_arch = "x86_64") && probe_with(&s, getpid_i386) == Outcome::Ok {
+        assert_eq!(probe_with(&s, unknown_i386), Outcome::Errno(libc::ENOSYS));
+    }
+    // A kill default too (as runc): new syscalls get ENOSYS, older unnamed ones are killed.
+    let s = with_exit(json!({"defaultAction":"SCMP_ACT_KILL_PROCESS",
+        "syscalls":[{"names":["read","getppid"],"action":"SCMP_ACT_ALLOW"}]}));
+    assert_eq!(probe_with(&s, unknown_x86_64), Outcome::Errno(libc::ENOSYS));
+    assert_eq!(probe_with(&s, mkdir_null), Outcome::Signal(libc::SIGSYS));
+    // An allowing default refuses nothing new: no stub.
+    for default in ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"] {
+        let s = with_exit(json!({"defaultAction":default,
+            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}));
+        assert!(enosys::stub(&s).is_none());
+    }
+}
+
+#[test]
+fn notify_on_write_is_refused() {
+    let e = compile(&seccomp(
+        json!({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock",
+        "syscalls":[{"names":["mkdir","write"],"action":"SCMP_ACT_NOTIFY"}]}),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "linux.seccomp.syscalls[0].names: SCMP_ACT_NOTIFY cannot be used for the write syscall"
+    );
 }
