@@ -324,13 +324,16 @@ fn add_rules(
     default: ScmpAction,
 ) -> Result<(), SecurityError> {
     let act = action(field, sc.action(), sc.errno_ret())?;
-    if act == ScmpAction::Notify && sc.names().iter().any(|n| n == "write") {
-        // As runc: the runtime's own writes after the load (exec.fifo, errors) would wait on
-        // the listener.
-        return Err(SecurityError::invalid(
-            format!("{field}.names"),
-            "SCMP_ACT_NOTIFY cannot be used for the write syscall",
-        ));
+    if act == ScmpAction::Notify {
+        // The init's own calls right after the load: it hands the notify fd to the runtime
+        // with sendmsg (notified, it would wait forever on a listener that has no fd yet), and
+        // writes exec.fifo (refused by runc too, with this message).
+        if let Some(name) = sc.names().iter().find(|n| *n == "write" || *n == "sendmsg") {
+            return Err(SecurityError::invalid(
+                format!("{field}.names"),
+                format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall"),
+            ));
+        }
     }
     if sc.names().is_empty() {
         return Err(SecurityError::invalid(

@@ -555,4 +555,18 @@ fn notify_on_write_is_refused() {
         e.to_string(),
         "linux.seccomp.syscalls[0].names: SCMP_ACT_NOTIFY cannot be used for the write syscall"
     );
+    let e = compile(&seccomp(
+        json!({"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/l.sock",
+        "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"},
+                    {"names":["sendmsg"],"action":"SCMP_ACT_NOTIFY"}]}),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "linux.seccomp.syscalls[1].names: SCMP_ACT_NOTIFY cannot be used for the sendmsg syscall"
+    );
+    // Other actions on them are fine.
+    assert!(compile(&seccomp(json!({"defaultAction":"SCMP_ACT_ALLOW",
+        "syscalls":[{"names":["write","sendmsg"],"action":"SCMP_ACT_LOG"}]})))
+    .is_ok());
 }
