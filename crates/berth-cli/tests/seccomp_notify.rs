@@ -144,9 +144,16 @@ fn check_state(state: &Value, fds: usize, id: &str, bundle: &Bundle, status: &st
 }
 
 fn run_answered(no_new_privs: bool) {
+    run_answered_with(no_new_privs, &[]);
+}
+
+fn run_answered_with(no_new_privs: bool, flags: &[&str]) {
     let scratch = common::Scratch::new("notify");
     let listener = Listener::start(&scratch.0);
     let b = notify_bundle(&["sh", "-c", SCRIPT], &listener, no_new_privs);
+    if !flags.is_empty() {
+        b.update_config(|c| c["linux"]["seccomp"]["flags"] = json!(flags));
+    }
     let id = common::unique_id("notify-run");
     let out = b.run_ok(&id);
     check_answers(&out);
@@ -162,6 +169,31 @@ fn notify_run_without_no_new_privileges() {
         return;
     }
     run_answered(false);
+}
+
+/// The listener flags: WAIT_KILLABLE_RECV (where the kernel has it, as `berth features` says)
+/// and TSYNC, which a listener needs TSYNC_ESRCH for.
+#[test]
+fn notify_run_with_filter_flags() {
+    if !common::require_root("notify_run_with_filter_flags") {
+        return;
+    }
+    let features = std::process::Command::new(common::berth_bin())
+        .arg("features")
+        .output()
+        .expect("berth features");
+    let features: Value = serde_json::from_slice(&features.stdout).expect("features json");
+    let supported = &features["linux"]["seccomp"]["supportedFlags"];
+    let mut flags = vec!["SECCOMP_FILTER_FLAG_TSYNC"];
+    if supported
+        .as_array()
+        .is_some_and(|a| a.contains(&json!("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")))
+    {
+        flags.push("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+    } else {
+        eprintln!("SKIP the WAIT_KILLABLE_RECV part: this kernel lacks it");
+    }
+    run_answered_with(true, &flags);
 }
 
 #[test]

@@ -246,6 +246,16 @@ const TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
 const TSYNC_ESRCH: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH as u32;
 const WAIT_KILLABLE_RECV: u32 = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u32;
 
+/// Whether this kernel takes `flag` (WAIT_KILLABLE_RECV is only valid with NEW_LISTENER).
+fn kernel_has_flag(flag: u32) -> bool {
+    let probe = if flag == WAIT_KILLABLE_RECV {
+        flag | NEW_LISTENER
+    } else {
+        flag
+    };
+    berth_sys::security::seccomp_filter_flag_supported(probe)
+}
+
 /// The flags to load the filter with: `flags` (each checked against this kernel, refused
 /// naming it when the kernel lacks it), plus NEW_LISTENER for a notify filter. As with
 /// libseccomp: TSYNC with a listener needs TSYNC_ESRCH, and WAIT_KILLABLE_RECV only means
@@ -254,7 +264,7 @@ fn load_flags(seccomp: &LinuxSeccomp) -> Result<u32, SecurityError> {
     let mut flags = 0;
     for (i, f) in seccomp.flags().iter().flatten().enumerate() {
         let value = flag_value(*f);
-        if !berth_sys::security::seccomp_filter_flag_supported(value) {
+        if !kernel_has_flag(value) {
             let name = serde_json::to_value(f)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
@@ -391,7 +401,7 @@ pub fn features() -> serde_json::Value {
         F::SeccompFilterFlagWaitKillableRecv,
     ]
     .into_iter()
-    .filter(|f| berth_sys::security::seccomp_filter_flag_supported(flag_value(*f)))
+    .filter(|f| kernel_has_flag(flag_value(*f)))
     .collect();
     let mut archs = vec![
         "SCMP_ARCH_AARCH64",
