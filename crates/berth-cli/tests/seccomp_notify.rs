@@ -279,7 +279,7 @@ fn notify_errors_name_the_field_and_leave_nothing() {
     assert_refused(
         &b,
         &common::unique_id("notify-missing"),
-        "linux.seccomp.listenerPath: stat /nonexistent/berth-listener.sock failed",
+        "linux.seccomp.listenerPath: failed to connect with seccomp agent: stat /nonexistent/berth-listener.sock failed",
     );
     // A socket nobody listens on any more: validation passes, connecting fails once the
     // filter is loaded; the init is killed and everything removed.
@@ -290,7 +290,7 @@ fn notify_errors_name_the_field_and_leave_nothing() {
         &b,
         &common::unique_id("notify-stale"),
         &format!(
-            "linux.seccomp.listenerPath: connecting to the seccomp listener {}",
+            "linux.seccomp.listenerPath: failed to connect with seccomp agent {}",
             stale.display()
         ),
     );

@@ -73,6 +73,10 @@ fn zz_child_entry() {
         std::process::exit(3);
     }
     let script = std::env::var(SCRIPT_ENV).expect("script");
+    if let Err(e) = berth_runtime::security::apply_seccomp(&spec, &mut no_listener) {
+        println!("SECCOMP-ERROR {e}");
+        std::process::exit(5);
+    }
     let err = exec::busybox_sh(&script);
     println!("EXEC-ERROR {err}");
     std::process::exit(4);

@@ -453,3 +453,23 @@ fn start_container_hooks_run_under_the_filter() {
         assert!(!b.dir.join("rootfs/tmp/from-hook").exists());
     }
 }
+
+/// With noNewPrivileges the filter goes in after the init's chdir to process.cwd (as runc: a
+/// profile that refuses chdir still gets its cwd), and it is in force for the program.
+#[test]
+fn a_filter_refusing_chdir_still_gets_its_cwd() {
+    if !common::require_root("a_filter_refusing_chdir_still_gets_its_cwd") {
+        return;
+    }
+    let b = sh("pwd; cd / 2>&1; echo cd=$?");
+    b.update_config(|c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["cwd"] = json!("/tmp");
+        c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["chdir","fchdir"],"action":"SCMP_ACT_ERRNO","errnoRet":6}]});
+    });
+    let out = b.run_ok(&common::unique_id("sec-chdir"));
+    assert!(out.starts_with("/tmp\n"), "{out}");
+    assert!(out.contains("No such device or address"), "{out}");
+    assert!(!out.contains("cd=0"), "{out}");
+}

@@ -193,6 +193,9 @@ pub(super) fn become_process(
         .collect::<Result<_, _>>()?;
     berth_sys::fd::cloexec_from(3 + preserve_fds)
         .map_err(|e| InitError::sys("closing the runtime's fds", &e))?;
+    // With noNewPrivileges the filter goes in last, as runc loads it.
+    crate::security::apply_seccomp(spec, &mut send_notify_fd)
+        .map_err(|e| InitError::from_error(&e))?;
     Ok(Program {
         path: program,
         argv,

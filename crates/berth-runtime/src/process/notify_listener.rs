@@ -55,8 +55,9 @@ pub(crate) fn send(
             source: std::io::Error::from_raw_os_error(libc::EINVAL),
         })?;
     let msg = container_process_state(spec, pid, state).to_string();
+    // runc's words, which its tests look for.
     let conn = UnixStream::connect(path).map_err(sys(format!(
-        "{FIELD}: connecting to the seccomp listener {}",
+        "{FIELD}: failed to connect with seccomp agent {}",
         path.display()
     )))?;
     let sending = format!(

@@ -6,8 +6,10 @@
 //! * [`berth_spec::check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
 //!   before anything exists, needing no privilege;
 //! * [`set_oom_score_adj`] / [`set_rlimits`] from the runtime for the init's pid;
-//! * [`apply_process_security`] inside the init once its rootfs is ready (the seccomp filter
-//!   included).
+//! * [`apply_process_security`] inside the init once its rootfs is ready (with the seccomp
+//!   filter without noNewPrivileges);
+//! * [`apply_seccomp`] inside the init at the end of its setup (the filter with
+//!   noNewPrivileges).
 //!
 //! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
 //! submodules as plain functions; the syscalls they end in are in `berth_sys` (`security`,
@@ -128,11 +130,9 @@ pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
 /// in runc's order. Privileged steps come first; the user switch and the capability sets come
 /// last because after them the process may no longer be able to do anything else.
 ///
-/// The seccomp filter goes in here too, where runc loads it: without noNewPrivileges before the
-/// capabilities are dropped (loading then needs CAP_SYS_ADMIN), with it last, after the user
-/// switch. Either way before the init reports ready: a notify filter's fd must reach the
-/// runtime (`sink` gets it), which is gone once the init waits on exec.fifo, and the
-/// startContainer hooks run under the filter, as they do under runc.
+/// Without noNewPrivileges the seccomp filter goes in here, before the capabilities are
+/// dropped (loading it then needs CAP_SYS_ADMIN), as runc does; `sink` gets a notify filter's
+/// fd. With noNewPrivileges it is [`apply_seccomp`]'s, later.
 pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
@@ -179,12 +179,20 @@ pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(),
 
     plan.apply_sets()?;
     umask::apply(user.umask());
-    if no_new_privs {
-        if let Some(s) = filter {
-            install_seccomp(s, sink)?;
-        }
-    }
     Ok(())
+}
+
+/// With noNewPrivileges, loads the seccomp filter; the init (and an exec'd process) calls it
+/// as the last step of its setup, after the working directory and the program's lookup, as
+/// runc does, and before it reports ready: a notify filter's fd (given to `sink`) must reach
+/// the runtime, which is gone once the init waits on exec.fifo, and the startContainer hooks
+/// run under the filter, as under runc. Without noNewPrivileges the filter is in already
+/// ([`apply_process_security`]) and this does nothing.
+pub fn apply_seccomp(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(s) if no_new_privs(spec) => install_seccomp(s, sink),
+        _ => Ok(()),
+    }
 }
 
 /// What the unit tests share.

@@ -457,8 +457,17 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
     if uses_notify(s) {
         let path = listener_path(s)?;
         let field = format!("{FIELD}.listenerPath");
-        let meta = std::fs::metadata(path)
-            .map_err(|e| SecurityError::syscall(&field, format!("stat {}", path.display()), e))?;
+        // runc's words for a listener that is not there.
+        let meta = std::fs::metadata(path).map_err(|e| {
+            SecurityError::syscall(
+                &field,
+                format!(
+                    "failed to connect with seccomp agent: stat {}",
+                    path.display()
+                ),
+                e,
+            )
+        })?;
         if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
             return Err(SecurityError::invalid(
                 field,

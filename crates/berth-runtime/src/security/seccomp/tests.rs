@@ -412,7 +412,7 @@ fn a_listener_path_must_be_a_socket() {
     let e = validate(&spec("/nonexistent/berth-listener.sock")).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "linux.seccomp.listenerPath: stat /nonexistent/berth-listener.sock failed"
+        "linux.seccomp.listenerPath: failed to connect with seccomp agent: stat /nonexistent/berth-listener.sock failed"
     );
     let e = validate(&spec("/dev/null")).unwrap_err();
     assert_eq!(
