@@ -453,7 +453,7 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
     let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
         return Ok(());
     };
-    compile(s)?;
+    let program = program(s, &compile(s)?)?;
     if uses_notify(s) {
         let path = listener_path(s)?;
         let field = format!("{FIELD}.listenerPath");
@@ -475,7 +475,25 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
             ));
         }
     }
+    *BUILT.lock().unwrap_or_else(|p| p.into_inner()) = Some((s.clone(), program));
     Ok(())
+}
+
+/// The last program [`validate`] built, with its profile. The init and an exec'd process are
+/// clones of the runtime process that validated the config, so [`install`] finds it in their
+/// copy of the memory and loads it without building it again (libseccomp takes some
+/// milliseconds for a Docker-sized profile on three architectures); any other profile is built
+/// afresh. The runtime is single-threaded when it clones, so the lock is free in the clone.
+static BUILT: std::sync::Mutex<Option<(LinuxSeccomp, Vec<libc::sock_filter>)>> =
+    std::sync::Mutex::new(None);
+
+/// The program for `seccomp`: the one [`validate`] built when it is for the same profile.
+fn built_program(seccomp: &LinuxSeccomp) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    let built = BUILT.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match built {
+        Some((profile, program)) if profile == *seccomp => Ok(program),
+        _ => program(seccomp, &compile(seccomp)?),
+    }
 }
 
 /// Builds the filter and loads it into the calling thread (all threads with TSYNC): libseccomp
@@ -483,8 +501,7 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
 /// own seccomp_load cannot take the stub). Returns the notify fd when the filter has
 /// SCMP_ACT_NOTIFY rules (the kernel's NEW_LISTENER fd): it must reach the listener.
 pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>, SecurityError> {
-    let ctx = compile(seccomp)?;
-    let prog = program(seccomp, &ctx)?;
+    let prog = built_program(seccomp)?;
     let flags = load_flags(seccomp)?;
     berth_sys::security::seccomp_set_mode_filter(flags, &prog)
         .map_err(|e| SecurityError::syscall(FIELD, "seccomp(SECCOMP_SET_MODE_FILTER)", e))
