@@ -39,12 +39,12 @@ use std::os::fd::OwnedFd;
 
 const FIELD: &str = "linux.seccomp";
 
-/// The runtime-spec's name of an action (its serde spelling), for messages.
-fn action_name(a: LinuxSeccompAction) -> String {
-    serde_json::to_value(a)
+/// The runtime-spec spelling of a value (its serde name), for messages.
+fn spec_name<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
+    serde_json::to_value(v)
         .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{a:?}"))
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
 /// The libseccomp action of a runtime-spec action.
@@ -197,7 +197,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityErro
         &default_field,
         format!(
             "creating a filter with default action {}",
-            action_name(seccomp.default_action())
+            spec_name(&seccomp.default_action())
         ),
     ))?;
     // no_new_privs is process.noNewPrivileges' business (libseccomp's attribute says whether
@@ -212,10 +212,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityErro
             } else {
                 format!("not known to libseccomp {}", version_text(version()))
             };
-            let name = serde_json::to_value(a)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{a:?}"));
+            let name = spec_name(a);
             return Err(lib_error(
                 format!("{FIELD}.architectures[{i}]"),
                 format!("cannot add architecture {name}: {why}"),
@@ -265,10 +262,7 @@ fn load_flags(seccomp: &LinuxSeccomp) -> Result<u32, SecurityError> {
     for (i, f) in seccomp.flags().iter().flatten().enumerate() {
         let value = flag_value(*f);
         if !kernel_has_flag(value) {
-            let name = serde_json::to_value(f)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("{f:?}"));
+            let name = spec_name(f);
             return Err(SecurityError::invalid(
                 format!("{FIELD}.flags[{i}]"),
                 format!("{name} is not supported by this kernel"),
