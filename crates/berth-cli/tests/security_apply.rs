@@ -64,12 +64,16 @@ fn zz_child_entry() {
         )
         .expect("remount /proc/sys read-only");
     }
-    if let Err(e) = berth_runtime::security::apply_process_security(&spec) {
+    // The profiles here have no SCMP_ACT_NOTIFY rule: no notify fd to pass on.
+    let mut no_listener = |_fd: std::os::fd::OwnedFd| -> std::io::Result<()> {
+        Err(std::io::Error::other("unexpected seccomp notify fd"))
+    };
+    if let Err(e) = berth_runtime::security::apply_process_security(&spec, &mut no_listener) {
         println!("APPLY-ERROR {e}");
         std::process::exit(3);
     }
     let script = std::env::var(SCRIPT_ENV).expect("script");
-    if let Err(e) = berth_runtime::security::apply_seccomp(&spec) {
+    if let Err(e) = berth_runtime::security::apply_seccomp(&spec, &mut no_listener) {
         println!("SECCOMP-ERROR {e}");
         std::process::exit(5);
     }

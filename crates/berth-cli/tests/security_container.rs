@@ -358,23 +358,6 @@ fn seccomp_filter_with_no_new_privileges() {
     assert!(out.contains("NoNewPrivs:\t1"), "{out}");
 }
 
-#[test]
-fn seccomp_notify_is_refused() {
-    if !common::require_root("seccomp_notify_is_refused") {
-        return;
-    }
-    let b = Bundle::busybox(&["true"]);
-    b.update_config(|c| {
-        c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
-            "syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]});
-    });
-    assert_refused(
-        &b,
-        &common::unique_id("sec-notify"),
-        "linux.seccomp.syscalls[0]: SCMP_ACT_NOTIFY is not supported",
-    );
-}
-
 /// A profile shaped like the one Docker sends: default EPERM, three x86 architectures, almost
 /// everything allowed by name, a few calls only with argument conditions, namespace calls left
 /// to the default.
@@ -441,4 +424,52 @@ fn docker_like_seccomp_profile_runs_busybox() {
         out.contains("Operation not permitted") && out.contains("unshare=1"),
         "{out}"
     );
+}
+
+/// As with runc, the startContainer hooks run under the container's seccomp filter (it is
+/// loaded before the init waits on exec.fifo), with and without noNewPrivileges.
+#[test]
+fn start_container_hooks_run_under_the_filter() {
+    if !common::require_root("start_container_hooks_run_under_the_filter") {
+        return;
+    }
+    for no_new_privs in [true, false] {
+        let b = Bundle::busybox(&["true"]);
+        b.update_config(|c| {
+            c["process"]["noNewPrivileges"] = json!(no_new_privs);
+            c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+                "architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_KILL"}]});
+            c["hooks"] = json!({"startContainer":[
+                {"path":"/bin/sh","args":["sh","-c","mkdir /tmp/from-hook"]}]});
+        });
+        let out = b.run(&common::unique_id("sec-hook"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("hooks.startContainer[0]") && stderr.contains("SIGSYS"),
+            "{stderr}"
+        );
+        assert!(!b.dir.join("rootfs/tmp/from-hook").exists());
+    }
+}
+
+/// With noNewPrivileges the filter goes in after the init's chdir to process.cwd (as runc: a
+/// profile that refuses chdir still gets its cwd), and it is in force for the program.
+#[test]
+fn a_filter_refusing_chdir_still_gets_its_cwd() {
+    if !common::require_root("a_filter_refusing_chdir_still_gets_its_cwd") {
+        return;
+    }
+    let b = sh("pwd; cd / 2>&1; echo cd=$?");
+    b.update_config(|c| {
+        c["process"]["noNewPrivileges"] = json!(true);
+        c["process"]["cwd"] = json!("/tmp");
+        c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+            "syscalls":[{"names":["chdir","fchdir"],"action":"SCMP_ACT_ERRNO","errnoRet":6}]});
+    });
+    let out = b.run_ok(&common::unique_id("sec-chdir"));
+    assert!(out.starts_with("/tmp\n"), "{out}");
+    assert!(out.contains("No such device or address"), "{out}");
+    assert!(!out.contains("cd=0"), "{out}");
 }

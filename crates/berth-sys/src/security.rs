@@ -4,6 +4,7 @@
 
 use crate::ret::cvt;
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 /// `struct sched_attr` from the kernel UAPI (`include/uapi/linux/sched/types.h`).
 /// libc does not export it, so it is spelled out here field for field.
@@ -182,8 +183,12 @@ pub fn prlimit_get(pid: i32, resource: u32) -> io::Result<(u64, u64)> {
 
 /// `seccomp(SECCOMP_SET_MODE_FILTER, flags, &prog)`: installs a classic-BPF filter on the
 /// calling thread (all threads with SECCOMP_FILTER_FLAG_TSYNC). Needs no_new_privs or
-/// CAP_SYS_ADMIN.
-pub fn seccomp_set_mode_filter(flags: u32, program: &[libc::sock_filter]) -> io::Result<()> {
+/// CAP_SYS_ADMIN. With SECCOMP_FILTER_FLAG_NEW_LISTENER, returns the filter's notify fd
+/// (close-on-exec).
+pub fn seccomp_set_mode_filter(
+    flags: u32,
+    program: &[libc::sock_filter],
+) -> io::Result<Option<OwnedFd>> {
     let len =
         u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let prog = libc::sock_fprog {
@@ -192,7 +197,7 @@ pub fn seccomp_set_mode_filter(flags: u32, program: &[libc::sock_filter]) -> io:
     };
     // SAFETY: `prog` points to `len` valid sock_filter instructions that outlive the call; the
     // kernel copies the program and does not keep the pointer.
-    cvt(unsafe {
+    let ret = cvt(unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
@@ -200,7 +205,29 @@ pub fn seccomp_set_mode_filter(flags: u32, program: &[libc::sock_filter]) -> io:
             &prog as *const libc::sock_fprog,
         )
     })?;
-    Ok(())
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32 == 0 {
+        return Ok(None);
+    }
+    let fd = i32::try_from(ret).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: with NEW_LISTENER the kernel returns a new fd that nothing else owns.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Whether this kernel knows the seccomp filter flag `flag`: it checks the flags before it
+/// reads the program, so a NULL program fails with EFAULT for a known flag and EINVAL for an
+/// unknown one (the probe libseccomp uses too). Nothing is installed either way.
+pub fn seccomp_filter_flag_supported(flag: u32) -> bool {
+    // SAFETY: a NULL program is never read when the flag is unknown, and faults (EFAULT)
+    // inside the kernel when it is known; no filter is installed.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            flag,
+            std::ptr::null::<libc::sock_fprog>(),
+        )
+    };
+    ret < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EFAULT)
 }
 
 #[cfg(test)]

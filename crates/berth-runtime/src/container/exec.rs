@@ -92,7 +92,14 @@ impl Runtime {
         super::ensure_single_threaded()?;
         // SAFETY: the process is single-threaded (checked just above).
         let launched = unsafe {
-            crate::process::exec::spawn(&spec, state.pid, opts.preserve_fds, cgroup.as_ref())?
+            crate::process::exec::spawn(
+                &spec,
+                &state.id,
+                &state.bundle,
+                state.pid,
+                opts.preserve_fds,
+                cgroup.as_ref(),
+            )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
         if let Some(path) = &opts.pid_file {

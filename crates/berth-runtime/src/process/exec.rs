@@ -11,7 +11,8 @@
 use super::init::{become_process, exec_program};
 use super::sync::{InitError, SyncChannel, SyncMsg};
 use super::{
-    kill_and_reap, spawn_via_intermediate, sys, unexpected, Launched, ProcessError, Victim,
+    container_state, kill_and_reap, notify_listener, spawn_via_intermediate, sys, unexpected,
+    Launched, ProcessError, Victim,
 };
 use crate::namespaces::Join;
 use berth_cgroups::CgroupManager;
@@ -43,14 +44,17 @@ fn namespaces_to_join(pid: i32) -> Vec<(&'static str, libc::c_int)> {
         .collect()
 }
 
-/// Starts `spec.process` inside the container whose init is `init_pid`. Returns once the
-/// process has exec'd (or failed to), with its pid and its terminal's master if it has one.
+/// Starts `spec.process` inside the container `id` (of `bundle`) whose init is `init_pid`.
+/// Returns once the process has exec'd (or failed to), with its pid and its terminal's master
+/// if it has one.
 ///
 /// # Safety
 ///
 /// The calling process must be single-threaded (see [`super::launch`]).
 pub unsafe fn spawn(
     spec: &Spec,
+    id: &str,
+    bundle: &std::path::Path,
     init_pid: i32,
     preserve_fds: u32,
     cgroup: &dyn CgroupManager,
@@ -83,6 +87,12 @@ pub unsafe fn spawn(
         loop {
             match ours.recv_with_fd() {
                 Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+                Ok(Some((SyncMsg::SeccompNotifyFd, Some(fd)))) => {
+                    // As runc: the container is running; its state has the init's pid, the
+                    // process state this process's.
+                    let state = container_state(spec, bundle, id, init_pid, "running");
+                    notify_listener::send(spec, fd, pid, state)?;
+                }
                 // Ready, then the close-on-exec channel closes when execve succeeds.
                 Ok(Some((SyncMsg::Ready, _))) => {}
                 Ok(None) => return Ok(Launched { pid, console }),
@@ -112,7 +122,7 @@ fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
         let program = become_process(spec, chan, preserve_fds, false)?;
         chan.send(&SyncMsg::Ready)
             .map_err(|e| InitError::sys("telling the runtime we are ready", &e))?;
-        exec_program(&program, spec)
+        exec_program(&program)
     };
     match run() {
         Ok(never) => match never {},

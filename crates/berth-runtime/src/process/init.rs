@@ -163,7 +163,10 @@ pub(super) fn become_process(
                 InitError::sys("process.terminal: sending the console to the runtime", &e)
             })?;
     }
-    crate::security::apply_process_security(spec).map_err(|e| InitError::from_error(&e))?;
+    let mut send_notify_fd =
+        |fd: OwnedFd| chan.send_with_fd(&SyncMsg::SeccompNotifyFd, std::os::fd::AsFd::as_fd(&fd));
+    crate::security::apply_process_security(spec, &mut send_notify_fd)
+        .map_err(|e| InitError::from_error(&e))?;
 
     let cwd = process.cwd();
     std::env::set_current_dir(cwd)
@@ -197,6 +200,9 @@ pub(super) fn become_process(
         .collect::<Result<_, _>>()?;
     berth_sys::fd::cloexec_from(3 + preserve_fds)
         .map_err(|e| InitError::sys("closing the runtime's fds", &e))?;
+    // With noNewPrivileges the filter goes in last, as runc loads it.
+    crate::security::apply_seccomp(spec, &mut send_notify_fd)
+        .map_err(|e| InitError::from_error(&e))?;
     Ok(Program {
         path: program,
         argv,
@@ -223,14 +229,12 @@ fn wait_and_exec(
     crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
         .map_err(|e| InitError::from_error(&e))?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
-    exec_program(&ready.program, spec)
+    exec_program(&ready.program)
 }
 
-/// The last steps before the user's program: an empty signal mask, seccomp, execve.
-pub(super) fn exec_program(
-    program: &Program,
-    spec: &oci_spec::runtime::Spec,
-) -> Result<std::convert::Infallible, InitError> {
+/// The last steps before the user's program: an empty signal mask, execve (the seccomp filter
+/// is in already: see [`crate::security::apply_process_security`]).
+pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible, InitError> {
     // The caller may have blocked signals before the clone (berth's command line blocks them all,
     // to forward them); the mask survives execve, so it is emptied here.
     let _ = nix::sys::signal::sigprocmask(
@@ -238,9 +242,6 @@ pub(super) fn exec_program(
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
-    // Last, so the filter constrains as little of berth's own work as possible (with
-    // noNewPrivileges; without it the filter went in before the capabilities were dropped).
-    crate::security::apply_seccomp(spec).map_err(|e| InitError::from_error(&e))?;
     match nix::unistd::execve(&program.path, &program.argv, &program.envp) {
         Ok(never) => match never {},
         Err(err) => Err(InitError::sys(

@@ -11,6 +11,7 @@
 pub(crate) mod exec;
 pub(crate) mod exec_path;
 mod init;
+mod notify_listener;
 mod reap;
 pub(crate) mod sync;
 pub(crate) mod terminal;
@@ -283,6 +284,11 @@ fn prepare_and_wait(
         match chan.recv_with_fd() {
             Ok(Some((SyncMsg::Ready, _))) => return Ok(console),
             Ok(Some((SyncMsg::Console, Some(fd)))) => console = Some(fd),
+            Ok(Some((SyncMsg::SeccompNotifyFd, Some(fd)))) => {
+                // As runc: the state as of now, `creating`, with the init's pid.
+                let state = container_state(&cfg.spec, &cfg.bundle, id, pid, "creating");
+                notify_listener::send(&cfg.spec, fd, pid, state)?;
+            }
             Ok(Some((SyncMsg::RunCreateRuntimeHooks, _))) => {
                 let state = hook_state.as_deref().unwrap_or("{}");
                 let ran = crate::hooks::run(&cfg.spec, HookKind::Prestart, state)
@@ -305,6 +311,17 @@ pub fn hook_state_json(
     pid: i32,
     status: &str,
 ) -> String {
+    container_state(spec, bundle, id, pid, status).to_string()
+}
+
+/// The runtime-spec's state of a container (what hooks and a seccomp listener get).
+pub(crate) fn container_state(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    id: &str,
+    pid: i32,
+    status: &str,
+) -> serde_json::Value {
     serde_json::json!({
         "ociVersion": spec.version(),
         "id": id,
@@ -313,7 +330,6 @@ pub fn hook_state_json(
         "bundle": bundle,
         "annotations": spec.annotations().clone().unwrap_or_default(),
     })
-    .to_string()
 }
 
 pub(crate) fn unexpected(msg: std::io::Result<Option<SyncMsg>>) -> ProcessError {

@@ -22,6 +22,9 @@ pub enum SyncMsg {
     Ready,
     /// From the init: the master of the container's terminal travels with this message.
     Console,
+    /// From the init or an exec'd process: the notify fd of its seccomp filter travels with
+    /// this message, for the runtime to send to linux.seccomp.listenerPath.
+    SeccompNotifyFd,
     /// From the init, intermediate or exec'd process: setting up failed.
     Error { error: InitError },
 }

@@ -27,6 +27,15 @@ pub enum SecurityError {
         #[source]
         source: std::io::Error,
     },
+
+    /// libseccomp refused to build or load the filter of `field`.
+    #[error("{field}: {what}")]
+    Seccomp {
+        field: String,
+        what: String,
+        #[source]
+        source: libseccomp::error::SeccompError,
+    },
 }
 
 impl SecurityError {

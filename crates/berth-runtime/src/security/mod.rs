@@ -6,8 +6,10 @@
 //! * [`berth_spec::check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
 //!   before anything exists, needing no privilege;
 //! * [`set_oom_score_adj`] / [`set_rlimits`] from the runtime for the init's pid;
-//! * [`apply_process_security`] inside the init once its rootfs is ready;
-//! * [`apply_seccomp`] inside the init, right before execve.
+//! * [`apply_process_security`] inside the init once its rootfs is ready (with the seccomp
+//!   filter without noNewPrivileges);
+//! * [`apply_seccomp`] inside the init at the end of its setup (the filter with
+//!   noNewPrivileges).
 //!
 //! The decisions (what to drop, how values encode, which namespace a sysctl needs) live in the
 //! submodules as plain functions; the syscalls they end in are in `berth_sys` (`security`,
@@ -15,8 +17,7 @@
 //!
 //! Layering: this file (the entry points and their order) uses the submodules; each
 //! submodule (capabilities, user, rlimits, sysctl, seccomp, ...) uses only `error`, never a
-//! sibling or this file, so there are no cycles. `seccomp` is a hand-written BPF generator
-//! (its own `bpf` assembler and syscall `tables`) that is to be replaced by libseccomp.
+//! sibling or this file, so there are no cycles. `seccomp` maps linux.seccomp onto libseccomp.
 
 mod capabilities;
 mod error;
@@ -35,6 +36,36 @@ pub use error::SecurityError;
 pub(crate) use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
+use std::os::fd::OwnedFd;
+
+/// Hands the notify fd of a freshly loaded SCMP_ACT_NOTIFY filter to the runtime, which sends
+/// it to `linux.seccomp.listenerPath`. Called right after the load, before any other syscall
+/// the filter may send to the listener.
+pub type NotifyFdSink<'a> = &'a mut dyn FnMut(OwnedFd) -> std::io::Result<()>;
+
+fn no_new_privs(spec: &Spec) -> bool {
+    spec.process()
+        .as_ref()
+        .and_then(|p| p.no_new_privileges())
+        .unwrap_or(false)
+}
+
+/// Loads the filter and hands its notify fd (if any) to `sink`.
+fn install_seccomp(
+    seccomp: &oci_spec::runtime::LinuxSeccomp,
+    sink: NotifyFdSink<'_>,
+) -> Result<(), SecurityError> {
+    if let Some(fd) = seccomp::install(seccomp)? {
+        sink(fd).map_err(|e| {
+            SecurityError::syscall(
+                "linux.seccomp.listenerPath",
+                "sending the seccomp notify fd to the runtime",
+                e,
+            )
+        })?;
+    }
+    Ok(())
+}
 
 /// Checks everything this module will later apply, without privileges and without touching
 /// the system (apart from reading our own /proc/self/ns to recognise host namespaces).
@@ -98,7 +129,11 @@ pub fn apply_sysctls(spec: &Spec) -> Result<(), SecurityError> {
 /// Applies the process security attributes to the calling process (the container's init),
 /// in runc's order. Privileged steps come first; the user switch and the capability sets come
 /// last because after them the process may no longer be able to do anything else.
-pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
+///
+/// Without noNewPrivileges the seccomp filter goes in here, before the capabilities are
+/// dropped (loading it then needs CAP_SYS_ADMIN), as runc does; `sink` gets a notify filter's
+/// fd. With noNewPrivileges it is [`apply_seccomp`]'s, later.
+pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
     let process = spec.process().as_ref();
     let linux = spec.linux().as_ref();
 
@@ -118,12 +153,13 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
         ioprio::apply(p)?;
     }
 
-    let no_new_privs = process.and_then(|p| p.no_new_privileges()).unwrap_or(false);
+    let no_new_privs = no_new_privs(spec);
+    let filter = linux.and_then(|l| l.seccomp().as_ref());
     if !no_new_privs {
         // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so (as runc does) it
         // goes in now, before capabilities are dropped; the rest of the init then runs under it.
-        if let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) {
-            seccomp::install(s)?;
+        if let Some(s) = filter {
+            install_seccomp(s, &mut *sink)?;
         }
     }
 
@@ -146,18 +182,15 @@ pub fn apply_process_security(spec: &Spec) -> Result<(), SecurityError> {
     Ok(())
 }
 
-/// Installs linux.seccomp when process.noNewPrivileges is set; the runtime calls it as the very
-/// last thing before execve (after opening exec.fifo), so the filter has to allow as little
-/// of the runtime's own work as possible. Without noNewPrivileges the filter was already
-/// installed by [`apply_process_security`] (it needs CAP_SYS_ADMIN then) and this does nothing.
-pub fn apply_seccomp(spec: &Spec) -> Result<(), SecurityError> {
-    let no_new_privs = spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.no_new_privileges())
-        .unwrap_or(false);
+/// With noNewPrivileges, loads the seccomp filter; the init (and an exec'd process) calls it
+/// as the last step of its setup, after the working directory and the program's lookup, as
+/// runc does, and before it reports ready: a notify filter's fd (given to `sink`) must reach
+/// the runtime, which is gone once the init waits on exec.fifo, and the startContainer hooks
+/// run under the filter, as under runc. Without noNewPrivileges the filter is in already
+/// ([`apply_process_security`]) and this does nothing.
+pub fn apply_seccomp(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(), SecurityError> {
     match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) if no_new_privs => seccomp::install(s),
+        Some(s) if no_new_privs(spec) => install_seccomp(s, sink),
         _ => Ok(()),
     }
 }

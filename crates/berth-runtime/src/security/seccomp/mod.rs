@@ -1,471 +1,503 @@
-//! linux.seccomp: a syscall filter compiled to classic BPF by berth itself.
+//! linux.seccomp: the syscall filter, built by libseccomp.
 //!
-//! Own code generation (instead of libseccomp or seccompiler) because the runtime-spec needs
-//! several architectures in one filter (x86_64 + x86 + x32 is what Docker and Podman send),
-//! per-rule errno values and all seven argument operators; seccompiler supports one
-//! architecture per filter. What cannot be honoured (SCMP_ACT_NOTIFY, a listener) is refused.
+//! libseccomp (the C library runc, crun and podman use, through the `libseccomp` crate, linked
+//! statically) knows the syscall tables of every architecture and their compat ABIs and emits
+//! one program for several architectures; berth maps the runtime-spec onto it, with runc's
+//! rules:
+//! * every listed architecture is added (the native one is always there);
+//! * a syscall name libseccomp does not know is skipped (profiles name the syscalls of every
+//!   architecture at once); a name that exists only on some of the filter's architectures
+//!   applies on those;
+//! * a rule whose action is the default action is left out (libseccomp refuses it);
+//! * conditions on distinct arguments are ANDed in one rule, while an entry that names one
+//!   argument several times becomes one rule per condition (libseccomp cannot AND two
+//!   conditions on one argument);
+//! * ERRNO and TRACE without `errnoRet` return EPERM; SCMP_ACT_KILL is KILL_THREAD.
 //!
-//! Layout of the generated program:
-//! ```text
-//! load arch; dispatch to the section of each listed architecture, else kill the process
-//! section: load nr; [x86_64/x32 split on the x32 bit]; [ENOSYS for numbers newer than the
-//!          profile knows]; one compare per syscall -> its action or its rule block; default
-//! rule blocks: conditions of each rule in config order, first rule that matches decides
-//! ```
-//! Syscall names unknown on an architecture are skipped there, as runc and libseccomp do
-//! (profiles name syscalls of every architecture at once).
+//! Loading is berth's, as it is runc's: unless the default allows (ALLOW, LOG, TRACE), syscalls
+//! newer than the profile get ENOSYS from a stub in front of libseccomp's program (`enosys`),
+//! which libseccomp's own seccomp_load cannot take; the program goes in with one seccomp(2)
+//! call with the spec's flags, plus NEW_LISTENER for SCMP_ACT_NOTIFY (its return is the notify
+//! fd).
+//!
+//! What cannot be honoured is refused, naming the field: SCMP_ACT_NOTIFY as the default action,
+//! for `write` (as runc) or without `listenerPath`, an architecture or a flag this libseccomp or
+//! kernel lacks.
 
-mod bpf;
-mod tables;
+mod enosys;
 
 use super::error::SecurityError;
-use bpf::{Asm, Cond, Label, SockFilter};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+    ScmpVersion,
+};
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
     LinuxSeccompOperator, Spec,
 };
+use std::os::fd::OwnedFd;
 
 const FIELD: &str = "linux.seccomp";
 
-// struct seccomp_data offsets.
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_ARGS: u32 = 16;
-
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const AUDIT_ARCH_I386: u32 = 0x4000_0003;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
-const RET_KILL_THREAD: u32 = 0x0000_0000;
-const RET_TRAP: u32 = 0x0003_0000;
-const RET_ERRNO: u32 = 0x0005_0000;
-const RET_TRACE: u32 = 0x7ff0_0000;
-const RET_LOG: u32 = 0x7ffc_0000;
-const RET_ALLOW: u32 = 0x7fff_0000;
-
-/// The architectures this host can run, in the order their sections are emitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Abi {
-    X86_64,
-    X32,
-    X86,
+/// The runtime-spec spelling of a value (its serde name), for messages.
+fn spec_name<T: serde::Serialize + std::fmt::Debug>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
 }
 
-impl Abi {
-    fn table(self) -> &'static [(&'static str, u32)] {
-        match self {
-            Abi::X86_64 => tables::X86_64,
-            Abi::X32 => tables::X32,
-            Abi::X86 => tables::X86,
-        }
-    }
-
-    /// The number the kernel reports in seccomp_data.nr for `name`.
-    fn number(self, name: &str) -> Option<u32> {
-        let nr = self
-            .table()
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, nr)| *nr)?;
-        Some(if self == Abi::X32 {
-            nr | X32_SYSCALL_BIT
-        } else {
-            nr
-        })
-    }
-
-    /// i386 passes 32-bit arguments: only their low word is compared, as libseccomp does.
-    fn wide_args(self) -> bool {
-        self != Abi::X86
-    }
-}
-
-/// SECCOMP_RET_* value of an action.
-fn action_value(
+/// The libseccomp action of a runtime-spec action.
+fn action(
     field: &str,
     action: LinuxSeccompAction,
     errno: Option<u32>,
-) -> Result<u32, SecurityError> {
+) -> Result<ScmpAction, SecurityError> {
     use LinuxSeccompAction as A;
-    let data = |errno: Option<u32>| -> Result<u32, SecurityError> {
+    let data = |errno: Option<u32>| -> Result<u16, SecurityError> {
         let e = errno.unwrap_or(libc::EPERM as u32);
-        if e > 0xffff {
-            return Err(SecurityError::invalid(
+        u16::try_from(e).map_err(|_| {
+            SecurityError::invalid(
                 field,
                 format!("errnoRet {e} does not fit the 16-bit action data"),
-            ));
-        }
-        Ok(e)
+            )
+        })
     };
     Ok(match action {
-        A::ScmpActKill | A::ScmpActKillThread => RET_KILL_THREAD,
-        A::ScmpActKillProcess => RET_KILL_PROCESS,
-        A::ScmpActTrap => RET_TRAP,
-        A::ScmpActErrno => RET_ERRNO | data(errno)?,
-        A::ScmpActTrace => RET_TRACE | data(errno)?,
-        A::ScmpActLog => RET_LOG,
-        A::ScmpActAllow => RET_ALLOW,
-        A::ScmpActNotify => {
-            return Err(SecurityError::invalid(
-                field,
-                "SCMP_ACT_NOTIFY is not supported by berth (no seccomp notify listener)",
-            ))
-        }
+        A::ScmpActKill | A::ScmpActKillThread => ScmpAction::KillThread,
+        A::ScmpActKillProcess => ScmpAction::KillProcess,
+        A::ScmpActTrap => ScmpAction::Trap,
+        A::ScmpActErrno => ScmpAction::Errno(i32::from(data(errno)?)),
+        A::ScmpActTrace => ScmpAction::Trace(data(errno)?),
+        A::ScmpActLog => ScmpAction::Log,
+        A::ScmpActAllow => ScmpAction::Allow,
+        A::ScmpActNotify => ScmpAction::Notify,
     })
 }
 
-fn filter_flag(f: LinuxSeccompFilterFlag) -> Result<u32, SecurityError> {
-    use LinuxSeccompFilterFlag as F;
-    match f {
-        F::SeccompFilterFlagTsync => Ok(1),
-        F::SeccompFilterFlagLog => Ok(2),
-        F::SeccompFilterFlagSpecAllow => Ok(4),
-        F::SeccompFilterFlagWaitKillableRecv => Err(SecurityError::invalid(
-            format!("{FIELD}.flags"),
-            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV only applies to a notify listener, which berth does not support",
+fn arch(a: Arch) -> ScmpArch {
+    match a {
+        Arch::ScmpArchNative => ScmpArch::Native,
+        Arch::ScmpArchX86 => ScmpArch::X86,
+        Arch::ScmpArchX86_64 => ScmpArch::X8664,
+        Arch::ScmpArchX32 => ScmpArch::X32,
+        Arch::ScmpArchArm => ScmpArch::Arm,
+        Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
+        Arch::ScmpArchMips => ScmpArch::Mips,
+        Arch::ScmpArchMips64 => ScmpArch::Mips64,
+        Arch::ScmpArchMips64n32 => ScmpArch::Mips64N32,
+        Arch::ScmpArchMipsel => ScmpArch::Mipsel,
+        Arch::ScmpArchMipsel64 => ScmpArch::Mipsel64,
+        Arch::ScmpArchMipsel64n32 => ScmpArch::Mipsel64N32,
+        Arch::ScmpArchPpc => ScmpArch::Ppc,
+        Arch::ScmpArchPpc64 => ScmpArch::Ppc64,
+        Arch::ScmpArchPpc64le => ScmpArch::Ppc64Le,
+        Arch::ScmpArchS390 => ScmpArch::S390,
+        Arch::ScmpArchS390x => ScmpArch::S390X,
+        Arch::ScmpArchParisc => ScmpArch::Parisc,
+        Arch::ScmpArchParisc64 => ScmpArch::Parisc64,
+        Arch::ScmpArchRiscv64 => ScmpArch::Riscv64,
+        Arch::ScmpArchLoongarch64 => ScmpArch::Loongarch64,
+        Arch::ScmpArchM68k => ScmpArch::M68k,
+        Arch::ScmpArchSh => ScmpArch::Sh,
+        Arch::ScmpArchSheb => ScmpArch::Sheb,
+    }
+}
+
+fn condition(arg: &LinuxSeccompArg) -> ScmpArgCompare {
+    use LinuxSeccompOperator as O;
+    let op = match arg.op() {
+        O::ScmpCmpNe => ScmpCompareOp::NotEqual,
+        O::ScmpCmpLt => ScmpCompareOp::Less,
+        O::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+        O::ScmpCmpEq => ScmpCompareOp::Equal,
+        O::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+        O::ScmpCmpGt => ScmpCompareOp::Greater,
+        // runtime-spec: `value` is the mask, `valueTwo` what the masked argument must equal.
+        O::ScmpCmpMaskedEq => ScmpCompareOp::MaskedEqual(arg.value()),
+    };
+    let datum = match arg.op() {
+        O::ScmpCmpMaskedEq => arg.value_two().unwrap_or(0),
+        _ => arg.value(),
+    };
+    // The index is checked to be below 6 before this is called.
+    ScmpArgCompare::new(arg.index() as u32, op, datum)
+}
+
+/// The version of the linked libseccomp.
+fn version() -> Option<ScmpVersion> {
+    ScmpVersion::current().ok()
+}
+
+fn at_least(v: Option<ScmpVersion>, major: u32, minor: u32) -> bool {
+    v.is_some_and(|v| (v.major, v.minor) >= (major, minor))
+}
+
+fn version_text(v: Option<ScmpVersion>) -> String {
+    v.map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+fn lib_error(
+    field: impl Into<String>,
+    what: impl Into<String>,
+) -> impl FnOnce(libseccomp::error::SeccompError) -> SecurityError {
+    let (field, what) = (field.into(), what.into());
+    move |source| SecurityError::Seccomp {
+        field,
+        what,
+        source,
+    }
+}
+
+/// Whether the filter sends some syscall to a notify listener.
+pub fn uses_notify(seccomp: &LinuxSeccomp) -> bool {
+    seccomp
+        .syscalls()
+        .iter()
+        .flatten()
+        .any(|s| s.action() == LinuxSeccompAction::ScmpActNotify)
+}
+
+/// The listener a notify filter's fd goes to: `listenerPath`, refused when empty.
+fn listener_path(seccomp: &LinuxSeccomp) -> Result<&std::path::Path, SecurityError> {
+    match seccomp.listener_path() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(p),
+        _ => Err(SecurityError::invalid(
+            format!("{FIELD}.listenerPath"),
+            "must name the listener's unix socket when an action is SCMP_ACT_NOTIFY",
         )),
     }
 }
 
-/// The architectures of the filter: the native one always (as libseccomp does), plus the
-/// listed ones this host can execute. Others cannot reach this kernel and are left out.
-fn abis(seccomp: &LinuxSeccomp) -> Result<Vec<Abi>, SecurityError> {
-    if !cfg!(target_arch = "x86_64") {
+/// Builds the filter for `seccomp`, refusing anything it cannot honour.
+pub fn compile(seccomp: &LinuxSeccomp) -> Result<ScmpFilterContext, SecurityError> {
+    let default_field = format!("{FIELD}.defaultAction");
+    if seccomp.default_action() == LinuxSeccompAction::ScmpActNotify {
         return Err(SecurityError::invalid(
-            FIELD,
-            "seccomp filters are only implemented for x86_64 hosts",
+            default_field,
+            "SCMP_ACT_NOTIFY cannot be the default action (the runtime's own syscalls would wait on the listener)",
         ));
     }
-    let mut abis = vec![Abi::X86_64];
-    for a in seccomp.architectures().iter().flatten() {
-        let abi = match a {
-            Arch::ScmpArchX86_64 | Arch::ScmpArchNative => continue,
-            Arch::ScmpArchX32 => Abi::X32,
-            Arch::ScmpArchX86 => Abi::X86,
-            _ => continue,
-        };
-        if !abis.contains(&abi) {
-            abis.push(abi);
+    let default = action(
+        &default_field,
+        seccomp.default_action(),
+        seccomp.default_errno_ret(),
+    )?;
+    if uses_notify(seccomp) {
+        listener_path(seccomp)?;
+        if !berth_sys::security::seccomp_filter_flag_supported(NEW_LISTENER) {
+            return Err(SecurityError::invalid(
+                FIELD,
+                "SCMP_ACT_NOTIFY needs a kernel with seccomp user notification (Linux 5.0 or later)",
+            ));
         }
     }
-    Ok(abis)
-}
-
-/// One rule for one syscall: all `conds` must hold (AND).
-struct Rule<'a> {
-    conds: Vec<&'a LinuxSeccompArg>,
-    action: u32,
-}
-
-/// The rules of the spec for the syscall number `nr` on `abi`, in config order. Like runc,
-/// conditions on distinct arguments are ANDed, while an entry naming one argument several
-/// times is read as alternatives (one rule per condition).
-fn rules_for<'a>(
-    seccomp: &'a LinuxSeccomp,
-    abi: Abi,
-    nr: u32,
-) -> Result<Vec<Rule<'a>>, SecurityError> {
-    let mut rules = Vec::new();
-    for (i, sc) in seccomp.syscalls().iter().flatten().enumerate() {
-        if !sc.names().iter().any(|n| abi.number(n) == Some(nr)) {
-            continue;
-        }
-        let field = format!("{FIELD}.syscalls[{i}]");
-        let action = action_value(&field, sc.action(), sc.errno_ret())?;
-        let args: Vec<&LinuxSeccompArg> = sc.args().iter().flatten().collect();
-        let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
-        indexes.sort_unstable();
-        indexes.dedup();
-        if indexes.len() == args.len() {
-            rules.push(Rule {
-                conds: args,
-                action,
-            });
-        } else {
-            rules.extend(args.into_iter().map(|a| Rule {
-                conds: vec![a],
-                action,
-            }));
-        }
-    }
-    Ok(rules)
-}
-
-/// Emits a test of one condition: falls through to `pass` or jumps to `fail`.
-fn emit_cond(asm: &mut Asm, abi: Abi, arg: &LinuxSeccompArg, pass: Label, fail: Label) {
-    use LinuxSeccompOperator as O;
-    let lo_off = OFF_ARGS + 8 * arg.index() as u32;
-    let hi_off = lo_off + 4;
-    let (value, two) = (arg.value(), arg.value_two().unwrap_or(0));
-    let (vhi, vlo) = ((value >> 32) as u32, value as u32);
-    let (thi, tlo) = ((two >> 32) as u32, two as u32);
-    // The high words decide unless equal; `lo` is where the low-word test starts.
-    let hi_then_lo = |asm: &mut Asm, on_hi_gt: Label, on_hi_lt: Label| -> Label {
-        let lo = asm.label();
-        if abi.wide_args() {
-            let chk_eq = asm.label();
-            asm.load(hi_off);
-            asm.jump(Cond::Gt, vhi, on_hi_gt, chk_eq);
-            asm.mark(chk_eq);
-            asm.jump(Cond::Eq, vhi, lo, on_hi_lt);
-        }
-        asm.mark(lo);
-        asm.load(lo_off);
-        lo
-    };
-    match arg.op() {
-        O::ScmpCmpEq | O::ScmpCmpNe => {
-            let (eq, ne) = if arg.op() == O::ScmpCmpEq {
-                (pass, fail)
+    let mut ctx = ScmpFilterContext::new(default).map_err(lib_error(
+        &default_field,
+        format!(
+            "creating a filter with default action {}",
+            spec_name(&seccomp.default_action())
+        ),
+    ))?;
+    // no_new_privs is process.noNewPrivileges' business (libseccomp's attribute says whether
+    // its own load would set it; berth loads the program itself, but keeps it honest).
+    ctx.set_ctl_nnp(false)
+        .map_err(lib_error(FIELD, "clearing SCMP_FLTATR_CTL_NNP"))?;
+    for (i, a) in seccomp.architectures().iter().flatten().enumerate() {
+        if let Err(e) = ctx.add_arch(arch(*a)) {
+            let why = if e.errno() == Some(libseccomp::error::SeccompErrno::EDOM) {
+                "its byte order differs from this host's, and one filter has one byte order"
+                    .to_string()
             } else {
-                (fail, pass)
+                format!("not known to libseccomp {}", version_text(version()))
             };
-            if abi.wide_args() {
-                let lo = asm.label();
-                asm.load(hi_off);
-                asm.jump(Cond::Eq, vhi, lo, ne);
-                asm.mark(lo);
-            }
-            asm.load(lo_off);
-            asm.jump(Cond::Eq, vlo, eq, ne);
-        }
-        O::ScmpCmpGt => {
-            hi_then_lo(asm, pass, fail);
-            asm.jump(Cond::Gt, vlo, pass, fail);
-        }
-        O::ScmpCmpGe => {
-            hi_then_lo(asm, pass, fail);
-            asm.jump(Cond::Ge, vlo, pass, fail);
-        }
-        O::ScmpCmpLt => {
-            hi_then_lo(asm, fail, pass);
-            asm.jump(Cond::Ge, vlo, fail, pass);
-        }
-        O::ScmpCmpLe => {
-            hi_then_lo(asm, fail, pass);
-            asm.jump(Cond::Gt, vlo, fail, pass);
-        }
-        O::ScmpCmpMaskedEq => {
-            // runtime-spec: `value` is the mask, `valueTwo` what the masked argument must equal.
-            if abi.wide_args() {
-                let lo = asm.label();
-                asm.load(hi_off);
-                asm.and(vhi);
-                asm.jump(Cond::Eq, thi, lo, fail);
-                asm.mark(lo);
-            }
-            asm.load(lo_off);
-            asm.and(vlo);
-            asm.jump(Cond::Eq, tlo, pass, fail);
+            let name = spec_name(a);
+            return Err(lib_error(
+                format!("{FIELD}.architectures[{i}]"),
+                format!("cannot add architecture {name}: {why}"),
+            )(e));
         }
     }
-    asm.mark(pass);
+    // The flags are berth's to pass at the load; here they are only checked.
+    load_flags(seccomp)?;
+    for (i, sc) in seccomp.syscalls().iter().flatten().enumerate() {
+        add_rules(&mut ctx, &format!("{FIELD}.syscalls[{i}]"), sc, default)?;
+    }
+    Ok(ctx)
 }
 
-/// Emits the section of one architecture; the syscall number is already in A.
-fn emit_section(
-    asm: &mut Asm,
+/// The kernel's value of a runtime-spec filter flag.
+fn flag_value(f: LinuxSeccompFilterFlag) -> u32 {
+    use LinuxSeccompFilterFlag as F;
+    (match f {
+        F::SeccompFilterFlagTsync => libc::SECCOMP_FILTER_FLAG_TSYNC,
+        F::SeccompFilterFlagLog => libc::SECCOMP_FILTER_FLAG_LOG,
+        F::SeccompFilterFlagSpecAllow => libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+        F::SeccompFilterFlagWaitKillableRecv => libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    }) as u32
+}
+
+const NEW_LISTENER: u32 = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
+const TSYNC: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC as u32;
+const TSYNC_ESRCH: u32 = libc::SECCOMP_FILTER_FLAG_TSYNC_ESRCH as u32;
+const WAIT_KILLABLE_RECV: u32 = libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u32;
+
+/// Whether this kernel takes `flag` (WAIT_KILLABLE_RECV is only valid with NEW_LISTENER).
+fn kernel_has_flag(flag: u32) -> bool {
+    let probe = if flag == WAIT_KILLABLE_RECV {
+        flag | NEW_LISTENER
+    } else {
+        flag
+    };
+    berth_sys::security::seccomp_filter_flag_supported(probe)
+}
+
+/// The flags to load the filter with: `flags` (each checked against this kernel, refused
+/// naming it when the kernel lacks it), plus NEW_LISTENER for a notify filter. As with
+/// libseccomp: TSYNC with a listener needs TSYNC_ESRCH, and WAIT_KILLABLE_RECV only means
+/// something with a listener (the kernel refuses it alone), so it is passed only then.
+fn load_flags(seccomp: &LinuxSeccomp) -> Result<u32, SecurityError> {
+    let mut flags = 0;
+    for (i, f) in seccomp.flags().iter().flatten().enumerate() {
+        let value = flag_value(*f);
+        if !kernel_has_flag(value) {
+            let name = spec_name(f);
+            return Err(SecurityError::invalid(
+                format!("{FIELD}.flags[{i}]"),
+                format!("{name} is not supported by this kernel"),
+            ));
+        }
+        flags |= value;
+    }
+    if uses_notify(seccomp) {
+        flags |= NEW_LISTENER;
+        if flags & TSYNC != 0 {
+            flags |= TSYNC_ESRCH;
+        }
+    } else {
+        flags &= !WAIT_KILLABLE_RECV;
+    }
+    Ok(flags)
+}
+
+/// libseccomp's program for `ctx`, read back through a memfd.
+fn export(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    use std::io::{Read, Seek};
+    let memfd = nix::sys::memfd::memfd_create(
+        c"berth-seccomp",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| SecurityError::syscall(FIELD, "memfd_create", e.into()))?;
+    let mut file = std::fs::File::from(memfd);
+    ctx.export_bpf(&file).map_err(lib_error(
+        FIELD,
+        "exporting the filter (seccomp_export_bpf)",
+    ))?;
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| SecurityError::syscall(FIELD, "reading the exported filter", e))?;
+    Ok(bytes
+        .chunks_exact(std::mem::size_of::<libc::sock_filter>())
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect())
+}
+
+/// The program berth loads: the ENOSYS stub (when the profile needs one) in front of
+/// libseccomp's program.
+fn program(
     seccomp: &LinuxSeccomp,
-    abi: Abi,
-    default: u32,
+    ctx: &ScmpFilterContext,
+) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    let mut prog = enosys::stub(seccomp).unwrap_or_default();
+    prog.extend(export(ctx)?);
+    Ok(prog)
+}
+
+/// Adds the rules of one `syscalls` entry.
+fn add_rules(
+    ctx: &mut ScmpFilterContext,
+    field: &str,
+    sc: &oci_spec::runtime::LinuxSyscall,
+    default: ScmpAction,
 ) -> Result<(), SecurityError> {
-    // Every syscall number the spec names on this architecture, ascending and unique.
-    let mut numbers: Vec<u32> = seccomp
-        .syscalls()
-        .iter()
-        .flatten()
-        .flat_map(|sc| sc.names().iter().filter_map(|n| abi.number(n)))
-        .collect();
-    numbers.sort_unstable();
-    numbers.dedup();
-
-    // Syscalls newer than any the profile names get ENOSYS rather than the default errno, so
-    // that programs fall back to older calls (clone3 -> clone) as they would on an old kernel.
-    if seccomp.default_action() == LinuxSeccompAction::ScmpActErrno {
-        if let Some(&max) = numbers.last() {
-            let (newer, known) = (asm.label(), asm.label());
-            asm.jump(Cond::Gt, max, newer, known);
-            asm.mark(newer);
-            asm.ret(RET_ERRNO | libc::ENOSYS as u32);
-            asm.mark(known);
+    let act = action(field, sc.action(), sc.errno_ret())?;
+    if act == ScmpAction::Notify {
+        // The init's own calls right after the load: it hands the notify fd to the runtime
+        // with sendmsg (notified, it would wait forever on a listener that has no fd yet), and
+        // writes exec.fifo (refused by runc too, with this message).
+        if let Some(name) = sc.names().iter().find(|n| *n == "write" || *n == "sendmsg") {
+            return Err(SecurityError::invalid(
+                format!("{field}.names"),
+                format!("SCMP_ACT_NOTIFY cannot be used for the {name} syscall"),
+            ));
         }
     }
-
-    let mut blocks = Vec::new();
-    for nr in numbers {
-        let rules = rules_for(seccomp, abi, nr)?;
-        let (hit, miss) = (asm.label(), asm.label());
-        asm.jump(Cond::Eq, nr, hit, miss);
-        asm.mark(hit);
-        match rules.as_slice() {
-            [only] if only.conds.is_empty() => asm.ret(only.action),
-            _ => {
-                let block = asm.label();
-                asm.goto(block);
-                blocks.push((block, rules));
-            }
-        }
-        asm.mark(miss);
+    if sc.names().is_empty() {
+        return Err(SecurityError::invalid(
+            format!("{field}.names"),
+            "must name at least one syscall",
+        ));
     }
-    asm.ret(default);
-
-    for (block, rules) in blocks {
-        asm.mark(block);
-        for rule in rules {
-            let next_rule = asm.label();
-            for cond in &rule.conds {
-                let pass = asm.label();
-                emit_cond(asm, abi, cond, pass, next_rule);
+    let args: Vec<&LinuxSeccompArg> = sc.args().iter().flatten().collect();
+    if let Some(a) = args.iter().find(|a| a.index() > 5) {
+        return Err(SecurityError::invalid(
+            format!("{field}.args"),
+            format!("index {} is beyond the six syscall arguments", a.index()),
+        ));
+    }
+    if act == default {
+        return Ok(());
+    }
+    let conditions: Vec<ScmpArgCompare> = args.iter().map(|a| condition(a)).collect();
+    let mut indexes: Vec<usize> = args.iter().map(|a| a.index()).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    let alternatives = indexes.len() != args.len();
+    for name in sc.names() {
+        let nr = match ScmpSyscall::from_name(name) {
+            Ok(nr) => nr,
+            Err(_) => {
+                log::debug!("{field}: skipping syscall {name:?}, unknown to libseccomp");
+                continue;
             }
-            asm.ret(rule.action);
-            asm.mark(next_rule);
+        };
+        let what = || format!("adding the rule for syscall {name:?}");
+        if conditions.is_empty() {
+            ctx.add_rule(act, nr).map_err(lib_error(field, what()))?;
+        } else if alternatives {
+            for c in &conditions {
+                ctx.add_rule_conditional(act, nr, std::slice::from_ref(c))
+                    .map_err(lib_error(field, what()))?;
+            }
+        } else {
+            ctx.add_rule_conditional(act, nr, &conditions)
+                .map_err(lib_error(field, what()))?;
         }
-        asm.ret(default);
     }
     Ok(())
 }
 
-/// The compiled filter and the flags to install it with.
-#[derive(Debug)]
-pub struct Filter {
-    pub program: Vec<SockFilter>,
-    pub flags: u32,
-}
-
-/// Compiles `seccomp` for this host, refusing anything it cannot honour.
-pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter, SecurityError> {
-    let default = action_value(
-        &format!("{FIELD}.defaultAction"),
-        seccomp.default_action(),
-        seccomp.default_errno_ret(),
-    )?;
-    if seccomp.listener_path().is_some() || seccomp.listener_metadata().is_some() {
-        return Err(SecurityError::invalid(
-            format!("{FIELD}.listenerPath"),
-            "seccomp notify listeners are not supported by berth",
-        ));
-    }
-    let mut flags = 0;
-    for f in seccomp.flags().iter().flatten() {
-        flags |= filter_flag(*f)?;
-    }
-    for (i, sc) in seccomp.syscalls().iter().flatten().enumerate() {
-        let field = format!("{FIELD}.syscalls[{i}]");
-        action_value(&field, sc.action(), sc.errno_ret())?;
-        if sc.names().is_empty() {
-            return Err(SecurityError::invalid(
-                format!("{field}.names"),
-                "must name at least one syscall",
-            ));
-        }
-        for a in sc.args().iter().flatten() {
-            if a.index() > 5 {
-                return Err(SecurityError::invalid(
-                    format!("{field}.args"),
-                    format!("index {} is beyond the six syscall arguments", a.index()),
-                ));
-            }
-        }
-        for name in sc.names() {
-            if !tables::X86_64
-                .iter()
-                .chain(tables::X86)
-                .chain(tables::X32)
-                .any(|(n, _)| n == name)
-            {
-                log::debug!("{field}: skipping syscall {name:?}, unknown on this architecture");
-            }
-        }
-    }
-
-    let abis = abis(seccomp)?;
-    let mut asm = Asm::default();
-    let sections: Vec<(Abi, Label)> = abis.iter().map(|a| (*a, asm.label())).collect();
-    let section = |abi: Abi| sections.iter().find(|(a, _)| *a == abi).map(|(_, l)| *l);
-    let bad_arch = asm.label();
-
-    asm.load(OFF_ARCH);
-    let (is_x86_64, not_x86_64) = (asm.label(), asm.label());
-    asm.jump(Cond::Eq, AUDIT_ARCH_X86_64, is_x86_64, not_x86_64);
-    asm.mark(is_x86_64);
-    {
-        // x86_64 and x32 share AUDIT_ARCH_X86_64; x32 numbers carry the x32 bit.
-        let x64 = section(Abi::X86_64).unwrap_or(bad_arch);
-        let x32 = section(Abi::X32).unwrap_or(bad_arch);
-        asm.load(OFF_NR);
-        asm.jump(Cond::Ge, X32_SYSCALL_BIT, x32, x64);
-    }
-    asm.mark(not_x86_64);
-    if let Some(l) = section(Abi::X86) {
-        let other = asm.label();
-        asm.jump(Cond::Eq, AUDIT_ARCH_I386, l, other);
-        asm.mark(other);
-    }
-    asm.mark(bad_arch);
-    // An architecture the profile does not cover: kill the whole process, not one thread.
-    asm.ret(RET_KILL_PROCESS);
-
-    for (abi, label) in &sections {
-        asm.mark(*label);
-        asm.load(OFF_NR);
-        emit_section(&mut asm, seccomp, *abi, default)?;
-    }
-
-    let program = asm.assemble().map_err(|e| match e {
-        bpf::AsmError::TooLarge(n) => SecurityError::invalid(
-            FIELD,
-            format!(
-                "the filter needs {n} BPF instructions, more than the kernel's {}",
-                bpf::MAX_INSNS
-            ),
-        ),
-        other => SecurityError::invalid(
-            FIELD,
-            format!("internal error generating the filter: {other:?}"),
-        ),
-    })?;
-    Ok(Filter { program, flags })
-}
-
-/// The `linux.seccomp` object of `berth features`: what [`compile`] accepts.
+/// The `linux.seccomp` object of `berth features`: what [`compile`] accepts on this host.
 pub fn features() -> serde_json::Value {
+    let v = version();
+    use LinuxSeccompFilterFlag as F;
+    let supported: Vec<LinuxSeccompFilterFlag> = [
+        F::SeccompFilterFlagTsync,
+        F::SeccompFilterFlagSpecAllow,
+        F::SeccompFilterFlagLog,
+        F::SeccompFilterFlagWaitKillableRecv,
+    ]
+    .into_iter()
+    .filter(|f| kernel_has_flag(flag_value(*f)))
+    .collect();
+    let mut archs = vec![
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_ARM",
+        "SCMP_ARCH_MIPS",
+        "SCMP_ARCH_MIPS64",
+        "SCMP_ARCH_MIPS64N32",
+        "SCMP_ARCH_MIPSEL",
+        "SCMP_ARCH_MIPSEL64",
+        "SCMP_ARCH_MIPSEL64N32",
+        "SCMP_ARCH_PARISC",
+        "SCMP_ARCH_PARISC64",
+        "SCMP_ARCH_PPC",
+        "SCMP_ARCH_PPC64",
+        "SCMP_ARCH_PPC64LE",
+        "SCMP_ARCH_RISCV64",
+        "SCMP_ARCH_S390",
+        "SCMP_ARCH_S390X",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_X86",
+        "SCMP_ARCH_X86_64",
+    ];
+    if at_least(v, 2, 6) {
+        archs.extend([
+            "SCMP_ARCH_LOONGARCH64",
+            "SCMP_ARCH_M68K",
+            "SCMP_ARCH_SH",
+            "SCMP_ARCH_SHEB",
+        ]);
+        archs.sort_unstable();
+    }
     serde_json::json!({
-        "enabled": cfg!(target_arch = "x86_64"),
+        "enabled": true,
         "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
+                    "SCMP_ACT_TRAP"],
         "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
                       "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-        "archs": ["SCMP_ARCH_X32", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64"],
+        "archs": archs,
         "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
                        "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
-        "supportedFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                           "SECCOMP_FILTER_FLAG_LOG"]
+        "supportedFlags": supported
     })
 }
 
-/// Checks linux.seccomp by compiling it.
+/// Checks linux.seccomp by building the filter, and that a notify filter's listener socket
+/// exists (it is connected to once the filter is loaded).
 pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
-    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        Some(s) => compile(s).map(|_| ()),
-        None => Ok(()),
+    let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+        return Ok(());
+    };
+    let program = program(s, &compile(s)?)?;
+    if uses_notify(s) {
+        let path = listener_path(s)?;
+        let field = format!("{FIELD}.listenerPath");
+        // runc's words for a listener that is not there.
+        let meta = std::fs::metadata(path).map_err(|e| {
+            SecurityError::syscall(
+                &field,
+                format!(
+                    "failed to connect with seccomp agent: stat {}",
+                    path.display()
+                ),
+                e,
+            )
+        })?;
+        if !std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()) {
+            return Err(SecurityError::invalid(
+                field,
+                format!("{} is not a unix socket", path.display()),
+            ));
+        }
+    }
+    *BUILT.lock().unwrap_or_else(|p| p.into_inner()) = Some((s.clone(), program));
+    Ok(())
+}
+
+/// The last program [`validate`] built, with its profile. The init and an exec'd process are
+/// clones of the runtime process that validated the config, so [`install`] finds it in their
+/// copy of the memory and loads it without building it again (libseccomp takes some
+/// milliseconds for a Docker-sized profile on three architectures); any other profile is built
+/// afresh. The runtime is single-threaded when it clones, so the lock is free in the clone.
+static BUILT: std::sync::Mutex<Option<(LinuxSeccomp, Vec<libc::sock_filter>)>> =
+    std::sync::Mutex::new(None);
+
+/// The program for `seccomp`: the one [`validate`] built when it is for the same profile.
+fn built_program(seccomp: &LinuxSeccomp) -> Result<Vec<libc::sock_filter>, SecurityError> {
+    let built = BUILT.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match built {
+        Some((profile, program)) if profile == *seccomp => Ok(program),
+        _ => program(seccomp, &compile(seccomp)?),
     }
 }
 
-/// Installs the filter on the calling thread (TSYNC: all threads).
-pub fn install(seccomp: &LinuxSeccomp) -> Result<(), SecurityError> {
-    let filter = compile(seccomp)?;
-    let program: Vec<libc::sock_filter> = filter
-        .program
-        .iter()
-        .map(|i| libc::sock_filter {
-            code: i.code,
-            jt: i.jt,
-            jf: i.jf,
-            k: i.k,
-        })
-        .collect();
-    berth_sys::security::seccomp_set_mode_filter(filter.flags, &program)
+/// Builds the filter and loads it into the calling thread (all threads with TSYNC): libseccomp
+/// builds the program, berth loads it (with the ENOSYS stub in front, and the flags; libseccomp's
+/// own seccomp_load cannot take the stub). Returns the notify fd when the filter has
+/// SCMP_ACT_NOTIFY rules (the kernel's NEW_LISTENER fd): it must reach the listener.
+pub fn install(seccomp: &LinuxSeccomp) -> Result<Option<OwnedFd>, SecurityError> {
+    let prog = built_program(seccomp)?;
+    let flags = load_flags(seccomp)?;
+    berth_sys::security::seccomp_set_mode_filter(flags, &prog)
         .map_err(|e| SecurityError::syscall(FIELD, "seccomp(SECCOMP_SET_MODE_FILTER)", e))
 }
 
