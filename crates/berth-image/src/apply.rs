@@ -7,6 +7,7 @@
 
 use crate::entry_path::{self, Kind};
 use crate::error::{ImageError, Result};
+use crate::ext;
 use crate::idmap::IdMap;
 use crate::meta::{self, Meta, Ownership};
 use berth_sys::{path, tree};
@@ -46,6 +47,20 @@ pub struct ApplyStats {
     /// What could not be applied as the image asked and was done another way or skipped
     /// (device nodes when rootless, xattrs the filesystem refused, unknown entry types).
     pub warnings: Vec<String>,
+}
+
+/// How a regular file's data is laid out in its entry.
+enum Layout {
+    /// As it is.
+    Dense,
+    /// Old GNU sparse: expanded by the tar crate; runs of zeros become holes again.
+    ZeroHoles,
+    /// GNU PAX sparse: the packed regions of `map` (`None`: the map leads the data, format
+    /// 1.0), in a file of `size` bytes.
+    Sparse {
+        map: Option<Vec<ext::Region>>,
+        size: u64,
+    },
 }
 
 /// State for applying a single layer.
@@ -146,10 +161,32 @@ impl<'a> Applier<'a> {
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
+        let mut raw = entry.path_bytes().into_owned();
+        let mut ext = ext::read(&mut entry).map_err(|e| self.entry_err(&raw, e))?;
+        let etype = entry.header().entry_type();
+        // Old GNU sparse entries ('S') carry their map in the header; the tar crate expands
+        // them. PAX sparse records on them mean nothing (as for Go).
+        let sparse = if etype == tar::EntryType::GNUSparse {
+            None
+        } else {
+            ext.sparse.take()
+        };
+        if let Some(s) = &sparse {
+            if !matches!(etype, tar::EntryType::Regular | tar::EntryType::Continuous) {
+                return Err(self.entry_err(
+                    &raw,
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        ext::Malformed(format!("GNU sparse records on a {etype:?} entry")),
+                    ),
+                ));
+            }
+            if let Some(name) = &s.name {
+                raw.clone_from(name);
+            }
+        }
         let path = entry_path::clean(&raw)
             .ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
-        let etype = entry.header().entry_type();
         if !path.is_empty() {
             // Whiteouts carry no metadata worth parsing; handle them before anything else.
             let (parent, base) = entry_path::split(&path);
@@ -159,7 +196,7 @@ impl<'a> Applier<'a> {
                 Kind::Normal => {}
             }
         }
-        let meta = self.meta(&mut entry, &raw)?;
+        let meta = meta::read(entry.header(), &mut ext).map_err(|e| self.entry_err(&raw, e))?;
         if path.is_empty() {
             // The root directory's own entry ("./"): only its metadata applies.
             if etype.is_dir() {
@@ -177,13 +214,19 @@ impl<'a> Applier<'a> {
                 .make_dir(dir, base, &meta)
                 .map(|()| self.dir_times.push((path.clone(), meta.mtime))),
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.make_file(
-                    dir,
-                    base,
-                    &meta,
-                    &mut entry,
-                    etype == tar::EntryType::GNUSparse,
-                )
+                let size = entry.size();
+                let layout = match sparse {
+                    Some(s) => Layout::Sparse {
+                        map: match s.map {
+                            ext::SparseMap::Records(m) => Some(m),
+                            ext::SparseMap::InData => None,
+                        },
+                        size: s.size.unwrap_or(size),
+                    },
+                    None if etype == tar::EntryType::GNUSparse => Layout::ZeroHoles,
+                    None => Layout::Dense,
+                };
+                self.make_file(dir, base, &meta, &mut entry, layout)
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -215,7 +258,7 @@ impl<'a> Applier<'a> {
                         lossy(&raw)
                     ));
                     let mut empty = io::empty();
-                    let r = self.make_file(dir, base, &meta, &mut empty, false);
+                    let r = self.make_file(dir, base, &meta, &mut empty, Layout::Dense);
                     r.map_err(|e| self.entry_err(&raw, e))?;
                     self.seen.insert(path);
                     return Ok(());
@@ -241,10 +284,6 @@ impl<'a> Applier<'a> {
         res.map_err(|e| self.entry_err(&raw, e))?;
         self.seen.insert(path);
         Ok(())
-    }
-
-    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<Meta> {
-        meta::read(entry).map_err(|e| self.entry_err(raw, e))
     }
 
     /// Opens (creating as needed, like tar does) the directory `parent`, resolved inside the root.
@@ -323,7 +362,7 @@ impl<'a> Applier<'a> {
         name: &[u8],
         meta: &Meta,
         data: &mut R,
-        sparse: bool,
+        layout: Layout,
     ) -> io::Result<()> {
         let mut f = match tree::create_new_file_at(dir, os(name), 0o600) {
             Err(e) if errno(&e) == libc::EEXIST => {
@@ -333,16 +372,65 @@ impl<'a> Applier<'a> {
             }
             r => r?,
         };
-        let total = self.copy_data(data, &mut f, sparse)?;
-        if sparse {
-            f.set_len(total)?;
-        }
-        self.stats.bytes += total;
+        let written = match layout {
+            Layout::Dense => self.copy_data(data, &mut f, false)?,
+            Layout::ZeroHoles => {
+                let total = self.copy_data(data, &mut f, true)?;
+                f.set_len(total)?;
+                total
+            }
+            Layout::Sparse { map, size } => {
+                let map = match map {
+                    Some(m) => m,
+                    None => ext::read_map_in_data(data)?,
+                };
+                ext::check_map(&map, size)?;
+                self.copy_regions(data, &mut f, &map)?;
+                f.set_len(size)?;
+                map.iter().map(|r| r.1).sum()
+            }
+        };
+        self.stats.bytes += written;
         self.set_meta(dir, name, meta, Some(f.as_fd()), false)
     }
 
-    /// Copies file data; for sparse entries, all-zero blocks become holes.
-    fn copy_data<R: Read>(&mut self, data: &mut R, f: &mut File, sparse: bool) -> io::Result<u64> {
+    /// Writes the packed regions of a GNU PAX sparse entry at their offsets; what lies between
+    /// them stays a hole. The data must hold exactly the bytes the map references (Go's rule).
+    fn copy_regions<R: Read>(
+        &mut self,
+        data: &mut R,
+        f: &mut File,
+        map: &[ext::Region],
+    ) -> io::Result<()> {
+        for &(off, len) in map {
+            if len == 0 {
+                continue;
+            }
+            f.seek(SeekFrom::Start(off))?;
+            let mut part = (&mut *data).take(len);
+            let n = self.copy_data(&mut part, f, false)?;
+            if n != len {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    ext::Malformed(format!(
+                        "GNU sparse map references {len} bytes at {off}, the entry holds {n}"
+                    )),
+                ));
+            }
+        }
+        let mut probe = [0u8; 1];
+        if data.read(&mut probe)? != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                ext::Malformed("GNU sparse entry holds data its map does not reference".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies file data; with `holes`, all-zero reads become holes (the tar crate hands old
+    /// GNU sparse entries over with their holes as separate reads of zeros).
+    fn copy_data<R: Read>(&mut self, data: &mut R, f: &mut File, holes: bool) -> io::Result<u64> {
         let mut total = 0u64;
         let mut buf = std::mem::take(&mut self.buf);
         let res = (|| loop {
@@ -353,7 +441,7 @@ impl<'a> Applier<'a> {
                 Err(e) => return Err(e),
             };
             total += n as u64;
-            if sparse && buf[..n].iter().all(|&b| b == 0) {
+            if holes && buf[..n].iter().all(|&b| b == 0) {
                 // Leave a hole: move the offset on without writing.
                 f.seek(SeekFrom::Current(n as i64))?;
             } else {
@@ -645,6 +733,118 @@ mod tests {
         let want = vec![("trusted.berth".to_string(), b"v".to_vec())];
         assert_eq!(list_xattrs(&d.join("fifo")).unwrap(), want);
         assert_eq!(list_xattrs(&d.join("link")).unwrap(), want);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A 3 MiB file with data at 1 MiB and at its end, holes elsewhere, tarred by GNU tar in
+    /// `args`' format; `None` where GNU tar is missing.
+    fn gnu_tar_sparse(tag: &str, args: &[&str]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let src = tmp(&format!("src-{tag}"));
+        std::fs::create_dir(src.join("data")).unwrap();
+        let f = File::create(src.join("data/sparse.img")).unwrap();
+        f.set_len(3 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"hello", 1 << 20).unwrap();
+        f.write_all_at(b"end", (3 << 20) - 3).unwrap();
+        drop(f);
+        let out = std::process::Command::new("tar")
+            .args(args)
+            .arg("-cf")
+            .arg("-")
+            .arg("-C")
+            .arg(&src)
+            .arg("data")
+            .output()
+            .ok()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = std::fs::read(src.join("data/sparse.img")).unwrap();
+        std::fs::remove_dir_all(&src).unwrap();
+        Some((out.stdout, want))
+    }
+
+    #[test]
+    fn gnu_sparse_files_come_out_at_their_path_with_holes() {
+        use std::os::unix::fs::MetadataExt;
+        for (tag, args) in [
+            ("pax10", &["--sparse", "--format=pax"][..]),
+            (
+                "pax01",
+                &["--sparse", "--format=pax", "--sparse-version=0.1"][..],
+            ),
+            (
+                "pax00",
+                &["--sparse", "--format=pax", "--sparse-version=0.0"][..],
+            ),
+            ("oldgnu", &["--sparse", "--format=gnu"][..]),
+        ] {
+            let Some((t, want)) = gnu_tar_sparse(tag, args) else {
+                eprintln!("SKIP gnu_sparse_files_come_out_at_their_path_with_holes: no GNU tar");
+                return;
+            };
+            let (d, root, opts) = rootless_setup(tag);
+            apply_layer(root.as_fd(), &t[..], "sha256:sparse", &opts).unwrap();
+            let names: Vec<_> = std::fs::read_dir(d.join("data"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["sparse.img"], "{tag}");
+            let p = d.join("data/sparse.img");
+            assert!(std::fs::read(&p).unwrap() == want, "{tag}: content differs");
+            let md = std::fs::metadata(&p).unwrap();
+            assert_eq!(md.len(), 3 << 20, "{tag}");
+            // Two small data regions: far fewer than the 6144 512-byte blocks of a dense file.
+            assert!(md.blocks() < 256, "{tag}: {} blocks, no holes", md.blocks());
+            std::fs::remove_dir_all(&d).unwrap();
+        }
+    }
+
+    /// A GNU sparse 1.0 entry (as `tar --format=pax --sparse` writes it) with `map` leading
+    /// `packed`.
+    fn sparse10(map: &str, packed: &[u8], realsize: &str) -> Vec<u8> {
+        let mut data = map.as_bytes().to_vec();
+        data.resize(map.len().div_ceil(512) * 512, 0);
+        data.extend_from_slice(packed);
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([
+            ("GNU.sparse.major", &b"1"[..]),
+            ("GNU.sparse.minor", b"0"),
+            ("GNU.sparse.name", b"f"),
+            ("GNU.sparse.realsize", realsize.as_bytes()),
+        ])
+        .unwrap();
+        let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64);
+        b.append_data(&mut h, "GNUSparseFile.0/f", &data[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn malformed_sparse_maps_name_the_layer_and_entry() {
+        let (d, root, opts) = rootless_setup("badsparse");
+        // A good one first: data at 0 and at 10, a hole between.
+        let t = sparse10("2\n0\n2\n10\n2\n", b"abcd", "12");
+        apply_layer(root.as_fd(), &t[..], "sha256:ok", &opts).unwrap();
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"ab\0\0\0\0\0\0\0\0cd");
+        for (map, packed, size, want) in [
+            ("1\n0\nx\n", &b""[..], "5", "region"),
+            ("2\n0\n2\n1\n2\n", b"abcd", "12", "overlaps"),
+            ("1\n0\n9\n", b"abcdefghi", "5", "past the file's size"),
+            ("1\n0\n4\n", b"ab", "5", "references 4 bytes at 0"),
+            ("1\n0\n2\n", b"abcd", "5", "does not reference"),
+            ("3\n0\n2\n", b"", "5", "past the end"),
+        ] {
+            let t = sparse10(map, packed, size);
+            let e = apply_layer(root.as_fd(), &t[..], "sha256:bad", &opts).unwrap_err();
+            let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+            assert!(
+                text.contains("layer sha256:bad: entry \"f\"") && text.contains(want),
+                "{map:?}: {text}"
+            );
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -56,6 +56,7 @@ mod convert;
 mod digest;
 mod entry_path;
 mod error;
+mod ext;
 mod idmap;
 mod inspect;
 mod layout;

@@ -2,14 +2,14 @@
 //! order that keeps every bit: ownership, then mode (chown clears setuid/setgid), then xattrs
 //! (chown clears security.capability), then times.
 
+use crate::ext::Ext;
 use crate::idmap::IdMap;
 use berth_sys::{tree, xattr};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 
-const XATTR_PREFIX: &str = "SCHILY.xattr.";
 const ROOTLESS_XATTR: &[u8] = b"user.rootlesscontainers";
 
 /// An entry's metadata as the tar records it.
@@ -45,32 +45,16 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Reads mode, owner, mtime and xattrs; PAX uid/gid override the header's (large ids).
-pub(crate) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
-    let h = entry.header();
-    let mut meta = Meta {
+/// Reads mode, owner, mtime and xattrs from the header, then what the PAX records override
+/// (large ids, xattrs).
+pub(crate) fn read(h: &tar::Header, ext: &mut Ext) -> io::Result<Meta> {
+    Ok(Meta {
         mode: h.mode()? & 0o7777,
-        uid: h.uid()? as u32,
-        gid: h.gid()? as u32,
+        uid: ext.uid.unwrap_or(h.uid()? as u32),
+        gid: ext.gid.unwrap_or(h.gid()? as u32),
         mtime: h.mtime()? as i64,
-        xattrs: Vec::new(),
-    };
-    if let Some(exts) = entry.pax_extensions()? {
-        for ext in exts {
-            let ext = ext?;
-            let Ok(key) = ext.key() else { continue };
-            let num = || ext.value().ok().and_then(|v| v.parse().ok());
-            if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
-                meta.xattrs
-                    .push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
-            } else if key == "uid" {
-                meta.uid = num().unwrap_or(meta.uid);
-            } else if key == "gid" {
-                meta.gid = num().unwrap_or(meta.gid);
-            }
-        }
-    }
-    Ok(meta)
+        xattrs: std::mem::take(&mut ext.xattrs),
+    })
 }
 
 /// Applies `meta`; problems that only mean "this filesystem or user cannot hold it" (xattrs
