@@ -73,8 +73,9 @@ struct Applier<'a> {
     parent_cache: Option<(Vec<u8>, OwnedFd)>,
     /// Paths this layer created; an opaque marker must not hide them.
     seen: HashSet<Vec<u8>>,
-    /// Directory mtimes, set once all entries are in (creating children changes them).
-    dir_times: Vec<(Vec<u8>, i64)>,
+    /// Directory (atime, mtime)s, set once all entries are in (creating children changes
+    /// them).
+    dir_times: Vec<(Vec<u8>, (ext::Time, ext::Time))>,
     buf: Vec<u8>,
     stats: ApplyStats,
 }
@@ -202,7 +203,7 @@ impl<'a> Applier<'a> {
             if etype.is_dir() {
                 self.set_meta(self.root, b"", &meta, Some(self.root), true)
                     .map_err(|e| self.entry_err(&raw, e))?;
-                self.dir_times.push((Vec::new(), meta.mtime));
+                self.dir_times.push((Vec::new(), (meta.atime, meta.mtime)));
             }
             return Ok(());
         }
@@ -210,9 +211,10 @@ impl<'a> Applier<'a> {
         let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
         let dir = dir.as_fd();
         let res = match etype {
-            tar::EntryType::Directory => self
-                .make_dir(dir, base, &meta)
-                .map(|()| self.dir_times.push((path.clone(), meta.mtime))),
+            tar::EntryType::Directory => self.make_dir(dir, base, &meta).map(|()| {
+                self.dir_times
+                    .push((path.clone(), (meta.atime, meta.mtime)))
+            }),
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let size = entry.size();
                 let layout = match sparse {
@@ -566,14 +568,14 @@ impl<'a> Applier<'a> {
         // Children first, so setting a parent's time is not undone by touching its child.
         let mut times = std::mem::take(&mut self.dir_times);
         times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
-        for (path, mtime) in times {
+        for (path, (atime, mtime)) in times {
             let res = if path.is_empty() {
-                tree::utimens_at(self.root, os(b""), (mtime, 0), (mtime, 0))
+                tree::utimens_at(self.root, os(b""), atime, mtime)
             } else {
                 let (parent, base) = entry_path::split(&path);
                 let flags = libc::O_PATH | libc::O_DIRECTORY;
                 tree::open_in_root_with(self.root, os(parent), flags)
-                    .and_then(|d| tree::utimens_at(d.as_fd(), os(base), (mtime, 0), (mtime, 0)))
+                    .and_then(|d| tree::utimens_at(d.as_fd(), os(base), atime, mtime))
             };
             match res {
                 // Removed again later in the same layer: nothing to date.
@@ -845,6 +847,67 @@ mod tests {
                 "{map:?}: {text}"
             );
         }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn pax_times_land_to_the_nanosecond() {
+        use std::os::unix::fs::MetadataExt;
+        let (d, root, opts) = rootless_setup("paxtime");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, mtime, atime) in [
+            (
+                "dir",
+                tar::EntryType::Directory,
+                "1796347534.99",
+                Some("1796347600.5"),
+            ),
+            (
+                "dir/f",
+                tar::EntryType::Regular,
+                "1796347534.991740700",
+                None,
+            ),
+            ("dir/l", tar::EntryType::Symlink, "-1.5", Some("-0.25")),
+        ] {
+            let mut recs = vec![("mtime", mtime.as_bytes())];
+            if let Some(a) = atime {
+                recs.push(("atime", a.as_bytes()));
+            }
+            b.append_pax_extensions(recs).unwrap();
+            let mut h = header(kind, 0o755, 0);
+            h.set_mtime(7);
+            if kind == tar::EntryType::Symlink {
+                h.set_link_name("f").unwrap();
+            }
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        apply_layer(root.as_fd(), &t[..], "sha256:t", &opts).unwrap();
+        let times = |p: &str| {
+            let m = std::fs::symlink_metadata(d.join(p)).unwrap();
+            ((m.mtime(), m.mtime_nsec()), (m.atime(), m.atime_nsec()))
+        };
+        assert_eq!(
+            times("dir/f"),
+            ((1796347534, 991_740_700), (1796347534, 991_740_700))
+        );
+        assert_eq!(times("dir/l"), ((-2, 500_000_000), (-1, 750_000_000)));
+        assert_eq!(
+            times("dir"),
+            ((1796347534, 990_000_000), (1796347600, 500_000_000))
+        );
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("mtime", &b"12.x"[..])]).unwrap();
+        let mut h = header(tar::EntryType::Regular, 0o644, 0);
+        b.append_data(&mut h, "bad", &[][..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let e = apply_layer(root.as_fd(), &t[..], "sha256:t", &opts).unwrap_err();
+        let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+        assert!(
+            text.contains(r#"entry "bad": PAX mtime "12.x" is not a time"#),
+            "{text}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

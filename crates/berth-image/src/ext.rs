@@ -1,5 +1,6 @@
 //! A tar entry's PAX records, read with the meaning Go's archive/tar gives them (the reader
-//! umoci, containerd and docker use): owner ids, `SCHILY.xattr.*` and the GNU sparse records
+//! umoci, containerd and docker use): owner ids, times to the nanosecond, `SCHILY.xattr.*`
+//! and the GNU sparse records
 //! of formats 0.0, 0.1 and 1.0, whose map is checked the way Go checks it.
 //!
 //! What Go would refuse with `ErrHeader` is refused here too, as a [`Malformed`] error inside
@@ -39,11 +40,16 @@ pub(crate) struct Sparse {
     pub map: SparseMap,
 }
 
+/// A time as `utimensat` takes it: seconds, and nanoseconds in `0..1_000_000_000`.
+pub(crate) type Time = (i64, i64);
+
 /// What the PAX records say about one entry.
 #[derive(Debug, Default)]
 pub(crate) struct Ext {
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    pub mtime: Option<Time>,
+    pub atime: Option<Time>,
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
     pub sparse: Option<Sparse>,
 }
@@ -59,6 +65,33 @@ fn id(key: &str, v: &[u8]) -> io::Result<u32> {
     int(v)
         .and_then(|n| u32::try_from(n).ok())
         .ok_or_else(|| bad(format!("PAX {key} {:?} is not an id", lossy(v))))
+}
+
+/// Go's `parsePAXTime`: `SECONDS[.FRACTION]`, seconds as `ParseInt` takes them (sign
+/// allowed), the fraction all digits, cut or padded to nine; a negative time counts the
+/// fraction backwards (`-1.5` is 1.5 s before the epoch).
+pub(crate) fn pax_time(key: &str, v: &[u8]) -> io::Result<Time> {
+    let invalid = || bad(format!("PAX {key} {:?} is not a time", lossy(v)));
+    let (secs, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(i) => (&v[..i], &v[i + 1..]),
+        None => (v, &b""[..]),
+    };
+    let secs = int(secs).ok_or_else(invalid)?;
+    if !frac.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let mut nsec = 0i64;
+    for i in 0..9 {
+        nsec = nsec * 10 + frac.get(i).map_or(0, |d| i64::from(d - b'0'));
+    }
+    if nsec != 0 && v.first() == Some(&b'-') {
+        // time.Unix(secs, -nsec), normalised.
+        return Ok((
+            secs.checked_sub(1).ok_or_else(invalid)?,
+            1_000_000_000 - nsec,
+        ));
+    }
+    Ok((secs, nsec))
 }
 
 fn lossy(b: &[u8]) -> String {
@@ -101,6 +134,12 @@ pub(crate) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Ext> {
         match k {
             b"uid" => ext.uid = Some(id("uid", v)?),
             b"gid" => ext.gid = Some(id("gid", v)?),
+            b"mtime" => ext.mtime = Some(pax_time("mtime", v)?),
+            b"atime" => ext.atime = Some(pax_time("atime", v)?),
+            // Nothing can set a ctime, but Go refuses the entry when it is malformed.
+            b"ctime" => {
+                pax_time("ctime", v)?;
+            }
             b"GNU.sparse.major" => major = v,
             b"GNU.sparse.minor" => minor = v,
             b"GNU.sparse.name" => name = v,
@@ -364,6 +403,42 @@ mod tests {
             let e = reason(read_first(&t).unwrap_err());
             assert!(e.contains(want), "{records:?}: {e}");
         }
+    }
+
+    #[test]
+    fn pax_times_as_go_parses_them() {
+        for (v, want) in [
+            ("1796347534.99", (1796347534, 990_000_000)),
+            ("1796347534.991740700", (1796347534, 991_740_700)),
+            ("1796347534.9917407009999", (1796347534, 991_740_700)),
+            ("1796347534", (1796347534, 0)),
+            ("1796347534.", (1796347534, 0)),
+            ("+12.5", (12, 500_000_000)),
+            ("-1.5", (-2, 500_000_000)),
+            ("-0.25", (-1, 750_000_000)),
+            ("-3.000", (-3, 0)),
+            ("0.000000001", (0, 1)),
+        ] {
+            assert_eq!(pax_time("mtime", v.as_bytes()).unwrap(), want, "{v}");
+        }
+        for v in [
+            ".5",
+            "1.5x",
+            "1.-5",
+            "x",
+            "1e3",
+            " 1",
+            "1.5.5",
+            "99999999999999999999",
+        ] {
+            let e = reason(pax_time("mtime", v.as_bytes()).unwrap_err());
+            assert!(e.contains("not a time"), "{v}: {e}");
+        }
+        let t = entry_with(&[("mtime", "5.5"), ("atime", "6"), ("ctime", "7.25")], b"");
+        let e = read_first(&t).unwrap();
+        assert_eq!((e.mtime, e.atime), (Some((5, 500_000_000)), Some((6, 0))));
+        let t = entry_with(&[("ctime", "7,25")], b"");
+        assert!(reason(read_first(&t).unwrap_err()).contains("ctime"));
     }
 
     #[test]
