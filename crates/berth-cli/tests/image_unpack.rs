@@ -387,6 +387,81 @@ fn inspect_ls_and_pull() {
     assert!(bundle.join("rootfs/bin/busybox").exists());
 }
 
+/// skopeo's destination forms: `oci:DIR:REF` and `oci-archive:FILE:REF`, run from the scratch
+/// directory so a stray `oci:` directory there would show.
+#[test]
+fn pull_into_skopeo_destinations() {
+    let s = scratch("pulldest");
+    let built = rich_image().build();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &built, "v1");
+    let src = format!("oci:{}:v1", layout.display());
+    let pull = |dest: &str| {
+        let out = Command::new(image_bin())
+            .args(["pull", &src, dest])
+            .current_dir(s.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pull {dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    pull("oci:store:copy");
+    pull(&format!("oci:{}/abs", s.path().display()));
+    pull("oci-archive:img.tar:arch");
+    pull("oci-archive:img2.tar");
+    let mut names: Vec<_> = std::fs::read_dir(s.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["abs", "img.tar", "img2.tar", "layout", "store"]);
+    for (ls, want) in [("oci:store", "copy"), ("abs", "v1")] {
+        let out = Command::new(image_bin())
+            .args(["ls", "--json", ls])
+            .current_dir(s.path())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v[0]["ref"], want, "{ls}");
+        assert_eq!(v[0]["digest"], built.manifest.digest.as_str());
+    }
+    for (src, bundle) in [
+        (
+            format!("oci-archive:{}/img.tar:arch", s.path().display()),
+            "b1",
+        ),
+        (
+            format!("oci-archive:{}/img2.tar:v1", s.path().display()),
+            "b2",
+        ),
+        (format!("oci:{}/store:copy", s.path().display()), "b3"),
+    ] {
+        let bundle = s.path().join(bundle);
+        unpack_ok(&src, &bundle, &[]);
+        assert!(bundle.join("rootfs/bin/busybox").exists(), "{src}");
+    }
+    // skopeo reads the archive this wrote.
+    if Command::new("skopeo").arg("--version").output().is_ok() {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci-archive:{}/img.tar:arch", s.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            sha256_hex(&out.stdout),
+            built.manifest.digest.trim_start_matches("sha256:")
+        );
+    }
+}
+
 #[test]
 fn cli_errors_exit_1_with_a_message() {
     let s = scratch("clierr");

@@ -1,11 +1,12 @@
-//! `pull`: copy one image (for one platform) from any source into a local OCI layout.
+//! `pull`: copy one image (for one platform) from any source into a local OCI layout, or an
+//! OCI layout in a tar file.
 
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{ImageError, Result};
 use crate::layout::LayoutWriter;
 use crate::progress::Progress;
 use crate::resolve::{host_platform, resolve};
-use crate::source::Source;
+use crate::source::{Source, SourceRef};
 use crate::types::{Descriptor, Platform};
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +60,80 @@ pub fn pull(
         p.end();
     }
     Ok(desc)
+}
+
+/// Copies the image in `src` to `dest`, given as skopeo names destinations: `oci:DIR[:REF]`
+/// (as [`pull`]) or `oci-archive:FILE[:REF]` (an OCI layout in a tar file, written next to it
+/// and renamed over `FILE` once complete). `default_ref` tags it where `dest` names no REF.
+pub fn pull_to(
+    src: &Source,
+    dest: &SourceRef,
+    default_ref: &str,
+    platform: Option<&Platform>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    match dest {
+        SourceRef::Oci { dir, reference } => pull(
+            src,
+            dir,
+            reference.as_deref().unwrap_or(default_ref),
+            platform,
+            progress,
+        ),
+        SourceRef::OciArchive { file, reference } => {
+            let reference = reference.as_deref().unwrap_or(default_ref);
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let res = (|| {
+                let d = pull(src, &tmp.join("layout"), reference, platform, progress)?;
+                write_archive(&tmp.join("layout"), &tmp.join("archive.tar"))?;
+                std::fs::rename(tmp.join("archive.tar"), file)
+                    .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
+                Ok(d)
+            })();
+            let _ = std::fs::remove_dir_all(&tmp);
+            res
+        }
+        _ => Err(ImageError::Invalid(
+            "pull writes to oci:DIR[:REF] or oci-archive:FILE[:REF] only".into(),
+        )),
+    }
+}
+
+/// Tars the layout `dir` (oci-layout, index.json, blobs) into `out`.
+fn write_archive(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let io =
+        |what: &str, p: &std::path::Path, e| ImageError::io(format!("{what} {}", p.display()), e);
+    let f = std::fs::File::create(out).map_err(|e| io("create", out, e))?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+    let blobs = dir.join("blobs");
+    for algo in std::fs::read_dir(&blobs).map_err(|e| io("read", &blobs, e))? {
+        let algo = algo.map_err(|e| io("read", &blobs, e))?.file_name();
+        let sub = blobs.join(&algo);
+        let mut hexes = Vec::new();
+        for blob in std::fs::read_dir(&sub).map_err(|e| io("read", &sub, e))? {
+            hexes.push(blob.map_err(|e| io("read", &sub, e))?.file_name());
+        }
+        hexes.sort();
+        for h in hexes {
+            names.push(format!(
+                "blobs/{}/{}",
+                algo.to_string_lossy(),
+                h.to_string_lossy()
+            ));
+        }
+    }
+    for n in names {
+        let p = dir.join(&n);
+        b.append_path_with_name(&p, &n)
+            .map_err(|e| io("archive", &p, e))?;
+    }
+    b.into_inner()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io("write", out, e))
 }
 
 struct CountingReader<R> {

@@ -60,7 +60,8 @@ enum Cmd {
         #[arg(long, default_value_t = berth_image::DEFAULT_MAX_RATIO)]
         max_ratio: u64,
     },
-    /// Copy SOURCE into the local OCI layout DEST (DIR[:REF], REF defaults to the source's tag or "latest").
+    /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF] or a bare DIR[:REF] (an OCI
+    /// layout directory); REF defaults to the source's tag or "latest".
     Pull {
         source: String,
         dest: String,
@@ -76,9 +77,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List the images in an OCI layout directory.
+    /// List the images in an OCI layout directory (DIR or oci:DIR).
     Ls {
-        dir: PathBuf,
+        dir: String,
         #[arg(long)]
         json: bool,
     },
@@ -143,6 +144,27 @@ fn id_map(specs: &[String]) -> Result<IdMap> {
     ))
 }
 
+/// The name `pull` gives an image when the destination names none: the source's tag, else
+/// `latest`.
+fn default_tag(sref: &SourceRef) -> String {
+    match sref {
+        SourceRef::Registry(r) if !r.reference.contains(':') => r.reference.clone(),
+        SourceRef::Oci {
+            reference: Some(r), ..
+        }
+        | SourceRef::OciArchive {
+            reference: Some(r), ..
+        } => r.clone(),
+        SourceRef::DockerArchive {
+            reference: Some(r), ..
+        } => r
+            .rsplit_once(':')
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_else(|| "latest".into()),
+        _ => "latest".into(),
+    }
+}
+
 /// Set by SIGINT/SIGTERM/SIGHUP: the unpack stops at the next tar entry and removes its bundle.
 static CANCEL: AtomicBool = AtomicBool::new(false);
 
@@ -196,33 +218,37 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Pull { source, dest, src } => {
             let (sref, s) = open(&source, &src)?;
-            let (dir, reference) = match dest.rsplit_once(':') {
-                Some((d, r)) if !r.contains('/') && !d.is_empty() => {
-                    (PathBuf::from(d), r.to_string())
-                }
-                _ => {
-                    let tag = match &sref {
-                        SourceRef::Registry(r) if !r.reference.contains(':') => r.reference.clone(),
-                        SourceRef::Oci {
-                            reference: Some(r), ..
-                        }
-                        | SourceRef::OciArchive {
-                            reference: Some(r), ..
-                        } => r.clone(),
-                        SourceRef::DockerArchive {
-                            reference: Some(r), ..
-                        } => r
-                            .rsplit_once(':')
-                            .map(|(_, t)| t.to_string())
-                            .unwrap_or_else(|| "latest".into()),
-                        _ => "latest".into(),
-                    };
-                    (PathBuf::from(&dest), tag)
-                }
+            let tag = default_tag(&sref);
+            // skopeo's destination forms; a bare DIR[:REF] is an OCI layout directory.
+            let dest_ref = if ["oci:", "oci-archive:", "docker-archive:", "docker://"]
+                .iter()
+                .any(|p| dest.starts_with(p))
+            {
+                SourceRef::parse(&dest)?
+            } else {
+                let (dir, reference) = match dest.rsplit_once(':') {
+                    Some((d, r)) if !r.contains('/') && !d.is_empty() => {
+                        (PathBuf::from(d), Some(r.to_string()))
+                    }
+                    _ => (PathBuf::from(&dest), None),
+                };
+                SourceRef::Oci { dir, reference }
             };
-            let d = berth_image::pull(&s, &dir, &reference, platform(&src)?.as_ref(), progress())
-                .with_context(|| format!("pulling {source} into {}", dir.display()))?;
-            println!("{} {}:{reference}", d.digest, dir.display());
+            let (place, reference) = match &dest_ref {
+                SourceRef::Oci { dir, reference } => (dir.clone(), reference.clone()),
+                SourceRef::OciArchive { file, reference } => (file.clone(), reference.clone()),
+                _ => (PathBuf::from(&dest), None),
+            };
+            let reference = reference.unwrap_or(tag);
+            let d = berth_image::pull_to(
+                &s,
+                &dest_ref,
+                &reference,
+                platform(&src)?.as_ref(),
+                progress(),
+            )
+            .with_context(|| format!("pulling {source} into {dest}"))?;
+            println!("{} {}:{reference}", d.digest, place.display());
         }
         Cmd::Inspect { source, src, json } => {
             let (_, s) = open(&source, &src)?;
@@ -259,6 +285,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Ls { dir, json } => {
+            let dir = PathBuf::from(dir.strip_prefix("oci:").unwrap_or(&dir));
             let images =
                 berth_image::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
             if json {
