@@ -160,6 +160,35 @@ fn unpack_and_pull_from_a_local_registry() {
         &format!("docker://{host}/test/rich:nosuchtag"),
     ]);
     assert_eq!(out.status.code(), Some(1));
+
+    // NAME:TAG@DIGEST: the digest picks the image (the tag names nothing in the registry),
+    // the tag names it in the layout, as skopeo keeps it.
+    let out = run_image(&[
+        "inspect",
+        "--json",
+        &format!("docker://{host}/test/rich:v1"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = v["manifest_digest"].as_str().unwrap().to_string();
+    let pinned = s.path().join("pinned");
+    let out = run_image(&[
+        "pull",
+        &format!("docker://{host}/test/rich:pinned@{digest}"),
+        &format!("oci:{}", pinned.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_image(&["ls", "--json", &pinned.display().to_string()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["ref"], "pinned");
+    assert_eq!(v[0]["digest"], digest.as_str());
+    let out = run_image(&["inspect", &format!("docker://{host}/test/Rich:v1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("repository name must be lowercase"), "{err}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! # What to call
 //!
 //! 1. [`SourceRef::parse`] a reference (`oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
-//!    `docker-archive:FILE[:REPO:TAG]`, `docker://HOST/REPO[:TAG|@DIGEST]`) and
+//!    `docker-archive:FILE[:REPO:TAG]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`) and
 //!    [`SourceRef::open`] it with [`SourceOptions`] into a [`Source`].
 //! 2. Then, with that source:
 //!    - [`unpack`] it into a bundle directory (`rootfs/` and `config.json`), as set by

@@ -41,7 +41,7 @@ struct SourceArgs {
 enum Cmd {
     /// Unpack SOURCE into the bundle directory BUNDLE (rootfs/ and config.json).
     Unpack {
-        /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG
+        /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://[HOST/]REPO[:TAG][@DIGEST]
         source: String,
         bundle: PathBuf,
         #[command(flatten)]
@@ -148,7 +148,7 @@ fn id_map(specs: &[String]) -> Result<IdMap> {
 /// `latest`.
 fn default_tag(sref: &SourceRef) -> String {
     match sref {
-        SourceRef::Registry(r) if !r.reference.contains(':') => r.reference.clone(),
+        SourceRef::Registry(r) => r.tag.clone().unwrap_or_else(|| "latest".into()),
         SourceRef::Oci {
             reference: Some(r), ..
         }

@@ -9,6 +9,7 @@ mod docker_archive;
 pub(crate) mod files;
 mod image_source;
 pub(crate) mod layout;
+mod reference;
 mod registry;
 
 pub(crate) use image_source::ImageSource;
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 
 /// A parsed image reference: where to read an image from. [`SourceRef::parse`] reads the
 /// `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REPO:TAG]` and
-/// `docker://HOST/REPO[:TAG|@DIGEST]` forms; [`SourceRef::open`] opens it.
+/// `docker://[HOST/]REPO[:TAG][@DIGEST]` forms; [`SourceRef::open`] opens it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SourceRef {
@@ -113,7 +114,7 @@ impl SourceRef {
         }
         Err(ImageError::Source {
             spec: s.to_string(),
-            reason: "want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG".into(),
+            reason: "want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://[HOST/]REPO[:TAG][@DIGEST]".into(),
         })
     }
 

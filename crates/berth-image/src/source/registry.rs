@@ -9,7 +9,9 @@ use base64::Engine as _;
 use std::io::Read;
 use std::sync::Mutex;
 
-/// An image in a registry: `HOST/REPO[:TAG|@DIGEST]`, with Docker Hub's shorthands expanded.
+/// An image in a registry: `[HOST/]REPO[:TAG][@DIGEST]`, normalised as docker, podman and
+/// skopeo normalise it (Docker Hub by default, `library/` for its one-component names, tag
+/// `latest` when neither tag nor digest is given).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RegistryRef {
@@ -17,52 +19,36 @@ pub struct RegistryRef {
     pub host: String,
     /// The repository (`library/NAME` for Docker Hub's official images).
     pub repo: String,
-    /// A tag, or a digest (`sha256:...`).
+    /// What is fetched: the digest (`sha256:...`) when one is given, else the tag.
     pub reference: String,
+    /// The tag, also when a digest picks the image (`NAME:TAG@DIGEST`).
+    pub tag: Option<String>,
 }
 
 impl RegistryRef {
-    /// Parses `HOST/REPO[:TAG|@DIGEST]` (what follows `docker://`): a first component without a
-    /// dot or colon that is not `localhost` is part of a Docker Hub repository; the tag
-    /// defaults to `latest`.
+    /// Parses what follows `docker://` by the distribution reference grammar (see the
+    /// `reference` module): the first component is the registry when it has a `.` or `:`, is
+    /// `localhost` or has an upper-case letter; otherwise the image is on Docker Hub.
     pub fn parse(s: &str) -> Result<RegistryRef> {
-        let bad = |reason: &str| ImageError::Source {
+        let r = super::reference::parse(s).map_err(|reason| ImageError::Source {
             spec: format!("docker://{s}"),
-            reason: reason.into(),
-        };
-        let (first, rest) = s
-            .split_once('/')
-            .ok_or_else(|| bad("want HOST/REPO[:TAG|@DIGEST]"))?;
-        let (host, path) = if first.contains('.') || first.contains(':') || first == "localhost" {
-            (first.to_string(), rest.to_string())
-        } else {
-            ("registry-1.docker.io".to_string(), s.to_string())
-        };
-        let host = if host == "docker.io" {
+            reason,
+        })?;
+        let host = if r.domain == super::reference::DOCKER_HUB {
             "registry-1.docker.io".to_string()
         } else {
-            host
+            r.domain
         };
-        let (repo, reference) = if let Some((r, d)) = path.split_once('@') {
-            (r.to_string(), d.to_string())
-        } else {
-            match path.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
-                _ => (path.clone(), "latest".to_string()),
-            }
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => d.clone(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".to_string(),
         };
-        let repo = if host == "registry-1.docker.io" && !repo.contains('/') {
-            format!("library/{repo}")
-        } else {
-            repo
-        };
-        if repo.is_empty() || reference.is_empty() {
-            return Err(bad("empty repository or reference"));
-        }
         Ok(RegistryRef {
             host,
-            repo,
+            repo: r.path,
             reference,
+            tag: r.tag,
         })
     }
 
@@ -329,12 +315,25 @@ mod tests {
             ("127.0.0.1:5000", "test/busybox", "v1")
         );
         assert!(r.is_local());
-        let r = RegistryRef::parse("debian").unwrap_err();
-        assert!(!r.to_string().is_empty());
-        let r = RegistryRef::parse("docker.io/debian").unwrap();
+        for s in [
+            "debian",
+            "docker.io/debian",
+            "index.docker.io/library/debian:latest",
+        ] {
+            let r = RegistryRef::parse(s).unwrap();
+            assert_eq!(
+                (r.host.as_str(), r.repo.as_str(), r.reference.as_str()),
+                ("registry-1.docker.io", "library/debian", "latest"),
+                "{s}"
+            );
+        }
+        let d = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
+        let r = RegistryRef::parse(&format!("busybox:1.36@{d}")).unwrap();
+        assert_eq!((r.reference.as_str(), r.tag.as_deref()), (d, Some("1.36")));
+        let e = RegistryRef::parse("Busybox").unwrap_err().to_string();
         assert_eq!(
-            (r.repo.as_str(), r.reference.as_str()),
-            ("library/debian", "latest")
+            e,
+            r#"invalid image source "docker://Busybox": repository name must be lowercase"#
         );
         let (s, p) = parse_challenge(r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull""#).unwrap();
         assert_eq!(s, "bearer");
