@@ -172,7 +172,11 @@ fn unpacks_multilayer_oci_layout() {
     assert_eq!(a["org.opencontainers.image.volumes"], "/data");
     assert_eq!(a["org.opencontainers.image.architecture"], "amd64");
     assert_eq!(cfg["root"]["path"], "rootfs");
-    let default: Value = serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).unwrap();
+    // berth spec's defaults on this host (config_is_berth_spec_for_this_host checks the rest).
+    let mut default = berth_spec::default_config(false, 0, 0);
+    if !berth_cgroups::is_pure_v2_host() {
+        berth_spec::drop_cgroup_namespace(&mut default);
+    }
     assert_eq!(cfg["linux"]["namespaces"], default["linux"]["namespaces"]);
     assert_eq!(cfg["mounts"], default["mounts"]);
 }
@@ -459,6 +463,54 @@ fn pull_into_skopeo_destinations() {
             sha256_hex(&out.stdout),
             built.manifest.digest.trim_start_matches("sha256:")
         );
+    }
+}
+
+/// config.json is `berth spec`'s on this host (its namespaces, the cgroup one included or not,
+/// mounts, masked paths, capabilities...), and for --rootless `berth spec --rootless`'s; only
+/// what the image sets (args, env, cwd, terminal) and its annotations differ.
+#[test]
+fn config_is_berth_spec_for_this_host() {
+    let s = scratch("specdefault");
+    write_layout(&s.path().join("layout"), &rich_image().build(), "v1");
+    let src = format!("oci:{}:v1", s.path().join("layout").display());
+    for (tag, rootless) in [("root", false), ("rootless", true)] {
+        let bundle = s.path().join(format!("bundle-{tag}"));
+        let extra: &[&str] = if rootless { &["--rootless"] } else { &[] };
+        unpack_ok(&src, &bundle, extra);
+        let ours: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        let spec_dir = s.path().join(format!("spec-{tag}"));
+        std::fs::create_dir(&spec_dir).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "--rootless",
+                if rootless { "true" } else { "false" },
+                "spec",
+                "--bundle",
+            ])
+            .arg(&spec_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let spec: Value =
+            serde_json::from_slice(&std::fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            let o = v.as_object_mut().unwrap();
+            o.remove("annotations");
+            let p = o["process"].as_object_mut().unwrap();
+            for k in ["args", "env", "cwd", "terminal", "user"] {
+                p.remove(k);
+            }
+            v
+        };
+        assert_eq!(strip(&ours), strip(&spec), "{tag}");
+        assert_eq!(ours["linux"]["namespaces"], spec["linux"]["namespaces"]);
     }
 }
 
