@@ -274,6 +274,14 @@ fn index_platform_selection() {
 /// A tiny HTTP front end demanding a bearer token, which it hands out at /token; /v2 requests
 /// with the token are proxied to the real registry. Just enough HTTP/1.1 for one client.
 fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    token_proxy_with(upstream, None)
+}
+
+/// [`token_proxy`] whose token endpoint wants `Authorization: Basic BASIC` when given.
+fn token_proxy_with(
+    upstream: u16,
+    basic: Option<String>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -282,6 +290,7 @@ fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU
         for conn in l.incoming() {
             let Ok(mut c) = conn else { continue };
             let t3 = t2.clone();
+            let basic = basic.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(c.try_clone().unwrap());
                 loop {
@@ -303,6 +312,16 @@ fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU
                         .iter()
                         .any(|h| h.eq_ignore_ascii_case("authorization: Bearer sekrit"));
                     if path.starts_with("/token") {
+                        if let Some(b) = &basic {
+                            let want = format!("authorization: Basic {b}");
+                            if !headers.iter().any(|h| h.eq_ignore_ascii_case(&want)) {
+                                let _ = write!(
+                                    c,
+                                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+                                );
+                                continue;
+                            }
+                        }
                         t3.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let body = r#"{"token":"sekrit"}"#;
                         let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
@@ -362,6 +381,114 @@ fn bearer_token_auth() {
         tokens.load(std::sync::atomic::Ordering::SeqCst) >= 1,
         "client never fetched a token"
     );
+}
+
+/// Credentials from auth files as podman and skopeo find them: --authfile, $REGISTRY_AUTH_FILE,
+/// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json; none: refused.
+#[test]
+fn credentials_from_auth_files() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("authfile");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
+        false,
+    );
+    let b64 = |s: &str| {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in s.as_bytes().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                if i <= c.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    };
+    let (port, tokens) = token_proxy_with(reg.port, Some(b64("alice:s3cret")));
+    let host = format!("127.0.0.1:{port}");
+    let entry = |key: &str, creds: &str| {
+        serde_json::json!({"auths": {key: {"auth": b64(creds)}}}).to_string()
+    };
+    let home = s.path().join("home");
+    let xdg = s.path().join("xdg");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(xdg.join("containers")).unwrap();
+    let explicit = s.path().join("explicit.json");
+    std::fs::write(&explicit, entry(&host, "alice:s3cret")).unwrap();
+    let wrong = s.path().join("wrong.json");
+    std::fs::write(&wrong, entry(&host, "alice:wrong")).unwrap();
+    let run = |n: usize, args: &[&str], env: &[(&str, &std::path::Path)]| {
+        let bundle = s.path().join(format!("bundle{n}"));
+        let mut cmd = Command::new(image_bin());
+        cmd.arg("unpack")
+            .args(args)
+            .arg(format!("docker://{host}/test/rich:v1"))
+            .arg(&bundle)
+            .env("HOME", &home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("BERTH_IMAGE_CREDS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Nothing anywhere: the token endpoint refuses.
+    assert_eq!(run(0, &[], &[]).status.code(), Some(1));
+    ok(run(
+        1,
+        &["--authfile", &explicit.display().to_string()],
+        &[],
+    ));
+    ok(run(2, &[], &[("REGISTRY_AUTH_FILE", &explicit)]));
+    // --authfile wins over $REGISTRY_AUTH_FILE.
+    ok(run(
+        3,
+        &["--authfile", &explicit.display().to_string()],
+        &[("REGISTRY_AUTH_FILE", &wrong)],
+    ));
+    std::fs::write(
+        home.join(".docker/config.json"),
+        entry(&format!("http://{host}"), "alice:s3cret"),
+    )
+    .unwrap();
+    ok(run(4, &[], &[]));
+    // The containers auth.json comes before docker's config.json.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        entry(&format!("{host}/test"), "alice:wrong"),
+    )
+    .unwrap();
+    assert_eq!(
+        run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]).status.code(),
+        Some(1)
+    );
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        entry(&format!("{host}/test/rich"), "alice:s3cret"),
+    )
+    .unwrap();
+    std::fs::remove_file(home.join(".docker/config.json")).unwrap();
+    ok(run(6, &[], &[("XDG_RUNTIME_DIR", &xdg)]));
+    assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 5);
 }
 
 #[test]

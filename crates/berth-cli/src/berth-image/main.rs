@@ -35,6 +35,42 @@ struct SourceArgs {
     /// Registry credentials, USER:PASSWORD (or set BERTH_IMAGE_CREDS).
     #[arg(long)]
     creds: Option<String>,
+    /// Auth file to read credentials from (default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json and
+    /// ~/.docker/config.json, as podman and skopeo read them).
+    #[arg(long)]
+    authfile: Option<PathBuf>,
+}
+
+/// The auth files podman and skopeo consult, in their order: the one named by --authfile or
+/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files then docker's config.json.
+fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(f) = flag.cloned().or_else(|| env("REGISTRY_AUTH_FILE")) {
+        return vec![f];
+    }
+    let mut out = Vec::new();
+    match env("XDG_RUNTIME_DIR") {
+        Some(d) => out.push(d.join("containers/auth.json")),
+        None => out.push(PathBuf::from(format!(
+            "/run/containers/{}/auth.json",
+            nix::unistd::getuid()
+        ))),
+    }
+    let home = env("HOME");
+    if let Some(c) = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))) {
+        out.push(c.join("containers/auth.json"));
+    }
+    if let Some(d) = env("DOCKER_CONFIG") {
+        out.push(d.join("config.json"));
+    } else if let Some(h) = &home {
+        out.push(h.join(".docker/config.json"));
+    }
+    out
 }
 
 #[derive(Subcommand)]
@@ -122,6 +158,7 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
         .creds
         .clone()
         .or_else(|| std::env::var("BERTH_IMAGE_CREDS").ok());
+    opts.auth_files = auth_files(a.authfile.as_ref());
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;
@@ -331,7 +368,9 @@ fn main() {
     if let Err(e) = run(Cli::parse()) {
         let mut msg = chain(&e);
         if let Some(ImageError::CredentialsNeeded { .. }) = e.downcast_ref::<ImageError>() {
-            msg.push_str(" (--creds USER:PASS)");
+            msg.push_str(
+                " (--creds USER:PASS, or an entry in --authfile or ~/.docker/config.json)",
+            );
         }
         eprintln!("berth-image: error: {msg}");
         std::process::exit(1);

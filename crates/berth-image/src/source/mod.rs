@@ -5,6 +5,7 @@
 //! The submodules depend on `image_source` and `files` only; this module, which picks one of
 //! them from a reference, sits on top.
 
+mod auth;
 mod docker_archive;
 pub(crate) mod files;
 mod image_source;
@@ -58,6 +59,11 @@ pub struct SourceOptions {
     pub insecure: bool,
     /// `user:password` for registry basic auth / token requests.
     pub creds: Option<String>,
+    /// Auth files to take credentials from when `creds` is `None`, in order: podman's
+    /// `auth.json` and docker's `config.json` formats (`auths`, `credHelpers`, `credsStore`).
+    /// The first file with an entry for the registry (or the repository, or a namespace of
+    /// it) is used; missing files are skipped.
+    pub auth_files: Vec<PathBuf>,
 }
 
 /// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
@@ -139,11 +145,13 @@ impl SourceRef {
                     file,
                 )?)
             }
-            SourceRef::Registry(r) => Box::new(registry::Registry::new(
-                r.clone(),
-                opts.insecure,
-                opts.creds.clone(),
-            )),
+            SourceRef::Registry(r) => {
+                let creds = match &opts.creds {
+                    Some(c) => Some(c.clone()),
+                    None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
+                };
+                Box::new(registry::Registry::new(r.clone(), opts.insecure, creds))
+            }
         }))
     }
 }
