@@ -27,15 +27,12 @@ impl Drop for Registry {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn start_registry() -> Option<Registry> {
+    start_registry_on("127.0.0.1", "")
 }
 
-fn start_registry() -> Option<Registry> {
+/// A registry listening on `ip`; `http_extra` is appended to its `http:` section (TLS).
+fn start_registry_on(ip: &str, http_extra: &str) -> Option<Registry> {
     let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -48,12 +45,16 @@ fn start_registry() -> Option<Registry> {
         return None;
     }
     let dir = scratch("registry");
-    let port = free_port();
+    let port = TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = dir.path().join("config.yml");
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {ip}:{port}\n{http_extra}",
             dir.path().join("data").display()
         ),
     )
@@ -71,7 +72,7 @@ fn start_registry() -> Option<Registry> {
         _dir: dir,
     };
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((ip, port)).is_err() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "docker-registry did not start"
@@ -489,6 +490,134 @@ fn credentials_from_auth_files() {
     std::fs::remove_file(home.join(".docker/config.json")).unwrap();
     ok(run(6, &[], &[("XDG_RUNTIME_DIR", &xdg)]));
     assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 5);
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A registry on 127.0.0.2 (not "local", so HTTPS) with a certificate from a CA of the test's:
+/// refused as it is, trusted through --cert-dir or $SSL_CERT_FILE (the system store), or
+/// accepted unverified with --tls-verify=false.
+#[test]
+fn tls_with_a_private_ca() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP tls_with_a_private_ca: no openssl");
+        return;
+    }
+    let s = scratch("tls");
+    let pki = s.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth test CA",
+        ],
+    );
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.2",
+        ],
+    );
+    std::fs::write(
+        pki.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        pki.join("srv.crt").display(),
+        pki.join("srv.key").display()
+    );
+    let Some(reg) = start_registry_on("127.0.0.2", &tls) else {
+        return;
+    };
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let image = format!("docker://127.0.0.2:{}/test/tls:v1", reg.port);
+    push(&format!("oci:{}:v1", layout.display()), &image, false);
+    let certs = s.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::copy(pki.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let inspect = |args: &[&str], env: Option<&std::path::Path>| {
+        let mut cmd = Command::new(image_bin());
+        cmd.arg("inspect")
+            .args(args)
+            .arg(&image)
+            .env_remove("SSL_CERT_FILE");
+        if let Some(f) = env {
+            cmd.env("SSL_CERT_FILE", f);
+        }
+        cmd.output().unwrap()
+    };
+    let out = inspect(&[], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    for (args, env) in [
+        (&["--cert-dir", &certs.display().to_string()][..], None),
+        (&["--tls-verify=false"][..], None),
+        (&[][..], Some(pki.join("ca.crt"))),
+    ] {
+        let out = inspect(args, env.as_deref());
+        assert!(
+            out.status.success(),
+            "{args:?} {env:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("amd64"));
+    }
 }
 
 #[test]

@@ -40,6 +40,55 @@ struct SourceArgs {
     /// ~/.docker/config.json, as podman and skopeo read them).
     #[arg(long)]
     authfile: Option<PathBuf>,
+    /// Verify registry certificates (--tls-verify=false accepts any; HTTPS is still used).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    tls_verify: bool,
+    /// Directory of CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key)
+    /// for the registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST).
+    #[arg(long)]
+    cert_dir: Option<PathBuf>,
+}
+
+/// The system CA bundle: $SSL_CERT_FILE, else the distribution's usual place.
+fn system_ca_files() -> Vec<PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        return vec![PathBuf::from(f)];
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .into_iter()
+    .collect()
+}
+
+/// --cert-dir, else the certs.d directories podman and docker read for `host`.
+fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
+    if let Some(d) = flag {
+        return vec![d.clone()];
+    }
+    let SourceRef::Registry(r) = sref else {
+        return Vec::new();
+    };
+    let host = if r.host == "registry-1.docker.io" {
+        "docker.io"
+    } else {
+        r.host.as_str()
+    };
+    let mut roots = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(h) = std::env::var_os("HOME") {
+            roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
+        }
+    }
+    roots.push(PathBuf::from("/etc/containers/certs.d"));
+    roots.push(PathBuf::from("/etc/docker/certs.d"));
+    roots.into_iter().map(|r| r.join(host)).collect()
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
@@ -159,6 +208,9 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
         .clone()
         .or_else(|| std::env::var("BERTH_IMAGE_CREDS").ok());
     opts.auth_files = auth_files(a.authfile.as_ref());
+    opts.skip_tls_verify = !a.tls_verify;
+    opts.ca_files = system_ca_files();
+    opts.cert_dirs = cert_dirs(a.cert_dir.as_ref(), &sref);
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;

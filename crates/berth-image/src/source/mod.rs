@@ -12,6 +12,7 @@ mod image_source;
 pub(crate) mod layout;
 mod reference;
 mod registry;
+mod tls;
 
 pub(crate) use image_source::ImageSource;
 pub use registry::RegistryRef;
@@ -64,6 +65,13 @@ pub struct SourceOptions {
     /// The first file with an entry for the registry (or the repository, or a namespace of
     /// it) is used; missing files are skipped.
     pub auth_files: Vec<PathBuf>,
+    /// Accept any registry certificate (`--tls-verify=false`); HTTPS is still used.
+    pub skip_tls_verify: bool,
+    /// PEM bundles of CA certificates trusted besides the bundled roots (the system store).
+    pub ca_files: Vec<PathBuf>,
+    /// Directories in the `certs.d/HOST` layout for the registry: `*.crt` CA certificates,
+    /// `NAME.cert` with `NAME.key` a client certificate.
+    pub cert_dirs: Vec<PathBuf>,
 }
 
 /// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
@@ -150,7 +158,17 @@ impl SourceRef {
                     Some(c) => Some(c.clone()),
                     None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
                 };
-                Box::new(registry::Registry::new(r.clone(), opts.insecure, creds))
+                let tls = tls::client_config(&tls::TlsSettings {
+                    skip_verify: opts.skip_tls_verify,
+                    ca_files: opts.ca_files.clone(),
+                    cert_dirs: opts.cert_dirs.clone(),
+                })?;
+                Box::new(registry::Registry::new(
+                    r.clone(),
+                    opts.insecure,
+                    creds,
+                    tls,
+                ))
             }
         }))
     }

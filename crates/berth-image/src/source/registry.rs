@@ -107,7 +107,12 @@ fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
 
 impl Registry {
     /// A client for `r`; plain HTTP only for localhost or when `insecure`.
-    pub(crate) fn new(r: RegistryRef, insecure: bool, creds: Option<String>) -> Registry {
+    pub(crate) fn new(
+        r: RegistryRef,
+        insecure: bool,
+        creds: Option<String>,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Registry {
         let scheme = if r.is_local() || insecure {
             "http"
         } else {
@@ -117,6 +122,7 @@ impl Registry {
         let agent = ureq::AgentBuilder::new()
             .redirects(5)
             .timeout_connect(std::time::Duration::from_secs(30))
+            .tls_config(tls)
             .build();
         Registry {
             r,
