@@ -416,12 +416,23 @@ fn pull_into_skopeo_destinations() {
     pull(&format!("oci:{}/abs", s.path().display()));
     pull("oci-archive:img.tar:arch");
     pull("oci-archive:img2.tar");
+    pull("docker-archive:docker.tar:test/img:v2");
     let mut names: Vec<_> = std::fs::read_dir(s.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    assert_eq!(names, ["abs", "img.tar", "img2.tar", "layout", "store"]);
+    assert_eq!(
+        names,
+        [
+            "abs",
+            "docker.tar",
+            "img.tar",
+            "img2.tar",
+            "layout",
+            "store"
+        ]
+    );
     for (ls, want) in [("oci:store", "copy"), ("abs", "v1")] {
         let out = Command::new(image_bin())
             .args(["ls", "--json", ls])
@@ -442,6 +453,13 @@ fn pull_into_skopeo_destinations() {
             "b2",
         ),
         (format!("oci:{}/store:copy", s.path().display()), "b3"),
+        (
+            format!(
+                "docker-archive:{}/docker.tar:test/img:v2",
+                s.path().display()
+            ),
+            "b4",
+        ),
     ] {
         let bundle = s.path().join(bundle);
         unpack_ok(&src, &bundle, &[]);
@@ -463,6 +481,17 @@ fn pull_into_skopeo_destinations() {
             sha256_hex(&out.stdout),
             built.manifest.digest.trim_start_matches("sha256:")
         );
+        let out = Command::new("skopeo")
+            .args(["inspect", "--config", "--raw"])
+            .arg(format!("docker-archive:{}/docker.tar", s.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(sha256_hex(&out.stdout), sha256_hex(&built.config.data));
     }
 }
 

@@ -7,6 +7,7 @@ use crate::layout::LayoutWriter;
 use crate::progress::Progress;
 use crate::resolve::{host_platform, resolve};
 use crate::source::{Source, SourceRef};
+use crate::stream::{self, LayerSpec};
 use crate::types::{Descriptor, Platform};
 use std::path::Path;
 use std::sync::Arc;
@@ -63,8 +64,10 @@ pub fn pull(
 }
 
 /// Copies the image in `src` to `dest`, given as skopeo names destinations: `oci:DIR[:REF]`
-/// (as [`pull`]) or `oci-archive:FILE[:REF]` (an OCI layout in a tar file, written next to it
-/// and renamed over `FILE` once complete). `default_ref` tags it where `dest` names no REF.
+/// (as [`pull`]), `oci-archive:FILE[:REF]` (an OCI layout in a tar file) or
+/// `docker-archive:FILE[:REPO:TAG]` (`docker save`'s format, layers uncompressed); archives are
+/// written next to `FILE` and renamed over it once complete. `default_ref` tags the image
+/// where an `oci` destination names no REF.
 pub fn pull_to(
     src: &Source,
     dest: &SourceRef,
@@ -94,10 +97,103 @@ pub fn pull_to(
             let _ = std::fs::remove_dir_all(&tmp);
             res
         }
-        _ => Err(ImageError::Invalid(
-            "pull writes to oci:DIR[:REF] or oci-archive:FILE[:REF] only".into(),
+        SourceRef::DockerArchive { file, reference } => {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let res = (|| {
+                std::fs::create_dir(&tmp)
+                    .map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
+                // docker's RepoTags always carry a tag.
+                let tagged = reference.as_deref().map(|r| {
+                    let last = r.rsplit('/').next().unwrap_or(r);
+                    if last.contains(':') {
+                        r.to_string()
+                    } else {
+                        format!("{r}:latest")
+                    }
+                });
+                let d = write_docker_archive(src, &tmp, tagged.as_deref(), platform, progress)?;
+                std::fs::rename(tmp.join("archive.tar"), file)
+                    .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
+                Ok(d)
+            })();
+            let _ = std::fs::remove_dir_all(&tmp);
+            res
+        }
+        SourceRef::Registry(_) => Err(ImageError::Invalid(
+            "pull cannot push to a registry: write to oci:, oci-archive: or docker-archive:".into(),
         )),
     }
+}
+
+/// `docker save`'s format, as skopeo writes a docker-archive: `HEX.tar` layers, uncompressed
+/// (checked against the blob digest and the config's diff_id on the way), `HEX.json` config,
+/// and manifest.json naming them with `repo_tag` (none: no RepoTags), written to
+/// `tmp/archive.tar`.
+fn write_docker_archive(
+    src: &Source,
+    tmp: &Path,
+    repo_tag: Option<&str>,
+    platform: Option<&Platform>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    let inner = src.inner();
+    let img = resolve(inner, &platform.cloned().unwrap_or_else(host_platform))?;
+    let out = tmp.join("archive.tar");
+    let io = |what: &str, p: &Path, e| ImageError::io(format!("{what} {}", p.display()), e);
+    let f = std::fs::File::create(&out).map_err(|e| io("create", &out, e))?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    let mut layers = Vec::new();
+    for (i, layer) in img.manifest.layers.iter().enumerate() {
+        let diff_id = img.config.rootfs.diff_ids.get(i).ok_or_else(|| {
+            ImageError::Invalid(format!("layer {}: the config has no diff_id", layer.digest))
+        })?;
+        let spec = LayerSpec {
+            digest: Digest::parse(&layer.digest)?,
+            size: layer.size,
+            diff_id: Some(Digest::parse(diff_id)?),
+            max_ratio: crate::unpack::DEFAULT_MAX_RATIO,
+        };
+        let raw = inner.blob(&spec.digest)?;
+        let mut plain = stream::spawn(raw, spec, progress.clone());
+        let part = tmp.join("layer.tar");
+        let mut w = std::fs::File::create(&part).map_err(|e| io("create", &part, e))?;
+        std::io::copy(&mut plain, &mut w)
+            .map_err(|e| ImageError::from_io_in_layer(&layer.digest, None, e))?;
+        let name = format!("{}.tar", Digest::parse(diff_id)?.hex());
+        let mut r = std::fs::File::open(&part).map_err(|e| io("open", &part, e))?;
+        let mut h = tar::Header::new_ustar();
+        h.set_size(r.metadata().map_err(|e| io("stat", &part, e))?.len());
+        h.set_mode(0o644);
+        b.append_data(&mut h, &name, &mut r)
+            .map_err(|e| io("archive", &out, e))?;
+        layers.push(name);
+    }
+    let config_name = format!("{}.json", Digest::parse(&img.manifest.config.digest)?.hex());
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": repo_tag.into_iter().collect::<Vec<_>>(),
+        "Layers": layers,
+    }]);
+    let manifest =
+        serde_json::to_vec(&manifest).map_err(|e| ImageError::json("manifest.json", e))?;
+    for (name, data) in [
+        (config_name.as_str(), &img.config_raw[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data)
+            .map_err(|e| io("archive", &out, e))?;
+    }
+    b.into_inner()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io("write", &out, e))?;
+    let mut desc = img.manifest_desc.clone();
+    desc.annotations.clear();
+    Ok(desc)
 }
 
 /// Tars the layout `dir` (oci-layout, index.json, blobs) into `out`.

@@ -145,8 +145,8 @@ enum Cmd {
         #[arg(long, default_value_t = berth_image::DEFAULT_MAX_RATIO)]
         max_ratio: u64,
     },
-    /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF] or a bare DIR[:REF] (an OCI
-    /// layout directory); REF defaults to the source's tag or "latest".
+    /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG]
+    /// or a bare DIR[:REF] (an OCI layout directory); REF defaults to the source's tag or "latest".
     Pull {
         source: String,
         dest: String,
@@ -326,6 +326,7 @@ fn run(cli: Cli) -> Result<()> {
             let (place, reference) = match &dest_ref {
                 SourceRef::Oci { dir, reference } => (dir.clone(), reference.clone()),
                 SourceRef::OciArchive { file, reference } => (file.clone(), reference.clone()),
+                SourceRef::DockerArchive { file, reference } => (file.clone(), reference.clone()),
                 _ => (PathBuf::from(&dest), None),
             };
             let reference = reference.unwrap_or(tag);
