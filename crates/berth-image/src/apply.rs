@@ -807,6 +807,10 @@ mod tests {
     /// A GNU sparse 1.0 entry (as `tar --format=pax --sparse` writes it) with `map` leading
     /// `packed`.
     fn sparse10(map: &str, packed: &[u8], realsize: &str) -> Vec<u8> {
+        sparse10_named("f", map, packed, realsize)
+    }
+
+    fn sparse10_named(name: &str, map: &str, packed: &[u8], realsize: &str) -> Vec<u8> {
         let mut data = map.as_bytes().to_vec();
         data.resize(map.len().div_ceil(512) * 512, 0);
         data.extend_from_slice(packed);
@@ -814,7 +818,7 @@ mod tests {
         b.append_pax_extensions([
             ("GNU.sparse.major", &b"1"[..]),
             ("GNU.sparse.minor", b"0"),
-            ("GNU.sparse.name", b"f"),
+            ("GNU.sparse.name", name.as_bytes()),
             ("GNU.sparse.realsize", realsize.as_bytes()),
         ])
         .unwrap();
@@ -822,6 +826,23 @@ mod tests {
         b.append_data(&mut h, "GNUSparseFile.0/f", &data[..])
             .unwrap();
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn sparse_real_names_are_confined_like_any_other() {
+        let (d, root, opts) = rootless_setup("sparsename");
+        let t = sparse10_named("../../escape", "1\n0\n1\n", b"x", "1");
+        let e = apply_layer(root.as_fd(), &t[..], "sha256:s", &opts).unwrap_err();
+        assert!(
+            matches!(&e, ImageError::Unsafe { entry, .. } if entry == "../../escape"),
+            "{e}"
+        );
+        // A whiteout by its real name is a whiteout.
+        std::fs::write(d.join("gone"), b"x").unwrap();
+        let t = sparse10_named(".wh.gone", "0\n", b"", "0");
+        apply_layer(root.as_fd(), &t[..], "sha256:s", &opts).unwrap();
+        assert!(!d.join("gone").exists() && !d.join(".wh.gone").exists());
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
