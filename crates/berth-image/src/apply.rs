@@ -11,7 +11,7 @@ use crate::ext;
 use crate::idmap::IdMap;
 use crate::meta::{self, Meta, Ownership};
 use berth_sys::{path, tree};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -76,6 +76,10 @@ struct Applier<'a> {
     /// Directory (atime, mtime)s, set once all entries are in (creating children changes
     /// them).
     dir_times: Vec<(Vec<u8>, (ext::Time, ext::Time))>,
+    /// (atime, mtime) of each directory this layer changes (creates or removes something in)
+    /// before it first does: restored at the end unless the layer has an entry for it, so a
+    /// lower layer's directory keeps its times, as umoci keeps them.
+    touched: HashMap<Vec<u8>, (ext::Time, ext::Time)>,
     buf: Vec<u8>,
     stats: ApplyStats,
 }
@@ -117,6 +121,7 @@ impl<'a> Applier<'a> {
             parent_cache: None,
             seen: HashSet::new(),
             dir_times: Vec::new(),
+            touched: HashMap::new(),
             buf: vec![0u8; 256 * 1024],
             stats: ApplyStats::default(),
         }
@@ -302,6 +307,7 @@ impl<'a> Applier<'a> {
                 let mut cur = tree::open_in_root_with(self.root, os(b""), flags)?;
                 let mut prefix: Vec<u8> = Vec::new();
                 for comp in parent.split(|&b| b == b'/') {
+                    let above = prefix.clone();
                     if !prefix.is_empty() {
                         prefix.push(b'/');
                     }
@@ -309,6 +315,7 @@ impl<'a> Applier<'a> {
                     cur = match tree::open_in_root_with(self.root, os(&prefix), flags) {
                         Ok(fd) => fd,
                         Err(e) if errno(&e) == libc::ENOENT => {
+                            self.note_dir(&above, cur.as_fd())?;
                             path::mkdirat(cur.as_fd(), os(comp), 0o755)?;
                             tree::open_nofollow_at(cur.as_fd(), os(comp), flags, 0)?
                         }
@@ -319,8 +326,23 @@ impl<'a> Applier<'a> {
             }
             Err(e) => return Err(e),
         };
+        self.note_dir(parent, fd.as_fd())?;
         self.parent_cache = Some((parent.to_vec(), fd.try_clone()?));
         Ok(fd)
+    }
+
+    /// Records the times of the directory `path` (open at `fd`) the first time this layer is
+    /// about to change it.
+    fn note_dir(&mut self, path: &[u8], fd: BorrowedFd<'_>) -> io::Result<()> {
+        if !self.touched.contains_key(path) {
+            let st = path::fstat(fd)?;
+            let times = (
+                (st.st_atime, st.st_atime_nsec),
+                (st.st_mtime, st.st_mtime_nsec),
+            );
+            self.touched.insert(path.to_vec(), times);
+        }
+        Ok(())
     }
 
     /// Runs `create`; if the name is taken, removes what is there (never following a symlink)
@@ -500,6 +522,8 @@ impl<'a> Applier<'a> {
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
         };
+        self.note_dir(parent, dir.as_fd())
+            .map_err(|e| self.entry_err(raw, e))?;
         tree::remove_all_at(dir.as_fd(), os(name)).map_err(|e| self.entry_err(raw, e))
     }
 
@@ -511,6 +535,8 @@ impl<'a> Applier<'a> {
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
         };
+        self.note_dir(parent, dir.as_fd())
+            .map_err(|e| self.entry_err(raw, e))?;
         let mut prefix = parent.to_vec();
         self.prune(dir.as_fd(), &mut prefix)
             .map_err(|e| self.entry_err(raw, e))
@@ -567,6 +593,22 @@ impl<'a> Applier<'a> {
     fn finish_dir_times(&mut self) -> Result<()> {
         // Children first, so setting a parent's time is not undone by touching its child.
         let mut times = std::mem::take(&mut self.dir_times);
+        let declared: HashSet<&[u8]> = times.iter().map(|t| t.0.as_slice()).collect();
+        let mut restore: Vec<_> = std::mem::take(&mut self.touched)
+            .into_iter()
+            .filter(|(p, _)| !declared.contains(p.as_slice()))
+            .collect();
+        drop(declared);
+        // A directory changed but not declared by this layer: only its times put back, and
+        // only while it still is a directory.
+        restore.retain(|(p, _)| {
+            let (parent, base) = entry_path::split(p);
+            p.is_empty()
+                || tree::open_in_root_with(self.root, os(parent), libc::O_PATH | libc::O_DIRECTORY)
+                    .and_then(|d| tree::stat_at(d.as_fd(), os(base)))
+                    .is_ok_and(|st| path::is_dir(&st))
+        });
+        times.extend(restore);
         times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
         for (path, (atime, mtime)) in times {
             let res = if path.is_empty() {
@@ -826,6 +868,30 @@ mod tests {
         b.append_data(&mut h, "GNUSparseFile.0/f", &data[..])
             .unwrap();
         b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn lower_directories_keep_their_times_when_a_layer_changes_them() {
+        use std::os::unix::fs::MetadataExt;
+        use tar::EntryType::*;
+        let (d, root, opts) = rootless_setup("keeptimes");
+        // header() dates everything at 1.
+        let l1 = tar_of(&[("./", Directory, b""), ("d/", Directory, b"")]);
+        apply_layer(root.as_fd(), &l1[..], "sha256:l1", &opts).unwrap();
+        let l2 = tar_of(&[
+            ("d/f", Regular, b"f"),
+            ("top", Regular, b"t"),
+            ("new/sub/g", Regular, b"g"),
+        ]);
+        apply_layer(root.as_fd(), &l2[..], "sha256:l2", &opts).unwrap();
+        let l3 = tar_of(&[("d/.wh.f", Regular, b"")]);
+        apply_layer(root.as_fd(), &l3[..], "sha256:l3", &opts).unwrap();
+        assert!(!d.join("d/f").exists());
+        for p in ["", "d"] {
+            let m = std::fs::metadata(d.join(p)).unwrap();
+            assert_eq!((m.mtime(), m.mtime_nsec()), (1, 0), "{p:?}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
