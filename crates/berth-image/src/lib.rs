@@ -34,19 +34,22 @@
 //!
 //! Module dependencies point one way (no cycles), each layer using only those above it:
 //!
-//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`; `idmap` and `digest`
+//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`, `ext` (PAX records as
+//!    Go's archive/tar reads them: ids, times, xattrs, GNU sparse maps); `idmap` and `digest`
 //!    (content digests, the verifying reader) on `error`.
-//! 2. `source`: `files` and `image_source` (the trait every reader implements), then the
-//!    layout, docker-archive and registry readers, then `source` itself, which picks one from a
-//!    [`SourceRef`].
+//! 2. `source`: `files` and `image_source` (the trait every reader implements), `reference`
+//!    (the distribution reference grammar), `auth` (auth files, credential helpers) and `tls`
+//!    (roots, certs.d, client certificates), then the layout, docker-archive and registry
+//!    readers, then `source` itself, which picks one from a [`SourceRef`].
 //! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
 //!    verify + decompress pipeline on a worker thread).
 //! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with
 //!    openat2); `convert` (image config → config.json); `layout` (writing OCI layouts).
-//! 5. the operations: `unpack`, `pull`, `inspect`.
+//! 5. the operations: `unpack`, `pull` (layouts and archives), `inspect`.
 //!
-//! Every system call goes through berth-sys (`path`, `tree`, `xattr`); this crate makes none of
-//! its own.
+//! Every system call goes through berth-sys (`path`, `tree`, `xattr`, `mount::statfs_type`);
+//! this crate makes none of its own (it runs `docker-credential-*` helpers through std's
+//! `Command`).
 
 #![deny(missing_docs)]
 
