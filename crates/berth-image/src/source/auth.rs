@@ -76,13 +76,18 @@ fn decode(file: &Path, key: &str, b64: &str) -> Result<String> {
 fn from_helper(helper: &str, server: &str) -> Result<Option<String>> {
     let prog = format!("docker-credential-{helper}");
     let what = |e| ImageError::io(format!("run {prog} get"), e);
-    let mut child = Command::new(&prog)
+    let mut child = match Command::new(&prog)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(what)?;
+    {
+        Ok(c) => c,
+        // A config naming a helper this host lacks (credsStore: desktop, say): no credentials.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(what(e)),
+    };
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(server.as_bytes()).map_err(what)?;
     }
@@ -169,6 +174,41 @@ mod tests {
 
     fn b64(s: &str) -> String {
         base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn credential_helpers_are_asked_and_missing_ones_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("berth-authh-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        // Helpers are found through PATH: the test's one sits in a directory put in front.
+        let helper = d.join("docker-credential-berthtest");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\n[ \"$server\" = reg.example:5000 ] || exit 1\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"hu\",\"Secret\":\"hs\"}' \"$server\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cfg = d.join("config.json");
+        std::fs::write(
+            &cfg,
+            serde_json::json!({
+                "credHelpers": {"reg.example:5000": "berthtest", "other.example": "nosuchhelper"},
+                "credsStore": "nosuchstore",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        // Only prepended, and left so: other tests of this binary that run programs (tar)
+        // still find them.
+        let path = std::env::var("PATH").unwrap_or_default();
+        std::env::set_var("PATH", format!("{}:{path}", d.display()));
+        let files = [cfg];
+        let run = |reg: &str| lookup(&files, reg, "x/y");
+        assert_eq!(run("reg.example:5000").unwrap().as_deref(), Some("hu:hs"));
+        assert_eq!(run("other.example").unwrap(), None);
+        assert_eq!(run("third.example").unwrap(), None);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]

@@ -120,14 +120,19 @@ pub(crate) fn client_config(s: &TlsSettings) -> Result<Arc<rustls::ClientConfig>
         let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        let mut extra = s.ca_files.clone();
+        // The system store: what webpki cannot use (an odd old root) is left out, as
+        // rustls-native-certs users do, rather than failing every pull.
+        for f in &s.ca_files {
+            if f.exists() {
+                roots.add_parsable_certificates(certs(f)?);
+            }
+        }
+        // What the user put into a certificate directory must all be usable.
+        let mut extra = Vec::new();
         for d in &s.cert_dirs {
             extra.extend(files_with(d, "crt")?);
         }
         for f in extra {
-            if !f.exists() {
-                continue;
-            }
             for c in certs(&f)? {
                 roots.add(c).map_err(|e| {
                     ImageError::Invalid(format!("{}: unusable CA certificate: {e}", f.display()))
