@@ -507,7 +507,8 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 
 /// A registry on 127.0.0.2 (not "local", so HTTPS) with a certificate from a CA of the test's:
 /// refused as it is, trusted through --cert-dir or $SSL_CERT_FILE (the system store), or
-/// accepted unverified with --tls-verify=false.
+/// accepted unverified with --tls-verify=false; and a plain-HTTP one reached with
+/// --tls-verify=false.
 #[test]
 fn tls_with_a_private_ca() {
     if Command::new("openssl").arg("version").output().is_err() {
@@ -618,6 +619,22 @@ fn tls_with_a_private_ca() {
         );
         assert!(String::from_utf8_lossy(&out.stdout).contains("amd64"));
     }
+
+    // A plain-HTTP registry that is not local: HTTPS fails; --tls-verify=false falls back to
+    // HTTP as skopeo does.
+    let Some(plain) = start_registry_on("127.0.0.2", "") else {
+        return;
+    };
+    let image = format!("docker://127.0.0.2:{}/test/plain:v1", plain.port);
+    push(&format!("oci:{}:v1", layout.display()), &image, false);
+    let out = run_image(&["inspect", &image]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run_image(&["inspect", "--tls-verify=false", &image]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

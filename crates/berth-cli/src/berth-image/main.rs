@@ -40,7 +40,8 @@ struct SourceArgs {
     /// ~/.docker/config.json, as podman and skopeo read them).
     #[arg(long)]
     authfile: Option<PathBuf>,
-    /// Verify registry certificates (--tls-verify=false accepts any; HTTPS is still used).
+    /// Verify registry certificates (--tls-verify=false accepts any, and falls back to plain
+    /// HTTP for a registry that does not speak HTTPS).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_verify: bool,
     /// Directory of CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key)

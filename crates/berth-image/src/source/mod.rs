@@ -65,7 +65,8 @@ pub struct SourceOptions {
     /// The first file with an entry for the registry (or the repository, or a namespace of
     /// it) is used; missing files are skipped.
     pub auth_files: Vec<PathBuf>,
-    /// Accept any registry certificate (`--tls-verify=false`); HTTPS is still used.
+    /// Accept any registry certificate (`--tls-verify=false`), and fall back to plain HTTP for a
+    /// registry that does not speak HTTPS at all (as skopeo does).
     pub skip_tls_verify: bool,
     /// PEM bundles of CA certificates trusted besides the bundled roots (the system store).
     pub ca_files: Vec<PathBuf>,
@@ -168,6 +169,7 @@ impl SourceRef {
                     opts.insecure,
                     creds,
                     tls,
+                    opts.skip_tls_verify,
                 ))
             }
         }))

@@ -64,7 +64,9 @@ impl RegistryRef {
 
 pub(crate) struct Registry {
     r: RegistryRef,
-    base: String,
+    /// `SCHEME://HOST/v2/REPO`; with `--tls-verify=false` settled on first use (see
+    /// [`Registry::base`]), as skopeo tries HTTPS then HTTP.
+    base: std::sync::OnceLock<String>,
     agent: ureq::Agent,
     creds: Option<String>,
     token: Mutex<Option<String>>,
@@ -112,13 +114,15 @@ impl Registry {
         insecure: bool,
         creds: Option<String>,
         tls: std::sync::Arc<rustls::ClientConfig>,
+        skip_verify: bool,
     ) -> Registry {
-        let scheme = if r.is_local() || insecure {
-            "http"
-        } else {
-            "https"
-        };
-        let base = format!("{scheme}://{}/v2/{}", r.host, r.repo);
+        let plain = r.is_local() || insecure;
+        let base = std::sync::OnceLock::new();
+        if plain {
+            let _ = base.set(format!("http://{}/v2/{}", r.host, r.repo));
+        } else if !skip_verify {
+            let _ = base.set(format!("https://{}/v2/{}", r.host, r.repo));
+        }
         let agent = ureq::AgentBuilder::new()
             .redirects(5)
             .timeout_connect(std::time::Duration::from_secs(30))
@@ -131,6 +135,20 @@ impl Registry {
             creds,
             token: Mutex::new(None),
         }
+    }
+
+    /// The repository's base URL: set in `new` unless the scheme is open (`--tls-verify=false`):
+    /// then any HTTP answer to `GET /v2/` over HTTPS, even 401, settles on HTTPS, and a
+    /// registry that cannot speak it at all is used over plain HTTP.
+    fn base(&self) -> &str {
+        self.base.get_or_init(|| {
+            let https = format!("https://{}/v2/", self.r.host);
+            let scheme = match self.agent.get(&https).call() {
+                Err(ureq::Error::Transport(_)) => "http",
+                _ => "https",
+            };
+            format!("{scheme}://{}/v2/{}", self.r.host, self.r.repo)
+        })
     }
 
     fn err(&self, url: &str, reason: impl Into<String>) -> ImageError {
@@ -247,7 +265,7 @@ impl ImageSource for Registry {
     }
 
     fn root(&self) -> Result<(Descriptor, Vec<u8>)> {
-        let url = format!("{}/manifests/{}", self.base, self.r.reference);
+        let url = format!("{}/manifests/{}", self.base(), self.r.reference);
         let resp = self.get(&url, Some(ACCEPT))?;
         let ctype = resp.content_type().to_string();
         let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
@@ -297,11 +315,11 @@ impl ImageSource for Registry {
 
     fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
         // Manifests inside an index live under /manifests/, everything else under /blobs/.
-        let url = format!("{}/blobs/{digest}", self.base);
+        let url = format!("{}/blobs/{digest}", self.base());
         match self.get(&url, None) {
             Ok(resp) => Ok(resp.into_reader()),
             Err(ImageError::NotFound(_)) => {
-                let url = format!("{}/manifests/{digest}", self.base);
+                let url = format!("{}/manifests/{digest}", self.base());
                 Ok(self.get(&url, Some(ACCEPT))?.into_reader())
             }
             Err(e) => Err(e),
