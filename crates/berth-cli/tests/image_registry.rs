@@ -27,15 +27,12 @@ impl Drop for Registry {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+fn start_registry() -> Option<Registry> {
+    start_registry_on("127.0.0.1", "")
 }
 
-fn start_registry() -> Option<Registry> {
+/// A registry listening on `ip`; `http_extra` is appended to its `http:` section (TLS).
+fn start_registry_on(ip: &str, http_extra: &str) -> Option<Registry> {
     let bin = ["/usr/bin/docker-registry", "/usr/sbin/docker-registry"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -48,12 +45,16 @@ fn start_registry() -> Option<Registry> {
         return None;
     }
     let dir = scratch("registry");
-    let port = free_port();
+    let port = TcpListener::bind((ip, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = dir.path().join("config.yml");
     std::fs::write(
         &cfg,
         format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {ip}:{port}\n{http_extra}",
             dir.path().join("data").display()
         ),
     )
@@ -71,7 +72,7 @@ fn start_registry() -> Option<Registry> {
         _dir: dir,
     };
     let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while TcpStream::connect((ip, port)).is_err() {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "docker-registry did not start"
@@ -160,6 +161,35 @@ fn unpack_and_pull_from_a_local_registry() {
         &format!("docker://{host}/test/rich:nosuchtag"),
     ]);
     assert_eq!(out.status.code(), Some(1));
+
+    // NAME:TAG@DIGEST: the digest picks the image (the tag names nothing in the registry),
+    // the tag names it in the layout, as skopeo keeps it.
+    let out = run_image(&[
+        "inspect",
+        "--json",
+        &format!("docker://{host}/test/rich:v1"),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let digest = v["manifest_digest"].as_str().unwrap().to_string();
+    let pinned = s.path().join("pinned");
+    let out = run_image(&[
+        "pull",
+        &format!("docker://{host}/test/rich:pinned@{digest}"),
+        &format!("oci:{}", pinned.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_image(&["ls", "--json", &pinned.display().to_string()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["ref"], "pinned");
+    assert_eq!(v[0]["digest"], digest.as_str());
+    let out = run_image(&["inspect", &format!("docker://{host}/test/Rich:v1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("repository name must be lowercase"), "{err}");
 }
 
 #[test]
@@ -245,6 +275,14 @@ fn index_platform_selection() {
 /// A tiny HTTP front end demanding a bearer token, which it hands out at /token; /v2 requests
 /// with the token are proxied to the real registry. Just enough HTTP/1.1 for one client.
 fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    token_proxy_with(upstream, None)
+}
+
+/// [`token_proxy`] whose token endpoint wants `Authorization: Basic BASIC` when given.
+fn token_proxy_with(
+    upstream: u16,
+    basic: Option<String>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -253,6 +291,7 @@ fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU
         for conn in l.incoming() {
             let Ok(mut c) = conn else { continue };
             let t3 = t2.clone();
+            let basic = basic.clone();
             std::thread::spawn(move || {
                 let mut r = BufReader::new(c.try_clone().unwrap());
                 loop {
@@ -274,6 +313,16 @@ fn token_proxy(upstream: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicU
                         .iter()
                         .any(|h| h.eq_ignore_ascii_case("authorization: Bearer sekrit"));
                     if path.starts_with("/token") {
+                        if let Some(b) = &basic {
+                            let want = format!("authorization: Basic {b}");
+                            if !headers.iter().any(|h| h.eq_ignore_ascii_case(&want)) {
+                                let _ = write!(
+                                    c,
+                                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+                                );
+                                continue;
+                            }
+                        }
                         t3.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let body = r#"{"token":"sekrit"}"#;
                         let _ = write!(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
@@ -332,6 +381,259 @@ fn bearer_token_auth() {
     assert!(
         tokens.load(std::sync::atomic::Ordering::SeqCst) >= 1,
         "client never fetched a token"
+    );
+}
+
+/// Credentials from auth files as podman and skopeo find them: --authfile, $REGISTRY_AUTH_FILE,
+/// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json; none: refused.
+#[test]
+fn credentials_from_auth_files() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("authfile");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
+        false,
+    );
+    let b64 = |s: &str| {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for c in s.as_bytes().chunks(3) {
+            let n = (u32::from(c[0]) << 16)
+                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*c.get(2).unwrap_or(&0));
+            for i in 0..4 {
+                if i <= c.len() {
+                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    };
+    let (port, tokens) = token_proxy_with(reg.port, Some(b64("alice:s3cret")));
+    let host = format!("127.0.0.1:{port}");
+    let entry = |key: &str, creds: &str| {
+        serde_json::json!({"auths": {key: {"auth": b64(creds)}}}).to_string()
+    };
+    let home = s.path().join("home");
+    let xdg = s.path().join("xdg");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(xdg.join("containers")).unwrap();
+    let explicit = s.path().join("explicit.json");
+    std::fs::write(&explicit, entry(&host, "alice:s3cret")).unwrap();
+    let wrong = s.path().join("wrong.json");
+    std::fs::write(&wrong, entry(&host, "alice:wrong")).unwrap();
+    let run = |n: usize, args: &[&str], env: &[(&str, &std::path::Path)]| {
+        let bundle = s.path().join(format!("bundle{n}"));
+        let mut cmd = Command::new(image_bin());
+        cmd.arg("unpack")
+            .args(args)
+            .arg(format!("docker://{host}/test/rich:v1"))
+            .arg(&bundle)
+            .env("HOME", &home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("BERTH_IMAGE_CREDS");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Nothing anywhere: the token endpoint refuses.
+    assert_eq!(run(0, &[], &[]).status.code(), Some(1));
+    ok(run(
+        1,
+        &["--authfile", &explicit.display().to_string()],
+        &[],
+    ));
+    ok(run(2, &[], &[("REGISTRY_AUTH_FILE", &explicit)]));
+    // --authfile wins over $REGISTRY_AUTH_FILE.
+    ok(run(
+        3,
+        &["--authfile", &explicit.display().to_string()],
+        &[("REGISTRY_AUTH_FILE", &wrong)],
+    ));
+    std::fs::write(
+        home.join(".docker/config.json"),
+        entry(&format!("http://{host}"), "alice:s3cret"),
+    )
+    .unwrap();
+    ok(run(4, &[], &[]));
+    // The containers auth.json comes before docker's config.json.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        entry(&format!("{host}/test"), "alice:wrong"),
+    )
+    .unwrap();
+    assert_eq!(
+        run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]).status.code(),
+        Some(1)
+    );
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        entry(&format!("{host}/test/rich"), "alice:s3cret"),
+    )
+    .unwrap();
+    std::fs::remove_file(home.join(".docker/config.json")).unwrap();
+    ok(run(6, &[], &[("XDG_RUNTIME_DIR", &xdg)]));
+    assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 5);
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A registry on 127.0.0.2 (not "local", so HTTPS) with a certificate from a CA of the test's:
+/// refused as it is, trusted through --cert-dir or $SSL_CERT_FILE (the system store), or
+/// accepted unverified with --tls-verify=false; and a plain-HTTP one reached with
+/// --tls-verify=false.
+#[test]
+fn tls_with_a_private_ca() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP tls_with_a_private_ca: no openssl");
+        return;
+    }
+    let s = scratch("tls");
+    let pki = s.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth test CA",
+        ],
+    );
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.csr",
+            "-subj",
+            "/CN=127.0.0.2",
+        ],
+    );
+    std::fs::write(
+        pki.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.2\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "srv.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "srv.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        pki.join("srv.crt").display(),
+        pki.join("srv.key").display()
+    );
+    let Some(reg) = start_registry_on("127.0.0.2", &tls) else {
+        return;
+    };
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let image = format!("docker://127.0.0.2:{}/test/tls:v1", reg.port);
+    push(&format!("oci:{}:v1", layout.display()), &image, false);
+    let certs = s.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    std::fs::copy(pki.join("ca.crt"), certs.join("ca.crt")).unwrap();
+    let inspect = |args: &[&str], env: Option<&std::path::Path>| {
+        let mut cmd = Command::new(image_bin());
+        cmd.arg("inspect")
+            .args(args)
+            .arg(&image)
+            .env_remove("SSL_CERT_FILE");
+        if let Some(f) = env {
+            cmd.env("SSL_CERT_FILE", f);
+        }
+        cmd.output().unwrap()
+    };
+    let out = inspect(&[], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    for (args, env) in [
+        (&["--cert-dir", &certs.display().to_string()][..], None),
+        (&["--tls-verify=false"][..], None),
+        (&[][..], Some(pki.join("ca.crt"))),
+    ] {
+        let out = inspect(args, env.as_deref());
+        assert!(
+            out.status.success(),
+            "{args:?} {env:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("amd64"));
+    }
+
+    // A plain-HTTP registry that is not local: HTTPS fails; --tls-verify=false falls back to
+    // HTTP as skopeo does.
+    let Some(plain) = start_registry_on("127.0.0.2", "") else {
+        return;
+    };
+    let image = format!("docker://127.0.0.2:{}/test/plain:v1", plain.port);
+    push(&format!("oci:{}:v1", layout.display()), &image, false);
+    let out = run_image(&["inspect", &image]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run_image(&["inspect", "--tls-verify=false", &image]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

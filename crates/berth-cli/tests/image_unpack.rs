@@ -172,7 +172,11 @@ fn unpacks_multilayer_oci_layout() {
     assert_eq!(a["org.opencontainers.image.volumes"], "/data");
     assert_eq!(a["org.opencontainers.image.architecture"], "amd64");
     assert_eq!(cfg["root"]["path"], "rootfs");
-    let default: Value = serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).unwrap();
+    // berth spec's defaults on this host (config_is_berth_spec_for_this_host checks the rest).
+    let mut default = berth_spec::default_config(false, 0, 0);
+    if !berth_cgroups::is_pure_v2_host() {
+        berth_spec::drop_cgroup_namespace(&mut default);
+    }
     assert_eq!(cfg["linux"]["namespaces"], default["linux"]["namespaces"]);
     assert_eq!(cfg["mounts"], default["mounts"]);
 }
@@ -385,6 +389,158 @@ fn inspect_ls_and_pull() {
     let bundle = s.path().join("bundle");
     unpack_ok(&format!("oci:{}:copy", store.display()), &bundle, &[]);
     assert!(bundle.join("rootfs/bin/busybox").exists());
+}
+
+/// skopeo's destination forms: `oci:DIR:REF` and `oci-archive:FILE:REF`, run from the scratch
+/// directory so a stray `oci:` directory there would show.
+#[test]
+fn pull_into_skopeo_destinations() {
+    let s = scratch("pulldest");
+    let built = rich_image().build();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &built, "v1");
+    let src = format!("oci:{}:v1", layout.display());
+    let pull = |dest: &str| {
+        let out = Command::new(image_bin())
+            .args(["pull", &src, dest])
+            .current_dir(s.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pull {dest}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    pull("oci:store:copy");
+    pull(&format!("oci:{}/abs", s.path().display()));
+    pull("oci-archive:img.tar:arch");
+    pull("oci-archive:img2.tar");
+    pull("docker-archive:docker.tar:test/img:v2");
+    let mut names: Vec<_> = std::fs::read_dir(s.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "abs",
+            "docker.tar",
+            "img.tar",
+            "img2.tar",
+            "layout",
+            "store"
+        ]
+    );
+    for (ls, want) in [("oci:store", "copy"), ("abs", "v1")] {
+        let out = Command::new(image_bin())
+            .args(["ls", "--json", ls])
+            .current_dir(s.path())
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v[0]["ref"], want, "{ls}");
+        assert_eq!(v[0]["digest"], built.manifest.digest.as_str());
+    }
+    for (src, bundle) in [
+        (
+            format!("oci-archive:{}/img.tar:arch", s.path().display()),
+            "b1",
+        ),
+        (
+            format!("oci-archive:{}/img2.tar:v1", s.path().display()),
+            "b2",
+        ),
+        (format!("oci:{}/store:copy", s.path().display()), "b3"),
+        (
+            format!(
+                "docker-archive:{}/docker.tar:test/img:v2",
+                s.path().display()
+            ),
+            "b4",
+        ),
+    ] {
+        let bundle = s.path().join(bundle);
+        unpack_ok(&src, &bundle, &[]);
+        assert!(bundle.join("rootfs/bin/busybox").exists(), "{src}");
+    }
+    // skopeo reads the archive this wrote.
+    if Command::new("skopeo").arg("--version").output().is_ok() {
+        let out = Command::new("skopeo")
+            .args(["inspect", "--raw"])
+            .arg(format!("oci-archive:{}/img.tar:arch", s.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            sha256_hex(&out.stdout),
+            built.manifest.digest.trim_start_matches("sha256:")
+        );
+        let out = Command::new("skopeo")
+            .args(["inspect", "--config", "--raw"])
+            .arg(format!("docker-archive:{}/docker.tar", s.path().display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(sha256_hex(&out.stdout), sha256_hex(&built.config.data));
+    }
+}
+
+/// config.json is `berth spec`'s on this host (its namespaces, the cgroup one included or not,
+/// mounts, masked paths, capabilities...), and for --rootless `berth spec --rootless`'s; only
+/// what the image sets (args, env, cwd, terminal) and its annotations differ.
+#[test]
+fn config_is_berth_spec_for_this_host() {
+    let s = scratch("specdefault");
+    write_layout(&s.path().join("layout"), &rich_image().build(), "v1");
+    let src = format!("oci:{}:v1", s.path().join("layout").display());
+    for (tag, rootless) in [("root", false), ("rootless", true)] {
+        let bundle = s.path().join(format!("bundle-{tag}"));
+        let extra: &[&str] = if rootless { &["--rootless"] } else { &[] };
+        unpack_ok(&src, &bundle, extra);
+        let ours: Value =
+            serde_json::from_slice(&std::fs::read(bundle.join("config.json")).unwrap()).unwrap();
+        let spec_dir = s.path().join(format!("spec-{tag}"));
+        std::fs::create_dir(&spec_dir).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_berth"))
+            .args([
+                "--rootless",
+                if rootless { "true" } else { "false" },
+                "spec",
+                "--bundle",
+            ])
+            .arg(&spec_dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let spec: Value =
+            serde_json::from_slice(&std::fs::read(spec_dir.join("config.json")).unwrap()).unwrap();
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            let o = v.as_object_mut().unwrap();
+            o.remove("annotations");
+            let p = o["process"].as_object_mut().unwrap();
+            for k in ["args", "env", "cwd", "terminal", "user"] {
+                p.remove(k);
+            }
+            v
+        };
+        assert_eq!(strip(&ours), strip(&spec), "{tag}");
+        assert_eq!(ours["linux"]["namespaces"], spec["linux"]["namespaces"]);
+    }
 }
 
 #[test]

@@ -7,10 +7,11 @@
 
 use crate::entry_path::{self, Kind};
 use crate::error::{ImageError, Result};
+use crate::ext;
 use crate::idmap::IdMap;
 use crate::meta::{self, Meta, Ownership};
 use berth_sys::{path, tree};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -48,6 +49,20 @@ pub struct ApplyStats {
     pub warnings: Vec<String>,
 }
 
+/// How a regular file's data is laid out in its entry.
+enum Layout {
+    /// As it is.
+    Dense,
+    /// Old GNU sparse: expanded by the tar crate; runs of zeros become holes again.
+    ZeroHoles,
+    /// GNU PAX sparse: the packed regions of `map` (`None`: the map leads the data, format
+    /// 1.0), in a file of `size` bytes.
+    Sparse {
+        map: Option<Vec<ext::Region>>,
+        size: u64,
+    },
+}
+
 /// State for applying a single layer.
 struct Applier<'a> {
     root: BorrowedFd<'a>,
@@ -58,8 +73,13 @@ struct Applier<'a> {
     parent_cache: Option<(Vec<u8>, OwnedFd)>,
     /// Paths this layer created; an opaque marker must not hide them.
     seen: HashSet<Vec<u8>>,
-    /// Directory mtimes, set once all entries are in (creating children changes them).
-    dir_times: Vec<(Vec<u8>, i64)>,
+    /// Directory (atime, mtime)s, set once all entries are in (creating children changes
+    /// them).
+    dir_times: Vec<(Vec<u8>, (ext::Time, ext::Time))>,
+    /// (atime, mtime) of each directory this layer changes (creates or removes something in)
+    /// before it first does: restored at the end unless the layer has an entry for it, so a
+    /// lower layer's directory keeps its times, as umoci keeps them.
+    touched: HashMap<Vec<u8>, (ext::Time, ext::Time)>,
     buf: Vec<u8>,
     stats: ApplyStats,
 }
@@ -101,6 +121,7 @@ impl<'a> Applier<'a> {
             parent_cache: None,
             seen: HashSet::new(),
             dir_times: Vec::new(),
+            touched: HashMap::new(),
             buf: vec![0u8; 256 * 1024],
             stats: ApplyStats::default(),
         }
@@ -146,10 +167,32 @@ impl<'a> Applier<'a> {
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
-        let raw = entry.path_bytes().into_owned();
+        let mut raw = entry.path_bytes().into_owned();
+        let mut ext = ext::read(&mut entry).map_err(|e| self.entry_err(&raw, e))?;
+        let etype = entry.header().entry_type();
+        // Old GNU sparse entries ('S') carry their map in the header; the tar crate expands
+        // them. PAX sparse records on them mean nothing (as for Go).
+        let sparse = if etype == tar::EntryType::GNUSparse {
+            None
+        } else {
+            ext.sparse.take()
+        };
+        if let Some(s) = &sparse {
+            if !matches!(etype, tar::EntryType::Regular | tar::EntryType::Continuous) {
+                return Err(self.entry_err(
+                    &raw,
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        ext::Malformed(format!("GNU sparse records on a {etype:?} entry")),
+                    ),
+                ));
+            }
+            if let Some(name) = &s.name {
+                raw.clone_from(name);
+            }
+        }
         let path = entry_path::clean(&raw)
             .ok_or_else(|| self.unsafe_err(&raw, "path climbs out of the rootfs"))?;
-        let etype = entry.header().entry_type();
         if !path.is_empty() {
             // Whiteouts carry no metadata worth parsing; handle them before anything else.
             let (parent, base) = entry_path::split(&path);
@@ -159,13 +202,13 @@ impl<'a> Applier<'a> {
                 Kind::Normal => {}
             }
         }
-        let meta = self.meta(&mut entry, &raw)?;
+        let meta = meta::read(entry.header(), &mut ext).map_err(|e| self.entry_err(&raw, e))?;
         if path.is_empty() {
             // The root directory's own entry ("./"): only its metadata applies.
             if etype.is_dir() {
                 self.set_meta(self.root, b"", &meta, Some(self.root), true)
                     .map_err(|e| self.entry_err(&raw, e))?;
-                self.dir_times.push((Vec::new(), meta.mtime));
+                self.dir_times.push((Vec::new(), (meta.atime, meta.mtime)));
             }
             return Ok(());
         }
@@ -173,17 +216,24 @@ impl<'a> Applier<'a> {
         let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
         let dir = dir.as_fd();
         let res = match etype {
-            tar::EntryType::Directory => self
-                .make_dir(dir, base, &meta)
-                .map(|()| self.dir_times.push((path.clone(), meta.mtime))),
+            tar::EntryType::Directory => self.make_dir(dir, base, &meta).map(|()| {
+                self.dir_times
+                    .push((path.clone(), (meta.atime, meta.mtime)))
+            }),
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                self.make_file(
-                    dir,
-                    base,
-                    &meta,
-                    &mut entry,
-                    etype == tar::EntryType::GNUSparse,
-                )
+                let size = entry.size();
+                let layout = match sparse {
+                    Some(s) => Layout::Sparse {
+                        map: match s.map {
+                            ext::SparseMap::Records(m) => Some(m),
+                            ext::SparseMap::InData => None,
+                        },
+                        size: s.size.unwrap_or(size),
+                    },
+                    None if etype == tar::EntryType::GNUSparse => Layout::ZeroHoles,
+                    None => Layout::Dense,
+                };
+                self.make_file(dir, base, &meta, &mut entry, layout)
             }
             tar::EntryType::Symlink => {
                 let target = entry
@@ -215,7 +265,7 @@ impl<'a> Applier<'a> {
                         lossy(&raw)
                     ));
                     let mut empty = io::empty();
-                    let r = self.make_file(dir, base, &meta, &mut empty, false);
+                    let r = self.make_file(dir, base, &meta, &mut empty, Layout::Dense);
                     r.map_err(|e| self.entry_err(&raw, e))?;
                     self.seen.insert(path);
                     return Ok(());
@@ -243,10 +293,6 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
-    fn meta<R: Read>(&self, entry: &mut tar::Entry<'_, R>, raw: &[u8]) -> Result<Meta> {
-        meta::read(entry).map_err(|e| self.entry_err(raw, e))
-    }
-
     /// Opens (creating as needed, like tar does) the directory `parent`, resolved inside the root.
     fn parent(&mut self, parent: &[u8]) -> io::Result<OwnedFd> {
         if let Some((p, fd)) = &self.parent_cache {
@@ -261,6 +307,7 @@ impl<'a> Applier<'a> {
                 let mut cur = tree::open_in_root_with(self.root, os(b""), flags)?;
                 let mut prefix: Vec<u8> = Vec::new();
                 for comp in parent.split(|&b| b == b'/') {
+                    let above = prefix.clone();
                     if !prefix.is_empty() {
                         prefix.push(b'/');
                     }
@@ -268,6 +315,7 @@ impl<'a> Applier<'a> {
                     cur = match tree::open_in_root_with(self.root, os(&prefix), flags) {
                         Ok(fd) => fd,
                         Err(e) if errno(&e) == libc::ENOENT => {
+                            self.note_dir(&above, cur.as_fd())?;
                             path::mkdirat(cur.as_fd(), os(comp), 0o755)?;
                             tree::open_nofollow_at(cur.as_fd(), os(comp), flags, 0)?
                         }
@@ -278,8 +326,23 @@ impl<'a> Applier<'a> {
             }
             Err(e) => return Err(e),
         };
+        self.note_dir(parent, fd.as_fd())?;
         self.parent_cache = Some((parent.to_vec(), fd.try_clone()?));
         Ok(fd)
+    }
+
+    /// Records the times of the directory `path` (open at `fd`) the first time this layer is
+    /// about to change it.
+    fn note_dir(&mut self, path: &[u8], fd: BorrowedFd<'_>) -> io::Result<()> {
+        if !self.touched.contains_key(path) {
+            let st = path::fstat(fd)?;
+            let times = (
+                (st.st_atime, st.st_atime_nsec),
+                (st.st_mtime, st.st_mtime_nsec),
+            );
+            self.touched.insert(path.to_vec(), times);
+        }
+        Ok(())
     }
 
     /// Runs `create`; if the name is taken, removes what is there (never following a symlink)
@@ -323,7 +386,7 @@ impl<'a> Applier<'a> {
         name: &[u8],
         meta: &Meta,
         data: &mut R,
-        sparse: bool,
+        layout: Layout,
     ) -> io::Result<()> {
         let mut f = match tree::create_new_file_at(dir, os(name), 0o600) {
             Err(e) if errno(&e) == libc::EEXIST => {
@@ -333,16 +396,65 @@ impl<'a> Applier<'a> {
             }
             r => r?,
         };
-        let total = self.copy_data(data, &mut f, sparse)?;
-        if sparse {
-            f.set_len(total)?;
-        }
-        self.stats.bytes += total;
+        let written = match layout {
+            Layout::Dense => self.copy_data(data, &mut f, false)?,
+            Layout::ZeroHoles => {
+                let total = self.copy_data(data, &mut f, true)?;
+                f.set_len(total)?;
+                total
+            }
+            Layout::Sparse { map, size } => {
+                let map = match map {
+                    Some(m) => m,
+                    None => ext::read_map_in_data(data)?,
+                };
+                ext::check_map(&map, size)?;
+                self.copy_regions(data, &mut f, &map)?;
+                f.set_len(size)?;
+                map.iter().map(|r| r.1).sum()
+            }
+        };
+        self.stats.bytes += written;
         self.set_meta(dir, name, meta, Some(f.as_fd()), false)
     }
 
-    /// Copies file data; for sparse entries, all-zero blocks become holes.
-    fn copy_data<R: Read>(&mut self, data: &mut R, f: &mut File, sparse: bool) -> io::Result<u64> {
+    /// Writes the packed regions of a GNU PAX sparse entry at their offsets; what lies between
+    /// them stays a hole. The data must hold exactly the bytes the map references (Go's rule).
+    fn copy_regions<R: Read>(
+        &mut self,
+        data: &mut R,
+        f: &mut File,
+        map: &[ext::Region],
+    ) -> io::Result<()> {
+        for &(off, len) in map {
+            if len == 0 {
+                continue;
+            }
+            f.seek(SeekFrom::Start(off))?;
+            let mut part = (&mut *data).take(len);
+            let n = self.copy_data(&mut part, f, false)?;
+            if n != len {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    ext::Malformed(format!(
+                        "GNU sparse map references {len} bytes at {off}, the entry holds {n}"
+                    )),
+                ));
+            }
+        }
+        let mut probe = [0u8; 1];
+        if data.read(&mut probe)? != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                ext::Malformed("GNU sparse entry holds data its map does not reference".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Copies file data; with `holes`, all-zero reads become holes (the tar crate hands old
+    /// GNU sparse entries over with their holes as separate reads of zeros).
+    fn copy_data<R: Read>(&mut self, data: &mut R, f: &mut File, holes: bool) -> io::Result<u64> {
         let mut total = 0u64;
         let mut buf = std::mem::take(&mut self.buf);
         let res = (|| loop {
@@ -353,7 +465,7 @@ impl<'a> Applier<'a> {
                 Err(e) => return Err(e),
             };
             total += n as u64;
-            if sparse && buf[..n].iter().all(|&b| b == 0) {
+            if holes && buf[..n].iter().all(|&b| b == 0) {
                 // Leave a hole: move the offset on without writing.
                 f.seek(SeekFrom::Current(n as i64))?;
             } else {
@@ -410,6 +522,8 @@ impl<'a> Applier<'a> {
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
         };
+        self.note_dir(parent, dir.as_fd())
+            .map_err(|e| self.entry_err(raw, e))?;
         tree::remove_all_at(dir.as_fd(), os(name)).map_err(|e| self.entry_err(raw, e))
     }
 
@@ -421,6 +535,8 @@ impl<'a> Applier<'a> {
             Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
             Err(e) => return Err(self.entry_err(raw, e)),
         };
+        self.note_dir(parent, dir.as_fd())
+            .map_err(|e| self.entry_err(raw, e))?;
         let mut prefix = parent.to_vec();
         self.prune(dir.as_fd(), &mut prefix)
             .map_err(|e| self.entry_err(raw, e))
@@ -477,15 +593,31 @@ impl<'a> Applier<'a> {
     fn finish_dir_times(&mut self) -> Result<()> {
         // Children first, so setting a parent's time is not undone by touching its child.
         let mut times = std::mem::take(&mut self.dir_times);
+        let declared: HashSet<&[u8]> = times.iter().map(|t| t.0.as_slice()).collect();
+        let mut restore: Vec<_> = std::mem::take(&mut self.touched)
+            .into_iter()
+            .filter(|(p, _)| !declared.contains(p.as_slice()))
+            .collect();
+        drop(declared);
+        // A directory changed but not declared by this layer: only its times put back, and
+        // only while it still is a directory.
+        restore.retain(|(p, _)| {
+            let (parent, base) = entry_path::split(p);
+            p.is_empty()
+                || tree::open_in_root_with(self.root, os(parent), libc::O_PATH | libc::O_DIRECTORY)
+                    .and_then(|d| tree::stat_at(d.as_fd(), os(base)))
+                    .is_ok_and(|st| path::is_dir(&st))
+        });
+        times.extend(restore);
         times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
-        for (path, mtime) in times {
+        for (path, (atime, mtime)) in times {
             let res = if path.is_empty() {
-                tree::utimens_at(self.root, os(b""), (mtime, 0), (mtime, 0))
+                tree::utimens_at(self.root, os(b""), atime, mtime)
             } else {
                 let (parent, base) = entry_path::split(&path);
                 let flags = libc::O_PATH | libc::O_DIRECTORY;
                 tree::open_in_root_with(self.root, os(parent), flags)
-                    .and_then(|d| tree::utimens_at(d.as_fd(), os(base), (mtime, 0), (mtime, 0)))
+                    .and_then(|d| tree::utimens_at(d.as_fd(), os(base), atime, mtime))
             };
             match res {
                 // Removed again later in the same layer: nothing to date.
@@ -645,6 +777,224 @@ mod tests {
         let want = vec![("trusted.berth".to_string(), b"v".to_vec())];
         assert_eq!(list_xattrs(&d.join("fifo")).unwrap(), want);
         assert_eq!(list_xattrs(&d.join("link")).unwrap(), want);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A 3 MiB file with data at 1 MiB and at its end, holes elsewhere, tarred by GNU tar in
+    /// `args`' format; `None` where GNU tar is missing.
+    fn gnu_tar_sparse(tag: &str, args: &[&str]) -> Option<(Vec<u8>, Vec<u8>)> {
+        let src = tmp(&format!("src-{tag}"));
+        std::fs::create_dir(src.join("data")).unwrap();
+        let f = File::create(src.join("data/sparse.img")).unwrap();
+        f.set_len(3 << 20).unwrap();
+        use std::os::unix::fs::FileExt;
+        f.write_all_at(b"hello", 1 << 20).unwrap();
+        f.write_all_at(b"end", (3 << 20) - 3).unwrap();
+        drop(f);
+        let out = std::process::Command::new("tar")
+            .args(args)
+            .arg("-cf")
+            .arg("-")
+            .arg("-C")
+            .arg(&src)
+            .arg("data")
+            .output()
+            .ok()?;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let want = std::fs::read(src.join("data/sparse.img")).unwrap();
+        std::fs::remove_dir_all(&src).unwrap();
+        Some((out.stdout, want))
+    }
+
+    #[test]
+    fn gnu_sparse_files_come_out_at_their_path_with_holes() {
+        use std::os::unix::fs::MetadataExt;
+        for (tag, args) in [
+            ("pax10", &["--sparse", "--format=pax"][..]),
+            (
+                "pax01",
+                &["--sparse", "--format=pax", "--sparse-version=0.1"][..],
+            ),
+            (
+                "pax00",
+                &["--sparse", "--format=pax", "--sparse-version=0.0"][..],
+            ),
+            ("oldgnu", &["--sparse", "--format=gnu"][..]),
+        ] {
+            let Some((t, want)) = gnu_tar_sparse(tag, args) else {
+                eprintln!("SKIP gnu_sparse_files_come_out_at_their_path_with_holes: no GNU tar");
+                return;
+            };
+            let (d, root, opts) = rootless_setup(tag);
+            apply_layer(root.as_fd(), &t[..], "sha256:sparse", &opts).unwrap();
+            let names: Vec<_> = std::fs::read_dir(d.join("data"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(names, ["sparse.img"], "{tag}");
+            let p = d.join("data/sparse.img");
+            assert!(std::fs::read(&p).unwrap() == want, "{tag}: content differs");
+            let md = std::fs::metadata(&p).unwrap();
+            assert_eq!(md.len(), 3 << 20, "{tag}");
+            // Two small data regions: far fewer than the 6144 512-byte blocks of a dense file.
+            assert!(md.blocks() < 256, "{tag}: {} blocks, no holes", md.blocks());
+            std::fs::remove_dir_all(&d).unwrap();
+        }
+    }
+
+    /// A GNU sparse 1.0 entry (as `tar --format=pax --sparse` writes it) with `map` leading
+    /// `packed`.
+    fn sparse10(map: &str, packed: &[u8], realsize: &str) -> Vec<u8> {
+        sparse10_named("f", map, packed, realsize)
+    }
+
+    fn sparse10_named(name: &str, map: &str, packed: &[u8], realsize: &str) -> Vec<u8> {
+        let mut data = map.as_bytes().to_vec();
+        data.resize(map.len().div_ceil(512) * 512, 0);
+        data.extend_from_slice(packed);
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([
+            ("GNU.sparse.major", &b"1"[..]),
+            ("GNU.sparse.minor", b"0"),
+            ("GNU.sparse.name", name.as_bytes()),
+            ("GNU.sparse.realsize", realsize.as_bytes()),
+        ])
+        .unwrap();
+        let mut h = header(tar::EntryType::Regular, 0o644, data.len() as u64);
+        b.append_data(&mut h, "GNUSparseFile.0/f", &data[..])
+            .unwrap();
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn lower_directories_keep_their_times_when_a_layer_changes_them() {
+        use std::os::unix::fs::MetadataExt;
+        use tar::EntryType::*;
+        let (d, root, opts) = rootless_setup("keeptimes");
+        // header() dates everything at 1.
+        let l1 = tar_of(&[("./", Directory, b""), ("d/", Directory, b"")]);
+        apply_layer(root.as_fd(), &l1[..], "sha256:l1", &opts).unwrap();
+        let l2 = tar_of(&[
+            ("d/f", Regular, b"f"),
+            ("top", Regular, b"t"),
+            ("new/sub/g", Regular, b"g"),
+        ]);
+        apply_layer(root.as_fd(), &l2[..], "sha256:l2", &opts).unwrap();
+        let l3 = tar_of(&[("d/.wh.f", Regular, b"")]);
+        apply_layer(root.as_fd(), &l3[..], "sha256:l3", &opts).unwrap();
+        assert!(!d.join("d/f").exists());
+        for p in ["", "d"] {
+            let m = std::fs::metadata(d.join(p)).unwrap();
+            assert_eq!((m.mtime(), m.mtime_nsec()), (1, 0), "{p:?}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn sparse_real_names_are_confined_like_any_other() {
+        let (d, root, opts) = rootless_setup("sparsename");
+        let t = sparse10_named("../../escape", "1\n0\n1\n", b"x", "1");
+        let e = apply_layer(root.as_fd(), &t[..], "sha256:s", &opts).unwrap_err();
+        assert!(
+            matches!(&e, ImageError::Unsafe { entry, .. } if entry == "../../escape"),
+            "{e}"
+        );
+        // A whiteout by its real name is a whiteout.
+        std::fs::write(d.join("gone"), b"x").unwrap();
+        let t = sparse10_named(".wh.gone", "0\n", b"", "0");
+        apply_layer(root.as_fd(), &t[..], "sha256:s", &opts).unwrap();
+        assert!(!d.join("gone").exists() && !d.join(".wh.gone").exists());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn malformed_sparse_maps_name_the_layer_and_entry() {
+        let (d, root, opts) = rootless_setup("badsparse");
+        // A good one first: data at 0 and at 10, a hole between.
+        let t = sparse10("2\n0\n2\n10\n2\n", b"abcd", "12");
+        apply_layer(root.as_fd(), &t[..], "sha256:ok", &opts).unwrap();
+        assert_eq!(std::fs::read(d.join("f")).unwrap(), b"ab\0\0\0\0\0\0\0\0cd");
+        for (map, packed, size, want) in [
+            ("1\n0\nx\n", &b""[..], "5", "region"),
+            ("2\n0\n2\n1\n2\n", b"abcd", "12", "overlaps"),
+            ("1\n0\n9\n", b"abcdefghi", "5", "past the file's size"),
+            ("1\n0\n4\n", b"ab", "5", "references 4 bytes at 0"),
+            ("1\n0\n2\n", b"abcd", "5", "does not reference"),
+            ("3\n0\n2\n", b"", "5", "past the end"),
+        ] {
+            let t = sparse10(map, packed, size);
+            let e = apply_layer(root.as_fd(), &t[..], "sha256:bad", &opts).unwrap_err();
+            let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+            assert!(
+                text.contains("layer sha256:bad: entry \"f\"") && text.contains(want),
+                "{map:?}: {text}"
+            );
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn pax_times_land_to_the_nanosecond() {
+        use std::os::unix::fs::MetadataExt;
+        let (d, root, opts) = rootless_setup("paxtime");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, mtime, atime) in [
+            (
+                "dir",
+                tar::EntryType::Directory,
+                "1796347534.99",
+                Some("1796347600.5"),
+            ),
+            (
+                "dir/f",
+                tar::EntryType::Regular,
+                "1796347534.991740700",
+                None,
+            ),
+            ("dir/l", tar::EntryType::Symlink, "-1.5", Some("-0.25")),
+        ] {
+            let mut recs = vec![("mtime", mtime.as_bytes())];
+            if let Some(a) = atime {
+                recs.push(("atime", a.as_bytes()));
+            }
+            b.append_pax_extensions(recs).unwrap();
+            let mut h = header(kind, 0o755, 0);
+            h.set_mtime(7);
+            if kind == tar::EntryType::Symlink {
+                h.set_link_name("f").unwrap();
+            }
+            b.append_data(&mut h, name, &[][..]).unwrap();
+        }
+        let t = b.into_inner().unwrap();
+        apply_layer(root.as_fd(), &t[..], "sha256:t", &opts).unwrap();
+        let times = |p: &str| {
+            let m = std::fs::symlink_metadata(d.join(p)).unwrap();
+            ((m.mtime(), m.mtime_nsec()), (m.atime(), m.atime_nsec()))
+        };
+        assert_eq!(
+            times("dir/f"),
+            ((1796347534, 991_740_700), (1796347534, 991_740_700))
+        );
+        assert_eq!(times("dir/l"), ((-2, 500_000_000), (-1, 750_000_000)));
+        assert_eq!(
+            times("dir"),
+            ((1796347534, 990_000_000), (1796347600, 500_000_000))
+        );
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("mtime", &b"12.x"[..])]).unwrap();
+        let mut h = header(tar::EntryType::Regular, 0o644, 0);
+        b.append_data(&mut h, "bad", &[][..]).unwrap();
+        let t = b.into_inner().unwrap();
+        let e = apply_layer(root.as_fd(), &t[..], "sha256:t", &opts).unwrap_err();
+        let text = format!("{e}: {}", std::error::Error::source(&e).unwrap());
+        assert!(
+            text.contains(r#"entry "bad": PAX mtime "12.x" is not a time"#),
+            "{text}"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

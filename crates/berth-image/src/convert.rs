@@ -101,6 +101,16 @@ pub(crate) fn resolve_user(spec: &str, passwd: &str, group: &str) -> Result<Reso
 pub(crate) struct ConvertOptions {
     /// Add a user namespace mapping the caller to root, as `runc spec --rootless` does.
     pub rootless: Option<(u32, u32)>,
+    /// Keep the default's cgroup namespace: `berth spec` (like runc) keeps it only on a
+    /// pure cgroup v2 host ([`host_has_pure_cgroup_v2`]).
+    pub cgroup_ns: bool,
+}
+
+/// Whether /sys/fs/cgroup is a cgroup v2 mount: the test `berth spec` makes before it keeps
+/// the cgroup namespace.
+pub(crate) fn host_has_pure_cgroup_v2() -> bool {
+    use berth_sys::mount::{statfs_type, CGROUP2_SUPER_MAGIC};
+    statfs_type("/sys/fs/cgroup").is_ok_and(|t| t == CGROUP2_SUPER_MAGIC)
 }
 
 /// Builds config.json for a rootfs already unpacked at `root`.
@@ -109,8 +119,12 @@ pub(crate) fn runtime_config(
     root: BorrowedFd<'_>,
     opts: &ConvertOptions,
 ) -> Result<Value> {
-    let mut spec: Value = serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON)
-        .map_err(|e| ImageError::json("built-in default config", e))?;
+    // Exactly what `berth spec` [--rootless] writes on this host, then the image's settings.
+    let (uid, gid) = opts.rootless.unwrap_or((0, 0));
+    let mut spec = berth_spec::default_config(opts.rootless.is_some(), uid, gid);
+    if !opts.cgroup_ns {
+        berth_spec::drop_cgroup_namespace(&mut spec);
+    }
     let ec = img.config.clone().unwrap_or_default();
     let process = &mut spec["process"];
     // Not a terminal: bundles are usually run detached or from scripts.
@@ -188,9 +202,6 @@ pub(crate) fn runtime_config(
     }
     if !ann.is_empty() {
         spec["annotations"] = Value::Object(ann);
-    }
-    if let Some((uid, gid)) = opts.rootless {
-        berth_spec::make_rootless(&mut spec, uid, gid);
     }
     Ok(spec)
 }

@@ -3,13 +3,13 @@
 //! # What to call
 //!
 //! 1. [`SourceRef::parse`] a reference (`oci:DIR[:REF]`, `oci-archive:FILE[:REF]`,
-//!    `docker-archive:FILE[:REPO:TAG]`, `docker://HOST/REPO[:TAG|@DIGEST]`) and
+//!    `docker-archive:FILE[:REPO:TAG]`, `docker://[HOST/]REPO[:TAG][@DIGEST]`) and
 //!    [`SourceRef::open`] it with [`SourceOptions`] into a [`Source`].
 //! 2. Then, with that source:
 //!    - [`unpack`] it into a bundle directory (`rootfs/` and `config.json`), as set by
 //!      [`UnpackOptions`] (rootless, id maps, platform, decompression bound, progress,
 //!      cancellation), getting an [`UnpackReport`];
-//!    - [`pull`] it into a local OCI layout;
+//!    - [`pull`] it into a local OCI layout ([`pull_to`]: `oci:` or `oci-archive:`);
 //!    - or [`inspect`] it.
 //! 3. [`list`] the images in an OCI layout; [`apply_layer`] applies a single uncompressed layer
 //!    tar to a rootfs directory fd, with the same confinement `unpack` uses.
@@ -34,19 +34,22 @@
 //!
 //! Module dependencies point one way (no cycles), each layer using only those above it:
 //!
-//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`; `idmap` and `digest`
+//! 1. leaves: `error`, `progress`, `types`, `entry_path`, `compress`, `ext` (PAX records as
+//!    Go's archive/tar reads them: ids, times, xattrs, GNU sparse maps); `idmap` and `digest`
 //!    (content digests, the verifying reader) on `error`.
-//! 2. `source`: `files` and `image_source` (the trait every reader implements), then the
-//!    layout, docker-archive and registry readers, then `source` itself, which picks one from a
-//!    [`SourceRef`].
+//! 2. `source`: `files` and `image_source` (the trait every reader implements), `reference`
+//!    (the distribution reference grammar), `auth` (auth files, credential helpers) and `tls`
+//!    (roots, certs.d, client certificates), then the layout, docker-archive and registry
+//!    readers, then `source` itself, which picks one from a [`SourceRef`].
 //! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
 //!    verify + decompress pipeline on a worker thread).
 //! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with
 //!    openat2); `convert` (image config → config.json); `layout` (writing OCI layouts).
-//! 5. the operations: `unpack`, `pull`, `inspect`.
+//! 5. the operations: `unpack`, `pull` (layouts and archives), `inspect`.
 //!
-//! Every system call goes through berth-sys (`path`, `tree`, `xattr`); this crate makes none of
-//! its own.
+//! Every system call goes through berth-sys (`path`, `tree`, `xattr`, `mount::statfs_type`);
+//! this crate makes none of its own (it runs `docker-credential-*` helpers through std's
+//! `Command`).
 
 #![deny(missing_docs)]
 
@@ -56,6 +59,7 @@ mod convert;
 mod digest;
 mod entry_path;
 mod error;
+mod ext;
 mod idmap;
 mod inspect;
 mod layout;
@@ -74,7 +78,7 @@ pub use idmap::{IdMap, IdRange};
 pub use inspect::{inspect, Inspect, LayerInfo};
 pub use layout::list;
 pub use progress::Progress;
-pub use pull::pull;
+pub use pull::{pull, pull_to};
 pub use resolve::{host_platform, parse_platform};
 pub use source::{RegistryRef, Source, SourceOptions, SourceRef};
 pub use types::{Descriptor, ExecConfig, Platform};

@@ -2,14 +2,14 @@
 //! order that keeps every bit: ownership, then mode (chown clears setuid/setgid), then xattrs
 //! (chown clears security.capability), then times.
 
+use crate::ext::{Ext, Time};
 use crate::idmap::IdMap;
 use berth_sys::{tree, xattr};
 use std::ffi::OsStr;
-use std::io::{self, Read};
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 
-const XATTR_PREFIX: &str = "SCHILY.xattr.";
 const ROOTLESS_XATTR: &[u8] = b"user.rootlesscontainers";
 
 /// An entry's metadata as the tar records it.
@@ -17,7 +17,9 @@ pub(crate) struct Meta {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
-    pub mtime: i64,
+    pub mtime: Time,
+    /// The PAX or GNU atime, else the mtime (as umoci sets it).
+    pub atime: Time,
     pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
@@ -45,32 +47,26 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Reads mode, owner, mtime and xattrs; PAX uid/gid override the header's (large ids).
-pub(crate) fn read<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<Meta> {
-    let h = entry.header();
-    let mut meta = Meta {
-        mode: h.mode()? & 0o7777,
-        uid: h.uid()? as u32,
-        gid: h.gid()? as u32,
-        mtime: h.mtime()? as i64,
-        xattrs: Vec::new(),
+/// Reads mode, owner, times and xattrs from the header, then what the PAX records override
+/// (large ids, times to the nanosecond, xattrs).
+pub(crate) fn read(h: &tar::Header, ext: &mut Ext) -> io::Result<Meta> {
+    let mtime = match ext.mtime {
+        Some(t) => t,
+        None => (h.mtime()? as i64, 0),
     };
-    if let Some(exts) = entry.pax_extensions()? {
-        for ext in exts {
-            let ext = ext?;
-            let Ok(key) = ext.key() else { continue };
-            let num = || ext.value().ok().and_then(|v| v.parse().ok());
-            if let Some(name) = key.strip_prefix(XATTR_PREFIX) {
-                meta.xattrs
-                    .push((name.as_bytes().to_vec(), ext.value_bytes().to_vec()));
-            } else if key == "uid" {
-                meta.uid = num().unwrap_or(meta.uid);
-            } else if key == "gid" {
-                meta.gid = num().unwrap_or(meta.gid);
-            }
-        }
-    }
-    Ok(meta)
+    // Go reads the old GNU header's atime field when its first byte is set.
+    let gnu_atime = match h.as_gnu() {
+        Some(g) if g.atime[0] != 0 => Some((g.atime()? as i64, 0)),
+        _ => None,
+    };
+    Ok(Meta {
+        mode: h.mode()? & 0o7777,
+        uid: ext.uid.unwrap_or(h.uid()? as u32),
+        gid: ext.gid.unwrap_or(h.gid()? as u32),
+        mtime,
+        atime: ext.atime.or(gnu_atime).unwrap_or(mtime),
+        xattrs: std::mem::take(&mut ext.xattrs),
+    })
 }
 
 /// Applies `meta`; problems that only mean "this filesystem or user cannot hold it" (xattrs
@@ -144,7 +140,7 @@ pub(crate) fn apply(
     }
     // Directory times are set by the applier once the layer is complete.
     if !t.is_dir {
-        tree::utimens_at(dir, name, (meta.mtime, 0), (meta.mtime, 0))?;
+        tree::utimens_at(dir, name, meta.atime, meta.mtime)?;
     }
     Ok(())
 }

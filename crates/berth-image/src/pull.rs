@@ -1,11 +1,13 @@
-//! `pull`: copy one image (for one platform) from any source into a local OCI layout.
+//! `pull`: copy one image (for one platform) from any source into a local OCI layout, or an
+//! OCI layout in a tar file.
 
 use crate::digest::Digest;
-use crate::error::Result;
+use crate::error::{ImageError, Result};
 use crate::layout::LayoutWriter;
 use crate::progress::Progress;
 use crate::resolve::{host_platform, resolve};
-use crate::source::Source;
+use crate::source::{Source, SourceRef};
+use crate::stream::{self, LayerSpec};
 use crate::types::{Descriptor, Platform};
 use std::path::Path;
 use std::sync::Arc;
@@ -59,6 +61,175 @@ pub fn pull(
         p.end();
     }
     Ok(desc)
+}
+
+/// Copies the image in `src` to `dest`, given as skopeo names destinations: `oci:DIR[:REF]`
+/// (as [`pull`]), `oci-archive:FILE[:REF]` (an OCI layout in a tar file) or
+/// `docker-archive:FILE[:REPO:TAG]` (`docker save`'s format, layers uncompressed); archives are
+/// written next to `FILE` and renamed over it once complete. `default_ref` tags the image
+/// where an `oci` destination names no REF.
+pub fn pull_to(
+    src: &Source,
+    dest: &SourceRef,
+    default_ref: &str,
+    platform: Option<&Platform>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    match dest {
+        SourceRef::Oci { dir, reference } => pull(
+            src,
+            dir,
+            reference.as_deref().unwrap_or(default_ref),
+            platform,
+            progress,
+        ),
+        SourceRef::OciArchive { file, reference } => {
+            let reference = reference.as_deref().unwrap_or(default_ref);
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let res = (|| {
+                let d = pull(src, &tmp.join("layout"), reference, platform, progress)?;
+                write_archive(&tmp.join("layout"), &tmp.join("archive.tar"))?;
+                std::fs::rename(tmp.join("archive.tar"), file)
+                    .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
+                Ok(d)
+            })();
+            let _ = std::fs::remove_dir_all(&tmp);
+            res
+        }
+        SourceRef::DockerArchive { file, reference } => {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let res = (|| {
+                std::fs::create_dir(&tmp)
+                    .map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
+                // docker's RepoTags always carry a tag.
+                let tagged = reference.as_deref().map(|r| {
+                    let last = r.rsplit('/').next().unwrap_or(r);
+                    if last.contains(':') {
+                        r.to_string()
+                    } else {
+                        format!("{r}:latest")
+                    }
+                });
+                let d = write_docker_archive(src, &tmp, tagged.as_deref(), platform, progress)?;
+                std::fs::rename(tmp.join("archive.tar"), file)
+                    .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
+                Ok(d)
+            })();
+            let _ = std::fs::remove_dir_all(&tmp);
+            res
+        }
+        SourceRef::Registry(_) => Err(ImageError::Invalid(
+            "pull cannot push to a registry: write to oci:, oci-archive: or docker-archive:".into(),
+        )),
+    }
+}
+
+/// `docker save`'s format, as skopeo writes a docker-archive: `HEX.tar` layers, uncompressed
+/// (checked against the blob digest and the config's diff_id on the way), `HEX.json` config,
+/// and manifest.json naming them with `repo_tag` (none: no RepoTags), written to
+/// `tmp/archive.tar`.
+fn write_docker_archive(
+    src: &Source,
+    tmp: &Path,
+    repo_tag: Option<&str>,
+    platform: Option<&Platform>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    let inner = src.inner();
+    let img = resolve(inner, &platform.cloned().unwrap_or_else(host_platform))?;
+    let out = tmp.join("archive.tar");
+    let io = |what: &str, p: &Path, e| ImageError::io(format!("{what} {}", p.display()), e);
+    let f = std::fs::File::create(&out).map_err(|e| io("create", &out, e))?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    let mut layers = Vec::new();
+    for (i, layer) in img.manifest.layers.iter().enumerate() {
+        let diff_id = img.config.rootfs.diff_ids.get(i).ok_or_else(|| {
+            ImageError::Invalid(format!("layer {}: the config has no diff_id", layer.digest))
+        })?;
+        let spec = LayerSpec {
+            digest: Digest::parse(&layer.digest)?,
+            size: layer.size,
+            diff_id: Some(Digest::parse(diff_id)?),
+            max_ratio: crate::unpack::DEFAULT_MAX_RATIO,
+        };
+        let raw = inner.blob(&spec.digest)?;
+        let mut plain = stream::spawn(raw, spec, progress.clone());
+        let part = tmp.join("layer.tar");
+        let mut w = std::fs::File::create(&part).map_err(|e| io("create", &part, e))?;
+        std::io::copy(&mut plain, &mut w)
+            .map_err(|e| ImageError::from_io_in_layer(&layer.digest, None, e))?;
+        let name = format!("{}.tar", Digest::parse(diff_id)?.hex());
+        let mut r = std::fs::File::open(&part).map_err(|e| io("open", &part, e))?;
+        let mut h = tar::Header::new_ustar();
+        h.set_size(r.metadata().map_err(|e| io("stat", &part, e))?.len());
+        h.set_mode(0o644);
+        b.append_data(&mut h, &name, &mut r)
+            .map_err(|e| io("archive", &out, e))?;
+        layers.push(name);
+    }
+    let config_name = format!("{}.json", Digest::parse(&img.manifest.config.digest)?.hex());
+    let manifest = serde_json::json!([{
+        "Config": config_name,
+        "RepoTags": repo_tag.into_iter().collect::<Vec<_>>(),
+        "Layers": layers,
+    }]);
+    let manifest =
+        serde_json::to_vec(&manifest).map_err(|e| ImageError::json("manifest.json", e))?;
+    for (name, data) in [
+        (config_name.as_str(), &img.config_raw[..]),
+        ("manifest.json", &manifest[..]),
+    ] {
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        b.append_data(&mut h, name, data)
+            .map_err(|e| io("archive", &out, e))?;
+    }
+    b.into_inner()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io("write", &out, e))?;
+    let mut desc = img.manifest_desc.clone();
+    desc.annotations.clear();
+    Ok(desc)
+}
+
+/// Tars the layout `dir` (oci-layout, index.json, blobs) into `out`.
+fn write_archive(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
+    let io =
+        |what: &str, p: &std::path::Path, e| ImageError::io(format!("{what} {}", p.display()), e);
+    let f = std::fs::File::create(out).map_err(|e| io("create", out, e))?;
+    let mut b = tar::Builder::new(std::io::BufWriter::new(f));
+    b.mode(tar::HeaderMode::Deterministic);
+    let mut names = vec!["oci-layout".to_string(), "index.json".to_string()];
+    let blobs = dir.join("blobs");
+    for algo in std::fs::read_dir(&blobs).map_err(|e| io("read", &blobs, e))? {
+        let algo = algo.map_err(|e| io("read", &blobs, e))?.file_name();
+        let sub = blobs.join(&algo);
+        let mut hexes = Vec::new();
+        for blob in std::fs::read_dir(&sub).map_err(|e| io("read", &sub, e))? {
+            hexes.push(blob.map_err(|e| io("read", &sub, e))?.file_name());
+        }
+        hexes.sort();
+        for h in hexes {
+            names.push(format!(
+                "blobs/{}/{}",
+                algo.to_string_lossy(),
+                h.to_string_lossy()
+            ));
+        }
+    }
+    for n in names {
+        let p = dir.join(&n);
+        b.append_path_with_name(&p, &n)
+            .map_err(|e| io("archive", &p, e))?;
+    }
+    b.into_inner()
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io("write", out, e))
 }
 
 struct CountingReader<R> {

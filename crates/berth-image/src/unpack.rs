@@ -2,7 +2,7 @@
 //! write config.json. On any failure the bundle (or what we added to an empty one) is removed.
 
 use crate::apply::{apply_layer, ApplyOptions};
-use crate::convert::{runtime_config, ConvertOptions};
+use crate::convert::{host_has_pure_cgroup_v2, runtime_config, ConvertOptions};
 use crate::digest::Digest;
 use crate::error::{ImageError, Result};
 use crate::progress::Progress;
@@ -182,6 +182,7 @@ fn unpack_into(
         } else {
             None
         },
+        cgroup_ns: host_has_pure_cgroup_v2(),
     };
     let config = runtime_config(&img.config, root.as_fd(), &conv)?;
     let body =

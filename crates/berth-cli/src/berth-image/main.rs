@@ -38,13 +38,99 @@ struct SourceArgs {
     /// Registry credentials, USER:PASSWORD (or set BERTH_IMAGE_CREDS).
     #[arg(long)]
     creds: Option<String>,
+    /// Auth file to read credentials from (default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json and
+    /// ~/.docker/config.json, as podman and skopeo read them).
+    #[arg(long)]
+    authfile: Option<PathBuf>,
+    /// Verify registry certificates (--tls-verify=false accepts any, and falls back to plain
+    /// HTTP for a registry that does not speak HTTPS).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    tls_verify: bool,
+    /// Directory of CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key)
+    /// for the registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST).
+    #[arg(long)]
+    cert_dir: Option<PathBuf>,
+}
+
+/// The system CA bundle: $SSL_CERT_FILE, else the distribution's usual place.
+fn system_ca_files() -> Vec<PathBuf> {
+    if let Some(f) = std::env::var_os("SSL_CERT_FILE").filter(|v| !v.is_empty()) {
+        return vec![PathBuf::from(f)];
+    }
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists())
+    .into_iter()
+    .collect()
+}
+
+/// --cert-dir, else the certs.d directories podman and docker read for `host`.
+fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
+    if let Some(d) = flag {
+        return vec![d.clone()];
+    }
+    let SourceRef::Registry(r) = sref else {
+        return Vec::new();
+    };
+    let host = if r.host == "registry-1.docker.io" {
+        "docker.io"
+    } else {
+        r.host.as_str()
+    };
+    let mut roots = Vec::new();
+    if !nix::unistd::geteuid().is_root() {
+        if let Some(h) = std::env::var_os("HOME") {
+            roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
+        }
+    }
+    roots.push(PathBuf::from("/etc/containers/certs.d"));
+    roots.push(PathBuf::from("/etc/docker/certs.d"));
+    roots.into_iter().map(|r| r.join(host)).collect()
+}
+
+/// The auth files podman and skopeo consult, in their order: the one named by --authfile or
+/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files then docker's config.json.
+fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(f) = flag.cloned().or_else(|| env("REGISTRY_AUTH_FILE")) {
+        return vec![f];
+    }
+    let mut out = Vec::new();
+    match env("XDG_RUNTIME_DIR") {
+        Some(d) => out.push(d.join("containers/auth.json")),
+        None => out.push(PathBuf::from(format!(
+            "/run/containers/{}/auth.json",
+            nix::unistd::getuid()
+        ))),
+    }
+    let home = env("HOME");
+    if let Some(c) = env("XDG_CONFIG_HOME").or_else(|| home.as_ref().map(|h| h.join(".config"))) {
+        out.push(c.join("containers/auth.json"));
+    }
+    if let Some(d) = env("DOCKER_CONFIG") {
+        out.push(d.join("config.json"));
+    } else if let Some(h) = &home {
+        out.push(h.join(".docker/config.json"));
+    }
+    out
 }
 
 #[derive(Subcommand)]
 enum Cmd {
     /// Unpack SOURCE into the bundle directory BUNDLE (rootfs/ and config.json).
     Unpack {
-        /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG
+        /// oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://[HOST/]REPO[:TAG][@DIGEST]
         source: String,
         bundle: PathBuf,
         #[command(flatten)]
@@ -63,7 +149,8 @@ enum Cmd {
         #[arg(long, default_value_t = berth_image::DEFAULT_MAX_RATIO)]
         max_ratio: u64,
     },
-    /// Copy SOURCE into the local OCI layout DEST (DIR[:REF], REF defaults to the source's tag or "latest").
+    /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG]
+    /// or a bare DIR[:REF] (an OCI layout directory); REF defaults to the source's tag or "latest".
     Pull {
         source: String,
         dest: String,
@@ -79,9 +166,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// List the images in an OCI layout directory.
+    /// List the images in an OCI layout directory (DIR or oci:DIR).
     Ls {
-        dir: PathBuf,
+        dir: String,
         #[arg(long)]
         json: bool,
     },
@@ -124,6 +211,10 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
         .creds
         .clone()
         .or_else(|| std::env::var("BERTH_IMAGE_CREDS").ok());
+    opts.auth_files = auth_files(a.authfile.as_ref());
+    opts.skip_tls_verify = !a.tls_verify;
+    opts.ca_files = system_ca_files();
+    opts.cert_dirs = cert_dirs(a.cert_dir.as_ref(), &sref);
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;
@@ -144,6 +235,27 @@ fn id_map(specs: &[String]) -> Result<IdMap> {
             .map(|s| IdRange::parse(s))
             .collect::<std::result::Result<_, _>>()?,
     ))
+}
+
+/// The name `pull` gives an image when the destination names none: the source's tag, else
+/// `latest`.
+fn default_tag(sref: &SourceRef) -> String {
+    match sref {
+        SourceRef::Registry(r) => r.tag.clone().unwrap_or_else(|| "latest".into()),
+        SourceRef::Oci {
+            reference: Some(r), ..
+        }
+        | SourceRef::OciArchive {
+            reference: Some(r), ..
+        } => r.clone(),
+        SourceRef::DockerArchive {
+            reference: Some(r), ..
+        } => r
+            .rsplit_once(':')
+            .map(|(_, t)| t.to_string())
+            .unwrap_or_else(|| "latest".into()),
+        _ => "latest".into(),
+    }
 }
 
 /// Set by SIGINT/SIGTERM/SIGHUP: the unpack stops at the next tar entry and removes its bundle.
@@ -199,33 +311,38 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Pull { source, dest, src } => {
             let (sref, s) = open(&source, &src)?;
-            let (dir, reference) = match dest.rsplit_once(':') {
-                Some((d, r)) if !r.contains('/') && !d.is_empty() => {
-                    (PathBuf::from(d), r.to_string())
-                }
-                _ => {
-                    let tag = match &sref {
-                        SourceRef::Registry(r) if !r.reference.contains(':') => r.reference.clone(),
-                        SourceRef::Oci {
-                            reference: Some(r), ..
-                        }
-                        | SourceRef::OciArchive {
-                            reference: Some(r), ..
-                        } => r.clone(),
-                        SourceRef::DockerArchive {
-                            reference: Some(r), ..
-                        } => r
-                            .rsplit_once(':')
-                            .map(|(_, t)| t.to_string())
-                            .unwrap_or_else(|| "latest".into()),
-                        _ => "latest".into(),
-                    };
-                    (PathBuf::from(&dest), tag)
-                }
+            let tag = default_tag(&sref);
+            // skopeo's destination forms; a bare DIR[:REF] is an OCI layout directory.
+            let dest_ref = if ["oci:", "oci-archive:", "docker-archive:", "docker://"]
+                .iter()
+                .any(|p| dest.starts_with(p))
+            {
+                SourceRef::parse(&dest)?
+            } else {
+                let (dir, reference) = match dest.rsplit_once(':') {
+                    Some((d, r)) if !r.contains('/') && !d.is_empty() => {
+                        (PathBuf::from(d), Some(r.to_string()))
+                    }
+                    _ => (PathBuf::from(&dest), None),
+                };
+                SourceRef::Oci { dir, reference }
             };
-            let d = berth_image::pull(&s, &dir, &reference, platform(&src)?.as_ref(), progress())
-                .with_context(|| format!("pulling {source} into {}", dir.display()))?;
-            println!("{} {}:{reference}", d.digest, dir.display());
+            let (place, reference) = match &dest_ref {
+                SourceRef::Oci { dir, reference } => (dir.clone(), reference.clone()),
+                SourceRef::OciArchive { file, reference } => (file.clone(), reference.clone()),
+                SourceRef::DockerArchive { file, reference } => (file.clone(), reference.clone()),
+                _ => (PathBuf::from(&dest), None),
+            };
+            let reference = reference.unwrap_or(tag);
+            let d = berth_image::pull_to(
+                &s,
+                &dest_ref,
+                &reference,
+                platform(&src)?.as_ref(),
+                progress(),
+            )
+            .with_context(|| format!("pulling {source} into {dest}"))?;
+            println!("{} {}:{reference}", d.digest, place.display());
         }
         Cmd::Inspect { source, src, json } => {
             let (_, s) = open(&source, &src)?;
@@ -262,6 +379,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Ls { dir, json } => {
+            let dir = PathBuf::from(dir.strip_prefix("oci:").unwrap_or(&dir));
             let images =
                 berth_image::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
             if json {
@@ -289,7 +407,9 @@ fn main() {
     if let Err(e) = run(Cli::parse()) {
         let mut msg = error_chain::chain_text(&e, |_| None);
         if let Some(ImageError::CredentialsNeeded { .. }) = e.downcast_ref::<ImageError>() {
-            msg.push_str(" (--creds USER:PASS)");
+            msg.push_str(
+                " (--creds USER:PASS, or an entry in --authfile or ~/.docker/config.json)",
+            );
         }
         eprintln!("berth-image: error: {msg}");
         std::process::exit(1);

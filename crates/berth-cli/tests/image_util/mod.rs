@@ -466,6 +466,41 @@ fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, String>) {
     }
 }
 
+/// [`tree`] plus what a byte-for-byte cross-check also needs: mtime and atime to the
+/// nanosecond, and which paths share an inode (each entry names the first path of its inode).
+/// The times are taken in a first walk that only lstats and lists, each directory before it
+/// is listed, so neither listing nor reading moves an atime before it is recorded.
+pub fn tree_exact(root: &Path) -> BTreeMap<String, String> {
+    let mut times = BTreeMap::new();
+    times_walk(root, root, &mut times);
+    let mut out = tree(root);
+    let mut first: BTreeMap<u64, String> = BTreeMap::new();
+    for (rel, v) in out.iter_mut() {
+        let (ino, t) = times.get(rel).expect("walked twice alike");
+        let same = first.entry(*ino).or_insert_with(|| rel.clone());
+        v.push_str(&format!(" {t} inode-of={same}"));
+    }
+    out
+}
+
+fn times_walk(root: &Path, p: &Path, out: &mut BTreeMap<String, (u64, String)>) {
+    let md = std::fs::symlink_metadata(p).expect("lstat");
+    let rel = p.strip_prefix(root).expect("prefix").display().to_string();
+    let t = format!(
+        "mtime={}.{:09} atime={}.{:09}",
+        md.mtime(),
+        md.mtime_nsec(),
+        md.atime(),
+        md.atime_nsec()
+    );
+    out.insert(rel, (md.ino(), t));
+    if md.is_dir() {
+        for e in std::fs::read_dir(p).expect("readdir") {
+            times_walk(root, &e.expect("entry").path(), out);
+        }
+    }
+}
+
 /// Describes how two trees differ (empty when equal), for assertion messages.
 pub fn diff_trees(a: &BTreeMap<String, String>, b: &BTreeMap<String, String>) -> Vec<String> {
     let mut d = Vec::new();

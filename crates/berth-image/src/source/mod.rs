@@ -5,11 +5,14 @@
 //! The submodules depend on `image_source` and `files` only; this module, which picks one of
 //! them from a reference, sits on top.
 
+mod auth;
 mod docker_archive;
 pub(crate) mod files;
 mod image_source;
 pub(crate) mod layout;
+mod reference;
 mod registry;
+mod tls;
 
 pub(crate) use image_source::ImageSource;
 pub use registry::RegistryRef;
@@ -19,7 +22,7 @@ use std::path::PathBuf;
 
 /// A parsed image reference: where to read an image from. [`SourceRef::parse`] reads the
 /// `oci:DIR[:REF]`, `oci-archive:FILE[:REF]`, `docker-archive:FILE[:REPO:TAG]` and
-/// `docker://HOST/REPO[:TAG|@DIGEST]` forms; [`SourceRef::open`] opens it.
+/// `docker://[HOST/]REPO[:TAG][@DIGEST]` forms; [`SourceRef::open`] opens it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SourceRef {
@@ -57,6 +60,19 @@ pub struct SourceOptions {
     pub insecure: bool,
     /// `user:password` for registry basic auth / token requests.
     pub creds: Option<String>,
+    /// Auth files to take credentials from when `creds` is `None`, in order: podman's
+    /// `auth.json` and docker's `config.json` formats (`auths`, `credHelpers`, `credsStore`).
+    /// The first file with an entry for the registry (or the repository, or a namespace of
+    /// it) is used; missing files are skipped.
+    pub auth_files: Vec<PathBuf>,
+    /// Accept any registry certificate (`--tls-verify=false`), and fall back to plain HTTP for a
+    /// registry that does not speak HTTPS at all (as skopeo does).
+    pub skip_tls_verify: bool,
+    /// PEM bundles of CA certificates trusted besides the bundled roots (the system store).
+    pub ca_files: Vec<PathBuf>,
+    /// Directories in the `certs.d/HOST` layout for the registry: `*.crt` CA certificates,
+    /// `NAME.cert` with `NAME.key` a client certificate.
+    pub cert_dirs: Vec<PathBuf>,
 }
 
 /// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
@@ -113,7 +129,7 @@ impl SourceRef {
         }
         Err(ImageError::Source {
             spec: s.to_string(),
-            reason: "want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://HOST/REPO:TAG".into(),
+            reason: "want oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG] or docker://[HOST/]REPO[:TAG][@DIGEST]".into(),
         })
     }
 
@@ -138,11 +154,24 @@ impl SourceRef {
                     file,
                 )?)
             }
-            SourceRef::Registry(r) => Box::new(registry::Registry::new(
-                r.clone(),
-                opts.insecure,
-                opts.creds.clone(),
-            )),
+            SourceRef::Registry(r) => {
+                let creds = match &opts.creds {
+                    Some(c) => Some(c.clone()),
+                    None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
+                };
+                let tls = tls::client_config(&tls::TlsSettings {
+                    skip_verify: opts.skip_tls_verify,
+                    ca_files: opts.ca_files.clone(),
+                    cert_dirs: opts.cert_dirs.clone(),
+                })?;
+                Box::new(registry::Registry::new(
+                    r.clone(),
+                    opts.insecure,
+                    creds,
+                    tls,
+                    opts.skip_tls_verify,
+                ))
+            }
         }))
     }
 }

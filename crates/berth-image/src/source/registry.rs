@@ -9,7 +9,9 @@ use base64::Engine as _;
 use std::io::Read;
 use std::sync::Mutex;
 
-/// An image in a registry: `HOST/REPO[:TAG|@DIGEST]`, with Docker Hub's shorthands expanded.
+/// An image in a registry: `[HOST/]REPO[:TAG][@DIGEST]`, normalised as docker, podman and
+/// skopeo normalise it (Docker Hub by default, `library/` for its one-component names, tag
+/// `latest` when neither tag nor digest is given).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RegistryRef {
@@ -17,52 +19,36 @@ pub struct RegistryRef {
     pub host: String,
     /// The repository (`library/NAME` for Docker Hub's official images).
     pub repo: String,
-    /// A tag, or a digest (`sha256:...`).
+    /// What is fetched: the digest (`sha256:...`) when one is given, else the tag.
     pub reference: String,
+    /// The tag, also when a digest picks the image (`NAME:TAG@DIGEST`).
+    pub tag: Option<String>,
 }
 
 impl RegistryRef {
-    /// Parses `HOST/REPO[:TAG|@DIGEST]` (what follows `docker://`): a first component without a
-    /// dot or colon that is not `localhost` is part of a Docker Hub repository; the tag
-    /// defaults to `latest`.
+    /// Parses what follows `docker://` by the distribution reference grammar (see the
+    /// `reference` module): the first component is the registry when it has a `.` or `:`, is
+    /// `localhost` or has an upper-case letter; otherwise the image is on Docker Hub.
     pub fn parse(s: &str) -> Result<RegistryRef> {
-        let bad = |reason: &str| ImageError::Source {
+        let r = super::reference::parse(s).map_err(|reason| ImageError::Source {
             spec: format!("docker://{s}"),
-            reason: reason.into(),
-        };
-        let (first, rest) = s
-            .split_once('/')
-            .ok_or_else(|| bad("want HOST/REPO[:TAG|@DIGEST]"))?;
-        let (host, path) = if first.contains('.') || first.contains(':') || first == "localhost" {
-            (first.to_string(), rest.to_string())
-        } else {
-            ("registry-1.docker.io".to_string(), s.to_string())
-        };
-        let host = if host == "docker.io" {
+            reason,
+        })?;
+        let host = if r.domain == super::reference::DOCKER_HUB {
             "registry-1.docker.io".to_string()
         } else {
-            host
+            r.domain
         };
-        let (repo, reference) = if let Some((r, d)) = path.split_once('@') {
-            (r.to_string(), d.to_string())
-        } else {
-            match path.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
-                _ => (path.clone(), "latest".to_string()),
-            }
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => d.clone(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".to_string(),
         };
-        let repo = if host == "registry-1.docker.io" && !repo.contains('/') {
-            format!("library/{repo}")
-        } else {
-            repo
-        };
-        if repo.is_empty() || reference.is_empty() {
-            return Err(bad("empty repository or reference"));
-        }
         Ok(RegistryRef {
             host,
-            repo,
+            repo: r.path,
             reference,
+            tag: r.tag,
         })
     }
 
@@ -78,7 +64,9 @@ impl RegistryRef {
 
 pub(crate) struct Registry {
     r: RegistryRef,
-    base: String,
+    /// `SCHEME://HOST/v2/REPO`; with `--tls-verify=false` settled on first use (see
+    /// [`Registry::base`]), as skopeo tries HTTPS then HTTP.
+    base: std::sync::OnceLock<String>,
     agent: ureq::Agent,
     creds: Option<String>,
     token: Mutex<Option<String>>,
@@ -121,16 +109,24 @@ fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
 
 impl Registry {
     /// A client for `r`; plain HTTP only for localhost or when `insecure`.
-    pub(crate) fn new(r: RegistryRef, insecure: bool, creds: Option<String>) -> Registry {
-        let scheme = if r.is_local() || insecure {
-            "http"
-        } else {
-            "https"
-        };
-        let base = format!("{scheme}://{}/v2/{}", r.host, r.repo);
+    pub(crate) fn new(
+        r: RegistryRef,
+        insecure: bool,
+        creds: Option<String>,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+        skip_verify: bool,
+    ) -> Registry {
+        let plain = r.is_local() || insecure;
+        let base = std::sync::OnceLock::new();
+        if plain {
+            let _ = base.set(format!("http://{}/v2/{}", r.host, r.repo));
+        } else if !skip_verify {
+            let _ = base.set(format!("https://{}/v2/{}", r.host, r.repo));
+        }
         let agent = ureq::AgentBuilder::new()
             .redirects(5)
             .timeout_connect(std::time::Duration::from_secs(30))
+            .tls_config(tls)
             .build();
         Registry {
             r,
@@ -139,6 +135,20 @@ impl Registry {
             creds,
             token: Mutex::new(None),
         }
+    }
+
+    /// The repository's base URL: set in `new` unless the scheme is open (`--tls-verify=false`):
+    /// then any HTTP answer to `GET /v2/` over HTTPS, even 401, settles on HTTPS, and a
+    /// registry that cannot speak it at all is used over plain HTTP.
+    fn base(&self) -> &str {
+        self.base.get_or_init(|| {
+            let https = format!("https://{}/v2/", self.r.host);
+            let scheme = match self.agent.get(&https).call() {
+                Err(ureq::Error::Transport(_)) => "http",
+                _ => "https",
+            };
+            format!("{scheme}://{}/v2/{}", self.r.host, self.r.repo)
+        })
     }
 
     fn err(&self, url: &str, reason: impl Into<String>) -> ImageError {
@@ -255,7 +265,7 @@ impl ImageSource for Registry {
     }
 
     fn root(&self) -> Result<(Descriptor, Vec<u8>)> {
-        let url = format!("{}/manifests/{}", self.base, self.r.reference);
+        let url = format!("{}/manifests/{}", self.base(), self.r.reference);
         let resp = self.get(&url, Some(ACCEPT))?;
         let ctype = resp.content_type().to_string();
         let header_digest = resp.header("Docker-Content-Digest").map(str::to_string);
@@ -305,11 +315,11 @@ impl ImageSource for Registry {
 
     fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
         // Manifests inside an index live under /manifests/, everything else under /blobs/.
-        let url = format!("{}/blobs/{digest}", self.base);
+        let url = format!("{}/blobs/{digest}", self.base());
         match self.get(&url, None) {
             Ok(resp) => Ok(resp.into_reader()),
             Err(ImageError::NotFound(_)) => {
-                let url = format!("{}/manifests/{digest}", self.base);
+                let url = format!("{}/manifests/{digest}", self.base());
                 Ok(self.get(&url, Some(ACCEPT))?.into_reader())
             }
             Err(e) => Err(e),
@@ -329,12 +339,25 @@ mod tests {
             ("127.0.0.1:5000", "test/busybox", "v1")
         );
         assert!(r.is_local());
-        let r = RegistryRef::parse("debian").unwrap_err();
-        assert!(!r.to_string().is_empty());
-        let r = RegistryRef::parse("docker.io/debian").unwrap();
+        for s in [
+            "debian",
+            "docker.io/debian",
+            "index.docker.io/library/debian:latest",
+        ] {
+            let r = RegistryRef::parse(s).unwrap();
+            assert_eq!(
+                (r.host.as_str(), r.repo.as_str(), r.reference.as_str()),
+                ("registry-1.docker.io", "library/debian", "latest"),
+                "{s}"
+            );
+        }
+        let d = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
+        let r = RegistryRef::parse(&format!("busybox:1.36@{d}")).unwrap();
+        assert_eq!((r.reference.as_str(), r.tag.as_deref()), (d, Some("1.36")));
+        let e = RegistryRef::parse("Busybox").unwrap_err().to_string();
         assert_eq!(
-            (r.repo.as_str(), r.reference.as_str()),
-            ("library/debian", "latest")
+            e,
+            r#"invalid image source "docker://Busybox": repository name must be lowercase"#
         );
         let (s, p) = parse_challenge(r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull""#).unwrap();
         assert_eq!(s, "bearer");

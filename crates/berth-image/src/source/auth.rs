@@ -1,0 +1,261 @@
+//! Registry credentials from auth files, read as podman and skopeo read them
+//! (containers-auth.json(5)) and as docker writes them (`~/.docker/config.json`): `auths`
+//! entries keyed by registry, namespace or repository (the most specific wins; docker's
+//! `https://index.docker.io/v1/` style keys are normalised), and `credHelpers` / `credsStore`
+//! through `docker-credential-HELPER get`.
+//!
+//! Which files to read is the caller's choice: this module reads no environment.
+
+use crate::error::{ImageError, Result};
+use base64::Engine as _;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+#[derive(Deserialize, Default)]
+struct AuthFile {
+    #[serde(default)]
+    auths: HashMap<String, AuthEntry>,
+    #[serde(default, rename = "credHelpers")]
+    cred_helpers: HashMap<String, String>,
+    #[serde(default, rename = "credsStore")]
+    creds_store: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct AuthEntry {
+    #[serde(default)]
+    auth: Option<String>,
+}
+
+/// `https://index.docker.io/v1/` → `docker.io`; `http://host:5000/x` → `host:5000`; other keys
+/// (`host`, `host/ns/repo`) as they are.
+fn normalise_key(k: &str) -> String {
+    let k = match k
+        .strip_prefix("https://")
+        .or_else(|| k.strip_prefix("http://"))
+    {
+        Some(rest) => rest.split('/').next().unwrap_or(rest),
+        None => k,
+    };
+    match k {
+        "index.docker.io" | "registry-1.docker.io" => "docker.io".into(),
+        other => other.into(),
+    }
+}
+
+/// `registry/a/b/c`, `registry/a/b`, `registry/a`, `registry`: most specific first.
+fn candidates(registry: &str, repo: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut path = format!("{registry}/{repo}");
+    loop {
+        out.push(path.clone());
+        match path.rfind('/') {
+            Some(i) => path.truncate(i),
+            None => return out,
+        }
+    }
+}
+
+fn decode(file: &Path, key: &str, b64: &str) -> Result<String> {
+    let bad =
+        |why: &str| ImageError::Invalid(format!("{}: auths entry {key:?}: {why}", file.display()));
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| bad("auth is not base64"))?;
+    let s = String::from_utf8(raw).map_err(|_| bad("auth is not UTF-8"))?;
+    if !s.contains(':') {
+        return Err(bad("auth is not USER:PASSWORD"));
+    }
+    Ok(s)
+}
+
+/// Asks `docker-credential-HELPER` for `server`'s credentials; `None` when it has none.
+fn from_helper(helper: &str, server: &str) -> Result<Option<String>> {
+    let prog = format!("docker-credential-{helper}");
+    let what = |e| ImageError::io(format!("run {prog} get"), e);
+    let mut child = match Command::new(&prog)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        // A config naming a helper this host lacks (credsStore: desktop, say): no credentials.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(what(e)),
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(server.as_bytes()).map_err(what)?;
+    }
+    let out = child.wait_with_output().map_err(what)?;
+    if !out.status.success() {
+        // "credentials not found in native keychain" and the like: nothing stored.
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Reply {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    let r: Reply = serde_json::from_slice(&out.stdout)
+        .map_err(|e| ImageError::json(format!("{prog} get's answer"), e))?;
+    if r.username == "<token>" {
+        return Err(ImageError::Invalid(format!(
+            "{prog} holds an identity token for {server}, which berth-image cannot use"
+        )));
+    }
+    Ok(Some(format!("{}:{}", r.username, r.secret)))
+}
+
+/// `USER:PASSWORD` for `repo` on `registry` (`docker.io` for Docker Hub) from the first of
+/// `files` that has any; files that do not exist are skipped, malformed ones are an error.
+pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Option<String>> {
+    let registry = normalise_key(registry);
+    let wanted = candidates(&registry, repo);
+    for file in files {
+        let text = match std::fs::read(file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(ImageError::io(format!("read {}", file.display()), e)),
+        };
+        let f: AuthFile = serde_json::from_slice(&text)
+            .map_err(|e| ImageError::json(file.display().to_string(), e))?;
+        let helper = f
+            .cred_helpers
+            .iter()
+            .find(|(k, _)| normalise_key(k) == registry)
+            .map(|(_, h)| h.clone());
+        if let Some(h) = helper {
+            let server = if registry == "docker.io" {
+                "https://index.docker.io/v1/".to_string()
+            } else {
+                registry.clone()
+            };
+            if let Some(c) = from_helper(&h, &server)? {
+                return Ok(Some(c));
+            }
+            continue;
+        }
+        let auths: HashMap<String, (&String, &AuthEntry)> = f
+            .auths
+            .iter()
+            .map(|(k, v)| (normalise_key(k), (k, v)))
+            .collect();
+        for c in &wanted {
+            if let Some((key, e)) = auths.get(c) {
+                if let Some(a) = e.auth.as_deref().filter(|a| !a.is_empty()) {
+                    return Ok(Some(decode(file, key, a)?));
+                }
+            }
+        }
+        if let Some(store) = &f.creds_store {
+            let server = if registry == "docker.io" {
+                "https://index.docker.io/v1/".to_string()
+            } else {
+                registry.clone()
+            };
+            if let Some(c) = from_helper(store, &server)? {
+                return Ok(Some(c));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn credential_helpers_are_asked_and_missing_ones_skipped() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("berth-authh-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        // Helpers are found through PATH: the test's one sits in a directory put in front.
+        let helper = d.join("docker-credential-berthtest");
+        std::fs::write(
+            &helper,
+            "#!/bin/sh\nread server\n[ \"$server\" = reg.example:5000 ] || exit 1\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"hu\",\"Secret\":\"hs\"}' \"$server\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let cfg = d.join("config.json");
+        std::fs::write(
+            &cfg,
+            serde_json::json!({
+                "credHelpers": {"reg.example:5000": "berthtest", "other.example": "nosuchhelper"},
+                "credsStore": "nosuchstore",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        // Only prepended, and left so: other tests of this binary that run programs (tar)
+        // still find them.
+        let path = std::env::var("PATH").unwrap_or_default();
+        std::env::set_var("PATH", format!("{}:{path}", d.display()));
+        let files = [cfg];
+        let run = |reg: &str| lookup(&files, reg, "x/y");
+        assert_eq!(run("reg.example:5000").unwrap().as_deref(), Some("hu:hs"));
+        assert_eq!(run("other.example").unwrap(), None);
+        assert_eq!(run("third.example").unwrap(), None);
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn most_specific_entry_of_the_first_file_that_has_one() {
+        let d = std::env::temp_dir().join(format!("berth-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let a = d.join("auth.json");
+        let docker = d.join("config.json");
+        std::fs::write(
+            &a,
+            serde_json::json!({"auths": {
+                "quay.io": {"auth": b64("q:1")},
+                "quay.io/team": {"auth": b64("q:team")},
+                "quay.io/team/app": {"auth": b64("q:app")},
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        std::fs::write(
+            &docker,
+            serde_json::json!({"auths": {
+                "https://index.docker.io/v1/": {"auth": b64("hub:pw")},
+                "localhost:5000": {"auth": b64("me:pw:with:colons")},
+                "quay.io": {"auth": b64("never:used")},
+                "bad.io": {"auth": "%%%"},
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        let files = [d.join("missing.json"), a.clone(), docker.clone()];
+        let l = |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap();
+        assert_eq!(l("quay.io", "team/app").as_deref(), Some("q:app"));
+        assert_eq!(l("quay.io", "team/other").as_deref(), Some("q:team"));
+        assert_eq!(l("quay.io", "x/y").as_deref(), Some("q:1"));
+        assert_eq!(
+            l("registry-1.docker.io", "library/busybox").as_deref(),
+            Some("hub:pw")
+        );
+        assert_eq!(
+            l("localhost:5000", "a").as_deref(),
+            Some("me:pw:with:colons")
+        );
+        assert_eq!(l("ghcr.io", "a/b"), None);
+        let e = lookup(&files, "bad.io", "x").unwrap_err().to_string();
+        assert!(e.contains("config.json") && e.contains("bad.io"), "{e}");
+        std::fs::write(&a, "{not json").unwrap();
+        assert!(lookup(&files, "quay.io", "x").is_err());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+}
