@@ -1,7 +1,7 @@
 # The long reliability soak (crates/berth-cli/tests/soak.rs): the same tests `cargo test` runs in
 # CI with bounded counts, here with 1000 create/start/delete cycles, 50 containers created at
 # once and 1000 `create`s killed with SIGKILL at random points, each checked to leave no
-# process, cgroup, state directory, host mount or fd behind. Needs root. BERTH_SOAK_SEED
+# process, cgroup, state directory, host mount or descriptor on the state directory behind. Needs root. BERTH_SOAK_SEED
 # replays the kill points of a failed run (the test prints its seed).
 .PHONY: soak
 soak:

@@ -76,8 +76,12 @@ pub enum HookFailure {
     /// It ran past its `timeout` (seconds) and was killed.
     #[error("timed out after {0} s")]
     TimedOut(i64),
-    /// It exited unsuccessfully; its output is kept for the message.
-    #[error("{status}, stdout: {stdout}, stderr: {stderr}")]
+    /// It exited unsuccessfully; its output is kept for the message, worded as runc words it
+    /// (`error running hook: signal: bad system call, stdout: …`), which tests and users match.
+    #[error(
+        "error running hook: {}, stdout: {stdout}, stderr: {stderr}",
+        go_exit_text(status)
+    )]
     Exited {
         /// Its exit status.
         status: std::process::ExitStatus,
@@ -86,6 +90,64 @@ pub enum HookFailure {
         /// What it wrote to stderr, trimmed.
         stderr: String,
     },
+}
+
+/// An exit status as Go's os/exec words it (runc's hook errors carry it): `exit status 4`,
+/// `signal: bad system call`.
+fn go_exit_text(status: &std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    let Some(sig) = status.signal() else {
+        return status.to_string();
+    };
+    // Go's names for the Linux signals, in signal-number order from 1.
+    const NAMES: [&str; 31] = [
+        "hangup",
+        "interrupt",
+        "quit",
+        "illegal instruction",
+        "trace/breakpoint trap",
+        "aborted",
+        "bus error",
+        "floating point exception",
+        "killed",
+        "user defined signal 1",
+        "segmentation fault",
+        "user defined signal 2",
+        "broken pipe",
+        "alarm clock",
+        "terminated",
+        "stack fault",
+        "child exited",
+        "continued",
+        "stopped (signal)",
+        "stopped",
+        "stopped (tty input)",
+        "stopped (tty output)",
+        "urgent I/O condition",
+        "CPU time limit exceeded",
+        "file size limit exceeded",
+        "virtual timer expired",
+        "profiling timer expired",
+        "window changed",
+        "I/O possible",
+        "power failure",
+        "bad system call",
+    ];
+    let name = usize::try_from(sig)
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| NAMES.get(i))
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| format!("signal {sig}"));
+    let core = if status.core_dumped() {
+        " (core dumped)"
+    } else {
+        ""
+    };
+    format!("signal: {name}{core}")
 }
 
 /// The hooks of one kind in a config (empty when none).
@@ -393,5 +455,17 @@ mod tests {
         assert!(finished, "run_one waited for the hook's daemon");
         assert!(ran.join().unwrap());
         let _ = std::fs::remove_file(&gate);
+    }
+
+    #[test]
+    fn exit_statuses_are_worded_as_go_does() {
+        use std::os::unix::process::ExitStatusExt;
+        let exited = std::process::ExitStatus::from_raw(4 << 8);
+        assert_eq!(go_exit_text(&exited), "exit status 4");
+        let killed = std::process::ExitStatus::from_raw(libc::SIGSYS);
+        assert_eq!(go_exit_text(&killed), "signal: bad system call");
+        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "kill -KILL $$"]}));
+        let e = run_one(&h, "{}").unwrap_err().to_string();
+        assert_eq!(e, "error running hook: signal: killed, stdout: , stderr: ");
     }
 }
