@@ -725,3 +725,51 @@ fn linux_devices_are_allowed() {
     let out = b.run_ok(&common::unique_id("linuxdev"));
     assert!(out.contains("OPENED"), "{out}");
 }
+
+#[test]
+fn existing_cgroup_frozen_refused_and_non_empty_warned() {
+    let test = "existing_cgroup_frozen_refused_and_non_empty_warned";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "freezer")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = common::unique_id("shared");
+    let path = format!("/berth-shared-{id}");
+    b.update_config(|c| c["linux"]["cgroupsPath"] = json!(path));
+    // A second container in the same cgroup as a running one: accepted, with runc's warning.
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let id2 = format!("{id}-2");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let o = b.berth(&["run", "-d", "--bundle", &bundle, &id2]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("container's cgroup is not empty"),
+        "{}",
+        err(&o)
+    );
+    assert!(b.berth(&["delete", "-f", &id2]).status.success());
+    assert!(b.berth(&["delete", "-f", &id]).status.success());
+    // A cgroup someone froze beforehand: refused at once (the init would hang there), and the
+    // cgroup is left for its owner to remove.
+    let freezer = if v2_host() {
+        let d = p.dirs.values().next().expect("a v2 dir").clone();
+        std::fs::create_dir_all(&d).expect("mkdir cgroup");
+        std::fs::write(d.join("cgroup.freeze"), "1").expect("freeze");
+        d
+    } else {
+        let d = p.dirs.get("freezer").expect("freezer dir").clone();
+        std::fs::create_dir_all(&d).expect("mkdir cgroup");
+        std::fs::write(d.join("freezer.state"), "FROZEN").expect("freeze");
+        d
+    };
+    let id3 = format!("{id}-3");
+    let o = b.berth(&["run", "-d", "--bundle", &bundle, &id3]);
+    let _ = std::fs::remove_dir(&freezer);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("container's cgroup unexpectedly frozen"),
+        "{}",
+        err(&o)
+    );
+}
