@@ -165,7 +165,7 @@ pub(super) fn become_process(
     std::env::set_current_dir(cwd)
         .map_err(|e| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e))?;
 
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
     if exec_path::env_value(&env, "HOME").is_none() {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }
