@@ -22,8 +22,17 @@ pub struct ExecOverrides {
 /// Loads `--process FILE` (`-` for stdin is not offered: engines pass a file).
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("--process {}: malformed process JSON: {e}", path.display()))
+    let malformed = |e: serde_json::Error| {
+        anyhow::anyhow!("--process {}: malformed process JSON: {e}", path.display())
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(malformed)?;
+    // runc decodes into a Go struct, where a missing `user` is uid 0, gid 0; oci-spec's
+    // Process requires the field.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_json::from_value(v).map_err(malformed)
 }
 
 /// runc's exec defaults: the container's process (env, user, capabilities, rlimits, ...) with
@@ -79,6 +88,26 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn process_file_without_user_runs_as_root() {
+        let dir = std::env::temp_dir().join(format!("berth-exec-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("process.json");
+        std::fs::write(&f, r#"{"args":["/bin/cat","/tmp/x"],"cwd":"/"}"#).unwrap();
+        let p = process_from_file(&f).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        std::fs::write(
+            &f,
+            r#"{"args":["/bin/true"],"cwd":"/","user":{"uid":5,"gid":6}}"#,
+        )
+        .unwrap();
+        let p = process_from_file(&f).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (5, 6));
+        std::fs::write(&f, r#"{"args":"#).unwrap();
+        assert!(process_from_file(&f).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn overrides_apply_on_the_container_process() {
