@@ -773,3 +773,34 @@ fn existing_cgroup_frozen_refused_and_non_empty_warned() {
         err(&o)
     );
 }
+
+#[test]
+fn exec_ignore_paused_starts_when_resumed() {
+    let test = "exec_ignore_paused_starts_when_resumed";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "freezer")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = common::unique_id("ignpaused");
+    run_detached(&b, &id);
+    assert!(b.berth(&["pause", &id]).status.success());
+    let o = b.berth(&["exec", &id, "true"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("paused"), "{}", err(&o));
+    // The exec'd process lands in the frozen cgroup: it runs once the container is resumed.
+    let out = b.scratch.0.join("exec.out");
+    let child = Command::new(common::berth_bin())
+        .arg("--root")
+        .arg(&b.state_root)
+        .args(["exec", "--ignore-paused", &id, "echo", "ok"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("out file"))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn exec");
+    let o = b.berth(&["resume", &id]);
+    assert!(o.status.success(), "resume: {}", err(&o));
+    let st = child.wait_with_output().expect("wait exec");
+    assert!(st.status.success(), "{:?}", st.status);
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "ok\n");
+}

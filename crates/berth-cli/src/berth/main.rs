@@ -112,6 +112,9 @@ enum Command {
         /// Pass N extra fds (3..3+N) to the process.
         #[arg(long = "preserve-fds", default_value_t = 0)]
         preserve_fds: u32,
+        /// Exec even if the container is paused (the process starts when it is resumed).
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
     },
     /// Print the state of a container as JSON.
     State { id: String },
@@ -209,6 +212,7 @@ const LONG_OPTIONS: &[&str] = &[
     "force",
     "format",
     "quiet",
+    "ignore-paused",
 ];
 
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
@@ -312,6 +316,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             caps,
             no_new_privs,
             preserve_fds,
+            ignore_paused,
         } => {
             let failed = |e: anyhow::Error| anyhow::Error::new(ExecFailed(e));
             let process = match process {
@@ -339,6 +344,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts.pid_file = pid_file;
             opts.console_socket = console_socket;
             opts.preserve_fds = preserve_fds;
+            opts.ignore_paused = ignore_paused;
             if !detach {
                 foreground::block_all()
                     .context("blocking signals")

@@ -21,6 +21,9 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass the caller's fds 3..3+N to the process.
     pub preserve_fds: u32,
+    /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
+    /// frozen cgroup and starts when the container is resumed.
+    pub ignore_paused: bool,
 }
 
 impl ExecOptions {
@@ -32,6 +35,7 @@ impl ExecOptions {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            ignore_paused: false,
         }
     }
 }
@@ -56,6 +60,7 @@ impl Runtime {
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}
+            Status::Paused if opts.ignore_paused => {}
             Status::Paused => {
                 return Err(ContainerError::WrongState(
                     "cannot exec in a paused container".into(),
