@@ -1,5 +1,5 @@
 //! `berth`: the command line, compatible with runc's. Parses flags, sets up logging, calls the
-//! library and turns its errors into `berth: <message>` on stderr with exit status 1.
+//! library and turns its errors into `berth: error: <message>` on stderr with exit status 1.
 
 use anyhow::{Context, Result};
 use berth_runtime::{CreateOptions, Runtime};
@@ -253,7 +253,9 @@ fn main() {
         Err(e) => {
             let msg = error_text(&e);
             logger.write(log::Level::Error, &msg);
-            let _ = writeln!(std::io::stderr(), "berth: {msg}");
+            // "error" in the line, as in runc's `level=error msg=...`: youki's contest (and
+            // scripts like it) tell a failed command by that word on stderr, not the status.
+            let _ = writeln!(std::io::stderr(), "berth: error: {msg}");
             // runc's convention: exec exits 255 when the process could not be started.
             let code = if e.downcast_ref::<ExecFailed>().is_some() {
                 255
