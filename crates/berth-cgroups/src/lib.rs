@@ -265,35 +265,15 @@ pub fn systemd_is_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-/// The resources to `set` at create: `linux.resources` with every `linux.devices` node added
-/// to the device rules as an `rwm` allow (after the spec's own rules, as runc does), so a
-/// device the config asks for is usable whatever the rules deny.
+/// The resources to `set` at create: `linux.resources` as it is. A `linux.devices` node is
+/// not allowed by that alone: as in runc, only `linux.resources.devices` (and the default list)
+/// decide what the container may open, so a node the rules deny exists but gives EPERM. Making
+/// the nodes needs no rule of its own: the default list allows mknod of any node.
 pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
-    let linux = spec.linux().as_ref();
-    let mut r = linux
+    spec.linux()
+        .as_ref()
         .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-    let nodes = linux
-        .and_then(|l| l.devices().as_ref())
-        .filter(|d| !d.is_empty());
-    if let Some(nodes) = nodes {
-        let mut rules = r.devices().clone().unwrap_or_default();
-        // FIFOs are not devices to the device controller.
-        for d in nodes
-            .iter()
-            .filter(|d| d.typ() != oci_spec::runtime::LinuxDeviceType::P)
-        {
-            let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
-            rule.set_allow(true);
-            rule.set_typ(Some(d.typ()));
-            rule.set_major(Some(d.major()));
-            rule.set_minor(Some(d.minor()));
-            rule.set_access(Some("rwm".into()));
-            rules.push(rule);
-        }
-        r.set_devices(Some(rules));
-    }
-    r
+        .unwrap_or_default()
 }
 
 /// True when /sys/fs/cgroup itself is a cgroup2 mount (a unified-only host): runc's test too.
@@ -432,18 +412,21 @@ mod tests {
     }
 
     #[test]
-    fn linux_devices_become_allow_rules() {
+    fn linux_devices_are_not_allowed_by_themselves() {
         let spec: oci_spec::runtime::Spec = serde_json::from_str(
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229},{"path":"/dev/f","type":"p"}],"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"devices":[{"path":"/dev/kmsg","type":"c","major":1,"minor":11}],"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
         )
         .unwrap();
         let r = container_resources(&spec);
         let rules = devices::effective_rules(r.devices().as_deref().unwrap_or_default()).unwrap();
-        let prog = devices::program(&rules);
-        assert!(rules
+        assert!(!rules
             .iter()
-            .any(|x| x.allow && x.major == Some(10) && x.minor == Some(229)));
-        assert!(!prog.is_empty());
+            .any(|x| x.allow && x.major == Some(1) && x.minor == Some(11)));
+        // mknod of any node stays allowed (the default list), so the rootfs can make it.
+        assert!(rules.iter().any(|x| x.allow
+            && x.typ == 'c'
+            && x.major.is_none()
+            && x.access == devices::ACC_MKNOD));
         let empty: oci_spec::runtime::Spec =
             serde_json::from_str(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"}}"#).unwrap();
         assert!(container_resources(&empty).devices().is_none());

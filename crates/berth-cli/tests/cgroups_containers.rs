@@ -708,22 +708,30 @@ fn limits_visible_inside_the_container() {
 }
 
 #[test]
-fn linux_devices_are_allowed() {
-    if !common::require_root("linux_devices_are_allowed") {
+fn linux_devices_follow_the_device_rules() {
+    if !common::require_root("linux_devices_follow_the_device_rules") {
         return;
     }
-    // A node the config asks for is usable although the rules deny everything else.
+    // As in runc (dev.bats' device cgroup deny): the node exists, but `berth spec`'s deny-all
+    // rule applies to it; an explicit allow rule opens it.
     let b = Bundle::busybox(&[
         "sh",
         "-c",
-        "echo berth-device-test > /dev/kmsg && echo OPENED || echo DENIED",
+        "test -c /dev/kmsg && echo NODE; echo berth-device-test > /dev/kmsg && echo OPENED || echo DENIED",
     ]);
     b.update_config(|c| {
         c["linux"]["devices"] =
             json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     });
     let out = b.run_ok(&common::unique_id("linuxdev"));
-    assert!(out.contains("OPENED"), "{out}");
+    assert!(out.contains("NODE") && out.contains("DENIED"), "{out}");
+    b.update_config(|c| {
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"}]);
+    });
+    let out = b.run_ok(&common::unique_id("linuxdev2"));
+    assert!(out.contains("NODE") && out.contains("OPENED"), "{out}");
 }
 
 #[test]
