@@ -159,11 +159,23 @@ pub(super) fn become_process(
                 InitError::sys("process.terminal: sending the console to the runtime", &e)
             })?;
     }
-    crate::security::apply_process_security(spec).map_err(|e| InitError::from_error(&e))?;
-
+    // The cwd is entered first with the runtime's privileges (a root-owned 0700 directory with
+    // a non-root process user, or `exec --user 0` into a directory only the container's user
+    // may enter, with CAP_DAC_OVERRIDE gone), and again as the process's user only if that was
+    // refused (a directory the user may enter and root may not: root squashing, user
+    // namespaces), as runc does.
     let cwd = process.cwd();
-    std::env::set_current_dir(cwd)
-        .map_err(|e| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e))?;
+    let chdir_failed =
+        |e: std::io::Error| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e);
+    let entered = match std::env::set_current_dir(cwd) {
+        Ok(()) => true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
+        Err(e) => return Err(chdir_failed(e)),
+    };
+    crate::security::apply_process_security(spec).map_err(|e| InitError::from_error(&e))?;
+    if !entered {
+        std::env::set_current_dir(cwd).map_err(chdir_failed)?;
+    }
 
     let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
     if exec_path::env_value(&env, "HOME").is_none() {
