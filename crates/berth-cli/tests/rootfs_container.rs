@@ -91,3 +91,28 @@ fn user_namespace_container() {
         "{stdout}"
     );
 }
+
+/// A read-only /dev (mounts.bats' ro /dev mount): filled first, read-only in the container.
+#[test]
+fn readonly_dev_mount() {
+    if !common::require_root("readonly_dev_mount") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "grep '^tmpfs /dev ' /proc/mounts; test -c /dev/null && test -d /dev/pts && echo FILLED; \
+         touch /dev/x 2>/dev/null || echo READONLY",
+    ]);
+    b.update_config(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push("ro".into());
+            }
+        }
+    });
+    let out = b.run_ok(&common::unique_id("rodev"));
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.contains(" ro,"), "{out}");
+    assert!(out.contains("FILLED\nREADONLY"), "{out}");
+}

@@ -143,8 +143,19 @@ where
         cgroup_namespace,
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
+    let mut dev_readonly = false;
     for m in mount_list {
-        mounts::mount_entry(&ctx, m)?;
+        let opts = m.options().as_deref().unwrap_or_default();
+        let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
+        if ro != 0 && mounts::is_dev_dir(m.destination()) {
+            // Writable until /dev is filled; see masked::readonly_dev.
+            let mut rw = m.clone();
+            rw.set_options(Some(opts.iter().cloned().chain(["rw".into()]).collect()));
+            mounts::mount_entry(&ctx, &rw)?;
+            dev_readonly = true;
+        } else {
+            mounts::mount_entry(&ctx, m)?;
+        }
     }
 
     // 4. /dev contents, unless /dev is the host's (then it already has everything).
@@ -188,6 +199,9 @@ where
     hooks
         .before_pivot()
         .map_err(|e| RootfsError::Hook(e.into()))?;
+    if dev_readonly {
+        masked::readonly_dev(root.as_fd(), cfg.user_namespace)?;
+    }
 
     // 6. Switch the root.
     if cfg.no_pivot {
