@@ -19,9 +19,10 @@ pub fn run(
     plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
+    bind_sources: &crate::rootfs::PreopenedSources,
     chan: &SyncChannel,
 ) -> ! {
-    let err = match setup(cfg, plan, opts, fifo, chan) {
+    let err = match setup(cfg, plan, opts, fifo, bind_sources, chan) {
         Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -50,6 +51,7 @@ fn setup(
     plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
+    bind_sources: &crate::rootfs::PreopenedSources,
     chan: &SyncChannel,
 ) -> Result<ReadyToExec, InitError> {
     // Until execve replaces it, this process is berth (host binary, host fds) living in the
@@ -118,6 +120,7 @@ fn setup(
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
         user_namespace: plan.in_user_namespace(),
+        bind_sources: Some(bind_sources),
     };
     let mut hooks = InitHooks {
         spec,

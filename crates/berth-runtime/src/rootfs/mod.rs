@@ -41,6 +41,7 @@ mod validate;
 
 pub use devices::mount_console;
 pub use error::RootfsError;
+pub use mounts::{preopen_bind_sources, PreopenedSources};
 pub use validate::validate;
 
 use berth_sys::mount as sys;
@@ -63,6 +64,9 @@ pub struct RootfsConfig<'a> {
     /// The container has its own (new) user namespace: locked mount flags must be preserved
     /// on remounts, devices must be bind-mounted from the host instead of mknod.
     pub user_namespace: bool,
+    /// Bind mounts the runtime made beforehand ([`preopen_bind_sources`]); the others are made
+    /// during the setup.
+    pub bind_sources: Option<&'a PreopenedSources>,
 }
 
 /// Runs inside the container's init process, already in its new mount namespace (and other
@@ -108,7 +112,7 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let spec = cfg.spec;
-    validate(spec, cfg.bundle)?;
+    validate::validate_with(spec, cfg.bundle, cfg.bind_sources)?;
     let linux = spec.linux().as_ref();
     let root_prop_value = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -144,17 +148,18 @@ where
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
     let mut dev_readonly = false;
-    for m in mount_list {
+    for (i, m) in mount_list.iter().enumerate() {
+        let source = cfg.bind_sources.and_then(|s| s.get(i));
         let opts = m.options().as_deref().unwrap_or_default();
         let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
         if ro != 0 && mounts::is_dev_dir(m.destination()) {
             // Writable until /dev is filled; see masked::readonly_dev.
             let mut rw = m.clone();
             rw.set_options(Some(opts.iter().cloned().chain(["rw".into()]).collect()));
-            mounts::mount_entry(&ctx, &rw)?;
+            mounts::mount_entry(&ctx, &rw, source)?;
             dev_readonly = true;
         } else {
-            mounts::mount_entry(&ctx, m)?;
+            mounts::mount_entry(&ctx, m, source)?;
         }
     }
 

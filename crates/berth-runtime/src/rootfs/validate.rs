@@ -4,7 +4,7 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{check_supported, dest_string, is_bind, open_bind_source};
+use super::mounts::{check_supported, dest_string, is_bind, open_bind_source, PreopenedSources};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -14,8 +14,25 @@ use std::path::Path;
 /// rootfs propagation, the process's cwd) without changing anything: bind sources are only
 /// opened, relative ones beneath `bundle`. [`super::setup_rootfs`] runs it again first.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        validate_mount(m, bundle)?;
+    validate_with(spec, bundle, None)
+}
+
+/// [`validate`], where a bind source the runtime already opened (`preopened`) is not opened
+/// again: the init, root of a new user namespace, may not be able to.
+pub(crate) fn validate_with(
+    spec: &Spec,
+    bundle: &Path,
+    preopened: Option<&PreopenedSources>,
+) -> Result<(), RootfsError> {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let opened = preopened.is_some_and(|p| p.get(i).is_some());
+        validate_mount(m, bundle, opened)?;
     }
     let Some(linux) = spec.linux() else {
         return validate_cwd(spec);
@@ -54,7 +71,7 @@ fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
-fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
+fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let invalid = |reason: String| RootfsError::InvalidMount {
         destination: dest.clone(),
@@ -73,7 +90,9 @@ fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
     check_supported(m, &opts, &dest)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
-        open_bind_source(m, bundle, &dest)?;
+        if !source_opened {
+            open_bind_source(m, bundle, &dest)?;
+        }
     } else if typ.is_empty() {
         return Err(invalid(
             "no type given and not a bind mount (add a \"type\" or a \"bind\" option)".into(),
