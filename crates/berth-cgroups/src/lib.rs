@@ -135,6 +135,23 @@ pub enum CgroupError {
     /// The systemd cgroup driver was asked for; see [`systemd_is_running`].
     #[error("systemd cgroup driver: {0}")]
     Systemd(&'static str),
+    /// A sub-cgroup path (`exec --cgroup`) that leads out of the container's cgroup.
+    #[error("{0} is not a sub cgroup path")]
+    NotSubCgroup(String),
+    /// A controller (`exec --cgroup CTRL:path`) the container has no cgroup for.
+    #[error("unknown controller {0}")]
+    UnknownController(String),
+    /// A process could not be moved into a cgroup.
+    #[error("adding pid {pid} to {path}")]
+    AddPid {
+        /// The process.
+        pid: i32,
+        /// The `cgroup.procs` file written.
+        path: PathBuf,
+        /// The OS error of the write (ENOENT: no such sub-cgroup).
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CgroupError {
@@ -156,6 +173,7 @@ impl CgroupError {
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
             CgroupError::Io { source, .. }
+            | CgroupError::AddPid { source, .. }
             | CgroupError::Write { source, .. }
             | CgroupError::DeviceFilter { source, .. } => Some(source),
             _ => None,
@@ -191,10 +209,46 @@ pub struct CgroupPlacement {
     pub dirs: BTreeMap<String, PathBuf>,
 }
 
+/// Where `exec --cgroup` puts a process, below the container's cgroup: key `""` is a sub-path
+/// for every hierarchy (the only form on cgroup v2), any other key a v1 controller (`memory`,
+/// `cpu`) whose hierarchy gets that sub-path. See [`CgroupManager::enter_sub`].
+pub type SubCgroups = BTreeMap<String, String>;
+
+/// `dir` joined with the sub-cgroup path `sub`, refused when it leads out of `dir`. `/` and the
+/// empty path are `dir` itself.
+pub(crate) fn sub_dir(dir: &Path, sub: &str) -> Result<PathBuf, CgroupError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in sub.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(CgroupError::NotSubCgroup(sub.to_string()));
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.iter().fold(dir.to_path_buf(), |d, c| d.join(c)))
+}
+
+/// Writes `pid` into `dir`'s cgroup.procs (the directory must exist: a sub-cgroup is not made).
+pub(crate) fn add_pid(dir: &Path, pid: i32) -> Result<(), CgroupError> {
+    let path = dir.join("cgroup.procs");
+    std::fs::write(&path, pid.to_string()).map_err(|source| CgroupError::AddPid {
+        pid,
+        path,
+        source,
+    })
+}
+
 /// What the core needs from a cgroup backend.
 pub trait CgroupManager {
     /// Creates the cgroup (all hierarchies) and moves `pid` into it.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Moves `pid` (an exec'd process) into existing sub-cgroups of the container's cgroup
+    /// (`exec --cgroup`); hierarchies `sub` does not name get the container's cgroup itself.
+    fn enter_sub(&self, pid: i32, sub: &SubCgroups) -> Result<(), CgroupError>;
     /// Writes `linux.resources`. Validates everything first; on a failed write restores what it
     /// had already changed.
     fn set(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
@@ -398,6 +452,19 @@ mod tests {
                 dir.display()
             )
         );
+    }
+
+    #[test]
+    fn sub_cgroup_paths_stay_below() {
+        let d = Path::new("/c/x");
+        assert_eq!(sub_dir(d, "/").unwrap(), PathBuf::from("/c/x"));
+        assert_eq!(sub_dir(d, "a/b").unwrap(), PathBuf::from("/c/x/a/b"));
+        assert_eq!(sub_dir(d, "a/../b").unwrap(), PathBuf::from("/c/x/b"));
+        assert_eq!(
+            sub_dir(d, "..").unwrap_err().to_string(),
+            ".. is not a sub cgroup path"
+        );
+        assert!(sub_dir(d, "a/../../y").is_err());
     }
 
     #[test]

@@ -812,3 +812,55 @@ fn exec_ignore_paused_starts_when_resumed() {
     assert!(st.status.success(), "{:?}", st.status);
     assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "ok\n");
 }
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let test = "exec_into_a_sub_cgroup";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "memory")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    // Paths as the host sees them: no cgroup namespace (`berth spec` adds one on pure v2).
+    b.update_config(|c| {
+        if let Some(ns) = c["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "cgroup");
+        }
+    });
+    let id = common::unique_id("subcg");
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let refused = |args: &[&str], why: &str| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&[&id, "true"]);
+        let o = b.berth(&a);
+        assert_eq!(o.status.code(), Some(255), "{args:?}: {}", err(&o));
+        assert!(err(&o).contains(why), "{args:?}: {}", err(&o));
+    };
+    refused(&["--cgroup", ".."], ".. is not a sub cgroup path");
+    refused(&["--cgroup", "nonexistent"], "/nonexistent/cgroup.procs");
+    refused(&["--cgroup", "whaaat:/"], "unknown controller whaaat");
+    // The container's own cgroup, explicitly, and a sub-cgroup made beforehand.
+    let (dir, arg, ctrl) = if v2_host() {
+        (p.dirs.values().next().unwrap().clone(), "sub", "")
+    } else {
+        (
+            dir_with(&p, "memory.limit_in_bytes").unwrap(),
+            "memory:sub",
+            "memory",
+        )
+    };
+    std::fs::create_dir(dir.join("sub")).expect("mkdir sub-cgroup");
+    for (arg, want) in [("/", format!("/{id}")), (arg, format!("/{id}/sub"))] {
+        let o = b.berth(&["exec", "--cgroup", arg, &id, "cat", "/proc/self/cgroup"]);
+        assert!(o.status.success(), "{arg}: {}", err(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Below the test's own cgroup, which differs between v1 hierarchies.
+        let line = out
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(ctrl))
+            .unwrap_or_default();
+        assert!(line.ends_with(&want), "{arg}: {out}");
+    }
+    assert!(b.berth(&["delete", "-f", &id]).status.success());
+}

@@ -19,6 +19,33 @@ pub struct ExecOverrides {
     pub no_new_privs: bool,
 }
 
+/// `--cgroup` values (runc's syntax): one `path` for every hierarchy, or any number of
+/// `controller[,controller]:path`, each controller named once.
+pub fn sub_cgroups(args: &[String]) -> Result<berth_cgroups::SubCgroups> {
+    let mut out = berth_cgroups::SubCgroups::new();
+    for a in args {
+        match a.split_once(':') {
+            None if args.len() == 1 => {
+                out.insert(String::new(), a.clone());
+            }
+            None => anyhow::bail!("invalid --cgroup argument: {a} (missing <controller>: prefix)"),
+            Some((_, path)) if path.contains(':') => {
+                anyhow::bail!("invalid --cgroup argument: {a}")
+            }
+            Some((ctrls, path)) => {
+                for c in ctrls.split(',') {
+                    if out.insert(c.to_string(), path.to_string()).is_some() {
+                        anyhow::bail!(
+                            "invalid --cgroup argument(s): controller {c} specified multiple times"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Loads `--process FILE` (`-` for stdin is not offered: engines pass a file).
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
@@ -88,6 +115,21 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_arguments() {
+        let v = |a: &[&str]| sub_cgroups(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let m = v(&["sub"]).unwrap();
+        assert_eq!(m.get("").map(String::as_str), Some("sub"));
+        let m = v(&["memory:submem", "cpu,cpuacct:subcpu"]).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["cpuacct"], "subcpu");
+        assert_eq!(m["memory"], "submem");
+        assert!(v(&["a", "b"]).is_err());
+        assert!(v(&["cpu:a", "cpu:b"]).is_err());
+        assert!(v(&["cpu:a:b"]).is_err());
+        assert!(v(&[]).unwrap().is_empty());
+    }
 
     #[test]
     fn process_file_without_user_runs_as_root() {

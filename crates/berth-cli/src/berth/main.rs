@@ -115,6 +115,10 @@ enum Command {
         /// Exec even if the container is paused (the process starts when it is resumed).
         #[arg(long = "ignore-paused")]
         ignore_paused: bool,
+        /// Put the process in a sub-cgroup: `path`, or `controller[,controller]:path`
+        /// (repeatable), relative to the container's cgroup.
+        #[arg(long = "cgroup")]
+        cgroup: Vec<String>,
     },
     /// Print the state of a container as JSON.
     State { id: String },
@@ -319,6 +323,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             no_new_privs,
             preserve_fds,
             ignore_paused,
+            cgroup,
         } => {
             let failed = |e: anyhow::Error| anyhow::Error::new(ExecFailed(e));
             let process = match process {
@@ -347,6 +352,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts.console_socket = console_socket;
             opts.preserve_fds = preserve_fds;
             opts.ignore_paused = ignore_paused;
+            opts.sub_cgroups = exec_args::sub_cgroups(&cgroup).map_err(failed)?;
             if !detach {
                 foreground::block_all()
                     .context("blocking signals")

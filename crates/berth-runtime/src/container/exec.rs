@@ -24,6 +24,9 @@ pub struct ExecOptions {
     /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
     /// frozen cgroup and starts when the container is resumed.
     pub ignore_paused: bool,
+    /// Sub-cgroups of the container's cgroup to put the process in (runc's `--cgroup`);
+    /// empty: the container's cgroup.
+    pub sub_cgroups: berth_cgroups::SubCgroups,
 }
 
 impl ExecOptions {
@@ -36,6 +39,7 @@ impl ExecOptions {
             console_socket: None,
             preserve_fds: 0,
             ignore_paused: false,
+            sub_cgroups: berth_cgroups::SubCgroups::new(),
         }
     }
 }
@@ -97,7 +101,13 @@ impl Runtime {
         super::ensure_single_threaded()?;
         // SAFETY: the process is single-threaded (checked just above).
         let launched = unsafe {
-            crate::process::exec::spawn(&spec, state.pid, opts.preserve_fds, cgroup.as_ref())?
+            crate::process::exec::spawn(
+                &spec,
+                state.pid,
+                opts.preserve_fds,
+                cgroup.as_ref(),
+                &opts.sub_cgroups,
+            )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
         if let Some(path) = &opts.pid_file {
