@@ -161,3 +161,16 @@ fn user_namespace_inaccessible_bind_sources() {
     );
     assert_eq!(stdout, "/tmp/m1/foo\n/tmp/m2/foo\n");
 }
+
+/// A relative readonlyPaths entry is taken from the container's root (runc accepts them);
+/// a missing one is skipped like an absolute one.
+#[test]
+fn relative_readonly_path() {
+    if !common::require_root("relative_readonly_path") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "touch /tmp/x 2>/dev/null || echo READONLY"]);
+    b.update_config(|c| c["linux"]["readonlyPaths"] = serde_json::json!(["tmp", "no/such"]));
+    let out = b.run_ok(&common::unique_id("rorel"));
+    assert_eq!(out, "READONLY\n");
+}

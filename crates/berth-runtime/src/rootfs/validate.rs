@@ -41,18 +41,16 @@ pub(crate) fn validate_with(
     for d in linux.devices().as_deref().unwrap_or_default() {
         device_from_spec(d)?;
     }
-    for (field, paths) in [
-        ("linux.maskedPaths", linux.masked_paths()),
-        ("linux.readonlyPaths", linux.readonly_paths()),
-    ] {
-        for p in paths.as_deref().unwrap_or_default() {
-            if !Path::new(p).is_absolute() {
-                return Err(RootfsError::InvalidField {
-                    field,
-                    value: p.clone(),
-                    reason: "must be an absolute path".into(),
-                });
-            }
+    // A relative readonlyPaths entry is taken from the container's root, as runc does (it
+    // makes them read-only with "/" as the cwd); a masked path must be absolute (runc refuses
+    // relative ones, and youki's contest checks that).
+    for p in linux.masked_paths().as_deref().unwrap_or_default() {
+        if !Path::new(p).is_absolute() {
+            return Err(RootfsError::InvalidField {
+                field: "linux.maskedPaths",
+                value: p.clone(),
+                reason: "must be an absolute path".into(),
+            });
         }
     }
     validate_cwd(spec)
@@ -223,8 +221,8 @@ mod tests {
         v["linux"]["maskedPaths"] = json!(["proc/kcore"]);
         assert!(err_of(v).contains("linux.maskedPaths"));
         let mut v = base();
-        v["linux"]["readonlyPaths"] = json!(["sys"]);
-        assert!(err_of(v).contains("linux.readonlyPaths"));
+        v["linux"]["readonlyPaths"] = json!(["sys", "readonly_relpath"]);
+        assert!(validate(&spec(v), Path::new("/")).is_ok());
         let mut v = base();
         v["process"]["cwd"] = json!("work");
         assert!(err_of(v).contains("process.cwd"));
