@@ -130,3 +130,22 @@ fn hook_timeout_fails_create() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("timed out"));
     assert!(!b.state_root.join(&id).exists());
 }
+
+#[test]
+fn create_container_hook_runs_in_the_rootfs() {
+    if !require_root("create_container_hook_runs_in_the_rootfs") {
+        return;
+    }
+    // hooks.bats' library test: `touch ./lib/x && mount --bind ... ./lib/x` from the hook.
+    let b = Bundle::busybox(&["cat", "/hooked"]);
+    std::fs::write(b.scratch.0.join("src"), "from the hook\n").unwrap();
+    let script = format!(
+        "touch ./hooked && mount --bind {} ./hooked",
+        b.scratch.0.join("src").display()
+    );
+    b.update_config(|c| {
+        c["hooks"] =
+            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    assert_eq!(b.run_ok(&unique_id("hookcwd")), "from the hook\n");
+}

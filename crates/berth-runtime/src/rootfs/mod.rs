@@ -201,6 +201,9 @@ where
         })?;
     }
 
+    // createContainer hooks run in the rootfs, as in runc (hooks.bats' `touch ./lib/...`).
+    berth_sys::path::fchdir(root.as_fd())
+        .map_err(|e| RootfsError::path("rootfs", rootfs_str.clone(), "fchdir", e))?;
     hooks
         .before_pivot()
         .map_err(|e| RootfsError::Hook(e.into()))?;
