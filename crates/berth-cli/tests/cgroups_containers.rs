@@ -838,7 +838,10 @@ fn exec_into_a_sub_cgroup() {
         assert!(err(&o).contains(why), "{args:?}: {}", err(&o));
     };
     refused(&["--cgroup", ".."], ".. is not a sub cgroup path");
-    refused(&["--cgroup", "nonexistent"], "/nonexistent/cgroup.procs");
+    refused(
+        &["--cgroup", "nonexistent"],
+        "/nonexistent/cgroup.procs: no such file or directory",
+    );
     refused(&["--cgroup", "whaaat:/"], "unknown controller whaaat");
     // The container's own cgroup, explicitly, and a sub-cgroup made beforehand.
     let (dir, arg, ctrl) = if v2_host() {

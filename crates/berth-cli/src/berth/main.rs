@@ -476,8 +476,11 @@ fn error_text(e: &anyhow::Error) -> String {
     let mut text = String::new();
     let mut last = String::new();
     for link in e.chain() {
-        let t = runc_wording(link).unwrap_or_else(|| link.to_string());
-        if !last.is_empty() && last.ends_with(&t) {
+        let rust_text = link.to_string();
+        let t = runc_wording(link)
+            .or_else(|| link.downcast_ref::<std::io::Error>().and_then(errno_text))
+            .unwrap_or_else(|| rust_text.clone());
+        if !last.is_empty() && (last.ends_with(&t) || last.ends_with(&rust_text)) {
             continue;
         }
         if !text.is_empty() {
@@ -487,6 +490,20 @@ fn error_text(e: &anyhow::Error) -> String {
         last = t;
     }
     text
+}
+
+/// A system call's error in runc's (Go's) words, which engines, scripts and runc's tests match:
+/// the C library's text with a lower-case first letter and no "(os error N)" ("no such file or
+/// directory"). The init's errors arrive worded so already; this is for the runtime's own.
+fn errno_text(e: &std::io::Error) -> Option<String> {
+    let n = e.raw_os_error()?;
+    let rust = std::io::Error::from_raw_os_error(n).to_string();
+    let plain = rust
+        .strip_suffix(&format!(" (os error {n})"))
+        .unwrap_or(&rust);
+    let mut chars = plain.chars();
+    let first = chars.next()?;
+    Some(first.to_lowercase().chain(chars).collect())
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
@@ -523,6 +540,13 @@ mod tests {
         }
         let e = anyhow::Error::new(Repeats(std::io::Error::from_raw_os_error(libc::ENOENT)));
         assert_eq!(error_text(&e), format!("reading y: {io}"));
+        // A system call's error reads as runc words it.
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOENT))
+            .context("adding pid 7 to /c/cgroup.procs");
+        assert_eq!(
+            error_text(&e),
+            "adding pid 7 to /c/cgroup.procs: no such file or directory"
+        );
     }
 
     #[test]
