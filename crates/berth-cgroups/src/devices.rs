@@ -128,6 +128,9 @@ pub(crate) fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, C
                 'r' => ACC_READ,
                 'w' => ACC_WRITE,
                 'm' => ACC_MKNOD,
+                // runc keeps the letters it knows and drops the rest; its own tests write
+                // "rwa" (no such access). Accepted as nothing; other letters stay errors.
+                'a' => 0,
                 other => {
                     return Err(CgroupError::field(
                         &field,
@@ -135,6 +138,9 @@ pub(crate) fn effective_rules(spec: &[LinuxDeviceCgroup]) -> Result<Vec<Rule>, C
                     ))
                 }
             };
+        }
+        if access == 0 {
+            continue;
         }
         out.push(Rule {
             allow: d.allow(),
@@ -382,6 +388,13 @@ mod tests {
             r#"[{"allow":true,"type":"c","major":-7,"access":"r"}]"#
         ))
         .is_err());
+        let r = effective_rules(&spec(
+            r#"[{"allow":false,"type":"c","major":1,"minor":11,"access":"rwa"},{"allow":true,"access":"a"}]"#,
+        ))
+        .unwrap();
+        assert_eq!(v1_writes(&r)[1].value, "c 1:11 rw");
+        // The rule with no access left is dropped, not turned into an allow-all.
+        assert!(!r.iter().any(|x| x.allow && x.typ == 'a'));
         let r = effective_rules(&spec(
             r#"[{"allow":true,"type":"b","major":8,"access":"r"}]"#,
         ))

@@ -135,6 +135,23 @@ pub enum CgroupError {
     /// The systemd cgroup driver was asked for; see [`systemd_is_running`].
     #[error("systemd cgroup driver: {0}")]
     Systemd(&'static str),
+    /// A sub-cgroup path (`exec --cgroup`) that leads out of the container's cgroup.
+    #[error("{0} is not a sub cgroup path")]
+    NotSubCgroup(String),
+    /// A controller (`exec --cgroup CTRL:path`) the container has no cgroup for.
+    #[error("unknown controller {0}")]
+    UnknownController(String),
+    /// A process could not be moved into a cgroup.
+    #[error("adding pid {pid} to {path}")]
+    AddPid {
+        /// The process.
+        pid: i32,
+        /// The `cgroup.procs` file written.
+        path: PathBuf,
+        /// The OS error of the write (ENOENT: no such sub-cgroup).
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CgroupError {
@@ -156,6 +173,7 @@ impl CgroupError {
     pub fn io_error(&self) -> Option<&std::io::Error> {
         match self {
             CgroupError::Io { source, .. }
+            | CgroupError::AddPid { source, .. }
             | CgroupError::Write { source, .. }
             | CgroupError::DeviceFilter { source, .. } => Some(source),
             _ => None,
@@ -191,10 +209,46 @@ pub struct CgroupPlacement {
     pub dirs: BTreeMap<String, PathBuf>,
 }
 
+/// Where `exec --cgroup` puts a process, below the container's cgroup: key `""` is a sub-path
+/// for every hierarchy (the only form on cgroup v2), any other key a v1 controller (`memory`,
+/// `cpu`) whose hierarchy gets that sub-path. See [`CgroupManager::enter_sub`].
+pub type SubCgroups = BTreeMap<String, String>;
+
+/// `dir` joined with the sub-cgroup path `sub`, refused when it leads out of `dir`. `/` and the
+/// empty path are `dir` itself.
+pub(crate) fn sub_dir(dir: &Path, sub: &str) -> Result<PathBuf, CgroupError> {
+    let mut parts: Vec<&str> = Vec::new();
+    for c in sub.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err(CgroupError::NotSubCgroup(sub.to_string()));
+                }
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(parts.iter().fold(dir.to_path_buf(), |d, c| d.join(c)))
+}
+
+/// Writes `pid` into `dir`'s cgroup.procs (the directory must exist: a sub-cgroup is not made).
+pub(crate) fn add_pid(dir: &Path, pid: i32) -> Result<(), CgroupError> {
+    let path = dir.join("cgroup.procs");
+    std::fs::write(&path, pid.to_string()).map_err(|source| CgroupError::AddPid {
+        pid,
+        path,
+        source,
+    })
+}
+
 /// What the core needs from a cgroup backend.
 pub trait CgroupManager {
     /// Creates the cgroup (all hierarchies) and moves `pid` into it.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Moves `pid` (an exec'd process) into existing sub-cgroups of the container's cgroup
+    /// (`exec --cgroup`); hierarchies `sub` does not name get the container's cgroup itself.
+    fn enter_sub(&self, pid: i32, sub: &SubCgroups) -> Result<(), CgroupError>;
     /// Writes `linux.resources`. Validates everything first; on a failed write restores what it
     /// had already changed.
     fn set(&self, resources: &LinuxResources) -> Result<(), CgroupError>;
@@ -265,35 +319,15 @@ pub fn systemd_is_running() -> bool {
     Path::new("/run/systemd/system").is_dir()
 }
 
-/// The resources to `set` at create: `linux.resources` with every `linux.devices` node added
-/// to the device rules as an `rwm` allow (after the spec's own rules, as runc does), so a
-/// device the config asks for is usable whatever the rules deny.
+/// The resources to `set` at create: `linux.resources` as it is. A `linux.devices` node is
+/// not allowed by that alone: as in runc, only `linux.resources.devices` (and the default list)
+/// decide what the container may open, so a node the rules deny exists but gives EPERM. Making
+/// the nodes needs no rule of its own: the default list allows mknod of any node.
 pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
-    let linux = spec.linux().as_ref();
-    let mut r = linux
+    spec.linux()
+        .as_ref()
         .and_then(|l| l.resources().clone())
-        .unwrap_or_default();
-    let nodes = linux
-        .and_then(|l| l.devices().as_ref())
-        .filter(|d| !d.is_empty());
-    if let Some(nodes) = nodes {
-        let mut rules = r.devices().clone().unwrap_or_default();
-        // FIFOs are not devices to the device controller.
-        for d in nodes
-            .iter()
-            .filter(|d| d.typ() != oci_spec::runtime::LinuxDeviceType::P)
-        {
-            let mut rule = oci_spec::runtime::LinuxDeviceCgroup::default();
-            rule.set_allow(true);
-            rule.set_typ(Some(d.typ()));
-            rule.set_major(Some(d.major()));
-            rule.set_minor(Some(d.minor()));
-            rule.set_access(Some("rwm".into()));
-            rules.push(rule);
-        }
-        r.set_devices(Some(rules));
-    }
-    r
+        .unwrap_or_default()
 }
 
 /// True when /sys/fs/cgroup itself is a cgroup2 mount (a unified-only host): runc's test too.
@@ -421,6 +455,19 @@ mod tests {
     }
 
     #[test]
+    fn sub_cgroup_paths_stay_below() {
+        let d = Path::new("/c/x");
+        assert_eq!(sub_dir(d, "/").unwrap(), PathBuf::from("/c/x"));
+        assert_eq!(sub_dir(d, "a/b").unwrap(), PathBuf::from("/c/x/a/b"));
+        assert_eq!(sub_dir(d, "a/../b").unwrap(), PathBuf::from("/c/x/b"));
+        assert_eq!(
+            sub_dir(d, "..").unwrap_err().to_string(),
+            ".. is not a sub cgroup path"
+        );
+        assert!(sub_dir(d, "a/../../y").is_err());
+    }
+
+    #[test]
     fn paths() {
         assert_eq!(resolve_path(Some("/a/b"), "id", "/own").unwrap(), "/a/b");
         assert_eq!(resolve_path(Some("x/y"), "id", "/own").unwrap(), "/own/x/y");
@@ -432,18 +479,21 @@ mod tests {
     }
 
     #[test]
-    fn linux_devices_become_allow_rules() {
+    fn linux_devices_are_not_allowed_by_themselves() {
         let spec: oci_spec::runtime::Spec = serde_json::from_str(
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"devices":[{"path":"/dev/fuse","type":"c","major":10,"minor":229},{"path":"/dev/f","type":"p"}],"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"linux":{"devices":[{"path":"/dev/kmsg","type":"c","major":1,"minor":11}],"resources":{"devices":[{"allow":false,"access":"rwm"}]}}}"#,
         )
         .unwrap();
         let r = container_resources(&spec);
         let rules = devices::effective_rules(r.devices().as_deref().unwrap_or_default()).unwrap();
-        let prog = devices::program(&rules);
-        assert!(rules
+        assert!(!rules
             .iter()
-            .any(|x| x.allow && x.major == Some(10) && x.minor == Some(229)));
-        assert!(!prog.is_empty());
+            .any(|x| x.allow && x.major == Some(1) && x.minor == Some(11)));
+        // mknod of any node stays allowed (the default list), so the rootfs can make it.
+        assert!(rules.iter().any(|x| x.allow
+            && x.typ == 'c'
+            && x.major.is_none()
+            && x.access == devices::ACC_MKNOD));
         let empty: oci_spec::runtime::Spec =
             serde_json::from_str(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"}}"#).unwrap();
         assert!(container_resources(&empty).devices().is_none());

@@ -174,6 +174,30 @@ impl CgroupManager for V1Manager {
         r
     }
 
+    fn enter_sub(&self, pid: i32, sub: &super::SubCgroups) -> Result<(), CgroupError> {
+        if let Some(unknown) = sub
+            .keys()
+            .find(|k| !k.is_empty() && !self.hiers.iter().any(|h| h.controllers.contains(k)))
+        {
+            return Err(CgroupError::UnknownController(unknown.clone()));
+        }
+        // All paths are checked before the process moves anywhere.
+        let dirs = self
+            .hiers
+            .iter()
+            .map(|h| {
+                let path = sub
+                    .get("")
+                    .or_else(|| h.controllers.iter().find_map(|c| sub.get(c)));
+                match path {
+                    Some(p) => super::sub_dir(&h.dir, p),
+                    None => Ok(h.dir.clone()),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        dirs.iter().try_for_each(|d| super::add_pid(d, pid))
+    }
+
     fn set(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         let mut writes = plan::plan_v1(r, &V1Host(self))?;
         // At create a container always gets a device list (deny-all + defaults), even when

@@ -140,6 +140,17 @@ impl CgroupManager for V2Manager {
         r
     }
 
+    fn enter_sub(&self, pid: i32, sub: &super::SubCgroups) -> Result<(), CgroupError> {
+        // One hierarchy: only the controller-less form names it.
+        if let Some(unknown) = sub.keys().find(|k| !k.is_empty()) {
+            return Err(CgroupError::UnknownController(unknown.clone()));
+        }
+        match sub.get("") {
+            Some(p) => super::add_pid(&super::sub_dir(&self.dir, p)?, pid),
+            None => self.apply(pid),
+        }
+    }
+
     fn set(&self, r: &LinuxResources) -> Result<(), CgroupError> {
         if !self.dir.exists() {
             return Err(CgroupError::Missing(self.dir.clone()));

@@ -708,22 +708,164 @@ fn limits_visible_inside_the_container() {
 }
 
 #[test]
-fn linux_devices_are_allowed() {
-    if !common::require_root("linux_devices_are_allowed") {
+fn linux_devices_follow_the_device_rules() {
+    if !common::require_root("linux_devices_follow_the_device_rules") {
         return;
     }
-    // A node the config asks for is usable although the rules deny everything else.
+    // As in runc (dev.bats' device cgroup deny): the node exists, but `berth spec`'s deny-all
+    // rule applies to it; an explicit allow rule opens it.
     let b = Bundle::busybox(&[
         "sh",
         "-c",
-        "echo berth-device-test > /dev/kmsg && echo OPENED || echo DENIED",
+        "test -c /dev/kmsg && echo NODE; echo berth-device-test > /dev/kmsg && echo OPENED || echo DENIED",
     ]);
     b.update_config(|c| {
         c["linux"]["devices"] =
             json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"}]);
     });
     let out = b.run_ok(&common::unique_id("linuxdev"));
-    assert!(out.contains("OPENED"), "{out}");
+    assert!(out.contains("NODE") && out.contains("DENIED"), "{out}");
+    b.update_config(|c| {
+        c["linux"]["resources"]["devices"] = json!([{"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "rw"}]);
+    });
+    let out = b.run_ok(&common::unique_id("linuxdev2"));
+    assert!(out.contains("NODE") && out.contains("OPENED"), "{out}");
+}
+
+#[test]
+fn existing_cgroup_frozen_refused_and_non_empty_warned() {
+    let test = "existing_cgroup_frozen_refused_and_non_empty_warned";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "freezer")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = common::unique_id("shared");
+    let path = format!("/berth-shared-{id}");
+    b.update_config(|c| c["linux"]["cgroupsPath"] = json!(path));
+    // A second container in the same cgroup as a running one: accepted, with runc's warning.
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let id2 = format!("{id}-2");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let o = b.berth(&["run", "-d", "--bundle", &bundle, &id2]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("container's cgroup is not empty"),
+        "{}",
+        err(&o)
+    );
+    assert!(b.berth(&["delete", "-f", &id2]).status.success());
+    assert!(b.berth(&["delete", "-f", &id]).status.success());
+    // A cgroup someone froze beforehand: refused at once (the init would hang there), and the
+    // cgroup is left for its owner to remove.
+    let freezer = if v2_host() {
+        let d = p.dirs.values().next().expect("a v2 dir").clone();
+        std::fs::create_dir_all(&d).expect("mkdir cgroup");
+        std::fs::write(d.join("cgroup.freeze"), "1").expect("freeze");
+        d
+    } else {
+        let d = p.dirs.get("freezer").expect("freezer dir").clone();
+        std::fs::create_dir_all(&d).expect("mkdir cgroup");
+        std::fs::write(d.join("freezer.state"), "FROZEN").expect("freeze");
+        d
+    };
+    let id3 = format!("{id}-3");
+    let o = b.berth(&["run", "-d", "--bundle", &bundle, &id3]);
+    let _ = std::fs::remove_dir(&freezer);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains("container's cgroup unexpectedly frozen"),
+        "{}",
+        err(&o)
+    );
+}
+
+#[test]
+fn exec_ignore_paused_starts_when_resumed() {
+    let test = "exec_ignore_paused_starts_when_resumed";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "freezer")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = common::unique_id("ignpaused");
+    run_detached(&b, &id);
+    assert!(b.berth(&["pause", &id]).status.success());
+    let o = b.berth(&["exec", &id, "true"]);
+    assert!(!o.status.success());
+    assert!(err(&o).contains("paused"), "{}", err(&o));
+    // The exec'd process lands in the frozen cgroup: it runs once the container is resumed.
+    let out = b.scratch.0.join("exec.out");
+    let child = Command::new(common::berth_bin())
+        .arg("--root")
+        .arg(&b.state_root)
+        .args(["exec", "--ignore-paused", &id, "echo", "ok"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).expect("out file"))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn exec");
+    let o = b.berth(&["resume", &id]);
+    assert!(o.status.success(), "resume: {}", err(&o));
+    let st = child.wait_with_output().expect("wait exec");
+    assert!(st.status.success(), "{:?}", st.status);
+    assert_eq!(std::fs::read_to_string(&out).unwrap_or_default(), "ok\n");
+}
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let test = "exec_into_a_sub_cgroup";
+    if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "memory")) {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    // Paths as the host sees them: no cgroup namespace (`berth spec` adds one on pure v2).
+    b.update_config(|c| {
+        if let Some(ns) = c["linux"]["namespaces"].as_array_mut() {
+            ns.retain(|n| n["type"] != "cgroup");
+        }
+    });
+    let id = common::unique_id("subcg");
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let refused = |args: &[&str], why: &str| {
+        let mut a = vec!["exec"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&[&id, "true"]);
+        let o = b.berth(&a);
+        assert_eq!(o.status.code(), Some(255), "{args:?}: {}", err(&o));
+        assert!(err(&o).contains(why), "{args:?}: {}", err(&o));
+    };
+    refused(&["--cgroup", ".."], ".. is not a sub cgroup path");
+    refused(
+        &["--cgroup", "nonexistent"],
+        "/nonexistent/cgroup.procs: no such file or directory",
+    );
+    refused(&["--cgroup", "whaaat:/"], "unknown controller whaaat");
+    // The container's own cgroup, explicitly, and a sub-cgroup made beforehand.
+    let (dir, arg, ctrl) = if v2_host() {
+        (p.dirs.values().next().unwrap().clone(), "sub", "")
+    } else {
+        (
+            dir_with(&p, "memory.limit_in_bytes").unwrap(),
+            "memory:sub",
+            "memory",
+        )
+    };
+    std::fs::create_dir(dir.join("sub")).expect("mkdir sub-cgroup");
+    for (arg, want) in [("/", format!("/{id}")), (arg, format!("/{id}/sub"))] {
+        let o = b.berth(&["exec", "--cgroup", arg, &id, "cat", "/proc/self/cgroup"]);
+        assert!(o.status.success(), "{arg}: {}", err(&o));
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        // Below the test's own cgroup, which differs between v1 hierarchies.
+        let line = out
+            .lines()
+            .find(|l| l.split(':').nth(1) == Some(ctrl))
+            .unwrap_or_default();
+        assert!(line.ends_with(&want), "{arg}: {out}");
+    }
+    assert!(b.berth(&["delete", "-f", &id]).status.success());
 }
 
 /// The zero values runc reads as "not set" (dockerd writes `blockIO.weight: 0` into every

@@ -1,4 +1,4 @@
-//! Bad input: each case exits 1 with `berth: <message>` naming what is wrong, and leaves nothing
+//! Bad input: each case exits 1 with `berth: error: <message>` naming what is wrong, and leaves nothing
 //! behind — no state directory, no process, no cgroup.
 // Test helpers unwrap too: a panic is the failure report.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -12,11 +12,11 @@ fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Asserts a failed command's shape: exit 1, one `berth: ` line mentioning every `needle`.
+/// Asserts a failed command's shape: exit 1, one `berth: error: ` line mentioning every `needle`.
 fn assert_fails_with(out: &std::process::Output, needles: &[&str]) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(1), "exit status; stderr: {err}");
-    assert!(err.starts_with("berth: "), "error prefix: {err}");
+    assert!(err.starts_with("berth: error: "), "error prefix: {err}");
     for n in needles {
         assert!(err.contains(n), "stderr should mention {n:?}: {err}");
     }

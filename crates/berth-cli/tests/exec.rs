@@ -207,3 +207,29 @@ fn exec_with_a_terminal() {
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(stdout(&out).contains("/dev/pts/"), "{}", stdout(&out));
 }
+
+#[test]
+fn cwd_is_entered_with_the_runtimes_privileges_first() {
+    if !require_root("cwd_is_entered_with_the_runtimes_privileges_first") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    // cwd.bats: /root belongs to uid 42 (mode 0700), the container runs as 42 there; root
+    // without CAP_DAC_OVERRIDE (`berth spec`'s capabilities) could not enter it afterwards.
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let root = b.dir.join("rootfs/root");
+    std::fs::create_dir_all(&root).unwrap();
+    std::os::unix::fs::chown(&root, Some(42), None).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    b.update_config(|c| {
+        c["process"]["cwd"] = "/root".into();
+        c["process"]["user"]["uid"] = 42.into();
+    });
+    let id = unique_id("execcwd");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "-d", "--bundle", &bundle, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = b.berth(&["exec", "--user", "0", &id, "sh", "-c", "pwd; id -u"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/root\n0\n");
+}

@@ -183,3 +183,22 @@ fn hooks_writing_more_than_a_pipe_buffer_do_not_hang_the_container() {
         &out[out.len().saturating_sub(100)..]
     );
 }
+
+#[test]
+fn create_container_hook_runs_in_the_rootfs() {
+    if !require_root("create_container_hook_runs_in_the_rootfs") {
+        return;
+    }
+    // hooks.bats' library test: `touch ./lib/x && mount --bind ... ./lib/x` from the hook.
+    let b = Bundle::busybox(&["cat", "/hooked"]);
+    std::fs::write(b.scratch.0.join("src"), "from the hook\n").unwrap();
+    let script = format!(
+        "touch ./hooked && mount --bind {} ./hooked",
+        b.scratch.0.join("src").display()
+    );
+    b.update_config(|c| {
+        c["hooks"] =
+            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", script]}]});
+    });
+    assert_eq!(b.run_ok(&unique_id("hookcwd")), "from the hook\n");
+}

@@ -91,3 +91,86 @@ fn user_namespace_container() {
         "{stdout}"
     );
 }
+
+/// A read-only /dev (mounts.bats' ro /dev mount): filled first, read-only in the container.
+#[test]
+fn readonly_dev_mount() {
+    if !common::require_root("readonly_dev_mount") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "grep '^tmpfs /dev ' /proc/mounts; test -c /dev/null && test -d /dev/pts && echo FILLED; \
+         touch /dev/x 2>/dev/null || echo READONLY",
+    ]);
+    b.update_config(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push("ro".into());
+            }
+        }
+    });
+    let out = b.run_ok(&common::unique_id("rodev"));
+    let first = out.lines().next().unwrap_or_default();
+    assert!(first.contains(" ro,"), "{out}");
+    assert!(out.contains("FILLED\nREADONLY"), "{out}");
+}
+
+/// userns.bats' inaccessible mounts: bind sources below a 0700 directory of the host's root
+/// cannot be reached by the container's root (host uid 100000); the runtime opens them.
+#[test]
+fn user_namespace_inaccessible_bind_sources() {
+    if !common::require_root("user_namespace_inaccessible_bind_sources") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let b = rootfs_scenarios::bundle(&["stat", "-c", "%n", "/tmp/m1/foo", "/tmp/m2/foo"]);
+    for n in ["1", "2"] {
+        let top = b.dir.join(format!("private-{n}"));
+        std::fs::create_dir_all(top.join("dir")).expect("mkdir source");
+        std::fs::write(top.join("dir/foo"), "x").expect("write foo");
+        std::fs::set_permissions(&top, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    }
+    b.update_config(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .expect("namespaces")
+            .push(serde_json::json!({"type": "user"}));
+        let map = serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        for n in ["1", "2"] {
+            mounts.push(serde_json::json!({"source": format!("private-{n}/dir"),
+                "destination": format!("/tmp/m{n}"), "options": ["bind"]}));
+        }
+    });
+    let st = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(b.dir.join("rootfs"))
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    let out = b.run(&common::unique_id("usernsbind"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout, "/tmp/m1/foo\n/tmp/m2/foo\n");
+}
+
+/// A relative readonlyPaths entry is taken from the container's root (runc accepts them);
+/// a missing one is skipped like an absolute one.
+#[test]
+fn relative_readonly_path() {
+    if !common::require_root("relative_readonly_path") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "touch /tmp/x 2>/dev/null || echo READONLY"]);
+    b.update_config(|c| c["linux"]["readonlyPaths"] = serde_json::json!(["tmp", "no/such"]));
+    let out = b.run_ok(&common::unique_id("rorel"));
+    assert_eq!(out, "READONLY\n");
+}

@@ -135,6 +135,7 @@ fn direct_init() {
         bundle: &bundle,
         no_pivot: std::env::var(ENV_NO_PIVOT).is_ok_and(|v| v == "1"),
         user_namespace: std::env::var(ENV_USERNS).is_ok_and(|v| v == "1"),
+        bind_sources: None,
     };
     let terminal = spec
         .process()

@@ -231,16 +231,25 @@ fn personality_linux32() {
 }
 
 #[test]
-fn unknown_capability_is_refused() {
-    if !common::require_root("unknown_capability_is_refused") {
+fn unknown_capability_is_ignored_with_a_warning() {
+    if !common::require_root("unknown_capability_is_ignored_with_a_warning") {
         return;
     }
-    let b = Bundle::busybox(&["true"]);
+    // runc warns and goes on: the container gets the capabilities it knows.
+    let b = Bundle::busybox(&["sh", "-c", "grep CapBnd /proc/self/status"]);
     b.update_config(|c| c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_FOO"]));
-    assert_refused(
-        &b,
-        &common::unique_id("sec-badcap"),
-        "process.capabilities.bounding: unknown capability \"CAP_FOO\"",
+    let o = b.run(&common::unique_id("sec-badcap"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("ignoring unknown or unavailable capabilities: [\"CAP_FOO\"]"),
+        "{err}"
+    );
+    // CAP_KILL is capability 5: the bounding set is exactly it.
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("CapBnd:\t0000000000000020"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
     );
 }
 

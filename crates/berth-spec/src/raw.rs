@@ -175,21 +175,32 @@ fn array<'a>(v: Option<&'a Value>, field: &str) -> Result<&'a [Value], RawConfig
     }
 }
 
-fn check_capabilities(caps: &Value) -> Result<(), RawConfigError> {
+/// A name that is not a Linux capability is dropped with a warning, as runc does ("ignoring
+/// unknown or unavailable capabilities"): the container runs with the rest. A value that is
+/// not a string at all is an error.
+fn check_capabilities(caps: &mut Value) -> Result<(), RawConfigError> {
     for set in CAP_SETS {
         let field = format!("process.capabilities.{set}");
-        for name in array(caps.get(set), &field)? {
-            let known = name
-                .as_str()
-                .map(|s| s.parse::<caps::Capability>().is_ok())
-                .unwrap_or(false);
-            if !known {
-                let name = name
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| name.to_string());
-                return Err(RawConfigError::UnknownCapability { field, name });
+        array(caps.get(set), &field)?;
+        let Some(Value::Array(names)) = caps.get_mut(set) else {
+            continue;
+        };
+        let mut unknown = Vec::new();
+        for name in names.iter() {
+            match name.as_str() {
+                Some(s) if s.parse::<caps::Capability>().is_ok() => {}
+                Some(s) => unknown.push(s.to_string()),
+                None => {
+                    return Err(RawConfigError::UnknownCapability {
+                        field,
+                        name: name.to_string(),
+                    })
+                }
             }
+        }
+        if !unknown.is_empty() {
+            log::warn!("{field}: ignoring unknown or unavailable capabilities: {unknown:?}");
+            names.retain(|n| n.as_str().is_some_and(|s| !unknown.iter().any(|u| u == s)));
         }
     }
     Ok(())
@@ -292,7 +303,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
 /// Call it before `serde_json::from_value::<Spec>`.
 pub fn check_raw_config(config: &mut Value) -> Result<(), RawConfigError> {
     if let Some(process) = config.get_mut("process") {
-        if let Some(caps) = process.get("capabilities").filter(|c| !c.is_null()) {
+        if let Some(caps) = process.get_mut("capabilities").filter(|c| !c.is_null()) {
             check_capabilities(caps)?;
         }
         for (i, limit) in array(process.get("rlimits"), "process.rlimits")?
@@ -346,13 +357,13 @@ mod tests {
     }
 
     #[test]
-    fn unknown_capability_names_its_set() {
+    fn unknown_capability_is_dropped_and_a_non_string_refused() {
+        let mut v = json!({"process":{"capabilities":{"bounding":["CAP_KILL","CAP_FOO"],"ambient":["kill"]}}});
+        check_raw_config(&mut v).unwrap();
         assert_eq!(
-            err(json!({"process":{"capabilities":{"bounding":["CAP_KILL","CAP_FOO"]}}})),
-            "process.capabilities.bounding: unknown capability \"CAP_FOO\""
+            v["process"]["capabilities"],
+            json!({"bounding":["CAP_KILL"],"ambient":[]})
         );
-        // oci-spec would accept these informal spellings; runc's name table would not.
-        assert!(err(json!({"process":{"capabilities":{"ambient":["kill"]}}})).contains("ambient"));
         assert!(err(json!({"process":{"capabilities":{"effective":[7]}}})).contains("effective"));
         let mut ok =
             json!({"process":{"capabilities":{"bounding":["CAP_KILL","CAP_CHECKPOINT_RESTORE"]}}});

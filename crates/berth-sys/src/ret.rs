@@ -30,6 +30,20 @@ pub fn cvt<T: SyscallReturn>(ret: T) -> io::Result<T> {
     }
 }
 
+/// A system call's error in runc's (Go's) words, which engines, scripts and runc's tests match:
+/// the C library's text with a lower-case first letter and no "(os error N)" ("no such file or
+/// directory", "permission denied"). `None` for an error without an errno.
+pub fn errno_text(e: &io::Error) -> Option<String> {
+    let n = e.raw_os_error()?;
+    let rust = io::Error::from_raw_os_error(n).to_string();
+    let plain = rust
+        .strip_suffix(&format!(" (os error {n})"))
+        .unwrap_or(&rust);
+    let mut chars = plain.chars();
+    let first = chars.next()?;
+    Some(first.to_lowercase().chain(chars).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,5 +56,12 @@ mod tests {
         assert_eq!(err.raw_os_error(), Some(libc::EBADF));
         assert_eq!(cvt(0i64).ok(), Some(0));
         assert_eq!(cvt(7isize).ok(), Some(7));
+    }
+
+    #[test]
+    fn errno_text_is_gos_wording() {
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(errno_text(&e).as_deref(), Some("no such file or directory"));
+        assert_eq!(errno_text(&io::Error::other("plain")), None);
     }
 }

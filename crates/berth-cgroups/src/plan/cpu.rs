@@ -44,15 +44,54 @@ fn validate(c: &LinuxCpu) -> Result<(), CgroupError> {
     Ok(())
 }
 
+/// Whether a v1 update of both quota and period writes the quota first. The kernel checks each
+/// write against the parent's limit (quota/period), so the value in between must fit too: of
+/// (old quota, new period) and (new quota, old period), the pair with the smaller share goes
+/// first. Lowering the period under a pod's limit (old quota 500000/1000000, new 3000/10000)
+/// needs the quota first; raising it needs the period first. No quota (-1) is no limit.
+fn quota_first(p: &Planner, new_period: u64, new_quota: i64) -> bool {
+    let cur = |f: &str| {
+        p.host
+            .read("cpu", f)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+    };
+    let (Some(old_quota), Some(old_period)) = (cur("cpu.cfs_quota_us"), cur("cpu.cfs_period_us"))
+    else {
+        return false;
+    };
+    if new_quota < 0 {
+        return true;
+    }
+    if old_quota < 0 {
+        return false;
+    }
+    // new_quota/old_period < old_quota/new_period, without division.
+    i128::from(new_quota) * i128::from(new_period) < i128::from(old_quota) * i128::from(old_period)
+}
+
 fn v1(p: &mut Planner, c: &LinuxCpu) -> Result<(), CgroupError> {
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         p.w("cpu", "cpu.shares", s.to_string(), "cpu.shares")?;
     }
-    if let Some(per) = c.period().filter(|v| *v != 0) {
-        p.w("cpu", "cpu.cfs_period_us", per.to_string(), "cpu.period")?;
-    }
-    if let Some(q) = c.quota().filter(|v| *v != 0) {
-        p.w("cpu", "cpu.cfs_quota_us", q.to_string(), "cpu.quota")?;
+    let period = c.period().filter(|v| *v != 0);
+    let quota = c.quota().filter(|v| *v != 0);
+    let write_period =
+        |p: &mut Planner, per: u64| p.w("cpu", "cpu.cfs_period_us", per.to_string(), "cpu.period");
+    let write_quota =
+        |p: &mut Planner, q: i64| p.w("cpu", "cpu.cfs_quota_us", q.to_string(), "cpu.quota");
+    match (period, quota) {
+        (Some(per), Some(q)) if quota_first(p, per, q) => {
+            write_quota(p, q)?;
+            write_period(p, per)?;
+        }
+        _ => {
+            if let Some(per) = period {
+                write_period(p, per)?;
+            }
+            if let Some(q) = quota {
+                write_quota(p, q)?;
+            }
+        }
     }
     if let Some(b) = c.burst() {
         p.w("cpu", "cpu.cfs_burst_us", b.to_string(), "cpu.burst")?;
@@ -135,7 +174,7 @@ fn v2(p: &mut Planner, c: &LinuxCpu) -> Result<(), CgroupError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{files, refused_alike, res, v1_host, v2_host};
+    use super::super::testing::{files, refused_alike, res, v1_host, v2_host, FakeHost};
     use super::super::{plan_v1, plan_v2};
     use super::cpu_max;
 
@@ -164,6 +203,46 @@ mod tests {
         assert_eq!(
             files(&plan_v2(&r, &v2_host()).unwrap()),
             vec![("cpu.weight", "100"), ("cpu.max", "25000 100000")]
+        );
+    }
+
+    #[test]
+    fn v1_quota_and_period_order_keeps_the_share_between_within_bounds() {
+        let host = |q: &str, per: &str| {
+            let mut h = v1_host();
+            h.files.insert("cpu.cfs_quota_us".into(), q.into());
+            h.files.insert("cpu.cfs_period_us".into(), per.into());
+            h
+        };
+        let order = |j: &str, h: &FakeHost| {
+            files(&plan_v1(&res(j), h).unwrap())
+                .into_iter()
+                .map(|(f, _)| f)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let both = r#"{"cpu":{"period":10000,"quota":3000}}"#;
+        // Lowering the period of a limited cgroup: the quota first (3000/1000000, not 500000/10000).
+        assert_eq!(
+            order(both, &host("500000", "1000000")),
+            ["cpu.cfs_quota_us", "cpu.cfs_period_us"]
+        );
+        // Unlimited so far: the period first, then the limit.
+        assert_eq!(
+            order(both, &host("-1", "100000")),
+            ["cpu.cfs_period_us", "cpu.cfs_quota_us"]
+        );
+        // Raising the period: the period first (1000/100000 rather than 200000/10000).
+        let raise = r#"{"cpu":{"period":100000,"quota":20000}}"#;
+        assert_eq!(
+            order(raise, &host("1000", "10000")),
+            ["cpu.cfs_period_us", "cpu.cfs_quota_us"]
+        );
+        // Lifting the limit: the quota first.
+        let lift = r#"{"cpu":{"period":10000,"quota":-1}}"#;
+        assert_eq!(
+            order(lift, &host("50000", "100000")),
+            ["cpu.cfs_quota_us", "cpu.cfs_period_us"]
         );
     }
 

@@ -42,7 +42,7 @@ fn validate(k: &str) -> Result<(), CgroupError> {
 fn v1(k: &str) -> Result<(), CgroupError> {
     Err(CgroupError::field(
         &format!("unified.{k}"),
-        "unified keys need a cgroup v2 host",
+        "invalid configuration: unified keys need a cgroup v2 host",
     ))
 }
 
@@ -86,7 +86,7 @@ mod tests {
         };
         assert_eq!(
             e(r#"{"unified":{"memory.high":"1"}}"#, false),
-            "linux.resources.unified.memory.high: unified keys need a cgroup v2 host"
+            "linux.resources.unified.memory.high: invalid configuration: unified keys need a cgroup v2 host"
         );
         for v2 in [false, true] {
             assert_eq!(

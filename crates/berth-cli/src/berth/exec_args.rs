@@ -19,11 +19,47 @@ pub struct ExecOverrides {
     pub no_new_privs: bool,
 }
 
+/// `--cgroup` values (runc's syntax): one `path` for every hierarchy, or any number of
+/// `controller[,controller]:path`, each controller named once.
+pub fn sub_cgroups(args: &[String]) -> Result<berth_cgroups::SubCgroups> {
+    let mut out = berth_cgroups::SubCgroups::new();
+    for a in args {
+        match a.split_once(':') {
+            None if args.len() == 1 => {
+                out.insert(String::new(), a.clone());
+            }
+            None => anyhow::bail!("invalid --cgroup argument: {a} (missing <controller>: prefix)"),
+            Some((_, path)) if path.contains(':') => {
+                anyhow::bail!("invalid --cgroup argument: {a}")
+            }
+            Some((ctrls, path)) => {
+                for c in ctrls.split(',') {
+                    if out.insert(c.to_string(), path.to_string()).is_some() {
+                        anyhow::bail!(
+                            "invalid --cgroup argument(s): controller {c} specified multiple times"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Loads `--process FILE` (`-` for stdin is not offered: engines pass a file).
 pub fn process_from_file(path: &Path) -> Result<Process> {
     let bytes = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| anyhow::anyhow!("--process {}: malformed process JSON: {e}", path.display()))
+    let malformed = |e: serde_json::Error| {
+        anyhow::anyhow!("--process {}: malformed process JSON: {e}", path.display())
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).map_err(malformed)?;
+    // runc decodes into a Go struct, where a missing `user` is uid 0, gid 0; oci-spec's
+    // Process requires the field.
+    if let Some(obj) = v.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+    }
+    serde_json::from_value(v).map_err(malformed)
 }
 
 /// runc's exec defaults: the container's process (env, user, capabilities, rlimits, ...) with
@@ -82,6 +118,41 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cgroup_arguments() {
+        let v = |a: &[&str]| sub_cgroups(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        let m = v(&["sub"]).unwrap();
+        assert_eq!(m.get("").map(String::as_str), Some("sub"));
+        let m = v(&["memory:submem", "cpu,cpuacct:subcpu"]).unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["cpuacct"], "subcpu");
+        assert_eq!(m["memory"], "submem");
+        assert!(v(&["a", "b"]).is_err());
+        assert!(v(&["cpu:a", "cpu:b"]).is_err());
+        assert!(v(&["cpu:a:b"]).is_err());
+        assert!(v(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn process_file_without_user_runs_as_root() {
+        let dir = std::env::temp_dir().join(format!("berth-exec-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("process.json");
+        std::fs::write(&f, r#"{"args":["/bin/cat","/tmp/x"],"cwd":"/"}"#).unwrap();
+        let p = process_from_file(&f).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        std::fs::write(
+            &f,
+            r#"{"args":["/bin/true"],"cwd":"/","user":{"uid":5,"gid":6}}"#,
+        )
+        .unwrap();
+        let p = process_from_file(&f).unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (5, 6));
+        std::fs::write(&f, r#"{"args":"#).unwrap();
+        assert!(process_from_file(&f).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn overrides_apply_on_the_container_process() {

@@ -1,5 +1,5 @@
 //! `berth`: the command line, compatible with runc's. Parses flags, sets up logging, calls the
-//! library and turns its errors into `berth: <message>` on stderr with exit status 1.
+//! library and turns its errors into `berth: error: <message>` on stderr with exit status 1.
 
 use anyhow::{Context, Result};
 use berth_runtime::{CreateOptions, Runtime};
@@ -114,6 +114,13 @@ enum Command {
         /// Pass N extra fds (3..3+N) to the process.
         #[arg(long = "preserve-fds", default_value_t = 0)]
         preserve_fds: u32,
+        /// Exec even if the container is paused (the process starts when it is resumed).
+        #[arg(long = "ignore-paused")]
+        ignore_paused: bool,
+        /// Put the process in a sub-cgroup: `path`, or `controller[,controller]:path`
+        /// (repeatable), relative to the container's cgroup.
+        #[arg(long = "cgroup")]
+        cgroup: Vec<String>,
     },
     /// Print the state of a container as JSON.
     State { id: String },
@@ -211,6 +218,7 @@ const LONG_OPTIONS: &[&str] = &[
     "force",
     "format",
     "quiet",
+    "ignore-paused",
 ];
 
 fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
@@ -251,7 +259,9 @@ fn main() {
         Err(e) => {
             let msg = error_text(&e);
             logger.write(log::Level::Error, &msg);
-            let _ = writeln!(std::io::stderr(), "berth: {msg}");
+            // "error" in the line, as in runc's `level=error msg=...`: youki's contest (and
+            // scripts like it) tell a failed command by that word on stderr, not the status.
+            let _ = writeln!(std::io::stderr(), "berth: error: {msg}");
             // runc's convention: exec exits 255 when the process could not be started.
             let code = if e.downcast_ref::<ExecFailed>().is_some() {
                 255
@@ -314,6 +324,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             caps,
             no_new_privs,
             preserve_fds,
+            ignore_paused,
+            cgroup,
         } => {
             let failed = |e: anyhow::Error| anyhow::Error::new(ExecFailed(e));
             let process = match process {
@@ -341,6 +353,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
             opts.pid_file = pid_file;
             opts.console_socket = console_socket;
             opts.preserve_fds = preserve_fds;
+            opts.ignore_paused = ignore_paused;
+            opts.sub_cgroups = exec_args::sub_cgroups(&cgroup).map_err(failed)?;
             if !detach {
                 foreground::block_all()
                     .context("blocking signals")
@@ -459,7 +473,12 @@ fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
 }
 
 fn error_text(e: &anyhow::Error) -> String {
-    error_chain::chain_text(e, runc_wording)
+    error_chain::chain_text(e, |link| {
+        runc_wording(link).or_else(|| {
+            link.downcast_ref::<std::io::Error>()
+                .and_then(berth_sys::ret::errno_text)
+        })
+    })
 }
 
 fn create_options(a: &CreateArgs) -> CreateOptions {
@@ -496,6 +515,13 @@ mod tests {
         }
         let e = anyhow::Error::new(Repeats(std::io::Error::from_raw_os_error(libc::ENOENT)));
         assert_eq!(error_text(&e), format!("reading y: {io}"));
+        // A system call's error reads as runc words it.
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(libc::ENOENT))
+            .context("adding pid 7 to /c/cgroup.procs");
+        assert_eq!(
+            error_text(&e),
+            "adding pid 7 to /c/cgroup.procs: no such file or directory"
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! The libraries keep a cause as `#[source]` rather than in their own message, but some
 //! foreign errors (ureq's, for one) do format their cause into their text as well. A link
-//! whose text the link above it already ends with is therefore skipped, so nothing is told
-//! twice however the errors below were written.
+//! whose text (its own or reworded) the link above it already ends with is therefore skipped, so
+//! nothing is told twice however the errors below were written.
 
 use std::error::Error;
 
@@ -16,8 +16,10 @@ pub fn chain_text(
     let mut text = String::new();
     let mut last = String::new();
     for link in e.chain() {
-        let t = reword(link).unwrap_or_else(|| link.to_string());
-        if !last.is_empty() && last.ends_with(&t) {
+        let own = link.to_string();
+        let t = reword(link).unwrap_or_else(|| own.clone());
+        // The link above may have formatted this one in its own words or in the reworded ones.
+        if !last.is_empty() && (last.ends_with(&t) || last.ends_with(&own)) {
             continue;
         }
         if !text.is_empty() {

@@ -657,7 +657,9 @@ pub fn proc_on_symlink_refused(r: &dyn Runner) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
     assert!(
-        err.contains("\"/proc\"") && err.contains("symlink"),
+        err.contains("\"/proc\"")
+            && err.contains("symlink")
+            && err.contains("must be mounted on ordinary directory"),
         "{err}"
     );
 }

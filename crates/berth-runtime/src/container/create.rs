@@ -138,6 +138,9 @@ impl Runtime {
             id,
             self.systemd_cgroup,
         )?;
+        // Checked before the guard owns the cgroup: a refused create leaves someone else's
+        // cgroup as it found it.
+        check_existing_cgroup(&*cgroup)?;
         // Before the cgroup exists: if this process is killed from here on, `delete` finds the
         // cgroup through this record (the HalfMade guard cannot run then).
         if let Some(dir) = &made.dir {
@@ -178,6 +181,23 @@ impl Runtime {
         };
         Ok((state, console))
     }
+}
+
+/// A cgroup that exists before the container does: refused when frozen (the init would hang
+/// in it, in state D), accepted with a warning when processes already live there (runc's
+/// behaviour for cgroupfs; their lifetimes become tied to the container's).
+fn check_existing_cgroup(cgroup: &dyn CgroupManager) -> Result<(), ContainerError> {
+    // The freezer may be the only hierarchy where the cgroup exists: asked first, always.
+    if cgroup.is_frozen()? {
+        return Err(ContainerError::CgroupFrozen);
+    }
+    if cgroup.exists() {
+        let n = cgroup.pids().map(|p| p.len()).unwrap_or(0);
+        if n > 0 {
+            log::warn!("container's cgroup is not empty: {n} process(es) found");
+        }
+    }
+    Ok(())
 }
 
 /// `--pid-file`: written atomically (temp + rename) since engines poll for it.

@@ -21,6 +21,12 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass the caller's fds 3..3+N to the process.
     pub preserve_fds: u32,
+    /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
+    /// frozen cgroup and starts when the container is resumed.
+    pub ignore_paused: bool,
+    /// Sub-cgroups of the container's cgroup to put the process in (runc's `--cgroup`);
+    /// empty: the container's cgroup.
+    pub sub_cgroups: berth_cgroups::SubCgroups,
 }
 
 impl ExecOptions {
@@ -32,6 +38,8 @@ impl ExecOptions {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            ignore_paused: false,
+            sub_cgroups: berth_cgroups::SubCgroups::new(),
         }
     }
 }
@@ -56,6 +64,7 @@ impl Runtime {
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}
+            Status::Paused if opts.ignore_paused => {}
             Status::Paused => {
                 return Err(ContainerError::WrongState(
                     "cannot exec in a paused container".into(),
@@ -99,6 +108,7 @@ impl Runtime {
                 state.pid,
                 opts.preserve_fds,
                 cgroup.as_ref(),
+                &opts.sub_cgroups,
             )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;

@@ -92,6 +92,9 @@ pub enum ContainerError {
     /// The request cannot be honoured (an option that does not fit the config, say).
     #[error("{0}")]
     Invalid(String),
+    /// The container's cgroup exists already and is frozen: its init would hang in it.
+    #[error("container's cgroup unexpectedly frozen")]
+    CgroupFrozen,
 }
 
 /// Fails unless the calling process has exactly one thread. The init and exec'd processes are

@@ -159,10 +159,17 @@ pub fn hooks_of(spec: &Spec, kind: HookKind) -> &[Hook] {
         .unwrap_or(&[])
 }
 
-/// Runs every hook of `kind` in order, stopping at the first failure.
+/// Runs every hook of `kind` in order, stopping at the first failure. A startContainer hook
+/// without `env` gets the container process's environment, as in runc (it runs in the init,
+/// whose environment that is by then); other hooks without `env` get an empty one.
 pub fn run(spec: &Spec, kind: HookKind, state_json: &str) -> Result<(), HookError> {
+    let inherited = match kind {
+        HookKind::StartContainer => spec.process().as_ref().and_then(|p| p.env().clone()),
+        _ => None,
+    };
     for (index, hook) in hooks_of(spec, kind).iter().enumerate() {
-        run_one(hook, state_json).map_err(|reason| HookError::Failed {
+        let env = hook.env().as_deref().or(inherited.as_deref());
+        run_one(hook, env, state_json).map_err(|reason| HookError::Failed {
             kind: kind.name(),
             index,
             path: hook.path().display().to_string(),
@@ -173,15 +180,15 @@ pub fn run(spec: &Spec, kind: HookKind, state_json: &str) -> Result<(), HookErro
 }
 
 /// Runs one hook: `args[0]` is its argv[0] (the spec's execv semantics), `env` is its whole
-/// environment, the state goes to stdin, and a `timeout` kills it.
-fn run_one(hook: &Hook, state_json: &str) -> Result<(), HookFailure> {
+/// environment (later entries win), the state goes to stdin, and a `timeout` kills it.
+fn run_one(hook: &Hook, env: Option<&[String]>, state_json: &str) -> Result<(), HookFailure> {
     let args = hook.args().clone().unwrap_or_default();
     let mut cmd = Command::new(hook.path());
     if let Some((argv0, rest)) = args.split_first() {
         cmd.arg0(argv0).args(rest);
     }
     cmd.env_clear();
-    for kv in hook.env().iter().flatten() {
+    for kv in env.unwrap_or_default() {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);
         }
@@ -366,10 +373,34 @@ mod tests {
             "args": ["sh", "-c", format!("cat > {0}; echo \"$0 $1 $FOO\" >> {0}", out.display()), "zero", "one"],
             "env": ["FOO=bar"]
         }));
-        run_one(&h, "{\"id\":\"x\"}").unwrap();
+        run_one(&h, h.env().as_deref(), "{\"id\":\"x\"}").unwrap();
         let text = std::fs::read_to_string(&out).unwrap();
         assert_eq!(text, "{\"id\":\"x\"}zero one bar\n");
         let _ = std::fs::remove_file(&out);
+    }
+
+    #[test]
+    fn start_container_hook_inherits_the_process_env_unless_it_has_its_own() {
+        let spec = |hook_env: serde_json::Value| -> Spec {
+            let mut hook = serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
+                "test \"$ONE\" = two && test -z \"$HOOK\" || test \"$HOOK\" = v -a -z \"$ONE\""]});
+            if !hook_env.is_null() {
+                hook["env"] = hook_env;
+            }
+            serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                "process": {"cwd": "/", "args": ["true"], "user": {"uid": 0, "gid": 0},
+                            "env": ["ONE=one", "ONE=two"]},
+                "hooks": {"startContainer": [hook.clone()], "poststop": [hook]}
+            }))
+            .unwrap()
+        };
+        let inherits = spec(serde_json::Value::Null);
+        assert!(run(&inherits, HookKind::StartContainer, "{}").is_ok());
+        // Host-side hooks do not get the container's environment.
+        assert!(run(&inherits, HookKind::Poststop, "{}").is_err());
+        let own = spec(serde_json::json!(["HOOK=v"]));
+        assert!(run(&own, HookKind::StartContainer, "{}").is_ok());
     }
 
     #[test]
@@ -377,17 +408,17 @@ mod tests {
         let h = hook(
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 4"]}),
         );
-        let e = run_one(&h, "{}").unwrap_err().to_string();
+        let e = run_one(&h, None, "{}").unwrap_err().to_string();
         assert!(e.contains("4") && e.contains("nope"), "{e}");
         let h = hook(
             serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 5"], "timeout": 1}),
         );
-        assert!(run_one(&h, "{}")
+        assert!(run_one(&h, None, "{}")
             .unwrap_err()
             .to_string()
             .contains("timed out"));
         let h = hook(serde_json::json!({"path": "/no/such/hook"}));
-        assert!(run_one(&h, "{}")
+        assert!(run_one(&h, None, "{}")
             .unwrap_err()
             .to_string()
             .contains("cannot run"));
@@ -401,7 +432,7 @@ mod tests {
             "path": "/bin/sh",
             "args": ["sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' o; head -c 1048576 /dev/zero | tr '\\0' e >&2; exit 3"]
         }));
-        match run_one(&h, "{}") {
+        match run_one(&h, None, "{}") {
             Err(HookFailure::Exited {
                 status,
                 stdout,
@@ -425,12 +456,12 @@ mod tests {
             "path": "/bin/sh",
             "args": ["sh", "-c", format!("cat > {}", out.display())]
         }));
-        run_one(&h, &state).unwrap();
+        run_one(&h, None, &state).unwrap();
         assert_eq!(std::fs::read(&out).unwrap().len(), state.len());
         let _ = std::fs::remove_file(&out);
         // A hook that never reads its stdin and exits: no EPIPE failure, no hang.
         let h = hook(serde_json::json!({"path": "/bin/true"}));
-        run_one(&h, &state).unwrap();
+        run_one(&h, None, &state).unwrap();
     }
 
     #[test]
@@ -443,7 +474,7 @@ mod tests {
             "path": "/bin/sh",
             "args": ["sh", "-c", format!("(while [ ! -e {0} ]; do sleep 0.1; done) & echo started", gate.display())]
         }));
-        let ran = std::thread::spawn(move || run_one(&h, "{}").is_ok());
+        let ran = std::thread::spawn(move || run_one(&h, None, "{}").is_ok());
         // Bounded only so a regression fails instead of hanging the suite: 60 s is not a speed
         // requirement, the daemon would hold the pipes for ever.
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -465,7 +496,7 @@ mod tests {
         let killed = std::process::ExitStatus::from_raw(libc::SIGSYS);
         assert_eq!(go_exit_text(&killed), "signal: bad system call");
         let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "kill -KILL $$"]}));
-        let e = run_one(&h, "{}").unwrap_err().to_string();
+        let e = run_one(&h, None, "{}").unwrap_err().to_string();
         assert_eq!(e, "error running hook: signal: killed, stdout: , stderr: ");
     }
 }

@@ -58,6 +58,7 @@ pub unsafe fn spawn(
     init_pid: i32,
     preserve_fds: u32,
     cgroup: &dyn CgroupManager,
+    sub_cgroups: &berth_cgroups::SubCgroups,
 ) -> Result<Launched, ProcessError> {
     let joins: Vec<Join> = namespaces_to_join(init_pid)
         .into_iter()
@@ -80,7 +81,11 @@ pub unsafe fn spawn(
         )?
     };
     let result = (|| {
-        cgroup.apply(pid)?;
+        if sub_cgroups.is_empty() {
+            cgroup.apply(pid)?;
+        } else {
+            cgroup.enter_sub(pid, sub_cgroups)?;
+        }
         ours.send(&SyncMsg::Go { hook_state: None })
             .map_err(sys("sending go to the exec'd process"))?;
         let mut console = None;

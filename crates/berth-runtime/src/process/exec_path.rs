@@ -13,6 +13,27 @@ pub fn env_value<'a>(env: &'a [String], name: &str) -> Option<&'a str> {
         .find_map(|e| e.strip_prefix(name)?.strip_prefix('='))
 }
 
+/// The environment as the program sees it: a name set twice (the config's `MY_VAR=a`, then
+/// `exec -e MY_VAR=b`) keeps its first position and its last value, as runc's setenv-per-entry
+/// gives; getenv(3) would otherwise find the first. Entries without `=` are kept as they are.
+pub fn dedup_env(env: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    let mut at: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for e in env {
+        match e.split_once('=') {
+            Some((name, _)) => match at.get(name) {
+                Some(&i) => out[i] = e.clone(),
+                None => {
+                    at.insert(name, out.len());
+                    out.push(e.clone());
+                }
+            },
+            None => out.push(e.clone()),
+        }
+    }
+    out
+}
+
 /// Why the program to exec cannot be run, found before the exec (at `create` for the init), in
 /// runc's words, which engines read: docker and podman answer 127 to "executable file not found"
 /// and "no such file or directory", 126 to "permission denied".
@@ -125,6 +146,25 @@ pub fn is_executable_file(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_entry_overrides_an_earlier_one_in_place() {
+        let env: Vec<String> = [
+            "PATH=/bin",
+            "MY_VAR=from_spec",
+            "X",
+            "A=1",
+            "MY_VAR=from_cli",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            dedup_env(&env),
+            ["PATH=/bin", "MY_VAR=from_cli", "X", "A=1"]
+        );
+        assert_eq!(dedup_env(&[]), Vec::<String>::new());
+    }
 
     #[test]
     fn looks_up_in_path_order() {

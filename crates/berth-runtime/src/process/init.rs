@@ -19,13 +19,14 @@ pub fn run(
     plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
+    bind_sources: &crate::rootfs::PreopenedSources,
     chan: &SyncChannel,
 ) -> ! {
     for fd in &opts.runtime_only_fds {
         // A failure only means it was not open: nothing to undo.
         let _ = nix::unistd::close(*fd);
     }
-    let err = match setup(cfg, plan, opts, fifo, chan) {
+    let err = match setup(cfg, plan, opts, fifo, bind_sources, chan) {
         Ok(ready) => match wait_and_exec(ready, &cfg.spec, chan) {
             Ok(never) => match never {},
             Err(e) => e,
@@ -54,6 +55,7 @@ fn setup(
     plan: &NamespacePlan,
     opts: &LaunchOptions,
     fifo: OwnedFd,
+    bind_sources: &crate::rootfs::PreopenedSources,
     chan: &SyncChannel,
 ) -> Result<ReadyToExec, InitError> {
     // Until execve replaces it, this process is berth (host binary, host fds) living in the
@@ -122,6 +124,7 @@ fn setup(
         bundle: &cfg.bundle,
         no_pivot: opts.no_pivot,
         user_namespace: plan.in_user_namespace(),
+        bind_sources: Some(bind_sources),
     };
     let mut hooks = InitHooks {
         spec,
@@ -163,16 +166,28 @@ pub(super) fn become_process(
                 InitError::sys("process.terminal: sending the console to the runtime", &e)
             })?;
     }
+    // The cwd is entered first with the runtime's privileges (a root-owned 0700 directory with
+    // a non-root process user, or `exec --user 0` into a directory only the container's user
+    // may enter, with CAP_DAC_OVERRIDE gone), and again as the process's user only if that was
+    // refused (a directory the user may enter and root may not: root squashing, user
+    // namespaces), as runc does.
+    let cwd = process.cwd();
+    let chdir_failed =
+        |e: std::io::Error| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e);
+    let entered = match std::env::set_current_dir(cwd) {
+        Ok(()) => true,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
+        Err(e) => return Err(chdir_failed(e)),
+    };
     let mut send_notify_fd =
         |fd: OwnedFd| chan.send_with_fd(&SyncMsg::SeccompNotifyFd, std::os::fd::AsFd::as_fd(&fd));
     crate::security::apply_process_security(spec, &mut send_notify_fd)
         .map_err(|e| InitError::from_error(&e))?;
+    if !entered {
+        std::env::set_current_dir(cwd).map_err(chdir_failed)?;
+    }
 
-    let cwd = process.cwd();
-    std::env::set_current_dir(cwd)
-        .map_err(|e| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e))?;
-
-    let mut env: Vec<String> = process.env().clone().unwrap_or_default();
+    let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
     if exec_path::env_value(&env, "HOME").is_none() {
         env.push(format!("HOME={}", home_of(process.user().uid())));
     }

@@ -119,8 +119,15 @@ pub unsafe fn launch(
         .open(fifo)
         .map_err(sys(format!("opening {}", fifo.display())))?;
     let fifo = OwnedFd::from(fifo);
+    // Likewise the bind mounts (made here, detached), for an init that will be root of a new
+    // user namespace only: it may not be able to reach their sources.
+    let bind_sources = if plan.in_user_namespace() {
+        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)
+    } else {
+        crate::rootfs::PreopenedSources::default()
+    };
     let init_main = |chan: &SyncChannel| {
-        init::run(cfg, &plan, opts, fifo, chan);
+        init::run(cfg, &plan, opts, fifo, &bind_sources, chan);
     };
     let (ours, init_pid) = if plan.needs_intermediate() {
         // The intermediate joins the namespaces the config names by path, then unshares a new

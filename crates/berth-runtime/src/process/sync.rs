@@ -118,23 +118,10 @@ impl InitError {
     }
 }
 
-/// A system call's error as runc (Go) words it, which engines and users match: the C library's
-/// text with a lower-case first letter and no "(os error N)" ("no such file or directory",
-/// "permission denied"). Errors without an errno keep their text. Every errno an [`InitError`]
-/// carries is worded here.
+/// A system call's error as runc (Go) words it (see [`berth_sys::ret::errno_text`]); errors
+/// without an errno keep their text. Every errno an [`InitError`] carries is worded here.
 fn errno_text(e: &std::io::Error) -> String {
-    let Some(n) = e.raw_os_error() else {
-        return e.to_string();
-    };
-    let rust = std::io::Error::from_raw_os_error(n).to_string();
-    let plain = rust
-        .strip_suffix(&format!(" (os error {n})"))
-        .unwrap_or(&rust);
-    let mut chars = plain.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => plain.to_string(),
-    }
+    berth_sys::ret::errno_text(e).unwrap_or_else(|| e.to_string())
 }
 
 impl std::fmt::Display for InitError {

@@ -105,6 +105,14 @@ pub(crate) fn readonly_paths(paths: &[String], user_namespace: bool) -> Result<(
     Ok(())
 }
 
+/// A read-only /dev mount is made writable while it is filled (the nodes, /dev/pts and the
+/// other mounts below it need their targets) and read-only last, as runc does.
+pub(crate) fn readonly_dev(root: BorrowedFd<'_>, user_namespace: bool) -> Result<(), RootfsError> {
+    let err = |e| RootfsError::path("mounts", "/dev", "mount_setattr (read-only)", e);
+    let dev = inroot::open(root, Path::new("/dev")).map_err(err)?;
+    set_attrs(dev.as_fd(), &RO, false, user_namespace).map_err(err)
+}
+
 /// `root.readonly`: only adds the read-only flag, so flags locked by a user namespace stay.
 pub(crate) fn readonly_root(user_namespace: bool) -> Result<(), RootfsError> {
     let root = open_root()?;

@@ -43,6 +43,7 @@ mod validate;
 
 pub use devices::mount_console;
 pub use error::RootfsError;
+pub use mounts::{preopen_bind_sources, PreopenedSources};
 pub use validate::validate;
 
 use berth_sys::mount as sys;
@@ -65,6 +66,9 @@ pub struct RootfsConfig<'a> {
     /// The container has its own (new) user namespace: locked mount flags must be preserved
     /// on remounts, devices must be bind-mounted from the host instead of mknod.
     pub user_namespace: bool,
+    /// Bind mounts the runtime made beforehand ([`preopen_bind_sources`]); the others are made
+    /// during the setup.
+    pub bind_sources: Option<&'a PreopenedSources>,
 }
 
 /// Runs inside the container's init process, already in its new mount namespace (and other
@@ -110,7 +114,7 @@ where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let spec = cfg.spec;
-    validate(spec, cfg.bundle)?;
+    validate::validate_with(spec, cfg.bundle, cfg.bind_sources)?;
     let linux = spec.linux().as_ref();
     let root_prop_value = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -145,8 +149,20 @@ where
         cgroup_namespace,
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
-    for m in mount_list {
-        mounts::mount_entry(&ctx, m)?;
+    let mut dev_readonly = false;
+    for (i, m) in mount_list.iter().enumerate() {
+        let source = cfg.bind_sources.and_then(|s| s.get(i));
+        let opts = m.options().as_deref().unwrap_or_default();
+        let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
+        if ro != 0 && mounts::is_dev_dir(m.destination()) {
+            // Writable until /dev is filled; see masked::readonly_dev.
+            let mut rw = m.clone();
+            rw.set_options(Some(opts.iter().cloned().chain(["rw".into()]).collect()));
+            mounts::mount_entry(&ctx, &rw, source)?;
+            dev_readonly = true;
+        } else {
+            mounts::mount_entry(&ctx, m, source)?;
+        }
     }
 
     // 4. /dev contents, unless /dev is the host's (then it already has everything).
@@ -187,9 +203,15 @@ where
         })?;
     }
 
+    // createContainer hooks run in the rootfs, as in runc (hooks.bats' `touch ./lib/...`).
+    berth_sys::path::fchdir(root.as_fd())
+        .map_err(|e| RootfsError::path("rootfs", rootfs_str.clone(), "fchdir", e))?;
     hooks
         .before_pivot()
         .map_err(|e| RootfsError::Hook(e.into()))?;
+    if dev_readonly {
+        masked::readonly_dev(root.as_fd(), cfg.user_namespace)?;
+    }
 
     // 6. Switch the root.
     if cfg.no_pivot {

@@ -121,9 +121,11 @@ pub(crate) fn open_target(
         if target == Target::RealDir && e.raw_os_error() == Some(libc::ELOOP) {
             RootfsError::InvalidMount {
                 destination: dest_str.into(),
-                reason: "the destination (or a directory on the way to it) is a symlink in the \
-                         rootfs; proc, sysfs and cgroup filesystems are only mounted on real \
-                         directories"
+                // runc's words ("must be mounted on ordinary directory"), which youki's
+                // contest looks for.
+                reason: "proc, sysfs and cgroup filesystems must be mounted on ordinary \
+                         directory: the destination (or a directory on the way to it) is a \
+                         symlink in the rootfs"
                     .into(),
             }
         } else {

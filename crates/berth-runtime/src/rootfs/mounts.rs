@@ -101,13 +101,57 @@ pub(crate) fn open_bind_source(
     })
 }
 
-/// Mounts one config.json entry.
-pub(crate) fn mount_entry(ctx: &MountContext<'_>, m: &Mount) -> Result<(), RootfsError> {
+/// Bind mounts the runtime made (detached, `open_tree(OPEN_TREE_CLONE)`) before the init entered
+/// a new user namespace, one slot per `mounts` entry (see [`preopen_bind_sources`]).
+#[derive(Debug, Default)]
+pub struct PreopenedSources(Vec<Option<OwnedFd>>);
+
+impl PreopenedSources {
+    /// The detached bind mount made for `mounts[index]`, if one was.
+    pub(crate) fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
+        self.0
+            .get(index)
+            .and_then(|f| f.as_ref())
+            .map(|f| f.as_fd())
+    }
+}
+
+/// Makes every bind mount of `spec`'s mounts as a detached tree with the runtime's credentials,
+/// for an init that will set up the rootfs as root of a new user namespace: that root cannot
+/// reach a source below a directory only the host's root may search (runc passes such mounts
+/// too). A detached tree, unlike an fd of the source, can be attached in the init's own mount
+/// namespace. A source that cannot be opened now is left to the init, which then reports the
+/// error at its place in the mount order.
+pub fn preopen_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreopenedSources {
+    let fds = spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|m| {
+            let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+            if !is_bind(m, &opts) {
+                return None;
+            }
+            let src = open_bind_source(m, bundle, &dest_string(m)).ok()?;
+            sys::clone_tree(src.as_fd(), opts.recursive_bind).ok()
+        })
+        .collect();
+    PreopenedSources(fds)
+}
+
+/// Mounts one config.json entry; a bind mount is `cloned` when the runtime made it (see
+/// [`preopen_bind_sources`]).
+pub(crate) fn mount_entry(
+    ctx: &MountContext<'_>,
+    m: &Mount,
+    cloned: Option<BorrowedFd<'_>>,
+) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
     check_supported(m, &opts, &dest)?;
     if is_bind(m, &opts) {
-        bind_mount(ctx, m, &dest, &opts)
+        bind_mount(ctx, m, &dest, &opts, cloned)
     } else if m.typ().as_deref() == Some("cgroup") {
         super::cgroup::mount_cgroup(ctx, m, &dest, &opts)
     } else {
@@ -195,22 +239,30 @@ fn bind_mount(
     m: &Mount,
     dest: &str,
     opts: &MountOptions,
+    cloned: Option<BorrowedFd<'_>>,
 ) -> Result<(), RootfsError> {
-    // Only the target lies in the (untrusted) rootfs; see open_bind_source for the source.
-    let src_fd = open_bind_source(m, ctx.bundle, dest)?;
     let src_str = bind_source(m, ctx.bundle)
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let st = fstat(src_fd.as_fd())
+    let open_tree_err =
+        |e| RootfsError::mount(dest, "open_tree", format!("(bind source {src_str:?})"), e);
+    // Only the target lies in the (untrusted) rootfs; see open_bind_source for the source.
+    let made;
+    let tree = match cloned {
+        Some(tree) => tree,
+        None => {
+            let src_fd = open_bind_source(m, ctx.bundle, dest)?;
+            made = sys::clone_tree(src_fd.as_fd(), opts.recursive_bind).map_err(open_tree_err)?;
+            made.as_fd()
+        }
+    };
+    let st = fstat(tree)
         .map_err(|e| RootfsError::mount(dest, "fstat", format!("(bind source {src_str:?})"), e))?;
     let kind = if is_dir(&st) { Kind::Dir } else { Kind::File };
     let target = open_target(ctx, m.destination(), Target::Any(kind), dest)?;
-    let tree = sys::clone_tree(src_fd.as_fd(), opts.recursive_bind).map_err(|e| {
-        RootfsError::mount(dest, "open_tree", format!("(bind source {src_str:?})"), e)
-    })?;
-    set_mount_attrs(dest, tree.as_fd(), opts, ctx.user_namespace)?;
-    attach_and_propagate(dest, tree.as_fd(), target.as_fd(), opts)
+    set_mount_attrs(dest, tree, opts, ctx.user_namespace)?;
+    attach_and_propagate(dest, tree, target.as_fd(), opts)
 }
 
 /// A tmpfs without `mode=` takes the mode of the directory it covers (as runc does since 1.1.x),

@@ -4,7 +4,7 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{check_supported, dest_string, is_bind, open_bind_source};
+use super::mounts::{check_supported, dest_string, is_bind, open_bind_source, PreopenedSources};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -14,8 +14,25 @@ use std::path::Path;
 /// rootfs propagation, the process's cwd) without changing anything: bind sources are only
 /// opened, relative ones beneath `bundle`. [`super::setup_rootfs`] runs it again first.
 pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
-    for m in spec.mounts().as_deref().unwrap_or_default() {
-        validate_mount(m, bundle)?;
+    validate_with(spec, bundle, None)
+}
+
+/// [`validate`], where a bind source the runtime already opened (`preopened`) is not opened
+/// again: the init, root of a new user namespace, may not be able to.
+pub(crate) fn validate_with(
+    spec: &Spec,
+    bundle: &Path,
+    preopened: Option<&PreopenedSources>,
+) -> Result<(), RootfsError> {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let opened = preopened.is_some_and(|p| p.get(i).is_some());
+        validate_mount(m, bundle, opened)?;
     }
     let Some(linux) = spec.linux() else {
         return validate_cwd(spec);
@@ -24,18 +41,16 @@ pub fn validate(spec: &Spec, bundle: &Path) -> Result<(), RootfsError> {
     for d in linux.devices().as_deref().unwrap_or_default() {
         device_from_spec(d)?;
     }
-    for (field, paths) in [
-        ("linux.maskedPaths", linux.masked_paths()),
-        ("linux.readonlyPaths", linux.readonly_paths()),
-    ] {
-        for p in paths.as_deref().unwrap_or_default() {
-            if !Path::new(p).is_absolute() {
-                return Err(RootfsError::InvalidField {
-                    field,
-                    value: p.clone(),
-                    reason: "must be an absolute path".into(),
-                });
-            }
+    // A relative readonlyPaths entry is taken from the container's root, as runc does (it
+    // makes them read-only with "/" as the cwd); a masked path must be absolute (runc refuses
+    // relative ones, and youki's contest checks that).
+    for p in linux.masked_paths().as_deref().unwrap_or_default() {
+        if !Path::new(p).is_absolute() {
+            return Err(RootfsError::InvalidField {
+                field: "linux.maskedPaths",
+                value: p.clone(),
+                reason: "must be an absolute path".into(),
+            });
         }
     }
     validate_cwd(spec)
@@ -54,7 +69,7 @@ fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
-fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
+fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let invalid = |reason: String| RootfsError::InvalidMount {
         destination: dest.clone(),
@@ -73,7 +88,9 @@ fn validate_mount(m: &Mount, bundle: &Path) -> Result<(), RootfsError> {
     check_supported(m, &opts, &dest)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
-        open_bind_source(m, bundle, &dest)?;
+        if !source_opened {
+            open_bind_source(m, bundle, &dest)?;
+        }
     } else if typ.is_empty() {
         return Err(invalid(
             "no type given and not a bind mount (add a \"type\" or a \"bind\" option)".into(),
@@ -200,8 +217,8 @@ mod tests {
         v["linux"]["maskedPaths"] = json!(["proc/kcore"]);
         assert!(err_of(v).contains("linux.maskedPaths"));
         let mut v = base();
-        v["linux"]["readonlyPaths"] = json!(["sys"]);
-        assert!(err_of(v).contains("linux.readonlyPaths"));
+        v["linux"]["readonlyPaths"] = json!(["sys", "readonly_relpath"]);
+        assert!(validate(&spec(v), Path::new("/")).is_ok());
         let mut v = base();
         v["process"]["cwd"] = json!("work");
         assert!(err_of(v).contains("process.cwd"));

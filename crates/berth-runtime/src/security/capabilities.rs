@@ -111,7 +111,10 @@ impl CapabilityPlan {
         if extra != 0 {
             return Err(SecurityError::invalid(
                 "process.capabilities.effective",
-                format!("{} not in process.capabilities.permitted", names(extra)),
+                format!(
+                    "{} not in process.capabilities.permitted: capset(2) would refuse it (EPERM)",
+                    names(extra)
+                ),
             ));
         }
         // capset(2) also refuses to add an inheritable capability outside the bounding set,
@@ -120,7 +123,10 @@ impl CapabilityPlan {
         if extra != 0 {
             return Err(SecurityError::invalid(
                 "process.capabilities.inheritable",
-                format!("{} not in process.capabilities.bounding", names(extra)),
+                format!(
+                    "{} not in process.capabilities.bounding: capset(2) would refuse it (EPERM)",
+                    names(extra)
+                ),
             ));
         }
         // PR_CAP_AMBIENT_RAISE refuses a capability that is not both permitted and inheritable.
@@ -285,7 +291,7 @@ mod tests {
         let err = validate(Some(&c)).unwrap_err().to_string();
         assert_eq!(
             err,
-            "process.capabilities.inheritable: CAP_CHOWN not in process.capabilities.bounding"
+            "process.capabilities.inheritable: CAP_CHOWN not in process.capabilities.bounding: capset(2) would refuse it (EPERM)"
         );
     }
 
