@@ -456,7 +456,8 @@ fn start_container_hooks_run_under_the_filter() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(
-            stderr.contains("hooks.startContainer[0]") && stderr.contains("SIGSYS"),
+            stderr.contains("hooks.startContainer[0]")
+                && stderr.contains("error running hook: signal: bad system call"),
             "{stderr}"
         );
         assert!(!b.dir.join("rootfs/tmp/from-hook").exists());
