@@ -19,6 +19,16 @@ fn have_umoci() -> bool {
 }
 
 fn compare(tag: &str, img: Image, extra: &[&str]) {
+    compare_with(tag, img, extra, tree);
+}
+
+/// [`compare`] with `walk` to read each rootfs.
+fn compare_with(
+    tag: &str,
+    img: Image,
+    extra: &[&str],
+    walk: fn(&std::path::Path) -> std::collections::BTreeMap<String, String>,
+) {
     // umoci 0.4 predates zstd layers: give it the same tars gzip-compressed.
     let layers = img
         .layers
@@ -44,8 +54,10 @@ fn compare(tag: &str, img: Image, extra: &[&str]) {
     );
     let mut cmd = Command::new("umoci");
     cmd.arg("unpack");
-    if extra.contains(&"--rootless") {
-        cmd.arg("--rootless");
+    for flag in ["--rootless", "--keep-dirlinks"] {
+        if extra.contains(&flag) {
+            cmd.arg(flag);
+        }
     }
     let out = cmd
         .arg("--image")
@@ -58,13 +70,58 @@ fn compare(tag: &str, img: Image, extra: &[&str]) {
         "umoci: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let d = diff_trees(&tree(&ours.join("rootfs")), &tree(&theirs.join("rootfs")));
+    let d = diff_trees(&walk(&ours.join("rootfs")), &walk(&theirs.join("rootfs")));
     assert!(
         d.is_empty(),
         "berth-image and umoci disagree ({} differences):\n{}",
         d.len(),
         d.join("\n")
     );
+}
+
+/// Layers that put a directory where a lower layer left a symlink: to a directory (relative,
+/// absolute, climbing above the root, and through a second symlink), to a file, and dangling.
+fn dirlink_image() -> Image {
+    let mut l1 = Layer::new();
+    l1.dir(".", 0o755)
+        .dir("real", 0o755)
+        .file("real/old", b"lower", 0o644)
+        .dir("usr", 0o755)
+        .dir("usr/lib", 0o755)
+        .symlink("lib", "usr/lib")
+        .symlink("abs", "/real")
+        .symlink("up", "../../real")
+        .symlink("twice", "lib")
+        .file("plain", b"f", 0o644)
+        .symlink("tofile", "plain")
+        .symlink("dangling", "nowhere");
+    let mut l2 = Layer::new();
+    l2.mtime(1_700_000_000);
+    for d in ["lib", "abs", "up", "twice", "tofile", "dangling"] {
+        l2.dir(d, 0o750)
+            .file(&format!("{d}/new"), d.as_bytes(), 0o600);
+    }
+    Image::new(
+        vec![(l1.finish(), Comp::Gzip), (l2.finish(), Comp::Gzip)],
+        serde_json::json!({}),
+    )
+}
+
+#[test]
+fn keep_dirlinks_same_as_umoci() {
+    if !have_umoci() || !is_root() {
+        eprintln!("SKIP keep_dirlinks_same_as_umoci: needs umoci and root");
+        return;
+    }
+    // Owners, modes and mtimes (umoci's mtree walk moves atimes).
+    let exact = |p: &std::path::Path| without_atimes(&tree_exact(p));
+    compare_with(
+        "dirlinks-keep",
+        dirlink_image(),
+        &["--keep-dirlinks"],
+        exact,
+    );
+    compare_with("dirlinks-replace", dirlink_image(), &[], exact);
 }
 
 #[test]

@@ -34,6 +34,11 @@ pub struct ApplyOptions {
     /// Set (from a signal handler, say) to stop at the next entry; the unpack then fails with
     /// [`ImageError::Cancelled`] and cleans up.
     pub cancel: Option<&'static AtomicBool>,
+    /// Where a layer has a directory and the rootfs already has a symlink that resolves (inside
+    /// the rootfs) to a directory, keep the symlink and give its target the entry's metadata,
+    /// instead of replacing the symlink with a new directory (umoci's and rsync's
+    /// `--keep-dirlinks`).
+    pub keep_dirlinks: bool,
 }
 
 /// What applying a layer did.
@@ -63,6 +68,18 @@ enum Layout {
     },
 }
 
+/// The target of a symlink kept by [`ApplyOptions::keep_dirlinks`].
+struct KeptDirlink {
+    /// The symlink's path (for errors).
+    path: Vec<u8>,
+    /// The target, open O_PATH.
+    fd: OwnedFd,
+    /// Its (atime, mtime) before this layer first reached it.
+    times: (ext::Time, ext::Time),
+    /// Its (device, inode): a target reached through two symlinks is recorded once.
+    id: (u64, u64),
+}
+
 /// State for applying a single layer.
 struct Applier<'a> {
     root: BorrowedFd<'a>,
@@ -76,6 +93,9 @@ struct Applier<'a> {
     /// Directory (atime, mtime)s, set once all entries are in (creating children changes
     /// them).
     dir_times: Vec<(Vec<u8>, (ext::Time, ext::Time))>,
+    /// The targets of symlinks kept by [`ApplyOptions::keep_dirlinks`]: their times are put
+    /// back last, as those in `touched`.
+    dirlink_times: Vec<KeptDirlink>,
     /// (atime, mtime) of each directory this layer changes (creates or removes something in)
     /// before it first does: restored at the end unless the layer has an entry for it, so a
     /// lower layer's directory keeps its times, as umoci keeps them.
@@ -121,6 +141,7 @@ impl<'a> Applier<'a> {
             parent_cache: None,
             seen: HashSet::new(),
             dir_times: Vec::new(),
+            dirlink_times: Vec::new(),
             touched: HashMap::new(),
             buf: vec![0u8; 256 * 1024],
             stats: ApplyStats::default(),
@@ -216,10 +237,31 @@ impl<'a> Applier<'a> {
         let dir = self.parent(parent).map_err(|e| self.entry_err(&raw, e))?;
         let dir = dir.as_fd();
         let res = match etype {
-            tar::EntryType::Directory => self.make_dir(dir, base, &meta).map(|()| {
-                self.dir_times
-                    .push((path.clone(), (meta.atime, meta.mtime)))
-            }),
+            tar::EntryType::Directory => match self.kept_dirlink(dir, base, &path) {
+                // As umoci: the entry's owner and times go to the symlink itself; its target
+                // keeps its own, which entries below the symlink must not move either.
+                Some(target) => path::fstat(target.as_fd()).and_then(|st| {
+                    let times = (
+                        (st.st_atime, st.st_atime_nsec),
+                        (st.st_mtime, st.st_mtime_nsec),
+                    );
+                    // The first symlink to reach it saw its times before this layer moved them.
+                    let id = (st.st_dev, st.st_ino);
+                    if !self.dirlink_times.iter().any(|d| d.id == id) {
+                        self.dirlink_times.push(KeptDirlink {
+                            path: path.clone(),
+                            fd: target,
+                            times,
+                            id,
+                        });
+                    }
+                    self.set_meta(dir, base, &meta, None, false)
+                }),
+                None => self.make_dir(dir, base, &meta).map(|()| {
+                    self.dir_times
+                        .push((path.clone(), (meta.atime, meta.mtime)))
+                }),
+            },
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 let size = entry.size();
                 let layout = match sparse {
@@ -361,6 +403,21 @@ impl<'a> Applier<'a> {
             }
             r => r,
         }
+    }
+
+    /// With [`ApplyOptions::keep_dirlinks`]: the directory that the symlink `name` in `dir`
+    /// (at `path`) leads to, resolved inside the root, opened for reading; `None` when
+    /// `name` is not a symlink or does not lead to a directory (it is then replaced, as
+    /// without the option). Opened O_PATH: only its times are set through it.
+    fn kept_dirlink(&self, dir: BorrowedFd<'_>, name: &[u8], path: &[u8]) -> Option<OwnedFd> {
+        if !self.opts.keep_dirlinks {
+            return None;
+        }
+        let st = tree::stat_at(dir, os(name)).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK {
+            return None;
+        }
+        tree::open_in_root_with(self.root, os(path), libc::O_PATH | libc::O_DIRECTORY).ok()
     }
 
     fn make_dir(&mut self, dir: BorrowedFd<'_>, name: &[u8], meta: &Meta) -> io::Result<()> {
@@ -610,6 +667,9 @@ impl<'a> Applier<'a> {
         });
         times.extend(restore);
         times.sort_by_key(|t| std::cmp::Reverse(t.0.len()));
+        // A kept dirlink's target keeps the times it had (entries below the symlink changed
+        // them), as umoci keeps them.
+        let dirlinks = std::mem::take(&mut self.dirlink_times);
         for (path, (atime, mtime)) in times {
             let res = if path.is_empty() {
                 tree::utimens_at(self.root, os(b""), atime, mtime)
@@ -624,6 +684,11 @@ impl<'a> Applier<'a> {
                 Err(e) if errno(&e) == libc::ENOENT => {}
                 r => r.map_err(|e| self.entry_err(&path, e))?,
             }
+        }
+        for d in dirlinks {
+            let (atime, mtime) = d.times;
+            tree::utimens_at(d.fd.as_fd(), os(b""), atime, mtime)
+                .map_err(|e| self.entry_err(&d.path, e))?;
         }
         Ok(())
     }

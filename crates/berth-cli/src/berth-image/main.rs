@@ -148,6 +148,10 @@ enum Cmd {
         /// Reject a layer whose decompressed size exceeds this many times its compressed size (0: no limit).
         #[arg(long, default_value_t = berth_image::DEFAULT_MAX_RATIO)]
         max_ratio: u64,
+        /// Where a layer has a directory and the rootfs a symlink to a directory (resolved inside
+        /// the rootfs), keep the symlink and apply the entry to its target (as umoci does).
+        #[arg(long)]
+        keep_dirlinks: bool,
     },
     /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG]
     /// or a bare DIR[:REF] (an OCI layout directory); REF defaults to the source's tag or "latest".
@@ -289,6 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             uid_map,
             gid_map,
             max_ratio,
+            keep_dirlinks,
         } => {
             let (_, s) = open(&source, &src)?;
             catch_signals()?;
@@ -298,6 +303,7 @@ fn run(cli: Cli) -> Result<()> {
             apply.uid_map = id_map(&uid_map)?;
             apply.gid_map = id_map(&gid_map)?;
             apply.cancel = Some(&CANCEL);
+            apply.keep_dirlinks = keep_dirlinks;
             let mut opts = UnpackOptions::default();
             opts.apply = apply;
             opts.platform = platform(&src)?;

@@ -86,6 +86,12 @@ impl Layer {
         self.b.append(&h, data).expect("append");
     }
 
+    /// The mtime of the entries added from now on.
+    pub fn mtime(&mut self, mtime: u64) -> &mut Self {
+        self.mtime = mtime;
+        self
+    }
+
     pub fn dir(&mut self, name: &str, mode: u32) -> &mut Self {
         let h = header(tar::EntryType::Directory, mode, 0, 0, 0, self.mtime);
         self.put(h, &format!("{}/", name.trim_end_matches('/')), &[]);
