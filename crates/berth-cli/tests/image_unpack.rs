@@ -640,3 +640,67 @@ fn runc_runs_the_bundle() {
     }
     run_bundle_with(Path::new("runc"), "runc");
 }
+
+/// `--quiet`: `pull` prints no summary line and `unpack` draws no progress bar even on a
+/// terminal (script(1) gives it one); errors are still printed.
+#[test]
+fn quiet_prints_only_errors() {
+    let s = scratch("quiet");
+    let built = rich_image().build();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &built, "v1");
+    let src = format!("oci:{}:v1", layout.display());
+    let store = s.path().join("store");
+    let out = run_image(&["pull", &src, &format!("oci:{}:a", store.display())]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&built.manifest.digest));
+    let out = run_image(&[
+        "pull",
+        "--quiet",
+        &src,
+        &format!("oci:{}:b", store.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (out.stdout.as_slice(), out.stderr.as_slice()),
+        (&b""[..], &b""[..])
+    );
+    let on_tty = |extra: &str, bundle: &Path| {
+        let cmd = format!(
+            "{} unpack {extra} {src} {}",
+            image_bin().display(),
+            bundle.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        out.stdout
+    };
+    if Command::new("script").arg("--version").output().is_ok() {
+        let loud = on_tty("", &s.path().join("loud"));
+        assert!(!loud.is_empty(), "no progress bar drawn on the terminal");
+        let quiet = on_tty("--quiet", &s.path().join("quiet"));
+        assert_eq!(String::from_utf8_lossy(&quiet), "");
+        assert!(s.path().join("quiet/rootfs/bin/busybox").exists());
+    } else {
+        eprintln!("SKIP quiet_prints_only_errors on a terminal: no script(1)");
+    }
+    let out = run_image(&[
+        "unpack",
+        "--quiet",
+        &format!("oci:{}/nope:v1", s.path().display()),
+        &s.path().join("b").display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("berth-image: error:"));
+}

@@ -152,6 +152,9 @@ enum Cmd {
         /// the rootfs), keep the symlink and apply the entry to its target (as umoci does).
         #[arg(long)]
         keep_dirlinks: bool,
+        /// No progress bar; only warnings and errors are printed.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Copy SOURCE into DEST: oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE[:REPO:TAG]
     /// or a bare DIR[:REF] (an OCI layout directory); REF defaults to the source's tag or "latest".
@@ -160,6 +163,9 @@ enum Cmd {
         dest: String,
         #[command(flatten)]
         src: SourceArgs,
+        /// No progress bar and no summary line; only errors are printed.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show an image's manifest, config and layers.
     Inspect {
@@ -178,7 +184,7 @@ enum Cmd {
     },
 }
 
-/// An indicatif bar on stderr, only when stderr is a terminal.
+/// An indicatif bar on stderr, only when stderr is a terminal (and not --quiet).
 struct Bar(ProgressBar);
 
 impl Progress for Bar {
@@ -194,8 +200,8 @@ impl Progress for Bar {
     }
 }
 
-fn progress() -> Option<Arc<dyn Progress>> {
-    if !std::io::stderr().is_terminal() {
+fn progress(quiet: bool) -> Option<Arc<dyn Progress>> {
+    if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
     let pb = ProgressBar::new(0);
@@ -294,6 +300,7 @@ fn run(cli: Cli) -> Result<()> {
             gid_map,
             max_ratio,
             keep_dirlinks,
+            quiet,
         } => {
             let (_, s) = open(&source, &src)?;
             catch_signals()?;
@@ -308,14 +315,19 @@ fn run(cli: Cli) -> Result<()> {
             opts.apply = apply;
             opts.platform = platform(&src)?;
             opts.max_ratio = max_ratio;
-            opts.progress = progress();
+            opts.progress = progress(quiet);
             let report = berth_image::unpack(&s, &bundle, &opts)
                 .with_context(|| format!("unpacking {source} into {}", bundle.display()))?;
             for w in &report.warnings {
                 eprintln!("berth-image: warning: {w}");
             }
         }
-        Cmd::Pull { source, dest, src } => {
+        Cmd::Pull {
+            source,
+            dest,
+            src,
+            quiet,
+        } => {
             let (sref, s) = open(&source, &src)?;
             let tag = default_tag(&sref);
             // skopeo's destination forms; a bare DIR[:REF] is an OCI layout directory.
@@ -345,10 +357,12 @@ fn run(cli: Cli) -> Result<()> {
                 &dest_ref,
                 &reference,
                 platform(&src)?.as_ref(),
-                progress(),
+                progress(quiet),
             )
             .with_context(|| format!("pulling {source} into {dest}"))?;
-            println!("{} {}:{reference}", d.digest, place.display());
+            if !quiet {
+                println!("{} {}:{reference}", d.digest, place.display());
+            }
         }
         Cmd::Inspect { source, src, json } => {
             let (_, s) = open(&source, &src)?;
