@@ -170,7 +170,7 @@ fn unpack_and_pull_from_a_local_registry() {
         &format!("docker://{host}/test/rich:v1"),
     ]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let digest = v["manifest_digest"].as_str().unwrap().to_string();
+    let digest = v["manifestDigest"].as_str().unwrap().to_string();
     let pinned = s.path().join("pinned");
     let out = run_image(&[
         "pull",
@@ -663,11 +663,11 @@ fn docker_schema2_manifests() {
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v["manifest_media_type"],
+        v["manifestMediaType"],
         "application/vnd.docker.distribution.manifest.v2+json"
     );
     assert_eq!(
-        v["layers"][0]["media_type"],
+        v["layers"][0]["mediaType"],
         "application/vnd.docker.image.rootfs.diff.tar.gzip"
     );
     let bundle = s.path().join("bundle");

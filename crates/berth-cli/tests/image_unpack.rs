@@ -340,6 +340,27 @@ fn sparse_files_from_gnu_tar_stay_sparse() {
     assert_eq!(&data[32 << 20..(32 << 20) + 6], b"middle");
 }
 
+/// The JSON of `inspect --json` and `ls --json` spells its keys in camelCase, as the OCI specs
+/// do; the image's own `config` and `manifest` are left as they are.
+fn assert_camel_case(v: &Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                assert!(
+                    k.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+                        && k.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "key {k:?} is not camelCase"
+                );
+                if k != "config" && k != "manifest" {
+                    assert_camel_case(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(assert_camel_case),
+        _ => {}
+    }
+}
+
 #[test]
 fn inspect_ls_and_pull() {
     let s = scratch("inspect");
@@ -353,14 +374,21 @@ fn inspect_ls_and_pull() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["manifest_digest"], built.manifest.digest.as_str());
+    assert_eq!(v["manifestDigest"], built.manifest.digest.as_str());
     assert_eq!(v["layers"].as_array().unwrap().len(), 3);
     assert_eq!(
-        v["layers"][1]["media_type"],
+        v["layers"][1]["mediaType"],
         "application/vnd.oci.image.layer.v1.tar+zstd"
     );
     assert_eq!(v["layers"][0]["size"], built.layers[0].data.len());
     assert_eq!(v["config"]["User"], "alice");
+    let config: Value = serde_json::from_slice(&built.config.data).unwrap();
+    assert_eq!(v["layers"][0]["diffId"], config["rootfs"]["diff_ids"][0]);
+    assert_eq!(
+        v["totalSize"],
+        built.layers.iter().map(|l| l.data.len()).sum::<usize>()
+    );
+    assert_camel_case(&v);
     let human = run_image(&["inspect", &format!("oci:{}:v1", layout.display())]);
     assert!(String::from_utf8_lossy(&human.stdout).contains(&built.layers[2].digest));
 
@@ -380,6 +408,12 @@ fn inspect_ls_and_pull() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["ref"], "copy");
     assert_eq!(v[0]["digest"], built.manifest.digest.as_str());
+    assert_eq!(
+        v[0]["mediaType"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert_eq!(v[0]["size"], built.manifest.data.len());
+    assert_camel_case(&v);
     for b in &built.layers {
         assert!(store
             .join("blobs/sha256")

@@ -6,8 +6,10 @@ use crate::source::Source;
 use crate::types::{ExecConfig, Platform};
 use serde::Serialize;
 
-/// One layer of an inspected image.
+/// One layer of an inspected image. Serialised with camelCase keys, as the OCI specs spell
+/// a descriptor's (`mediaType`, `digest`, `size`; `diffId`).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct LayerInfo {
     /// The layer blob's digest.
@@ -20,8 +22,11 @@ pub struct LayerInfo {
     pub diff_id: Option<String>,
 }
 
-/// What [`inspect`] found: the image's documents, verified, and a summary of them.
+/// What [`inspect`] found: the image's documents, verified, and a summary of them. Serialised
+/// with camelCase keys (`manifestDigest`, `manifestMediaType`, `totalSize`, ...), as the OCI
+/// specs spell theirs; `config` and `manifest` keep the image's own spelling.
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct Inspect {
     /// The source's name.

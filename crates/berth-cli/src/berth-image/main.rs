@@ -403,9 +403,17 @@ fn run(cli: Cli) -> Result<()> {
             let images =
                 berth_image::list(&dir).with_context(|| format!("listing {}", dir.display()))?;
             if json {
+                // A descriptor's keys as the OCI specs spell them, like `inspect --json`'s.
                 let v: Vec<_> = images
                     .iter()
-                    .map(|(r, d)| serde_json::json!({"ref": r, "digest": d.digest, "mediaType": d.media_type, "size": d.size}))
+                    .map(|(r, d)| {
+                        serde_json::json!({
+                            "ref": r,
+                            "mediaType": d.media_type,
+                            "digest": d.digest,
+                            "size": d.size,
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
