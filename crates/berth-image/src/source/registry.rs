@@ -70,6 +70,39 @@ pub(crate) struct Registry {
     agent: ureq::Agent,
     creds: Option<String>,
     token: Mutex<Option<String>>,
+    retry: Retry,
+}
+
+/// How often a request that failed in a way that may pass is tried, and how long to wait
+/// before the second try (doubled before each further one).
+#[derive(Clone, Copy, Debug)]
+struct Retry {
+    tries: u32,
+    first_delay: std::time::Duration,
+}
+
+/// Three tries, 0.5 s then 1 s apart; a 429's Retry-After is honoured up to
+/// [`MAX_RETRY_AFTER`].
+const RETRY: Retry = Retry {
+    tries: 3,
+    first_delay: std::time::Duration::from_millis(500),
+};
+
+/// The longest Retry-After (seconds) waited for; a registry asking for more gets its error.
+const MAX_RETRY_AFTER: u64 = 10;
+
+/// Whether `e` may pass on another try: the connection refused, reset or cut before an
+/// answer, 429 Too Many Requests, or a 5xx other than 501 (Not Implemented) and 505.
+fn transient(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::Status(code, _) => {
+            *code == 429 || ((500..600).contains(code) && !matches!(*code, 501 | 505))
+        }
+        ureq::Error::Transport(t) => matches!(
+            t.kind(),
+            ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Io
+        ),
+    }
 }
 
 const ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, \
@@ -134,6 +167,42 @@ impl Registry {
             agent,
             creds,
             token: Mutex::new(None),
+            retry: RETRY,
+        }
+    }
+
+    /// Sends the request `make` builds, again (up to [`Retry::tries`] in all, with backoff)
+    /// while it fails in a [`transient`] way; the last answer or error is returned.
+    fn call(
+        &self,
+        make: impl Fn() -> ureq::Request,
+    ) -> std::result::Result<ureq::Response, Box<ureq::Error>> {
+        let mut delay = self.retry.first_delay;
+        let mut tries = 1;
+        loop {
+            match make().call() {
+                Err(e) if tries < self.retry.tries && transient(&e) => {
+                    let mut wait = delay;
+                    if let ureq::Error::Status(429, resp) = &e {
+                        match resp.header("Retry-After").map(|v| v.trim().parse::<u64>()) {
+                            Some(Ok(secs)) if secs > MAX_RETRY_AFTER => return Err(Box::new(e)),
+                            Some(Ok(secs)) => wait = wait.max(std::time::Duration::from_secs(secs)),
+                            _ => {}
+                        }
+                    }
+                    // Read what is left of an error answer so its connection can be reused.
+                    if let ureq::Error::Status(_, resp) = e {
+                        let _ = std::io::copy(
+                            &mut resp.into_reader().take(64 * 1024),
+                            &mut std::io::sink(),
+                        );
+                    }
+                    std::thread::sleep(wait);
+                    delay = delay.saturating_mul(2);
+                    tries += 1;
+                }
+                r => return r.map_err(Box::new),
+            }
         }
     }
 
@@ -167,18 +236,22 @@ impl Registry {
         })
     }
 
-    /// GET with the current auth; on 401 performs the challenge once and retries.
+    /// GET with the current auth, tried again on transient failures; on 401 performs the
+    /// challenge once and retries.
     fn get(&self, url: &str, accept: Option<&str>) -> Result<ureq::Response> {
         for attempt in 0..2 {
-            let mut req = self.agent.get(url);
-            if let Some(a) = accept {
-                req = req.set("Accept", a);
-            }
             let token = self.token.lock().map(|t| t.clone()).unwrap_or(None);
-            if let Some(t) = token {
-                req = req.set("Authorization", &t);
-            }
-            match req.call() {
+            let res = self.call(|| {
+                let mut req = self.agent.get(url);
+                if let Some(a) = accept {
+                    req = req.set("Accept", a);
+                }
+                if let Some(t) = &token {
+                    req = req.set("Authorization", t);
+                }
+                req
+            });
+            match res.map_err(|e| *e) {
                 Ok(resp) => return Ok(resp),
                 Err(ureq::Error::Status(401, resp)) if attempt == 0 => {
                     let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_string();
@@ -225,18 +298,21 @@ impl Registry {
             }
             let scope = get("scope").unwrap_or_else(|| format!("repository:{}:pull", self.r.repo));
             turl.push_str(&format!("scope={}", query_escape(&scope)));
-            let mut req = self.agent.get(&turl);
-            if let Some(b) = self.basic() {
-                req = req.set("Authorization", &b);
-            }
+            let basic = self.basic();
             let auth_err = |what, e: Box<dyn std::error::Error + Send + Sync>| ImageError::Auth {
                 url: turl.clone(),
                 what,
                 source: e,
             };
-            let resp = req
-                .call()
-                .map_err(|e| auth_err("token request", Box::new(e)))?;
+            let resp = self
+                .call(|| {
+                    let req = self.agent.get(&turl);
+                    match &basic {
+                        Some(b) => req.set("Authorization", b),
+                        None => req,
+                    }
+                })
+                .map_err(|e| auth_err("token request", e))?;
             let v: serde_json::Value = resp
                 .into_json()
                 .map_err(|e| auth_err("token response", Box::new(e)))?;
@@ -363,5 +439,109 @@ mod tests {
         assert_eq!(s, "bearer");
         assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
         assert_eq!(p[2], ("scope".into(), "repository:a/b:pull".into()));
+    }
+
+    /// A one-thread HTTP server on 127.0.0.1 that answers the requests it gets, one per
+    /// connection, with `answers` in order (`None`: close the connection without a word), then
+    /// with [`OK`], until a request for `/stop`; returns its port and the number of other
+    /// requests it read.
+    fn serve(answers: Vec<Option<&'static str>>) -> (u16, std::thread::JoinHandle<usize>) {
+        use std::io::{BufRead, BufReader, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let mut answers = answers.into_iter();
+            let mut n = 0;
+            loop {
+                let (c, _) = l.accept().unwrap();
+                let mut r = BufReader::new(c);
+                let mut first = String::new();
+                r.read_line(&mut first).unwrap();
+                let mut line = String::new();
+                while r.read_line(&mut line).unwrap() > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                if first.starts_with("GET /stop ") {
+                    r.get_mut().write_all(OK.as_bytes()).unwrap();
+                    return n;
+                }
+                n += 1;
+                if let Some(a) = answers.next().unwrap_or(Some(OK)) {
+                    r.get_mut().write_all(a.as_bytes()).unwrap();
+                }
+            }
+        });
+        (port, t)
+    }
+
+    /// Stops the server of [`serve`] and says how many requests it read.
+    fn requests(port: u16, t: std::thread::JoinHandle<usize>) -> usize {
+        ureq::get(&format!("http://127.0.0.1:{port}/stop"))
+            .call()
+            .unwrap();
+        t.join().unwrap()
+    }
+
+    fn client(port: u16) -> Registry {
+        let r = RegistryRef::parse(&format!("127.0.0.1:{port}/test/img:v1")).unwrap();
+        let tls = crate::source::tls::client_config(&Default::default()).unwrap();
+        let mut reg = Registry::new(r, false, None, tls, false);
+        reg.retry.first_delay = std::time::Duration::from_millis(1);
+        reg
+    }
+
+    const OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    const BUSY: &str =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy";
+    const SLOW_DOWN: &str = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn transient_failures_are_tried_again_up_to_three_times() {
+        // A dropped connection, a 503 and a 429, then the answer: 3 tries are not enough...
+        let (port, t) = serve(vec![None, Some(BUSY), Some(SLOW_DOWN)]);
+        let reg = client(port);
+        let url = format!("http://127.0.0.1:{port}/v2/test/img/blobs/x");
+        let e = reg.get(&url, None).err().unwrap();
+        assert_eq!(requests(port, t), 3);
+        assert!(e.to_string().contains(&url), "{e}");
+        // ... 2 failures are.
+        let (port, t) = serve(vec![Some(BUSY), None, Some(OK)]);
+        let reg = client(port);
+        let url = format!("http://127.0.0.1:{port}/v2/test/img/blobs/x");
+        let mut body = String::new();
+        reg.get(&url, None)
+            .unwrap()
+            .into_reader()
+            .read_to_string(&mut body)
+            .unwrap();
+        assert_eq!((body.as_str(), requests(port, t)), ("hello", 3));
+    }
+
+    #[test]
+    fn lasting_failures_are_not_tried_again() {
+        for answer in [
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            // A registry that wants us back in a minute: its error now, not a minute's wait.
+            "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 60\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        ] {
+            let (port, t) = serve(vec![Some(answer)]);
+            let reg = client(port);
+            let url = format!("http://127.0.0.1:{port}/v2/test/img/blobs/x");
+            assert!(reg.get(&url, None).is_err(), "{answer}");
+            assert_eq!(requests(port, t), 1, "{answer}");
+        }
+        // Nobody listening: refused, tried three times, then the transport error.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = client(port)
+            .get(&format!("http://127.0.0.1:{port}/v2/"), None)
+            .err()
+            .unwrap();
+        assert!(matches!(e, ImageError::Transfer { .. }), "{e:?}");
     }
 }
