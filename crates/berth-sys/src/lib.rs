@@ -3,6 +3,7 @@
 
 pub mod bpf;
 pub mod clone;
+pub mod exe;
 pub mod fd;
 pub mod mount;
 pub mod mountinfo;

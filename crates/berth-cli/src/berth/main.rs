@@ -281,6 +281,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli.rootless
         );
     }
+    // The processes of `create`, `run` and `exec` enter the container still running this
+    // executable: run it from a sealed copy first (CVE-2019-5736). Once per command: the
+    // re-executed process returns here and carries on.
+    match &cli.command {
+        Command::Create { .. } | Command::Run { .. } => berth_runtime::reexec_from_sealed_exe()?,
+        Command::Exec { .. } => berth_runtime::reexec_from_sealed_exe()
+            .map_err(|e| anyhow::Error::new(ExecFailed(e.into())))?,
+        _ => {}
+    }
     match cli.command {
         Command::Create { id, opts } => {
             runtime.create(&id, &create_options(&opts))?;

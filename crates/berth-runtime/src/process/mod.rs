@@ -222,6 +222,11 @@ pub(crate) unsafe fn spawn_via_intermediate(
         CloneResult::Child => {
             drop(ours);
             let chan = &theirs;
+            // It enters the container's namespaces still running berth: keep the container's
+            // processes out of its /proc entries, as the init and exec'd processes do.
+            if let Err(e) = berth_sys::process::set_dumpable(false) {
+                chan.fail_and_exit(InitError::sys("intermediate: prctl(PR_SET_DUMPABLE)", &e))
+            }
             if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
                 chan.fail_and_exit(e)
             }
