@@ -281,6 +281,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli.rootless
         );
     }
+    drop_inherited_fds(&cli.command)?;
     // The processes of `create`, `run` and `exec` enter the container still running this
     // executable: run it from a sealed copy first (CVE-2019-5736). Once per command: the
     // re-executed process returns here and carries on.
@@ -434,6 +435,24 @@ fn dispatch(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Descriptors a caller leaked to `create`, `run` or `exec` (anything above stdio but the
+/// `--preserve-fds` and systemd's `LISTEN_FDS`) are marked close-on-exec, so the re-exec above
+/// drops them and no hook or container process inherits them (CVE-2024-21626; the library
+/// also makes sure none is reachable from inside the container).
+fn drop_inherited_fds(command: &Command) -> Result<()> {
+    let preserve = match command {
+        Command::Create { opts, .. } | Command::Run { opts, .. } => opts.preserve_fds,
+        Command::Exec { preserve_fds, .. } => *preserve_fds,
+        _ => return Ok(()),
+    };
+    let listen = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let first = 3u32.saturating_add(preserve.max(listen));
+    berth_sys::fd::cloexec_from(first).context("marking inherited fds close-on-exec")
 }
 
 /// An `exec` that failed before its process started, marked for the exit status (its message

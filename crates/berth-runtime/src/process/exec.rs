@@ -124,7 +124,7 @@ fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
                 )))
             }
         }
-        let program = become_process(spec, chan, preserve_fds, false)?;
+        let program = become_process(spec, chan, preserve_fds, false, &[])?;
         chan.send(&SyncMsg::Ready)
             .map_err(|e| InitError::sys("telling the runtime we are ready", &e))?;
         exec_program(&program)
