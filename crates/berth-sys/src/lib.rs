@@ -10,6 +10,7 @@ pub mod mountinfo;
 pub mod ns;
 pub mod path;
 pub mod process;
+pub mod procfs;
 pub mod ret;
 pub mod security;
 pub mod tree;

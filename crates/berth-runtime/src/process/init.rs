@@ -256,11 +256,16 @@ fn wait_and_exec(
 ) -> Result<std::convert::Infallible, InitError> {
     chan.send(&SyncMsg::Ready)
         .map_err(|e| InitError::sys("init: telling the runtime it is ready", &e))?;
-    let reopen = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
-    let mut fifo = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&reopen)
-        .map_err(|e| InitError::sys("opening exec.fifo for writing", &e))?;
+    // Reopened through a verified procfs (a private instance where it can be made), never
+    // through the container's /proc: a fake one (an image's volume over /proc) could hand us
+    // a file that does not block, and the program would start before `start`.
+    let proc_root = berth_sys::procfs::open_proc_root()
+        .map_err(|e| InitError::sys("opening procfs to reopen exec.fifo", &e))?;
+    let fifo =
+        berth_sys::procfs::reopen_own_fd(proc_root.as_fd(), ready.fifo.as_fd(), libc::O_WRONLY)
+            .map_err(|e| InitError::sys("opening exec.fifo for writing", &e))?;
+    drop(proc_root);
+    let mut fifo = std::fs::File::from(fifo);
     fifo.write_all(b"0")
         .map_err(|e| InitError::sys("writing to exec.fifo", &e))?;
     // startContainer: after `start`, before the user's program, inside the container.
