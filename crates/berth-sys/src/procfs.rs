@@ -49,10 +49,19 @@ pub fn private_proc() -> io::Result<OwnedFd> {
 /// A procfs root to write through: [`private_proc`] where it can be made, otherwise `/proc`
 /// checked to be a procfs root ([`verify_proc_root`]); [`open_in_proc`] then refuses to cross
 /// any mount below it.
+///
+/// The private instance is dissolved when its fd is closed, and the kernel then waits for an
+/// RCU grace period (a sleep of 0.1-0.7 ms on a loaded host): where that matters more than
+/// an overmount on the very last component, use [`verified_proc`].
 pub fn open_proc_root() -> io::Result<OwnedFd> {
     if let Ok(fd) = private_proc() {
         return Ok(fd);
     }
+    verified_proc()
+}
+
+/// `/proc`, checked to be the root of a procfs mount ([`verify_proc_root`]); no mount is made.
+pub fn verified_proc() -> io::Result<OwnedFd> {
     let fd = crate::path::open_path(
         std::ffi::OsStr::new("/proc"),
         libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,

@@ -256,10 +256,12 @@ fn wait_and_exec(
 ) -> Result<std::convert::Infallible, InitError> {
     chan.send(&SyncMsg::Ready)
         .map_err(|e| InitError::sys("init: telling the runtime it is ready", &e))?;
-    // Reopened through a verified procfs (a private instance where it can be made), never
-    // through the container's /proc: a fake one (an image's volume over /proc) could hand us
-    // a file that does not block, and the program would start before `start`.
-    let proc_root = berth_sys::procfs::open_proc_root()
+    // Reopened through the container's /proc only once it is verified to be a procfs root
+    // with nothing mounted on the way to our fd directory (which no other process can even
+    // enter: we are not dumpable): a fake /proc (an image's volume over it) could hand us a
+    // file that does not block, and the program would start before `start`. Not a private
+    // procfs instance: dissolving it would make every start wait for an RCU grace period.
+    let proc_root = berth_sys::procfs::verified_proc()
         .map_err(|e| InitError::sys("opening procfs to reopen exec.fifo", &e))?;
     let fifo =
         berth_sys::procfs::reopen_own_fd(proc_root.as_fd(), ready.fifo.as_fd(), libc::O_WRONLY)
