@@ -165,7 +165,8 @@ pub(super) fn become_process(
             .map_err(|e| InitError::sys("opening the container's root", &e))?;
     let mut kept = keep.to_vec();
     kept.push(chan.as_raw_fd());
-    berth_sys::fd::replace_fds_from(3 + preserve_fds as RawFd, &kept, root.as_fd())
+    let first = RawFd::try_from(preserve_fds).map_or(RawFd::MAX, |n| n.saturating_add(3));
+    berth_sys::fd::replace_fds_from(first, &kept, root.as_fd())
         .map_err(|e| InitError::sys("closing the runtime's fds", &e))?;
     drop(root);
     if process.terminal().unwrap_or(false) {
