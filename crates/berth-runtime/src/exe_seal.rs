@@ -13,8 +13,9 @@
 //!
 //! 1. a **detached read-only bind mount** of its own executable (`open_tree(OPEN_TREE_CLONE)` +
 //!    `mount_setattr(MOUNT_ATTR_RDONLY)`, then `execveat` on the mount's fd). No copy is made.
-//!    The mount's fd is close-on-exec, so once the new image runs the mount belongs to no mount
-//!    namespace at all; the kernel refuses to remount it (`mount -o remount`, `mount_setattr`) or
+//!    Once the last fd of the mount is closed (ours at the exec, a forked closer's copy just
+//!    after, which the new image waits for before it clones any container process) the mount
+//!    belongs to no mount namespace at all; the kernel refuses to remount it (`mount -o remount`, `mount_setattr`) or
 //!    to clone it (`open_tree`) from any namespace, even with `CAP_SYS_ADMIN`, so an opened
 //!    `/proc/PID/exe` stays read-only for good (`EROFS`).
 //! 2. where the mount API is missing or not permitted (kernels before 5.12, an unprivileged
@@ -37,6 +38,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use berth_sys::exe as sys;
 
@@ -124,12 +126,11 @@ pub fn reexec_from_sealed_exe() -> Result<(), ExeSealError> {
     if let Some(marker) = std::env::var_os(MARKER) {
         // Single-threaded here (the caller's contract), so changing the environment is sound.
         std::env::remove_var(MARKER);
-        // The closer (see `spawn_closer`) must be done before any container process exists:
-        // until then the mount is still in its anonymous namespace. Usually it is long gone.
+        // The closer (see `spawn_closer`) must be done before any container process exists
+        // (until then the mount is still in its anonymous namespace): `reap_closer` waits for
+        // it just before the first clone, by when it is almost always long gone.
         if let Some(pid) = marker.to_str().and_then(|m| m.parse::<i32>().ok()) {
-            if pid > 0 {
-                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-            }
+            CLOSER.store(pid, Ordering::SeqCst);
         }
         return match exe_protection()? {
             ExeProtection::Writable => Err(ExeSealError::NotSealed),
@@ -181,6 +182,17 @@ pub fn reexec_from_sealed_exe() -> Result<(), ExeSealError> {
         what: "execveat of the sealed executable",
         source: err,
     })
+}
+
+/// The pid of this process's closer (see [`spawn_closer`]) until it is reaped; 0 if none.
+static CLOSER: AtomicI32 = AtomicI32::new(0);
+
+/// Waits for the closer, if any is left: called before anything clones a container process.
+pub(crate) fn reap_closer() {
+    let pid = CLOSER.swap(0, Ordering::SeqCst);
+    if pid > 0 {
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+    }
 }
 
 /// Closing the last fd of the detached mount dissolves its anonymous mount namespace, and

@@ -110,6 +110,7 @@ pub unsafe fn launch(
     cgroup: &dyn CgroupManager,
 ) -> Result<Launched, ProcessError> {
     let plan = NamespacePlan::from_spec(&cfg.spec);
+    crate::exe_seal::reap_closer();
     // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
     // (a mapped root in a user namespace, say) that cannot even traverse the state directory.
     // It reopens the fifo through /proc/self/fd, which checks only the fifo's own mode.
@@ -217,6 +218,7 @@ pub(crate) unsafe fn spawn_via_intermediate(
     what: &str,
     process_main: impl FnOnce(&SyncChannel),
 ) -> Result<(SyncChannel, i32), ProcessError> {
+    crate::exe_seal::reap_closer();
     let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
     match clone_process(0).map_err(sys("fork"))? {
         CloneResult::Child => {
