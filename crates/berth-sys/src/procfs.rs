@@ -92,8 +92,31 @@ pub fn open_in_proc(root: BorrowedFd<'_>, path: &str, flags: i32) -> io::Result<
 /// Reopens one of the caller's own descriptors through `<root>/thread-self/fd/N` (the way to
 /// open a fifo for writing from an `O_PATH` fd): the `fd` directory is reached with
 /// [`open_in_proc`]'s checks, and only its last component, the magic link, is followed.
+///
+/// Where openat2 itself is refused (ENOSYS, or EPERM from a seccomp filter that predates it:
+/// the init reopens exec.fifo with the container's filter already loaded), the directory is
+/// opened with a plain openat below the verified root instead, and checked to be on procfs.
 pub fn reopen_own_fd(root: BorrowedFd<'_>, fd: BorrowedFd<'_>, flags: i32) -> io::Result<OwnedFd> {
-    let dir = open_in_proc(root, "thread-self/fd", libc::O_PATH | libc::O_DIRECTORY)?;
+    let dir = match open_in_proc(root, "thread-self/fd", libc::O_PATH | libc::O_DIRECTORY) {
+        Ok(dir) => dir,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            // SAFETY: a valid C string and an open directory fd; no other memory is passed.
+            let r = crate::ret::cvt(unsafe {
+                libc::openat(
+                    root.as_raw_fd(),
+                    c"thread-self/fd".as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            })?;
+            // SAFETY: the kernel just returned this fd and nothing else owns it.
+            let dir = unsafe { OwnedFd::from_raw_fd(r) };
+            if mount::fstatfs_type(dir.as_fd())? != mount::PROC_SUPER_MAGIC {
+                return Err(not_procfs("thread-self/fd"));
+            }
+            dir
+        }
+        Err(e) => return Err(e),
+    };
     let name = CString::new(fd.as_raw_fd().to_string())
         .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // SAFETY: name is a valid C string; dir is an open directory fd.
