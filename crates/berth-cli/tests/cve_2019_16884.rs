@@ -66,3 +66,26 @@ fn a_fake_proc_cannot_start_the_program_before_start() {
     );
     let _ = b.berth(&["delete", "--force", &id]);
 }
+
+/// The init reopens exec.fifo with the container's seccomp filter already loaded: a filter
+/// that refuses openat2 (EPERM, as profiles written before it do) must not stop the start.
+#[test]
+fn the_fifo_reopen_works_under_a_filter_that_refuses_openat2() {
+    if !require_root("the_fifo_reopen_works_under_a_filter_that_refuses_openat2") {
+        return;
+    }
+    let b = Bundle::busybox(&["sh", "-c", "echo started"]);
+    b.update_config(|c| {
+        c["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["openat2"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+        });
+    });
+    let out = b.run(&unique_id("noopenat2"));
+    assert!(
+        out.status.success(),
+        "run under a filter without openat2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "started\n");
+}
