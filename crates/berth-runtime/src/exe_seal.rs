@@ -14,7 +14,7 @@
 //! 1. a **detached read-only bind mount** of its own executable (`open_tree(OPEN_TREE_CLONE)` +
 //!    `mount_setattr(MOUNT_ATTR_RDONLY)`, then `execveat` on the mount's fd). No copy is made.
 //!    Once the last fd of the mount is closed (ours at the exec, a forked closer's copy just
-//!    after, which the new image waits for before it clones any container process) the mount
+//!    after, which the new image waits for before it lets any container process go on) the mount
 //!    belongs to no mount namespace at all; the kernel refuses to remount it (`mount -o remount`, `mount_setattr`) or
 //!    to clone it (`open_tree`) from any namespace, even with `CAP_SYS_ADMIN`, so an opened
 //!    `/proc/PID/exe` stays read-only for good (`EROFS`).
@@ -126,9 +126,9 @@ pub fn reexec_from_sealed_exe() -> Result<(), ExeSealError> {
     if let Some(marker) = std::env::var_os(MARKER) {
         // Single-threaded here (the caller's contract), so changing the environment is sound.
         std::env::remove_var(MARKER);
-        // The closer (see `spawn_closer`) must be done before any container process exists
+        // The closer (see `spawn_closer`) must be done before any container code can run
         // (until then the mount is still in its anonymous namespace): `reap_closer` waits for
-        // it just before the first clone, by when it is almost always long gone.
+        // it just before a container process is sent Go, by when it is almost always gone.
         if let Some(pid) = marker.to_str().and_then(|m| m.parse::<i32>().ok()) {
             CLOSER.store(pid, Ordering::SeqCst);
         }
@@ -187,7 +187,9 @@ pub fn reexec_from_sealed_exe() -> Result<(), ExeSealError> {
 /// The pid of this process's closer (see [`spawn_closer`]) until it is reaped; 0 if none.
 static CLOSER: AtomicI32 = AtomicI32::new(0);
 
-/// Waits for the closer, if any is left: called before anything clones a container process.
+/// Waits for the closer, if any is left: called before a container process is sent Go. Until
+/// then the cloned processes run only berth's code and are not dumpable, so nothing in the
+/// container can reach their executable; the wait overlaps the clone and namespace work.
 pub(crate) fn reap_closer() {
     let pid = CLOSER.swap(0, Ordering::SeqCst);
     if pid > 0 {

@@ -86,6 +86,8 @@ pub unsafe fn spawn(
         } else {
             cgroup.enter_sub(pid, sub_cgroups)?;
         }
+        // As for the init: the sealed executable's mount is out of every namespace before Go.
+        crate::exe_seal::reap_closer();
         ours.send(&SyncMsg::Go { hook_state: None })
             .map_err(sys("sending go to the exec'd process"))?;
         let mut console = None;

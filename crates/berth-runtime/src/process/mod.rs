@@ -110,7 +110,6 @@ pub unsafe fn launch(
     cgroup: &dyn CgroupManager,
 ) -> Result<Launched, ProcessError> {
     let plan = NamespacePlan::from_spec(&cfg.spec);
-    crate::exe_seal::reap_closer();
     // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
     // (a mapped root in a user namespace, say) that cannot even traverse the state directory.
     // It reopens the fifo through /proc/self/fd, which checks only the fifo's own mode.
@@ -218,7 +217,6 @@ pub(crate) unsafe fn spawn_via_intermediate(
     what: &str,
     process_main: impl FnOnce(&SyncChannel),
 ) -> Result<(SyncChannel, i32), ProcessError> {
-    crate::exe_seal::reap_closer();
     let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
     match clone_process(0).map_err(sys("fork"))? {
         CloneResult::Child => {
@@ -289,6 +287,9 @@ fn prepare_and_wait(
         .hooks()
         .is_some()
         .then(|| hook_state_json(&cfg.spec, &cfg.bundle, id, pid, "creating"));
+    // No container program runs before Go: the sealed executable's mount must be out of every
+    // namespace by then (see exe_seal::reap_closer).
+    crate::exe_seal::reap_closer();
     chan.send(&SyncMsg::Go {
         hook_state: hook_state.clone(),
     })
