@@ -12,6 +12,8 @@
 #   BENCH_SEQ           sequential containers (default 100)
 #   BENCH_RSS_RUNS      runs under /usr/bin/time for the peak RSS (default 20)
 #   BENCH_UPDATE        when 1 (the default), rewrite the runtime section of BENCHMARKS.md
+#   BERTH_BASE          optional second berth binary (e.g. main's release build), measured in
+#                       the same run beside the others, with a berth/base column
 #
 # Measurements only: nothing here asserts on timings.
 #
@@ -59,6 +61,12 @@ done
 
 names=(berth runc crun)
 declare -A bin=([berth]=$BERTH [runc]=$RUNC [crun]=$CRUN)
+BERTH_BASE=${BERTH_BASE:-}
+if [ -n "$BERTH_BASE" ]; then
+	[ -x "$BERTH_BASE" ] || die "BERTH_BASE=$BERTH_BASE is not executable"
+	names+=(base)
+	bin[base]=$BERTH_BASE
+fi
 
 # --- bundle ---------------------------------------------------------------
 rm -rf "$BENCH_DIR"
@@ -197,7 +205,8 @@ done
 # --- 3. 100 sequential containers (run /bin/true one after another) --------
 # Timed in blocks of 10 back-to-back runs, blocks interleaved between the runtimes
 # (so a burst of other load hits all three); the total is the sum of the blocks.
-declare -A seq_us=([berth]=0 [runc]=0 [crun]=0)
+declare -A seq_us
+for n in "${names[@]}"; do seq_us[$n]=0; done
 for ((b = 0; b < BENCH_SEQ; b += 10)); do
 	for n in "${names[@]}"; do
 		t0=${EPOCHREALTIME/./}
@@ -244,6 +253,12 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 row() { # row LABEL KEY UNIT
 	local b=${res[$2_berth]} r=${res[$2_runc]} c=${res[$2_crun]}
+	if [ -n "$BERTH_BASE" ]; then
+		local m=${res[$2_base]}
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$b" "$m" "$r" "$c" \
+			"$(ratio "$b" "$m")" "$(ratio "$b" "$r")" "$(ratio "$b" "$c")"
+		return
+	fi
 	printf '| %s | %s | %s | %s | %s | %s |\n' "$1" "$b" "$r" "$c" "$(ratio "$b" "$r")" "$(ratio "$b" "$c")"
 }
 mib() { awk -v b="$1" 'BEGIN {printf "%.2f", b / 1048576}'; }
@@ -274,8 +289,15 @@ out=$BENCH_DIR/runtime.md
 	echo "- Bundle: busybox-static rootfs, runc's default spec with terminal false and args [/bin/true]; one --root per runtime under $BENCH_DIR"
 	echo "- Reproduce: \`make bench\` (or \`bench/runtime.sh\` after \`make release\`)"
 	echo
-	echo "| metric | berth | runc | crun | berth/runc | berth/crun |"
-	echo "|---|---|---|---|---|---|"
+	if [ -n "$BERTH_BASE" ]; then
+		echo "- Base: $BERTH_BASE ($("$BERTH_BASE" --version 2>/dev/null | sed -n 's/^commit: //p'))"
+		echo
+		echo "| metric | berth | base | runc | crun | berth/base | berth/runc | berth/crun |"
+		echo "|---|---|---|---|---|---|---|---|"
+	else
+		echo "| metric | berth | runc | crun | berth/runc | berth/crun |"
+		echo "|---|---|---|---|---|---|"
+	fi
 	row "run /bin/true, mean ms (hyperfine -N, $BENCH_RUNS runs)" run_mean
 	row "run /bin/true, median ms (hyperfine)" run_median
 	row "run /bin/true, min ms (hyperfine; least disturbed by other load)" run_min
@@ -295,7 +317,7 @@ out=$BENCH_DIR/runtime.md
 	row "peak RSS during run, max MiB" rss_max
 	row "binary size, MiB" sizemib
 	echo
-	echo "Linkage: berth ${res[link_berth]}; runc ${res[link_runc]}; crun ${res[link_crun]}."
+	echo "Linkage: berth ${res[link_berth]};${BERTH_BASE:+ base ${res[link_base]};} runc ${res[link_runc]}; crun ${res[link_crun]}."
 	echo "runc and crun load shared libraries at startup (not counted in their binary size; their pages do count in RSS)."
 	echo "<!-- runtime:end -->"
 } >"$out"

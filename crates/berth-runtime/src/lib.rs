@@ -33,6 +33,11 @@
 //!   [`Runtime::run`]; the container's process starts with an empty mask.
 //! - **Logging** goes through the [`log`] facade (a failed poststart/poststop hook is a
 //!   warning; some validation notes are debug): install any logger, or none.
+//! - **The executable (CVE-2019-5736).** A container's processes are clones of the caller and
+//!   run its executable until they exec the container's program; a hostile container can
+//!   overwrite that file on the host unless the caller first re-executes itself from a sealed
+//!   copy: call [`reexec_from_sealed_exe`] at the start of `main` (the `berth` command does,
+//!   for `create`, `run` and `exec`).
 //! - **Errors** name what failed (field, path or system call) and keep the cause as
 //!   [`source`](std::error::Error::source); print the chain to tell the whole story.
 //!
@@ -43,6 +48,7 @@
 #![warn(missing_docs)]
 
 mod container;
+mod exe_seal;
 mod hooks;
 mod namespaces;
 mod process;
@@ -57,6 +63,7 @@ pub use container::{
     features, list_table, ContainerError, CreateOptions, EventsOptions, ExecOptions, PsFormat,
     Runtime,
 };
+pub use exe_seal::{exe_protection, reexec_from_sealed_exe, ExeProtection, ExeSealError};
 pub use hooks::{HookError, HookFailure};
 pub use process::{exit_code, wait_for_exit, InitError, Launched, ProcessError, ProgramError};
 pub use state::{OciState, StateError, Status};

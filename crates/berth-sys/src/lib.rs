@@ -3,12 +3,14 @@
 
 pub mod bpf;
 pub mod clone;
+pub mod exe;
 pub mod fd;
 pub mod mount;
 pub mod mountinfo;
 pub mod ns;
 pub mod path;
 pub mod process;
+pub mod procfs;
 pub mod ret;
 pub mod security;
 pub mod tree;

@@ -236,8 +236,26 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
+/// Whether the command line may be `create`, `run` or `exec`, whose processes enter the
+/// container still running this executable. Decided before parsing, so the re-executed process
+/// is the only one to parse: any argument with one of those names counts (a container named
+/// "run" costs a needless re-exec, never a missed one).
+fn needs_sealed_exe(args: &[String]) -> bool {
+    args.iter()
+        .skip(1)
+        .any(|a| matches!(a.as_str(), "create" | "run" | "exec"))
+}
+
 fn main() {
-    let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
+    let args = normalize_args(std::env::args());
+    // Run from a sealed copy of this executable first (CVE-2019-5736); the re-executed process
+    // comes back here and carries on. A failure is reported once the logger is up.
+    let sealing = if needs_sealed_exe(&args) {
+        berth_runtime::reexec_from_sealed_exe().err()
+    } else {
+        None
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
             println!("berth version {}", version_text());
@@ -254,7 +272,7 @@ fn main() {
         LogFormatArg::Json => LogFormat::Json,
     };
     let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
-    match dispatch(cli) {
+    match dispatch(cli, sealing) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = error_text(&e);
@@ -273,7 +291,7 @@ fn main() {
     }
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i32> {
     let runtime = Runtime::new(cli.root.clone(), cli.systemd_cgroup);
     if !matches!(cli.rootless.as_str(), "true" | "false" | "auto") {
         anyhow::bail!(
@@ -281,6 +299,13 @@ fn dispatch(cli: Cli) -> Result<i32> {
             cli.rootless
         );
     }
+    if let Some(e) = sealing {
+        return Err(match cli.command {
+            Command::Exec { .. } => anyhow::Error::new(ExecFailed(e.into())),
+            _ => e.into(),
+        });
+    }
+    drop_inherited_fds(&cli.command)?;
     match cli.command {
         Command::Create { id, opts } => {
             runtime.create(&id, &create_options(&opts))?;
@@ -427,6 +452,24 @@ fn dispatch(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Descriptors a caller leaked to `create`, `run` or `exec` (anything above stdio but the
+/// `--preserve-fds` and systemd's `LISTEN_FDS`) are marked close-on-exec, so no hook or
+/// container process inherits them (CVE-2024-21626; the library also makes sure none is
+/// reachable from inside the container before its program runs).
+fn drop_inherited_fds(command: &Command) -> Result<()> {
+    let preserve = match command {
+        Command::Create { opts, .. } | Command::Run { opts, .. } => opts.preserve_fds,
+        Command::Exec { preserve_fds, .. } => *preserve_fds,
+        _ => return Ok(()),
+    };
+    let listen = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let first = 3u32.saturating_add(preserve.max(listen));
+    berth_sys::fd::cloexec_from(first).context("marking inherited fds close-on-exec")
+}
+
 /// An `exec` that failed before its process started, marked for the exit status (its message
 /// and sources are the wrapped error's own).
 #[derive(Debug)]
@@ -522,6 +565,18 @@ mod tests {
             error_text(&e),
             "adding pid 7 to /c/cgroup.procs: no such file or directory"
         );
+    }
+
+    #[test]
+    fn sealed_exe_for_create_run_and_exec_only() {
+        let v = |a: &[&str]| needs_sealed_exe(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert!(v(&["berth", "--root", "/x", "run", "-d", "id"]));
+        assert!(v(&["berth", "create", "--bundle", "b", "id"]));
+        assert!(v(&["berth", "exec", "id", "ls"]));
+        assert!(!v(&["berth", "state", "id"]));
+        assert!(!v(&["berth", "delete", "-f", "id"]));
+        // The program name itself is not an argument.
+        assert!(!v(&["run", "state", "id"]));
     }
 
     #[test]

@@ -86,6 +86,8 @@ pub unsafe fn spawn(
         } else {
             cgroup.enter_sub(pid, sub_cgroups)?;
         }
+        // As for the init: the sealed executable's mount is out of every namespace before Go.
+        crate::exe_seal::reap_closer();
         ours.send(&SyncMsg::Go { hook_state: None })
             .map_err(sys("sending go to the exec'd process"))?;
         let mut console = None;
@@ -124,7 +126,7 @@ fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
                 )))
             }
         }
-        let program = become_process(spec, chan, preserve_fds, false)?;
+        let program = become_process(spec, chan, preserve_fds, false, &[])?;
         chan.send(&SyncMsg::Ready)
             .map_err(|e| InitError::sys("telling the runtime we are ready", &e))?;
         exec_program(&program)

@@ -9,7 +9,7 @@ use crate::namespaces::NamespacePlan;
 use berth_spec::BundleConfig;
 use std::ffi::CString;
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// Entry point of the init; never returns. A failure before Ready is reported to the runtime over
@@ -133,7 +133,7 @@ fn setup(
     };
     crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks)
         .map_err(|e| InitError::from_error(&e))?;
-    let program = become_process(spec, chan, opts.preserve_fds, true)?;
+    let program = become_process(spec, chan, opts.preserve_fds, true, &[fifo.as_raw_fd()])?;
     Ok(ReadyToExec {
         hook_state,
         fifo,
@@ -144,16 +144,31 @@ fn setup(
 /// What the init and `exec` do alike once they are inside the container: the terminal, the
 /// security attributes, the working directory, and the program resolved in the container's PATH.
 /// Only fds 0-2 and the `preserve_fds` after them survive the exec.
+///
+/// First, every other descriptor (the runtime's own, or one its caller leaked to it) but the
+/// sync channel and `keep` is made to point at the container's root (CVE-2024-21626): from
+/// here on no `/proc/self/fd/N` path (process.cwd, process.args\[0\], a symlink in the image)
+/// leads out of the container. The working directory is checked after the chdir as well.
 pub(super) fn become_process(
     spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
     preserve_fds: u32,
     bind_console: bool,
+    keep: &[RawFd],
 ) -> Result<Program, InitError> {
     let process = spec
         .process()
         .as_ref()
         .ok_or_else(|| InitError::new("process: missing"))?;
+    let root =
+        berth_sys::path::open_path(std::ffi::OsStr::new("/"), libc::O_PATH | libc::O_DIRECTORY)
+            .map_err(|e| InitError::sys("opening the container's root", &e))?;
+    let mut kept = keep.to_vec();
+    kept.push(chan.as_raw_fd());
+    let first = RawFd::try_from(preserve_fds).map_or(RawFd::MAX, |n| n.saturating_add(3));
+    berth_sys::fd::replace_fds_from(first, &kept, root.as_fd())
+        .map_err(|e| InitError::sys("closing the runtime's fds", &e))?;
+    drop(root);
     if process.terminal().unwrap_or(false) {
         let size = process
             .console_size()
@@ -185,6 +200,15 @@ pub(super) fn become_process(
         .map_err(|e| InitError::from_error(&e))?;
     if !entered {
         std::env::set_current_dir(cwd).map_err(chdir_failed)?;
+    }
+    // The kernel's getcwd marks a directory outside our root "(unreachable)".
+    let now = berth_sys::fd::getcwd_raw()
+        .map_err(|e| InitError::sys(format!("process.cwd {}: getcwd", cwd.display()), &e))?;
+    if !now.starts_with(b"/") {
+        return Err(InitError::new(format!(
+            "process.cwd {}: outside the container's root filesystem",
+            cwd.display()
+        )));
     }
 
     let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
@@ -233,11 +257,18 @@ fn wait_and_exec(
 ) -> Result<std::convert::Infallible, InitError> {
     chan.send(&SyncMsg::Ready)
         .map_err(|e| InitError::sys("init: telling the runtime it is ready", &e))?;
-    let reopen = format!("/proc/self/fd/{}", ready.fifo.as_raw_fd());
-    let mut fifo = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&reopen)
-        .map_err(|e| InitError::sys("opening exec.fifo for writing", &e))?;
+    // Reopened through the container's /proc only once it is verified to be a procfs root
+    // with nothing mounted on the way to our fd directory (which no other process can even
+    // enter: we are not dumpable): a fake /proc (an image's volume over it) could hand us a
+    // file that does not block, and the program would start before `start`. Not a private
+    // procfs instance: dissolving it would make every start wait for an RCU grace period.
+    let proc_root = berth_sys::procfs::verified_proc()
+        .map_err(|e| InitError::sys("opening procfs to reopen exec.fifo", &e))?;
+    let fifo =
+        berth_sys::procfs::reopen_own_fd(proc_root.as_fd(), ready.fifo.as_fd(), libc::O_WRONLY)
+            .map_err(|e| InitError::sys("opening exec.fifo for writing", &e))?;
+    drop(proc_root);
+    let mut fifo = std::fs::File::from(fifo);
     fifo.write_all(b"0")
         .map_err(|e| InitError::sys("writing to exec.fifo", &e))?;
     // startContainer: after `start`, before the user's program, inside the container.

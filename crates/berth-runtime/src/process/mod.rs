@@ -222,6 +222,11 @@ pub(crate) unsafe fn spawn_via_intermediate(
         CloneResult::Child => {
             drop(ours);
             let chan = &theirs;
+            // It enters the container's namespaces still running berth: keep the container's
+            // processes out of its /proc entries, as the init and exec'd processes do.
+            if let Err(e) = berth_sys::process::set_dumpable(false) {
+                chan.fail_and_exit(InitError::sys("intermediate: prctl(PR_SET_DUMPABLE)", &e))
+            }
             if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
                 chan.fail_and_exit(e)
             }
@@ -282,6 +287,9 @@ fn prepare_and_wait(
         .hooks()
         .is_some()
         .then(|| hook_state_json(&cfg.spec, &cfg.bundle, id, pid, "creating"));
+    // No container program runs before Go: the sealed executable's mount must be out of every
+    // namespace by then (see exe_seal::reap_closer).
+    crate::exe_seal::reap_closer();
     chan.send(&SyncMsg::Go {
         hook_state: hook_state.clone(),
     })

@@ -157,6 +157,12 @@ const MAX_MSG: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct SyncChannel(OwnedFd);
 
+impl std::os::fd::AsRawFd for SyncChannel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
 impl SyncChannel {
     pub fn pair() -> io::Result<(SyncChannel, SyncChannel)> {
         use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};

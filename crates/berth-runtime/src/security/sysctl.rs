@@ -8,7 +8,7 @@ use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -163,9 +163,10 @@ pub fn proc_path(key: &str) -> Result<PathBuf, SecurityError> {
     Ok(PathBuf::from("/proc/sys").join(components(key)?.join("/")))
 }
 
-/// Writes every sysctl. Runs inside the container after its /proc is mounted, so the writes
-/// land in the container's namespaces. The file is opened without following symlinks and
-/// checked to be on procfs, so a rootfs cannot redirect the write elsewhere.
+/// Writes every sysctl, from inside the container's namespaces (/proc/sys shows those of the
+/// writer). The files are opened beneath a verified procfs root (see `apply`), without
+/// following symlinks or crossing mounts, so neither a rootfs nor an overmount can redirect
+/// the write elsewhere.
 /// Set once the sysctls of this process's container were written, so that the later
 /// apply_process_security does not write them again (by then /proc/sys may be read-only).
 static APPLIED: AtomicBool = AtomicBool::new(false);
@@ -177,30 +178,31 @@ pub fn already_applied() -> bool {
 pub fn apply(sysctls: &HashMap<String, String>) -> Result<(), SecurityError> {
     let mut keys: Vec<&String> = sysctls.keys().collect();
     keys.sort();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    // Through a procfs handle nothing mounted over /proc (or under it) can stand in for: a
+    // private procfs instance, or /proc verified as a procfs root with no mount crossed below
+    // it (CVE-2019-16884, CVE-2023-28642: a fake or overmounted /proc swallowing the write).
+    let proc_root = berth_sys::procfs::open_proc_root()
+        .map_err(|e| SecurityError::syscall("linux.sysctl", "opening procfs", e))?;
     for key in keys {
         classify(key)?;
         let path = proc_path(key)?;
         let shown = path.display().to_string();
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| {
-                SecurityError::syscall(format!("linux.sysctl[{key:?}]"), format!("open {shown}"), e)
-            })?;
-        let fs_type = berth_sys::mount::fstatfs_type(file.as_fd()).map_err(|e| {
-            SecurityError::syscall(
-                format!("linux.sysctl[{key:?}]"),
-                format!("fstatfs {shown}"),
-                e,
-            )
+        let relative = path
+            .strip_prefix("/proc")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let fd = berth_sys::procfs::open_in_proc(
+            proc_root.as_fd(),
+            &relative,
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+        .map_err(|e| {
+            SecurityError::syscall(format!("linux.sysctl[{key:?}]"), format!("open {shown}"), e)
         })?;
-        if fs_type != berth_sys::mount::PROC_SUPER_MAGIC {
-            return Err(SecurityError::invalid(
-                format!("linux.sysctl[{key:?}]"),
-                format!("{shown} is not on procfs"),
-            ));
-        }
+        let mut file = std::fs::File::from(fd);
         file.write_all(sysctls[key].as_bytes()).map_err(|e| {
             SecurityError::syscall(
                 format!("linux.sysctl[{key:?}]"),
@@ -298,5 +300,52 @@ mod tests {
             e.starts_with("linux.namespaces: stat /nonexistent/ns"),
             "{e}"
         );
+    }
+
+    /// CVE-2019-16884 / CVE-2023-28642: a procfs file mounted over the sysctl's path (here
+    /// ip_default_ttl over ip_forward, in a throwaway network namespace) must not swallow the
+    /// write. Runs in a thread with its own mount and network namespaces.
+    #[test]
+    fn an_overmounted_proc_sys_file_cannot_swallow_a_sysctl() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIP an_overmounted_proc_sys_file_cannot_swallow_a_sysctl: needs root");
+            return;
+        }
+        std::thread::spawn(|| {
+            berth_sys::ns::unshare(libc::CLONE_NEWNS | libc::CLONE_NEWNET).unwrap();
+            let m = berth_sys::mount::mount;
+            m(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None).unwrap();
+            let dir = "/proc/sys/net/ipv4";
+            m(
+                Some(&format!("{dir}/ip_default_ttl")),
+                &format!("{dir}/ip_forward"),
+                None,
+                libc::MS_BIND,
+                None,
+            )
+            .unwrap();
+            let proc = berth_sys::procfs::private_proc().unwrap();
+            let read = |name: &str| {
+                let fd = berth_sys::procfs::open_in_proc(
+                    proc.as_fd(),
+                    &format!("sys/net/ipv4/{name}"),
+                    libc::O_RDONLY,
+                )
+                .unwrap();
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut s).unwrap();
+                s.trim().to_string()
+            };
+            // The opposite of what the namespace started with (it may inherit the host's).
+            let want = if read("ip_forward") == "1" { "0" } else { "1" };
+            let ttl = read("ip_default_ttl");
+            // Through the overmounted path the write would land in ip_default_ttl.
+            let sysctls = HashMap::from([("net.ipv4.ip_forward".to_string(), want.to_string())]);
+            apply(&sysctls).unwrap();
+            assert_eq!(read("ip_forward"), want);
+            assert_eq!(read("ip_default_ttl"), ttl);
+        })
+        .join()
+        .unwrap();
     }
 }
