@@ -36,7 +36,27 @@ pub fn load_bundle(bundle: &Path) -> Result<BundleConfig, SpecError> {
             })
         }
     };
-    let spec = parse_config(&config_path, &bytes)?;
+    config_from_bytes(bundle, config_path, &bytes)
+}
+
+/// Parses and checks config.json's contents as [`load_bundle`] does once it has read
+/// `BUNDLE/config.json` (for a config that comes from elsewhere, and for the fuzz targets in
+/// fuzz/). `bundle` is made absolute; nothing is read from it.
+pub fn parse_bundle_config(bundle: &Path, bytes: &[u8]) -> Result<BundleConfig, SpecError> {
+    let bundle = std::path::absolute(bundle).map_err(|source| SpecError::Read {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let config_path = bundle.join("config.json");
+    config_from_bytes(bundle, config_path, bytes)
+}
+
+fn config_from_bytes(
+    bundle: PathBuf,
+    config_path: PathBuf,
+    bytes: &[u8],
+) -> Result<BundleConfig, SpecError> {
+    let spec = parse_config(&config_path, bytes)?;
     let root = spec.root().as_ref().ok_or_else(|| SpecError::Invalid {
         path: config_path.clone(),
         field: "root".into(),
