@@ -145,6 +145,8 @@ fn must<T, E: std::fmt::Display>(r: Result<T, E>, what: &str) -> T {
 /// first pass left (so later entries meet earlier symlinks, whiteouts and opaque markers).
 /// Either pass may fail; neither may touch anything outside the rootfs.
 pub fn layer(data: &[u8]) {
+    let data = fix_tar_checksums(data);
+    let data = data.as_slice();
     let sandbox = Sandbox::new();
     let root = must(
         fs::File::open(sandbox.dir.join("rootfs")),
@@ -156,6 +158,42 @@ pub fn layer(data: &[u8]) {
     sandbox.check();
     let _ = berth_image::apply_layer(root.as_fd(), data, "sha256:fuzz-2", &opts);
     sandbox.check();
+}
+
+/// The input with every tar header's checksum made right, so that mutations of a header reach
+/// the applier instead of stopping at the tar crate's checksum check. Headers are found as the
+/// applier's reader finds them: one at 0, the next after the entry's data (its octal size
+/// rounded up to 512-byte blocks); the walk stops at a size it cannot read.
+fn fix_tar_checksums(data: &[u8]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    let mut off = 0usize;
+    while off + 512 <= out.len() {
+        let h = &mut out[off..off + 512];
+        if h.iter().all(|&b| b == 0) {
+            off += 512;
+            continue;
+        }
+        h[148..156].fill(b' ');
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        let field = format!("{sum:06o}\0 ");
+        h[148..156].copy_from_slice(field.as_bytes());
+        let size = std::str::from_utf8(&h[124..136])
+            .ok()
+            .map(|s| s.trim_matches(|c: char| c == '\0' || c == ' '))
+            .and_then(|s| u64::from_str_radix(s, 8).ok());
+        let Some(size) = size else { break };
+        let Some(blocks) = usize::try_from(size.div_ceil(512)).ok() else {
+            break;
+        };
+        let Some(next) = blocks
+            .checked_mul(512)
+            .and_then(|n| n.checked_add(off + 512))
+        else {
+            break;
+        };
+        off = next;
+    }
+    out
 }
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
@@ -256,6 +294,24 @@ mod tests {
         fs::remove_dir(s.dir.join("rootfs")).unwrap();
         std::os::unix::fs::symlink("/", s.dir.join("rootfs")).unwrap();
         s.check();
+    }
+
+    #[test]
+    fn fix_tar_checksums_restores_every_header() {
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/layer/basic.tar");
+        let good = fs::read(seed).unwrap();
+        let mut bad = good.clone();
+        let mut headers = 0;
+        let mut off = 0;
+        while off + 512 <= bad.len() && bad[off] != 0 {
+            bad[off + 150] ^= 1;
+            headers += 1;
+            let size = std::str::from_utf8(&good[off + 124..off + 135]).unwrap();
+            let size = usize::from_str_radix(size, 8).unwrap();
+            off += 512 + size.div_ceil(512) * 512;
+        }
+        assert!(headers > 5, "{headers} headers");
+        assert_eq!(fix_tar_checksums(&bad), good);
     }
 
     #[test]
