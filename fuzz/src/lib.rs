@@ -201,21 +201,13 @@ daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
 alice:x:1000:1000::/home/alice:/bin/sh\n";
 const GROUP: &str = "root:x:0:\ndaemon:x:1:\nalice:x:1000:\nwheel:x:10:alice,bob\n";
 
-/// A rootfs with /etc/passwd and /etc/group, for the image config's `User`.
+/// The committed rootfs (fuzz/image-rootfs: /etc/passwd and /etc/group holding [`PASSWD`] and
+/// [`GROUP`]) an image config's `User` is resolved in. Nothing writes to it.
 fn image_rootfs() -> fs::File {
-    use std::sync::OnceLock;
-    static ROOT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = ROOT.get_or_init(|| {
-        let base = std::env::var_os("BERTH_FUZZ_TMPDIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
-        let dir = base.join(format!("berth-fuzz-image-rootfs-{}", std::process::id()));
-        must(fs::create_dir_all(dir.join("etc")), "creating the rootfs");
-        must(fs::write(dir.join("etc/passwd"), PASSWD), "writing passwd");
-        must(fs::write(dir.join("etc/group"), GROUP), "writing group");
-        dir
-    });
-    must(fs::File::open(dir), "opening the image rootfs")
+    must(
+        fs::File::open(Path::new(env!("CARGO_MANIFEST_DIR")).join("image-rootfs")),
+        "opening the image rootfs",
+    )
 }
 
 /// `registry_json`: a registry's manifest response body (or any JSON document of an image):
@@ -312,6 +304,13 @@ mod tests {
         }
         assert!(headers > 5, "{headers} headers");
         assert_eq!(fix_tar_checksums(&bad), good);
+    }
+
+    #[test]
+    fn image_rootfs_holds_passwd_and_group() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("image-rootfs/etc");
+        assert_eq!(fs::read_to_string(dir.join("passwd")).unwrap(), PASSWD);
+        assert_eq!(fs::read_to_string(dir.join("group")).unwrap(), GROUP);
     }
 
     #[test]
