@@ -60,6 +60,8 @@ mod digest;
 mod entry_path;
 mod error;
 mod ext;
+#[doc(hidden)]
+pub mod fuzzing;
 mod idmap;
 mod inspect;
 mod layout;

@@ -10,7 +10,7 @@ mod validate;
 
 pub use devices::{DefaultDevice, DEFAULT_DEVICES};
 pub use id::validate_container_id;
-pub use load::{load_bundle, BundleConfig};
+pub use load::{load_bundle, parse_bundle_config, BundleConfig};
 pub use raw::{check_raw_config, RawConfigError};
 pub use validate::validate_core;
 

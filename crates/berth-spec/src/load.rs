@@ -36,7 +36,28 @@ pub fn load_bundle(bundle: &Path) -> Result<BundleConfig, SpecError> {
             })
         }
     };
-    let spec = parse_config(&config_path, &bytes)?;
+    config_from_bytes(bundle, config_path, &bytes)
+}
+
+/// Parses and checks config.json's contents as [`load_bundle`] does once it has read
+/// `BUNDLE/config.json` (for a config that comes from elsewhere, and for the fuzz targets in
+/// fuzz/). `bundle` is made absolute; config.json is not read from it, but the checks look at
+/// the rootfs (it must exist, as [`super::validate_core`] requires).
+pub fn parse_bundle_config(bundle: &Path, bytes: &[u8]) -> Result<BundleConfig, SpecError> {
+    let bundle = std::path::absolute(bundle).map_err(|source| SpecError::Read {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let config_path = bundle.join("config.json");
+    config_from_bytes(bundle, config_path, bytes)
+}
+
+fn config_from_bytes(
+    bundle: PathBuf,
+    config_path: PathBuf,
+    bytes: &[u8],
+) -> Result<BundleConfig, SpecError> {
+    let spec = parse_config(&config_path, bytes)?;
     let root = spec.root().as_ref().ok_or_else(|| SpecError::Invalid {
         path: config_path.clone(),
         field: "root".into(),
@@ -80,5 +101,32 @@ pub(crate) fn parse_config(path: &Path, bytes: &[u8]) -> Result<Spec, SpecError>
         // put another copy of every config type's parsing code into the binary (~100 KB).
         let bytes = serde_json::to_vec(&checked).map_err(parse_err)?;
         serde_json::from_slice(&bytes).map_err(parse_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_bundle_config_checks_as_load_bundle_does() {
+        let dir = std::env::temp_dir().join(format!("berth-spec-parse-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        let bundle = dir.as_path();
+        let cfg = parse_bundle_config(bundle, crate::DEFAULT_CONFIG_JSON.as_bytes());
+        // Nothing but the rootfs is looked at: no config.json was written.
+        assert!(!dir.join("config.json").exists());
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.rootfs, dir.join("rootfs"));
+        assert_eq!(cfg.config_path, dir.join("config.json"));
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let err = parse_bundle_config(bundle, b"{\"ociVersion\":").unwrap_err();
+        assert!(matches!(err, SpecError::Parse { .. }), "{err:?}");
+        let err = parse_bundle_config(bundle, br#"{"ociVersion":"1.0.2"}"#).unwrap_err();
+        assert!(
+            matches!(&err, SpecError::Invalid { field, .. } if field == "root"),
+            "{err:?}"
+        );
     }
 }

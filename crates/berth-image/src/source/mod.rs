@@ -11,7 +11,7 @@ pub(crate) mod files;
 mod image_source;
 pub(crate) mod layout;
 mod reference;
-mod registry;
+pub(crate) mod registry;
 mod tls;
 
 pub(crate) use image_source::ImageSource;

@@ -120,7 +120,7 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` into its parameters.
-fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
+pub(crate) fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     let (scheme, rest) = h.trim().split_once(' ')?;
     let mut params = Vec::new();
     let mut s = rest.trim();
