@@ -435,6 +435,26 @@ fn docker_like_seccomp_profile_runs_busybox() {
     );
 }
 
+/// A profile older than faccessat2 answers it with EPERM (Docker's before 20.10, runtime-tools'
+/// default): the program check at create must fall back to faccessat, as runc's does, instead of
+/// refusing every program. Without noNewPrivileges the filter is in before the check.
+#[test]
+fn a_profile_refusing_faccessat2_still_runs_the_program() {
+    if !common::require_root("a_profile_refusing_faccessat2_still_runs_the_program") {
+        return;
+    }
+    for no_new_privs in [false, true] {
+        let b = Bundle::busybox(&["/bin/sh", "-c", "echo ran"]);
+        b.update_config(|c| {
+            c["process"]["noNewPrivileges"] = json!(no_new_privs);
+            c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
+                "architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
+                "syscalls":[{"names":["faccessat2"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]});
+        });
+        assert_eq!(b.run_ok(&common::unique_id("sec-facc2")), "ran\n");
+    }
+}
+
 /// As with runc, the startContainer hooks run under the container's seccomp filter (it is
 /// loaded before the init waits on exec.fifo), with and without noNewPrivileges.
 #[test]

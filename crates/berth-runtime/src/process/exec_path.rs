@@ -119,13 +119,33 @@ pub fn check_path(program: &str) -> Result<(), ProgramError> {
     })?;
     // SAFETY: faccessat reads the NUL-terminated path, valid for the call.
     let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
-    if r != 0 {
-        return Err(ProgramError::Access {
-            program: program.to_string(),
-            source: std::io::Error::last_os_error(),
-        });
+    if r == 0 {
+        return Ok(());
     }
-    Ok(())
+    let mut err = std::io::Error::last_os_error();
+    if refused_by_a_filter(&err) {
+        // AT_EACCESS needs faccessat2, which seccomp profiles older than it (Docker's before
+        // 20.10, runtime-tools') answer with EPERM, or ENOSYS through the stub: ask the plain
+        // faccessat instead, as Go's (runc's) Faccessat does.
+        // SAFETY: access reads the NUL-terminated path, valid for the call.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
+            return Ok(());
+        }
+        err = std::io::Error::last_os_error();
+        if refused_by_a_filter(&err) {
+            // No way to ask: execve itself will say whether it may run.
+            return Ok(());
+        }
+    }
+    Err(ProgramError::Access {
+        program: program.to_string(),
+        source: err,
+    })
+}
+
+/// An access check a seccomp filter may have refused rather than answered.
+fn refused_by_a_filter(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS))
 }
 
 /// A regular file with an execute bit that the calling process may execute.
