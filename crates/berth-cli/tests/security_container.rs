@@ -437,10 +437,11 @@ fn docker_like_seccomp_profile_runs_busybox() {
 
 /// A profile older than faccessat2 answers it with EPERM (Docker's before 20.10, runtime-tools'
 /// default): the program check at create must fall back to faccessat, as runc's does, instead of
-/// refusing every program. Without noNewPrivileges the filter is in before the check.
+/// refusing every program; and one that refuses getcwd (runtime-tools' linux_seccomp) must not
+/// stop the cwd check. Without noNewPrivileges the filter is in before both.
 #[test]
-fn a_profile_refusing_faccessat2_still_runs_the_program() {
-    if !common::require_root("a_profile_refusing_faccessat2_still_runs_the_program") {
+fn a_profile_refusing_faccessat2_and_getcwd_still_runs_the_program() {
+    if !common::require_root("a_profile_refusing_faccessat2_and_getcwd_still_runs_the_program") {
         return;
     }
     for no_new_privs in [false, true] {
@@ -449,7 +450,7 @@ fn a_profile_refusing_faccessat2_still_runs_the_program() {
             c["process"]["noNewPrivileges"] = json!(no_new_privs);
             c["linux"]["seccomp"] = json!({"defaultAction":"SCMP_ACT_ALLOW",
                 "architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],
-                "syscalls":[{"names":["faccessat2"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]});
+                "syscalls":[{"names":["faccessat2", "getcwd"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]});
         });
         assert_eq!(b.run_ok(&common::unique_id("sec-facc2")), "ran\n");
     }

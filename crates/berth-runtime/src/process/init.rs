@@ -189,26 +189,40 @@ pub(super) fn become_process(
     let cwd = process.cwd();
     let chdir_failed =
         |e: std::io::Error| InitError::sys(format!("process.cwd {}: chdir", cwd.display()), &e);
+    // The kernel's getcwd marks a directory outside our root "(unreachable)". It is asked
+    // before the security attributes where it can be: a seccomp profile loaded with them (no
+    // noNewPrivileges) may refuse getcwd itself, as runtime-tools' linux_seccomp does.
+    let check_inside = || -> Result<(), InitError> {
+        let now = berth_sys::fd::getcwd_raw()
+            .map_err(|e| InitError::sys(format!("process.cwd {}: getcwd", cwd.display()), &e))?;
+        if !now.starts_with(b"/") {
+            return Err(InitError::new(format!(
+                "process.cwd {}: outside the container's root filesystem",
+                cwd.display()
+            )));
+        }
+        Ok(())
+    };
     let entered = match std::env::set_current_dir(cwd) {
         Ok(()) => true,
         Err(e) if matches!(e.raw_os_error(), Some(libc::EACCES | libc::EPERM)) => false,
         Err(e) => return Err(chdir_failed(e)),
     };
+    if entered {
+        check_inside()?;
+    }
     let mut send_notify_fd =
         |fd: OwnedFd| chan.send_with_fd(&SyncMsg::SeccompNotifyFd, std::os::fd::AsFd::as_fd(&fd));
     crate::security::apply_process_security(spec, &mut send_notify_fd)
         .map_err(|e| InitError::from_error(&e))?;
     if !entered {
         std::env::set_current_dir(cwd).map_err(chdir_failed)?;
-    }
-    // The kernel's getcwd marks a directory outside our root "(unreachable)".
-    let now = berth_sys::fd::getcwd_raw()
-        .map_err(|e| InitError::sys(format!("process.cwd {}: getcwd", cwd.display()), &e))?;
-    if !now.starts_with(b"/") {
-        return Err(InitError::new(format!(
-            "process.cwd {}: outside the container's root filesystem",
-            cwd.display()
-        )));
+        match check_inside() {
+            // A filter that refuses getcwd leaves no way to ask; the fds that could lead out
+            // were replaced before the first chdir.
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ENOSYS)) => {}
+            other => other?,
+        }
     }
 
     let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
