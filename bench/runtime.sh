@@ -27,15 +27,8 @@ export LC_ALL=C
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
-unified=/sys/fs/cgroup/unified
-if [ -z "${BERTH_BENCH_PRIVATE_NS:-}" ] && mountpoint -q "$unified" &&
-	[ -n "$(cat "$unified/cgroup.controllers" 2>/dev/null)" ]; then
-	exec unshare --mount --propagation private \
-		env BERTH_BENCH_PRIVATE_NS=1 "$0" "$@"
-fi
-if [ -n "${BERTH_BENCH_PRIVATE_NS:-}" ]; then
-	umount "$unified"
-fi
+# shellcheck source=bench/lib/private-cgroup-view.sh
+. "$here/lib/private-cgroup-view.sh"
 
 BERTH=${BERTH:-$repo/target/release/berth}
 RUNC=${RUNC:-$(command -v runc || true)}
