@@ -61,12 +61,8 @@ impl Runtime {
             let mut buf = [0u8; 16];
             match fifo.read(&mut buf) {
                 Ok(0) if got_byte => break,
-                Ok(0) => {
-                    // No writer yet, or the init is gone.
-                    if crate::state::process_start_time(state.pid) != Some(state.init_start_time) {
-                        return Err(stopped());
-                    }
-                }
+                // No writer yet, or the init is gone: the liveness check below tells which.
+                Ok(0) => {}
                 Ok(_) => {
                     got_byte = true;
                     continue;
@@ -76,7 +72,10 @@ impl Runtime {
                 Err(e) => return Err(io("reading exec.fifo")(e)),
             }
             if crate::state::process_start_time(state.pid) != Some(state.init_start_time) {
-                if got_byte {
+                // The init may have opened the fifo, written its byte, exec'd the container's
+                // program and that program exited, all since the read above: the byte is still
+                // in the fifo then, and the container did start.
+                if got_byte || fifo_holds_data(&mut fifo) {
                     break;
                 }
                 return Err(stopped());
@@ -122,5 +121,17 @@ impl Runtime {
             pid: state.pid,
             console,
         })
+    }
+}
+
+/// One last non-blocking read of exec.fifo: whether the init wrote its byte before going away.
+fn fifo_holds_data(fifo: &mut std::fs::File) -> bool {
+    let mut buf = [0u8; 16];
+    loop {
+        match fifo.read(&mut buf) {
+            Ok(n) => return n > 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
     }
 }
