@@ -48,6 +48,7 @@
 #![warn(missing_docs)]
 
 mod container;
+mod cpumask;
 mod exe_seal;
 mod hooks;
 mod namespaces;

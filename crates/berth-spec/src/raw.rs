@@ -83,6 +83,24 @@ const IO_CLASSES: [&str; 3] = ["IOPRIO_CLASS_RT", "IOPRIO_CLASS_BE", "IOPRIO_CLA
 
 const PERSONALITY_DOMAINS: [&str; 2] = ["LINUX", "LINUX32"];
 
+/// The set_mempolicy(2) modes the runtime-spec names (`linux.memoryPolicy.mode`).
+const MEMORY_POLICY_MODES: [&str; 7] = [
+    "MPOL_DEFAULT",
+    "MPOL_PREFERRED",
+    "MPOL_BIND",
+    "MPOL_INTERLEAVE",
+    "MPOL_LOCAL",
+    "MPOL_PREFERRED_MANY",
+    "MPOL_WEIGHTED_INTERLEAVE",
+];
+
+/// The set_mempolicy(2) mode flags the runtime-spec names (`linux.memoryPolicy.flags`).
+const MEMORY_POLICY_FLAGS: [&str; 3] = [
+    "MPOL_F_NUMA_BALANCING",
+    "MPOL_F_RELATIVE_NODES",
+    "MPOL_F_STATIC_NODES",
+];
+
 const SECCOMP_ACTIONS: [&str; 9] = [
     "SCMP_ACT_KILL",
     "SCMP_ACT_KILL_PROCESS",
@@ -298,6 +316,48 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
     Ok(())
 }
 
+/// `linux.memoryPolicy`: the mode is required (oci-spec's serde error would not say so) and,
+/// like the flags, must be a name set_mempolicy(2) knows; runc's wording ("invalid memory
+/// policy mode/flag") so that scripts matching it keep working.
+fn check_memory_policy(mp: &Value) -> Result<(), RawConfigError> {
+    match mp.get("mode") {
+        None | Some(Value::Null) => {
+            return Err(RawConfigError::invalid(
+                "linux.memoryPolicy.mode",
+                "invalid memory policy mode: missing",
+            ))
+        }
+        Some(Value::String(m)) if MEMORY_POLICY_MODES.contains(&m.as_str()) => {}
+        Some(m) => {
+            return Err(RawConfigError::invalid(
+                "linux.memoryPolicy.mode",
+                format!(
+                    "invalid memory policy mode {m} (expected one of {})",
+                    MEMORY_POLICY_MODES.join(", ")
+                ),
+            ))
+        }
+    }
+    for (i, flag) in array(mp.get("flags"), "linux.memoryPolicy.flags")?
+        .iter()
+        .enumerate()
+    {
+        if !flag
+            .as_str()
+            .is_some_and(|f| MEMORY_POLICY_FLAGS.contains(&f))
+        {
+            return Err(RawConfigError::invalid(
+                format!("linux.memoryPolicy.flags[{i}]"),
+                format!(
+                    "invalid memory policy flag {flag} (expected one of {})",
+                    MEMORY_POLICY_FLAGS.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Validates the enumerated security fields of a raw config.json with messages that name the
 /// field, and rewrites runtime-spec scheduler flag names into the spelling oci-spec parses.
 /// Call it before `serde_json::from_value::<Spec>`.
@@ -336,6 +396,13 @@ pub fn check_raw_config(config: &mut Value) -> Result<(), RawConfigError> {
             "personality domain",
             &PERSONALITY_DOMAINS,
         )?;
+    }
+    if let Some(mp) = config
+        .get("linux")
+        .and_then(|l| l.get("memoryPolicy"))
+        .filter(|c| !c.is_null())
+    {
+        check_memory_policy(mp)?;
     }
     if let Some(sc) = config
         .get("linux")
@@ -400,6 +467,26 @@ mod tests {
         assert!(err(json!({"linux":{"seccomp":{"defaultAction":"SCMP_ACT_ALLOW",
             "syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":0,"op":"SCMP_CMP_ABOUT"}]}]}}}))
         .starts_with("linux.seccomp.syscalls[0].args[0].op"));
+    }
+
+    #[test]
+    fn memory_policy_mode_and_flags() {
+        assert_eq!(
+            err(json!({"linux":{"memoryPolicy":{}}})),
+            "linux.memoryPolicy.mode: invalid memory policy mode: missing"
+        );
+        assert!(
+            err(json!({"linux":{"memoryPolicy":{"mode":"INTERLEAVE","nodes":"0"}}}))
+                .starts_with("linux.memoryPolicy.mode: invalid memory policy mode \"INTERLEAVE\"")
+        );
+        assert!(err(json!({"linux":{"memoryPolicy":{"mode":"MPOL_PREFERRED",
+            "flags":["MPOL_F_RELATIVE_NODES","badflag"]}}}))
+        .starts_with("linux.memoryPolicy.flags[1]: invalid memory policy flag \"badflag\""));
+        let mut ok = json!({"ociVersion":"1.3.0","linux":{"memoryPolicy":{"mode":"MPOL_BIND",
+            "nodes":"0","flags":["MPOL_F_STATIC_NODES"]}}});
+        check_raw_config(&mut ok).unwrap();
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(ok).expect("parses");
+        assert!(spec.linux().as_ref().unwrap().memory_policy().is_some());
     }
 
     #[test]

@@ -44,3 +44,30 @@ pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
     };
     crate::ret::cvt(r).map(drop)
 }
+
+/// sched_setaffinity(2) of `pid` (0: the calling thread) with a CPU bit mask of any length
+/// (bit N of word N/64 is CPU N, the kernel's array of unsigned long). The kernel ignores bits
+/// past its CPU count and, for the effective affinity, those outside the task's cpuset.
+pub fn sched_setaffinity(pid: i32, mask: &[u64]) -> io::Result<()> {
+    let len = std::mem::size_of_val(mask);
+    // SAFETY: the kernel reads `len` bytes from a live slice.
+    cvt(unsafe { libc::syscall(libc::SYS_sched_setaffinity, pid, len, mask.as_ptr()) }).map(drop)
+}
+
+/// set_mempolicy(2) of the calling thread: `mode` with its flags or'ed in, and the node mask
+/// (bit N of word N/64 is node N; empty: no mask).
+pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
+    let (ptr, maxnode) = if nodes.is_empty() {
+        (std::ptr::null(), 0)
+    } else {
+        // The kernel reads maxnode - 1 bits.
+        (nodes.as_ptr(), nodes.len() * 64 + 1)
+    };
+    loop {
+        // SAFETY: the kernel reads at most `nodes.len()` words from a live slice (or none).
+        match cvt(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r.map(drop),
+        }
+    }
+}

@@ -93,6 +93,11 @@ impl Runtime {
             linux.set_sysctl(None);
         }
         crate::security::validate(&spec)?;
+        let affinity = crate::process::affinity::ExecAffinity::of(
+            &opts.process,
+            state.config.process().as_ref(),
+        )
+        .map_err(crate::process::ProcessError::from)?;
         let placement = state
             .cgroup
             .as_ref()
@@ -107,8 +112,11 @@ impl Runtime {
                 &state.bundle,
                 state.pid,
                 opts.preserve_fds,
-                cgroup.as_ref(),
-                &opts.sub_cgroups,
+                &crate::process::exec::Placement {
+                    cgroup: cgroup.as_ref(),
+                    sub_cgroups: &opts.sub_cgroups,
+                    affinity: &affinity,
+                },
             )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;

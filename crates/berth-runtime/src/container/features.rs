@@ -27,6 +27,11 @@ const FIXED: &str = r#"{
     "apparmor": {"enabled": false},
     "selinux": {"enabled": false},
     "intelRdt": {"enabled": false},
+    "memoryPolicy": {
+      "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
+        "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+      "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+    },
     "mountExtensions": {"idmap": {"enabled": false}}
   },
   "annotations": {
@@ -83,6 +88,11 @@ mod tests {
                 "apparmor": {"enabled": false},
                 "selinux": {"enabled": false},
                 "intelRdt": {"enabled": false},
+                "memoryPolicy": {
+                    "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",
+                        "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+                    "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+                },
                 "mountExtensions": {"idmap": {"enabled": false}}
             },
             "annotations": {

@@ -8,6 +8,7 @@
 //! A pid or time namespace is only entered by children of the process that joined it, hence the
 //! intermediate; CLONE_PARENT keeps the runtime the process's parent so it can wait for it.
 
+use super::affinity::ExecAffinity;
 use super::init::{become_process, exec_program};
 use super::sync::{InitError, SyncChannel, SyncMsg};
 use super::{
@@ -44,6 +45,13 @@ fn namespaces_to_join(pid: i32) -> Vec<(&'static str, libc::c_int)> {
         .collect()
 }
 
+/// Where an exec'd process runs: the container's cgroup (or sub-cgroups of it) and CPUs.
+pub(crate) struct Placement<'a> {
+    pub cgroup: &'a dyn CgroupManager,
+    pub sub_cgroups: &'a berth_cgroups::SubCgroups,
+    pub affinity: &'a ExecAffinity,
+}
+
 /// Starts `spec.process` inside the container `id` (of `bundle`) whose init is `init_pid`.
 /// Returns once the process has exec'd (or failed to), with its pid and its terminal's master
 /// if it has one.
@@ -57,9 +65,13 @@ pub unsafe fn spawn(
     bundle: &std::path::Path,
     init_pid: i32,
     preserve_fds: u32,
-    cgroup: &dyn CgroupManager,
-    sub_cgroups: &berth_cgroups::SubCgroups,
+    placement: &Placement<'_>,
 ) -> Result<Launched, ProcessError> {
+    let Placement {
+        cgroup,
+        sub_cgroups,
+        affinity,
+    } = placement;
     let joins: Vec<Join> = namespaces_to_join(init_pid)
         .into_iter()
         .map(|(name, flag)| Join {
@@ -72,7 +84,13 @@ pub unsafe fn spawn(
     let (ours, pid) = unsafe {
         spawn_via_intermediate(
             &joins,
-            || Ok(()),
+            // The intermediate's affinity is the process's until it is in the cgroup.
+            || match &affinity.initial {
+                Some(mask) => berth_sys::process::sched_setaffinity(0, mask).map_err(|e| {
+                    InitError::sys("process.execCPUAffinity.initial: sched_setaffinity", &e)
+                }),
+                None => Ok(()),
+            },
             0,
             "the exec'd process",
             |chan: &SyncChannel| {
@@ -85,6 +103,13 @@ pub unsafe fn spawn(
             cgroup.apply(pid)?;
         } else {
             cgroup.enter_sub(pid, sub_cgroups)?;
+        }
+        match (&affinity.initial, &affinity.last) {
+            (_, Some(mask)) => berth_sys::process::sched_setaffinity(pid, mask)
+                .map_err(sys("process.execCPUAffinity.final: sched_setaffinity"))?,
+            (None, None) => super::affinity::reset(pid),
+            // Only an initial affinity: the kernel's choice from there (the runtime-spec).
+            (Some(_), None) => {}
         }
         // As for the init: the sealed executable's mount is out of every namespace before Go.
         crate::exe_seal::reap_closer();

@@ -8,6 +8,7 @@
 //! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
 //! the runtime has written its id maps and put it in its cgroup (`Go`).
 
+pub(crate) mod affinity;
 pub(crate) mod exec;
 pub(crate) mod exec_path;
 mod init;
@@ -75,6 +76,9 @@ pub enum ProcessError {
     /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// `process.execCPUAffinity` is not valid.
+    #[error(transparent)]
+    Affinity(#[from] affinity::AffinityError),
 }
 
 pub(crate) fn sys(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
@@ -274,6 +278,9 @@ fn prepare_and_wait(
             .map_err(sys(format!("linux.gidMappings: writing {p}")))?;
     }
     cgroup.apply(pid)?;
+    // Not berth's own affinity (a caller under `taskset` would pin the container): every CPU
+    // the cgroup's cpuset allows.
+    affinity::reset(pid);
     // Always set: the device list (deny-all, the spec's rules, linux.devices, the defaults)
     // applies even to a spec without linux.resources.
     cgroup.set(&berth_cgroups::container_resources(&cfg.spec))?;

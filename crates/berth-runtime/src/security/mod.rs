@@ -1,5 +1,5 @@
 //! Process security attributes of a container's init: capabilities, user and groups, rlimits,
-//! sysctls, scheduler, I/O priority, personality, oom_score_adj, no_new_privs, umask and the
+//! sysctls, scheduler, I/O priority, memory policy, personality, oom_score_adj, no_new_privs, umask and the
 //! seccomp filter.
 //!
 //! Entry points, matching the moments the runtime has:
@@ -22,6 +22,7 @@
 mod capabilities;
 mod error;
 mod ioprio;
+mod mempolicy;
 mod oom;
 mod personality;
 mod rlimits;
@@ -89,6 +90,9 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
         if let Some(p) = linux.personality() {
             personality::validate(p)?;
         }
+        if let Some(p) = linux.memory_policy() {
+            mempolicy::validate(p)?;
+        }
         if let Some(sysctls) = linux.sysctl() {
             sysctl::validate(sysctls, linux.namespaces().as_deref().unwrap_or(&[]))?;
         }
@@ -151,6 +155,9 @@ pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(),
     }
     if let Some(p) = process.and_then(|p| p.io_priority().as_ref()) {
         ioprio::apply(p)?;
+    }
+    if let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) {
+        mempolicy::apply(p)?;
     }
 
     let no_new_privs = no_new_privs(spec);
