@@ -2,27 +2,65 @@
 
 use crate::ret::cvt;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// Opens a new pty pair through /dev/ptmx (resolved in the caller's root, i.e. the container's
-/// devpts); returns (master, slave, slave path).
-pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
-    use nix::fcntl::OFlag;
-    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)?;
-    nix::pty::grantpt(&master)?;
-    nix::pty::unlockpt(&master)?;
-    let name = nix::pty::ptsname_r(&master)?;
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&name)?;
-    // SAFETY: into_raw_fd hands over sole ownership of the master descriptor.
-    let master = unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(master)) };
-    Ok((master, slave.into(), name))
+/// `DEVPTS_SUPER_MAGIC` (linux/magic.h): the `f_type` of a devpts mount.
+pub const DEVPTS_SUPER_MAGIC: i64 = 0x1cd1;
+
+/// The first major number of pty slaves (`UNIX98_PTY_SLAVE_MAJOR`); there are 8.
+const PTY_SLAVE_MAJOR: u32 = 136;
+
+fn not_a_pty(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{what} is not a pseudo-terminal of devpts"),
+    )
 }
 
-use std::os::unix::fs::OpenOptionsExt;
+/// Opens a new pty pair from the devpts instance at `/dev/pts` of the caller's root (the
+/// container's) and returns (master, slave). No path is trusted (CVE-2025-52565): the master is
+/// `/dev/pts/ptmx` opened without following any symlink and checked to be devpts' ptmx (5:2),
+/// and the slave is its peer opened through the master (`TIOCGPTPEER`), never `/dev/pts/N` by
+/// name, and checked to be a pty slave on devpts.
+pub fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    use crate::path::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS};
+    let master = openat2(
+        libc::AT_FDCWD,
+        c"/dev/pts/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+        RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )?;
+    let st = crate::path::fstat(master.as_fd())?;
+    if crate::mount::fstatfs_type(master.as_fd())? != DEVPTS_SUPER_MAGIC
+        || st.st_mode & libc::S_IFMT != libc::S_IFCHR
+        || st.st_rdev != libc::makedev(5, 2)
+    {
+        return Err(not_a_pty("/dev/pts/ptmx"));
+    }
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int from `unlock`, which lives for the call.
+    cvt(unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) })?;
+    // SAFETY: TIOCGPTPEER takes open flags and returns a new fd that nothing else owns.
+    let slave = cvt(unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd and nothing else owns it.
+    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let st = crate::path::fstat(slave.as_fd())?;
+    let major = libc::major(st.st_rdev);
+    if crate::mount::fstatfs_type(slave.as_fd())? != DEVPTS_SUPER_MAGIC
+        || st.st_mode & libc::S_IFMT != libc::S_IFCHR
+        || !(PTY_SLAVE_MAJOR..PTY_SLAVE_MAJOR + 8).contains(&major)
+    {
+        return Err(not_a_pty("the pty's peer"));
+    }
+    Ok((master, slave))
+}
 
 /// Makes `tty` the controlling terminal of a new session and the process's stdin/out/err.
 pub fn make_controlling_stdio(tty: BorrowedFd<'_>) -> io::Result<()> {
