@@ -174,8 +174,7 @@ pub(super) fn become_process(
             .console_size()
             .as_ref()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let master = super::terminal::setup_in_container(size, bind_console)
-            .map_err(|e| InitError::sys("process.terminal", &e))?;
+        let master = super::terminal::setup_in_container(size, bind_console)?;
         chan.send_with_fd(&SyncMsg::Console, std::os::fd::AsFd::as_fd(&master))
             .map_err(|e| {
                 InitError::sys("process.terminal: sending the console to the runtime", &e)

@@ -190,12 +190,23 @@ fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), InitError> {
     }
     berth_sys::ns::unshare(crate::namespaces::CLONE_NEWTIME)
         .map_err(|e| InitError::sys("linux.namespaces: new time namespace", &e))?;
-    if !plan.time_offsets.is_empty() {
-        std::fs::write("/proc/self/timens_offsets", &plan.time_offsets).map_err(|e| {
-            InitError::sys("linux.timeOffsets: writing /proc/self/timens_offsets", &e)
-        })?;
+    if plan.time_offsets.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    // The intermediate may have joined a mount namespace a container controls: its /proc (a
+    // tmpfs over it, a bind over the file) must not take the write elsewhere
+    // (CVE-2025-52881). The file is opened beneath a procfs root verified to be one, or a
+    // private instance, crossing no mount and following no magic link.
+    let what = "linux.timeOffsets: writing /proc/self/timens_offsets";
+    let proc_root = berth_sys::procfs::open_proc_root().map_err(|e| InitError::sys(what, &e))?;
+    let fd = berth_sys::procfs::open_in_proc(
+        std::os::fd::AsFd::as_fd(&proc_root),
+        "self/timens_offsets",
+        libc::O_WRONLY,
+    )
+    .map_err(|e| InitError::sys(what, &e))?;
+    std::io::Write::write_all(&mut std::fs::File::from(fd), plan.time_offsets.as_bytes())
+        .map_err(|e| InitError::sys(what, &e))
 }
 
 /// Spawning through an intermediate, shared by `create` (namespaces joined by path, a new time

@@ -2,6 +2,7 @@
 //! container's devpts, its master handed to the caller's `--console-socket` or, for a foreground
 //! `run`, proxied by berth between its own terminal and the container.
 
+use super::sync::InitError;
 use berth_sys::tty;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -9,44 +10,26 @@ use std::path::Path;
 
 /// Init (or exec) side: a new pty whose slave becomes the process's controlling terminal and
 /// stdio, for the init also bound over /dev/console as runc does. Returns the master, to be sent
-/// to the runtime.
-pub fn setup_in_container(size: Option<(u16, u16)>, bind_console_too: bool) -> io::Result<OwnedFd> {
-    let (master, slave, name) = tty::open_pty()?;
+/// to the runtime. The pty is taken from the container's devpts and bound by fd, onto a
+/// /dev/console never followed through a symlink (CVE-2025-52565: see
+/// [`berth_sys::tty::open_pty`] and [`crate::rootfs::mount_console`]).
+pub fn setup_in_container(
+    size: Option<(u16, u16)>,
+    bind_console_too: bool,
+) -> Result<OwnedFd, InitError> {
+    let io_err = |what: &str| {
+        let what = format!("process.terminal: {what}");
+        move |e: io::Error| InitError::sys(what, &e)
+    };
+    let (master, slave) = tty::open_pty().map_err(io_err("allocating a pty"))?;
     if let Some((rows, cols)) = size {
-        tty::set_winsize(master.as_fd(), rows, cols)?;
+        tty::set_winsize(master.as_fd(), rows, cols).map_err(io_err("window size"))?;
     }
     if bind_console_too {
-        bind_console(&name)?;
+        crate::rootfs::mount_console(slave.as_fd()).map_err(|e| InitError::from_error(&e))?;
     }
-    tty::make_controlling_stdio(slave.as_fd())?;
+    tty::make_controlling_stdio(slave.as_fd()).map_err(io_err("controlling terminal"))?;
     Ok(master)
-}
-
-/// After pivot_root every path resolves inside the container, so /dev/console cannot point out.
-fn bind_console(slave_path: &str) -> io::Result<()> {
-    let console = Path::new("/dev/console");
-    if !console.exists() {
-        if let Err(e) = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(console)
-        {
-            // A read-only /dev: the container simply has no /dev/console.
-            if e.raw_os_error() == Some(libc::EROFS) {
-                return Ok(());
-            }
-            return Err(e);
-        }
-    }
-    nix::mount::mount(
-        Some(slave_path),
-        console,
-        None::<&str>,
-        nix::mount::MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .map_err(io::Error::from)
 }
 
 /// Runtime side: hands the master to the AF_UNIX socket the caller named (`--console-socket`),

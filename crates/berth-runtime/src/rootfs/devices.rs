@@ -6,11 +6,14 @@
 use super::error::RootfsError;
 use super::inroot;
 use berth_sys::mount as sys;
-use berth_sys::path::{lstat_at, mknodat, open_path, readlinkat, symlinkat, umask, unlinkat};
+use berth_sys::path::{
+    fstat, lstat_at, mknodat, open_path, openat2, readlinkat, symlinkat, umask, unlinkat,
+    RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, RESOLVE_NO_SYMLINKS,
+};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,26 +257,74 @@ pub fn create_dev_symlinks(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// The console's bind target: `/dev/console` in the in-root `/dev`, never followed through a
+/// symlink (CVE-2025-52565: a /dev the container can change could otherwise send the pty's
+/// bind onto any path), and only a plain file or a character device; an empty file is made
+/// when there is none (`create`). None when it is missing and cannot be made on a read-only
+/// /dev: the container then has no console.
+fn console_target(root: BorrowedFd<'_>, create: bool) -> Result<Option<OwnedFd>, RootfsError> {
+    let err = |sc: &'static str| move |e| RootfsError::path("console", "/dev/console", sc, e);
+    let dev = inroot::open(root, Path::new("/dev")).map_err(err("openat2 /dev"))?;
+    let open = || {
+        openat2(
+            dev.as_raw_fd(),
+            c"console",
+            libc::O_PATH,
+            0,
+            RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        )
+    };
+    let fd = match open() {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) && create => {
+            match berth_sys::tree::create_new_file_at(dev.as_fd(), OsStr::new("console"), 0o644) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EROFS) => return Ok(None),
+                // Made meanwhile: what is there now is checked below.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(err("create")(e)),
+            }
+            open()
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(err("openat2")(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "is a symlink; the console is never bound through one",
+            )))
+        }
+        r => r,
+    }
+    .map_err(err("openat2"))?;
+    let st = fstat(fd.as_fd()).map_err(err("fstat"))?;
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(err("fstat")(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "is neither a plain file nor a character device",
+        )));
+    }
+    Ok(Some(fd))
+}
+
 /// Creates an empty /dev/console (while the rootfs can still be written) for a container
-/// with a terminal; [`mount_console`] later binds the pty onto it.
+/// with a terminal; [`mount_console`] later binds the pty onto it. What the rootfs already
+/// has there must be a plain file or a character device, never a symlink.
 pub fn create_console_target(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
-    inroot::open_or_create(root, Path::new("/dev/console"), inroot::Kind::File)
-        .map(drop)
-        .map_err(|e| RootfsError::path("console", "/dev/console", "openat2", e))
+    console_target(root, true).map(drop)
 }
 
 /// Binds the container's pty (its slave end, an open fd) onto /dev/console, after the root
 /// switch, as runc does for `process.terminal`. The pty must come from the container's
-/// /dev/ptmx (opened after [`super::setup_rootfs`]): a host pty's mount is no longer in the
+/// devpts (opened after [`super::setup_rootfs`]): a host pty's mount is no longer in the
 /// namespace and cannot be bound. The mount is cloned from the fd itself, so no /dev/pts
-/// path is looked up again.
+/// path is looked up again, and attached onto /dev/console opened without following a
+/// symlink ([`console_target`]). A read-only /dev without a console: nothing is bound.
 pub fn mount_console(pty: BorrowedFd<'_>) -> Result<(), RootfsError> {
     let err = |sc: &'static str| move |e| RootfsError::path("console", "/dev/console", sc, e);
     let root =
         open_path(OsStr::new("/"), libc::O_PATH | libc::O_DIRECTORY).map_err(err("open /"))?;
-    let target =
-        inroot::open_or_create(root.as_fd(), Path::new("/dev/console"), inroot::Kind::File)
-            .map_err(err("openat2"))?;
+    let Some(target) = console_target(root.as_fd(), true)? else {
+        return Ok(());
+    };
     let tree = sys::clone_tree(pty, false).map_err(err("open_tree"))?;
     sys::move_mount_fd(tree.as_fd(), target.as_fd()).map_err(err("move_mount"))
 }

@@ -234,3 +234,86 @@ pub(crate) fn new_fs_mount(
     sys::fsmount(fs.as_fd(), attrs)
         .map_err(|e| RootfsError::mount(dest, "fsmount", format!("(type {fstype:?})"), e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rootfs::options::parse_mount_options;
+
+    /// CVE-2021-30465, with the race won on purpose: a directory on the way to a mount target
+    /// is exchanged for a symlink to a host directory between the opening of the target and
+    /// the mount. The mount still lands on the opened directory (now under the other name),
+    /// never at the symlink's destination: no path is resolved again at mount time. Runs in a
+    /// thread with a private mount namespace.
+    #[test]
+    fn a_component_swapped_for_a_symlink_after_the_target_is_opened_is_not_followed() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "SKIP a_component_swapped_for_a_symlink_after_the_target_is_opened: needs root"
+            );
+            return;
+        }
+        let base = std::env::temp_dir().join(format!("berth-30465-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let rootfs = base.join("rootfs");
+        let host = base.join("host-victim");
+        std::fs::create_dir_all(rootfs.join("vol/sub")).unwrap();
+        std::fs::create_dir_all(host.join("sub")).unwrap();
+        let (rootfs2, host2) = (rootfs.clone(), host.clone());
+        let seen = std::thread::spawn(move || {
+            berth_sys::ns::unshare(libc::CLONE_NEWNS).unwrap();
+            sys::mount(None, "/", None, libc::MS_REC | libc::MS_PRIVATE, None).unwrap();
+            let root = open_path(rootfs2.as_os_str(), libc::O_PATH | libc::O_DIRECTORY).unwrap();
+            let ctx = MountContext {
+                root: root.as_fd(),
+                bundle: Path::new("/"),
+                user_namespace: false,
+                cgroup_namespace: false,
+            };
+            let target = open_target(
+                &ctx,
+                Path::new("/vol/sub"),
+                Target::Any(Kind::Dir),
+                "/vol/sub",
+            )
+            .unwrap();
+            // The attacker's move: /vol becomes a symlink to the host directory, the real
+            // directory moves aside (RENAME_EXCHANGE, as in the public proof of concept).
+            std::os::unix::fs::symlink(&host2, rootfs2.join("link")).unwrap();
+            nix::fcntl::renameat2(
+                None,
+                &rootfs2.join("vol"),
+                None,
+                &rootfs2.join("link"),
+                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+            )
+            .unwrap();
+            let opts = parse_mount_options::<&str>(&[]);
+            let mnt = new_fs_mount("/vol/sub", "tmpfs", Some("tmpfs"), &[], &opts).unwrap();
+            attach("/vol/sub", mnt.as_fd(), target.as_fd()).unwrap();
+            std::fs::write(rootfs2.join("link/sub/marker"), "in the tmpfs").unwrap();
+            let on_host = host2.join("sub/marker").exists();
+            // This thread's mount namespace, not the process's.
+            let mounts = std::fs::read_to_string("/proc/thread-self/mountinfo").unwrap();
+            let host_sub = format!(" {} ", host2.join("sub").display());
+            let swapped_sub = format!(" {} ", rootfs2.join("link/sub").display());
+            (
+                on_host,
+                mounts.contains(&host_sub),
+                mounts.contains(&swapped_sub),
+            )
+        })
+        .join();
+        let _ = std::fs::remove_dir_all(&base);
+        let (on_host, host_mounted, swapped_mounted) = seen.unwrap();
+        assert!(!host_mounted, "the tmpfs was mounted on the host directory");
+        assert!(
+            !on_host,
+            "a file written in the mount reached the host directory"
+        );
+        assert!(
+            swapped_mounted,
+            "the tmpfs is on the directory that was opened"
+        );
+    }
+}
