@@ -683,3 +683,122 @@ fn docker_schema2_manifests() {
     );
     assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
 }
+
+/// An image of `n` layers, each one file of `size` pseudo-random bytes (incompressible, so the
+/// blobs are about `size` each), layer `i` holding `/layer-i`.
+fn many_layers(n: usize, size: usize) -> Image {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let layers = (0..n)
+        .map(|i| {
+            let mut data = vec![0u8; size];
+            for chunk in data.chunks_mut(8) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let b = seed.to_le_bytes();
+                chunk.copy_from_slice(&b[..chunk.len()]);
+            }
+            let mut l = busybox_layer("");
+            l.file(&format!("layer-{i}"), &data, 0o644);
+            (l.finish(), Comp::Gzip)
+        })
+        .collect();
+    Image::new(layers, json!({"Cmd": ["/bin/sh"]}))
+}
+
+/// Every blob of `built` is in the layout `dir` with the same bytes, its index.json names the
+/// manifest under `reference`, and nothing else (no temporary file) is left in blobs/.
+fn assert_layout_holds(dir: &std::path::Path, built: &Built, reference: &str) {
+    let mut want: Vec<String> = built
+        .layers
+        .iter()
+        .chain([&built.config, &built.manifest])
+        .map(|b| {
+            let hex = b.digest.trim_start_matches("sha256:");
+            let got = std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap();
+            assert!(got == b.data, "blob {} differs", b.digest);
+            hex.to_string()
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    let mut have: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    have.sort();
+    assert_eq!(have, want);
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let m = idx["manifests"].as_array().unwrap();
+    assert_eq!(m.len(), 1, "{idx}");
+    assert_eq!(m[0]["digest"], built.manifest.digest.as_str());
+    assert_eq!(
+        m[0]["annotations"]["org.opencontainers.image.ref.name"],
+        reference
+    );
+}
+
+/// A pull of an image with more layers than are fetched at once (several in flight, one
+/// named twice) writes exactly the source's blobs, byte for byte, and the same index.json on
+/// every run; a corrupt layer in the middle fails the pull, naming it, and leaves no blob or
+/// temporary file of it behind.
+#[test]
+fn pull_fetches_many_layers() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("many");
+    let mut img = many_layers(9, 256 * 1024);
+    // The same layer twice (images repeat empty layers): fetched once.
+    let again = img.layers[2].clone();
+    img.layers.push(again);
+    let built = img.build();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &built, "v1");
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/test/many:v1"),
+        false,
+    );
+    let mut indexes = Vec::new();
+    for n in 0..2 {
+        let dest = s.path().join(format!("pulled{n}"));
+        let out = run_image(&[
+            "pull",
+            &format!("docker://{host}/test/many:v1"),
+            &format!("oci:{}", dest.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_layout_holds(&dest, &built, "v1");
+        indexes.push(std::fs::read(dest.join("index.json")).unwrap());
+    }
+    assert_eq!(indexes[0], indexes[1]);
+
+    // A layout source whose fifth layer's bytes do not match its digest.
+    let bad = &built.layers[4];
+    let hex = bad.digest.trim_start_matches("sha256:");
+    let mut data = bad.data.clone();
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    std::fs::write(layout.join("blobs/sha256").join(hex), &data).unwrap();
+    let dest = s.path().join("corrupt");
+    let out = run_image(&[
+        "pull",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("oci:{}", dest.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&bad.digest), "{err}");
+    for e in std::fs::read_dir(dest.join("blobs/sha256")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            name != hex && !name.starts_with(".tmp"),
+            "left behind: {name}"
+        );
+    }
+}

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 /// Copies the image in `src` for `platform` (default: [`crate::host_platform`]) into the OCI
 /// layout directory `dest` (created if missing) and tags it `reference` there, replacing an older
-/// image of that name. Every blob is verified on the way in and blobs already there are not
+/// image of that name. Layers are fetched four at a time, each
+/// streamed to disk; every blob is verified on the way in and blobs already there are not
 /// copied again. Returns the descriptor of the stored manifest.
 pub fn pull(
     src: &Source,
@@ -33,22 +34,7 @@ pub fn pull(
             total,
         );
     }
-    for layer in &img.manifest.layers {
-        let d = Digest::parse(&layer.digest)?;
-        if out.has_blob(&d) {
-            if let Some(p) = &progress {
-                p.inc(layer.size);
-            }
-            continue;
-        }
-        let raw = src.blob(&d)?;
-        let p2 = progress.clone();
-        let counted = CountingReader {
-            inner: raw,
-            progress: p2,
-        };
-        out.put_blob(layer, counted)?;
-    }
+    fetch_layers(src, &out, &img.manifest.layers, progress.as_ref())?;
     out.put_blob(&img.manifest.config, &img.config_raw[..])?;
     let mut desc = img.manifest_desc.clone();
     desc.annotations.clear();
@@ -230,6 +216,76 @@ fn write_archive(dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
         .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
         .and_then(|f| f.sync_all())
         .map_err(|e| io("write", out, e))
+}
+
+/// How many layers of one pull are fetched at once: enough to hide a registry's per-request
+/// latency and keep a fast link busy, few enough to stay polite (podman and skopeo copy 6).
+pub(crate) const PARALLEL_LAYERS: usize = 4;
+
+/// Copies the blobs `layers` names into `out`, [`PARALLEL_LAYERS`] at a time, each streamed
+/// through a temporary file and verified against its digest and size before it takes its name.
+/// Blobs already there are skipped (counted as done); a digest named twice is copied once. The
+/// first failure stops the workers from starting more layers and is returned (the one of the
+/// earliest layer when several fail); the layout only ever holds whole, verified blobs.
+fn fetch_layers(
+    src: &dyn crate::source::ImageSource,
+    out: &LayoutWriter,
+    layers: &[Descriptor],
+    progress: Option<&Arc<dyn Progress>>,
+) -> Result<()> {
+    let mut todo: Vec<(usize, &Descriptor, Digest)> = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let d = Digest::parse(&layer.digest)?;
+        if out.has_blob(&d) || todo.iter().any(|(_, _, seen)| *seen == d) {
+            if let Some(p) = progress {
+                p.inc(layer.size);
+            }
+            continue;
+        }
+        todo.push((i, layer, d));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let errors = std::sync::Mutex::new(Vec::<(usize, ImageError)>::new());
+    let fetch = |layer: &Descriptor, d: &Digest| -> Result<()> {
+        let raw = src.blob(d)?;
+        let counted = CountingReader {
+            inner: raw,
+            progress: progress.cloned(),
+        };
+        out.put_blob(layer, counted)
+    };
+    let worker = || loop {
+        if failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let Some((i, layer, d)) = todo.get(n) else {
+            return;
+        };
+        if let Err(e) = fetch(layer, d) {
+            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Ok(mut v) = errors.lock() {
+                v.push((*i, e));
+            }
+        }
+    };
+    let workers = todo.len().min(PARALLEL_LAYERS);
+    if workers <= 1 {
+        worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(worker);
+            }
+        });
+    }
+    let mut errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    errors.sort_by_key(|(i, _)| *i);
+    match errors.into_iter().next() {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 struct CountingReader<R> {
