@@ -192,19 +192,16 @@ fn unpack_and_pull_from_a_local_registry() {
     assert!(err.contains("repository name must be lowercase"), "{err}");
 }
 
-#[test]
-fn index_platform_selection() {
-    let Some(reg) = start_registry() else { return };
-    let s = scratch("multi");
-    let layout = s.path().join("layout");
-    // An OCI layout whose index.json names an image index with two platforms.
+/// Writes an OCI layout whose index.json names, as `multi`, an image index of two images
+/// (`marker_image` for linux/amd64 and linux/arm64); returns the two images and the index's
+/// bytes.
+fn multi_layout(layout: &std::path::Path) -> (Built, Built, Vec<u8>) {
     let amd = marker_image("amd64").build();
     let arm = marker_image("arm64").build();
     let mut descs = Vec::new();
     for (b, arch) in [(&amd, "amd64"), (&arm, "arm64")] {
-        write_layout(&s.path().join(format!("tmp-{arch}")), b, "x");
         for blob in b.layers.iter().chain([&b.config, &b.manifest]) {
-            write_blob(&layout, blob);
+            write_blob(layout, blob);
         }
         let mut d = b.manifest.desc();
         d["platform"] = json!({"os": "linux", "architecture": arch});
@@ -220,6 +217,15 @@ fn index_platform_selection() {
     .unwrap();
     let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": idx_digest, "size": idx.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    (amd, arm, idx)
+}
+
+#[test]
+fn index_platform_selection() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("multi");
+    let layout = s.path().join("layout");
+    multi_layout(&layout);
 
     // Locally first: the layout path walks the index too.
     let b0 = s.path().join("b0");
@@ -801,4 +807,113 @@ fn pull_fetches_many_layers() {
             "left behind: {name}"
         );
     }
+}
+
+/// `pull --all` copies an index of two platforms as skopeo copy --all does: the index byte for
+/// byte under the name, both manifests, configs and layers; each platform unpacks from the
+/// copy. Without --all only this host's platform comes (the other's layer stays behind), and
+/// --all with docker-archive: is refused.
+#[test]
+fn pull_all_platforms() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("all");
+    let layout = s.path().join("layout");
+    let (amd, arm, idx) = multi_layout(&layout);
+    let idx_digest = format!("sha256:{}", sha256_hex(&idx));
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{host}/test/multi:v1"),
+        true,
+    );
+    let blob = |dir: &std::path::Path, digest: &str| {
+        std::fs::read(dir.join("blobs/sha256").join(&digest[7..])).ok()
+    };
+    for (n, source) in [
+        format!("docker://{host}/test/multi:v1"),
+        format!("oci:{}:multi", layout.display()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = s.path().join(format!("all{n}"));
+        let out = run_image(&[
+            "pull",
+            "--all",
+            source,
+            &format!("oci:{}:both", dest.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with(&idx_digest), "{stdout}");
+        assert_eq!(blob(&dest, &idx_digest).as_deref(), Some(&idx[..]));
+        for b in [&amd, &arm] {
+            for x in b.layers.iter().chain([&b.config, &b.manifest]) {
+                assert_eq!(blob(&dest, &x.digest), Some(x.data.clone()), "{source}");
+            }
+        }
+        let top: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+        assert_eq!(top["manifests"].as_array().unwrap().len(), 1);
+        assert_eq!(top["manifests"][0]["digest"], idx_digest.as_str());
+        assert_eq!(
+            top["manifests"][0]["mediaType"],
+            "application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            top["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+            "both"
+        );
+        for arch in ["amd64", "arm64"] {
+            let b = s.path().join(format!("b{n}-{arch}"));
+            let out = run_image(&[
+                "unpack",
+                "--platform",
+                &format!("linux/{arch}"),
+                &format!("oci:{}:both", dest.display()),
+                &b.display().to_string(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                std::fs::read(b.join("rootfs/arch")).unwrap(),
+                arch.as_bytes()
+            );
+        }
+    }
+
+    // Without --all: one platform, as before.
+    let one = s.path().join("one");
+    let out = run_image(&[
+        "pull",
+        "--platform",
+        "linux/arm64",
+        &format!("docker://{host}/test/multi:v1"),
+        &format!("oci:{}", one.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(blob(&one, &arm.layers[0].digest).is_some());
+    assert!(blob(&one, &amd.layers[0].digest).is_none());
+    assert!(blob(&one, &amd.manifest.digest).is_none());
+
+    let out = run_image(&[
+        "pull",
+        "--all",
+        &format!("docker://{host}/test/multi:v1"),
+        &format!("docker-archive:{}", s.path().join("d.tar").display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("docker-archive"), "{err}");
 }

@@ -9,7 +9,8 @@
 //!    - [`unpack`] it into a bundle directory (`rootfs/` and `config.json`), as set by
 //!      [`UnpackOptions`] (rootless, id maps, platform, decompression bound, progress,
 //!      cancellation), getting an [`UnpackReport`];
-//!    - [`pull`] it into a local OCI layout ([`pull_to`]: `oci:` or `oci-archive:`);
+//!    - [`pull`] it into a local OCI layout ([`pull_to`]: `oci:`, `oci-archive:` or
+//!      `docker-archive:`), or every platform of it ([`pull_all`], [`pull_all_to`]);
 //!    - or [`inspect`] it.
 //! 3. [`list`] the images in an OCI layout; [`apply_layer`] applies a single uncompressed layer
 //!    tar to a rootfs directory fd, with the same confinement `unpack` uses.
@@ -80,7 +81,7 @@ pub use idmap::{IdMap, IdRange};
 pub use inspect::{inspect, Inspect, LayerInfo};
 pub use layout::list;
 pub use progress::Progress;
-pub use pull::{pull, pull_to};
+pub use pull::{pull, pull_all, pull_all_to, pull_to};
 pub use resolve::{host_platform, parse_platform};
 pub use source::{RegistryRef, Source, SourceOptions, SourceRef};
 pub use types::{Descriptor, ExecConfig, Platform};

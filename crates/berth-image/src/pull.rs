@@ -5,10 +5,10 @@ use crate::digest::Digest;
 use crate::error::{ImageError, Result};
 use crate::layout::LayoutWriter;
 use crate::progress::Progress;
-use crate::resolve::{host_platform, resolve};
+use crate::resolve::{fetch_json, host_platform, resolve};
 use crate::source::{Source, SourceRef};
 use crate::stream::{self, LayerSpec};
-use crate::types::{Descriptor, Platform};
+use crate::types::{self, Descriptor, Index, Manifest, Platform};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,6 +49,81 @@ pub fn pull(
     Ok(desc)
 }
 
+/// Copies every image of `src` into the OCI layout directory `dest`, as `skopeo copy --all`
+/// does: an index (or Docker manifest list) is kept byte for byte and tagged `reference`, with
+/// every manifest it names (nested indexes too), and their configs and layers, all verified on
+/// the way in. A source whose root is a single manifest is copied as [`pull`] copies it.
+/// Returns the descriptor of the stored root.
+pub fn pull_all(
+    src: &Source,
+    dest: &Path,
+    reference: &str,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    let inner = src.inner();
+    let (mut root, body) = inner.root()?;
+    Digest::parse(&root.digest)?.verify_bytes(&body, Some(root.size))?;
+    root.media_type = types::sniff_media_type(Some(&root.media_type), &body);
+    if !types::is_index(&root.media_type) {
+        return pull(src, dest, reference, None, progress);
+    }
+    // Walk the tree of indexes and manifests (bounded in depth, as `resolve` is) and gather
+    // the documents to store, each with its bytes, and the blobs they name.
+    let mut docs: Vec<(Descriptor, Vec<u8>)> = Vec::new();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    let mut level = vec![(root.clone(), body)];
+    for depth in 0..4 {
+        let mut next = Vec::new();
+        for (desc, body) in level {
+            let mt = types::sniff_media_type(Some(&desc.media_type), &body);
+            if types::is_index(&mt) {
+                let idx: Index = serde_json::from_slice(&body)
+                    .map_err(|e| ImageError::json(format!("image index {}", desc.digest), e))?;
+                if depth == 3 && !idx.manifests.is_empty() {
+                    return Err(ImageError::Invalid(format!(
+                        "image index {}: indexes nested more than 3 deep",
+                        desc.digest
+                    )));
+                }
+                for m in &idx.manifests {
+                    if !docs.iter().chain(&next).any(|(d, _)| d.digest == m.digest) {
+                        next.push((m.clone(), fetch_json(inner, m)?));
+                    }
+                }
+            } else {
+                let m: Manifest = serde_json::from_slice(&body)
+                    .map_err(|e| ImageError::json(format!("manifest {}", desc.digest), e))?;
+                blobs.push(m.config.clone());
+                blobs.extend(m.layers.iter().cloned());
+            }
+            docs.push((desc, body));
+        }
+        level = next;
+        if level.is_empty() {
+            break;
+        }
+    }
+    let out = LayoutWriter::open_or_create(dest)?;
+    if let Some(p) = &progress {
+        p.begin(
+            &format!("pulling {} manifests", docs.len() - 1),
+            blobs.iter().map(|b| b.size).sum(),
+        );
+    }
+    fetch_layers(inner, &out, &blobs, progress.as_ref())?;
+    // Children before the documents that name them, so a document is never there without
+    // what it points at.
+    for (desc, body) in docs.iter().rev() {
+        out.put_blob(desc, &body[..])?;
+    }
+    root.annotations.clear();
+    out.tag(&root, reference)?;
+    if let Some(p) = &progress {
+        p.end();
+    }
+    Ok(root)
+}
+
 /// Copies the image in `src` to `dest`, given as skopeo names destinations: `oci:DIR[:REF]`
 /// (as [`pull`]), `oci-archive:FILE[:REF]` (an OCI layout in a tar file) or
 /// `docker-archive:FILE[:REPO:TAG]` (`docker save`'s format, layers uncompressed); archives are
@@ -61,20 +136,47 @@ pub fn pull_to(
     platform: Option<&Platform>,
     progress: Option<Arc<dyn Progress>>,
 ) -> Result<Descriptor> {
+    if let SourceRef::DockerArchive { file, reference } = dest {
+        return pull_docker_archive(src, file, reference.as_deref(), platform, progress);
+    }
+    to_layout(dest, default_ref, |dir, reference| {
+        pull(src, dir, reference, platform, progress)
+    })
+}
+
+/// [`pull_to`] for every image of `src` ([`pull_all`]); a `docker-archive:` destination, which
+/// holds one image per name, is refused (as skopeo refuses it).
+pub fn pull_all_to(
+    src: &Source,
+    dest: &SourceRef,
+    default_ref: &str,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    if let SourceRef::DockerArchive { .. } = dest {
+        return Err(ImageError::Invalid(
+            "a docker-archive: holds no image index: copy every platform (--all) to oci: or oci-archive:".into(),
+        ));
+    }
+    to_layout(dest, default_ref, |dir, reference| {
+        pull_all(src, dir, reference, progress)
+    })
+}
+
+/// Runs `copy` (into a layout directory, under a name) for an `oci:` or `oci-archive:`
+/// destination; an archive is built in a temporary directory next to it and renamed over it.
+fn to_layout(
+    dest: &SourceRef,
+    default_ref: &str,
+    copy: impl FnOnce(&Path, &str) -> Result<Descriptor>,
+) -> Result<Descriptor> {
     match dest {
-        SourceRef::Oci { dir, reference } => pull(
-            src,
-            dir,
-            reference.as_deref().unwrap_or(default_ref),
-            platform,
-            progress,
-        ),
+        SourceRef::Oci { dir, reference } => copy(dir, reference.as_deref().unwrap_or(default_ref)),
         SourceRef::OciArchive { file, reference } => {
             let reference = reference.as_deref().unwrap_or(default_ref);
             let name = file.file_name().unwrap_or_default().to_string_lossy();
             let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
             let res = (|| {
-                let d = pull(src, &tmp.join("layout"), reference, platform, progress)?;
+                let d = copy(&tmp.join("layout"), reference)?;
                 write_archive(&tmp.join("layout"), &tmp.join("archive.tar"))?;
                 std::fs::rename(tmp.join("archive.tar"), file)
                     .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
@@ -83,33 +185,41 @@ pub fn pull_to(
             let _ = std::fs::remove_dir_all(&tmp);
             res
         }
-        SourceRef::DockerArchive { file, reference } => {
-            let name = file.file_name().unwrap_or_default().to_string_lossy();
-            let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-            let res = (|| {
-                std::fs::create_dir(&tmp)
-                    .map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
-                // docker's RepoTags always carry a tag.
-                let tagged = reference.as_deref().map(|r| {
-                    let last = r.rsplit('/').next().unwrap_or(r);
-                    if last.contains(':') {
-                        r.to_string()
-                    } else {
-                        format!("{r}:latest")
-                    }
-                });
-                let d = write_docker_archive(src, &tmp, tagged.as_deref(), platform, progress)?;
-                std::fs::rename(tmp.join("archive.tar"), file)
-                    .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
-                Ok(d)
-            })();
-            let _ = std::fs::remove_dir_all(&tmp);
-            res
-        }
-        SourceRef::Registry(_) => Err(ImageError::Invalid(
+        _ => Err(ImageError::Invalid(
             "pull cannot push to a registry: write to oci:, oci-archive: or docker-archive:".into(),
         )),
     }
+}
+
+/// [`pull_to`]'s `docker-archive:FILE[:REPO:TAG]` destination.
+fn pull_docker_archive(
+    src: &Source,
+    file: &Path,
+    reference: Option<&str>,
+    platform: Option<&Platform>,
+    progress: Option<Arc<dyn Progress>>,
+) -> Result<Descriptor> {
+    let name = file.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = file.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+    let res = (|| {
+        std::fs::create_dir(&tmp)
+            .map_err(|e| ImageError::io(format!("create {}", tmp.display()), e))?;
+        // docker's RepoTags always carry a tag.
+        let tagged = reference.map(|r| {
+            let last = r.rsplit('/').next().unwrap_or(r);
+            if last.contains(':') {
+                r.to_string()
+            } else {
+                format!("{r}:latest")
+            }
+        });
+        let d = write_docker_archive(src, &tmp, tagged.as_deref(), platform, progress)?;
+        std::fs::rename(tmp.join("archive.tar"), file)
+            .map_err(|e| ImageError::io(format!("rename to {}", file.display()), e))?;
+        Ok(d)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    res
 }
 
 /// `docker save`'s format, as skopeo writes a docker-archive: `HEX.tar` layers, uncompressed

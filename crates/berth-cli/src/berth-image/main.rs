@@ -163,6 +163,10 @@ enum Cmd {
         dest: String,
         #[command(flatten)]
         src: SourceArgs,
+        /// Copy every platform of an image index, and the index as it is (oci: and
+        /// oci-archive: destinations); without it, only the platform --platform picks.
+        #[arg(long, conflicts_with = "platform")]
+        all: bool,
         /// No progress bar and no summary line; only errors are printed.
         #[arg(long, short)]
         quiet: bool,
@@ -326,6 +330,7 @@ fn run(cli: Cli) -> Result<()> {
             source,
             dest,
             src,
+            all,
             quiet,
         } => {
             let (sref, s) = open(&source, &src)?;
@@ -352,13 +357,17 @@ fn run(cli: Cli) -> Result<()> {
                 _ => (PathBuf::from(&dest), None),
             };
             let reference = reference.unwrap_or(tag);
-            let d = berth_image::pull_to(
-                &s,
-                &dest_ref,
-                &reference,
-                platform(&src)?.as_ref(),
-                progress(quiet),
-            )
+            let d = if all {
+                berth_image::pull_all_to(&s, &dest_ref, &reference, progress(quiet))
+            } else {
+                berth_image::pull_to(
+                    &s,
+                    &dest_ref,
+                    &reference,
+                    platform(&src)?.as_ref(),
+                    progress(quiet),
+                )
+            }
             .with_context(|| format!("pulling {source} into {dest}"))?;
             if !quiet {
                 println!("{} {}:{reference}", d.digest, place.display());
