@@ -917,3 +917,171 @@ fn pull_all_platforms() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("docker-archive"), "{err}");
 }
+
+/// A one-layer image whose `/from` says where it was pushed.
+fn from_image(place: &str) -> Built {
+    let mut l = busybox_layer("");
+    l.file("from", place.as_bytes(), 0o644);
+    Image::new(vec![(l.finish(), Comp::Gzip)], json!({"Cmd": ["/bin/sh"]})).build()
+}
+
+/// Mirrors from registries.conf as podman and skopeo use them: tried in order, a mirror that
+/// lacks the image skipped, the primary location last; a primary that is down does not matter
+/// when a mirror has the image; pull-from-mirror = "digest-only" leaves a pull by tag to the
+/// primary; a blocked prefix is refused naming the file; and when nothing has it the error
+/// names the mirrors tried.
+#[test]
+fn registry_mirrors_from_registries_conf() {
+    let Some(primary) = start_registry() else {
+        return;
+    };
+    let Some(mirror) = start_registry() else {
+        return;
+    };
+    let s = scratch("mirrors");
+    for (reg, repo, place) in [
+        (&primary, "test/img", "primary"),
+        (&mirror, "mirrored/img", "mirror"),
+    ] {
+        let layout = s.path().join(format!("layout-{place}"));
+        write_layout(&layout, &from_image(place), "v1");
+        push(
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://127.0.0.1:{}/{repo}:v1", reg.port),
+            false,
+        );
+    }
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (p, m) = (primary.port, mirror.port);
+    let home = s.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let conf = s.path().join("registries.conf");
+    let mut n = 0;
+    let mut pull = |conf_text: Option<String>, image: String| {
+        n += 1;
+        let mut cmd = Command::new(image_bin());
+        cmd.env("HOME", &home);
+        match conf_text {
+            Some(t) => {
+                std::fs::write(&conf, t).unwrap();
+                cmd.env("CONTAINERS_REGISTRIES_CONF", &conf);
+            }
+            None => {
+                cmd.env_remove("CONTAINERS_REGISTRIES_CONF");
+            }
+        }
+        let bundle = s.path().join(format!("b{n}"));
+        let out = cmd
+            .args(["unpack", &format!("docker://{image}")])
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        let from = std::fs::read_to_string(bundle.join("rootfs/from")).ok();
+        (out, from)
+    };
+    let table = |prefix: &str, extra: &str, mirrors: &[&str]| {
+        let mut t = format!("[aliases]\n\"img\" = \"{prefix}/img\"\n\n[[registry]]\nprefix = \"{prefix}\"\nlocation = \"{prefix}\"\n{extra}\n");
+        for m in mirrors {
+            t.push_str(&format!("[[registry.mirror]]\nlocation = \"{m}\"\n"));
+        }
+        t
+    };
+    let empty = format!("127.0.0.1:{m}/empty");
+    let mirrored = format!("127.0.0.1:{m}/mirrored");
+
+    // No configuration (HOME has none, the host's has no table for 127.0.0.1): the primary.
+    let (out, from) = pull(None, format!("127.0.0.1:{p}/test/img:v1"));
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Mirrors first, in order: the first lacks the image, the second has it.
+    let (out, from) = pull(
+        Some(table(
+            &format!("127.0.0.1:{p}/test"),
+            "",
+            &[&empty, &mirrored],
+        )),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("mirror"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The primary is down: the mirror serves.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{down}/test"), "", &[&mirrored])),
+        format!("127.0.0.1:{down}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("mirror"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No mirror has it: the primary location.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{p}/test"), "", &[&empty])),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A digest-only mirror is not asked for a tag.
+    let digest_only = format!(
+        "[[registry]]\nlocation = \"127.0.0.1:{p}/test\"\n[[registry.mirror]]\nlocation = \"{mirrored}\"\npull-from-mirror = \"digest-only\"\n"
+    );
+    let (out, from) = pull(Some(digest_only), format!("127.0.0.1:{p}/test/img:v1"));
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Blocked: refused before any request, naming the table and the file.
+    let (out, from) = pull(
+        Some(table(
+            &format!("127.0.0.1:{p}/test"),
+            "blocked = true",
+            &[&mirrored],
+        )),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!((out.status.code(), from), (Some(1), None));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("image 127.0.0.1:{p}/test/img:v1 is blocked"))
+            && err.contains(&conf.display().to_string()),
+        "{err}"
+    );
+    // Nothing has it: the error names the mirrors tried and gives the primary's answer.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{down}/test"), "", &[&empty])),
+        format!("127.0.0.1:{down}/test/img:v1"),
+    );
+    assert_eq!((out.status.code(), from), (Some(1), None));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no mirror gave it ({empty}/img)")),
+        "{err}"
+    );
+    // A file that does not parse is an error, not an empty configuration.
+    let (out, _) = pull(
+        Some("[[registry]\n".into()),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid configuration"), "{err}");
+}

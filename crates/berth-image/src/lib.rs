@@ -39,9 +39,10 @@
 //!    Go's archive/tar reads them: ids, times, xattrs, GNU sparse maps); `idmap` and `digest`
 //!    (content digests, the verifying reader) on `error`.
 //! 2. `source`: `files` and `image_source` (the trait every reader implements), `reference`
-//!    (the distribution reference grammar), `auth` (auth files, credential helpers) and `tls`
-//!    (roots, certs.d, client certificates), then the layout, docker-archive and registry
-//!    readers, then `source` itself, which picks one from a [`SourceRef`].
+//!    (the distribution reference grammar), `auth` (auth files, credential helpers), `tls`
+//!    (roots, certs.d, client certificates) and `registries_conf` (mirrors, blocked
+//!    registries), then the layout, docker-archive and registry readers, then `source`
+//!    itself, which picks one from a [`SourceRef`] (through registries.conf's mirrors).
 //! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
 //!    verify + decompress pipeline on a worker thread).
 //! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with

@@ -71,19 +71,8 @@ fn system_ca_files() -> Vec<PathBuf> {
     .collect()
 }
 
-/// --cert-dir, else the certs.d directories podman and docker read for `host`.
-fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
-    if let Some(d) = flag {
-        return vec![d.clone()];
-    }
-    let SourceRef::Registry(r) = sref else {
-        return Vec::new();
-    };
-    let host = if r.host == "registry-1.docker.io" {
-        "docker.io"
-    } else {
-        r.host.as_str()
-    };
+/// The certs.d directories podman and docker read, each holding one directory per registry.
+fn cert_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
     if !nix::unistd::geteuid().is_root() {
         if let Some(h) = std::env::var_os("HOME") {
@@ -92,7 +81,49 @@ fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
     }
     roots.push(PathBuf::from("/etc/containers/certs.d"));
     roots.push(PathBuf::from("/etc/docker/certs.d"));
-    roots.into_iter().map(|r| r.join(host)).collect()
+    roots
+}
+
+/// The registries.conf files podman and skopeo read, in order (containers-registries.conf(5)
+/// and .d(5)): $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf where it
+/// exists, else /etc/containers/registries.conf; then the `*.conf` drop-ins of
+/// /etc/containers/registries.conf.d (not when the user's file is the main one) and of
+/// ~/.config/containers/registries.conf.d, each directory in name order.
+fn registries_conf_files() -> Vec<PathBuf> {
+    let user = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".config/containers"));
+    let mut dirs = Vec::new();
+    let main = match std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|v| !v.is_empty()) {
+        Some(f) => {
+            dirs.push(PathBuf::from("/etc/containers/registries.conf.d"));
+            PathBuf::from(f)
+        }
+        None => match user.as_ref().map(|u| u.join("registries.conf")) {
+            Some(f) if f.exists() => f,
+            _ => {
+                dirs.push(PathBuf::from("/etc/containers/registries.conf.d"));
+                PathBuf::from("/etc/containers/registries.conf")
+            }
+        },
+    };
+    if let Some(u) = &user {
+        dirs.push(u.join("registries.conf.d"));
+    }
+    let mut out = vec![main];
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf") && p.is_file())
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
@@ -228,7 +259,9 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
     opts.auth_files = auth_files(a.authfile.as_ref());
     opts.skip_tls_verify = !a.tls_verify;
     opts.ca_files = system_ca_files();
-    opts.cert_dirs = cert_dirs(a.cert_dir.as_ref(), &sref);
+    opts.cert_dirs = a.cert_dir.iter().cloned().collect();
+    opts.cert_roots = cert_roots();
+    opts.registries_conf = registries_conf_files();
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;

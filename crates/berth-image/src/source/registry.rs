@@ -52,6 +52,34 @@ impl RegistryRef {
         })
     }
 
+    /// The image's name as registries.conf matches it: `HOST/REPO[:TAG][@DIGEST]`, Docker Hub
+    /// as `docker.io`, the tag `latest` when neither tag nor digest was given.
+    pub(crate) fn name(&self) -> String {
+        let host = if self.host == "registry-1.docker.io" {
+            super::reference::DOCKER_HUB
+        } else {
+            &self.host
+        };
+        let mut s = format!("{host}/{}", self.repo);
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if self.by_digest() {
+            s.push('@');
+            s.push_str(&self.reference);
+        } else if self.tag.is_none() {
+            s.push(':');
+            s.push_str(&self.reference);
+        }
+        s
+    }
+
+    /// Whether a digest picks the image (a tag cannot contain `:`, a digest always does).
+    pub(crate) fn by_digest(&self) -> bool {
+        self.reference.contains(':')
+    }
+
     fn is_local(&self) -> bool {
         let h = self
             .host
@@ -403,6 +431,75 @@ impl ImageSource for Registry {
     }
 }
 
+/// An image with registry mirrors (registries.conf): the places to pull it from in order, the
+/// primary location last. The first that gives the root manifest is used for everything after,
+/// as podman and skopeo use it.
+pub(crate) struct Mirrored {
+    /// The logical name, for messages.
+    name: String,
+    tries: Vec<Registry>,
+    chosen: std::sync::OnceLock<usize>,
+}
+
+impl Mirrored {
+    pub(crate) fn new(name: String, tries: Vec<Registry>) -> Mirrored {
+        Mirrored {
+            name,
+            tries,
+            chosen: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn chosen(&self) -> Result<&Registry> {
+        let i = self
+            .chosen
+            .get()
+            .copied()
+            .unwrap_or(self.tries.len().saturating_sub(1));
+        self.tries
+            .get(i)
+            .ok_or_else(|| ImageError::Invalid(format!("{}: no place to pull from", self.name)))
+    }
+}
+
+impl ImageSource for Mirrored {
+    fn describe(&self) -> String {
+        match self.chosen.get() {
+            Some(_) => self.chosen().map(|r| r.describe()).unwrap_or_default(),
+            None => format!("docker://{}", self.name),
+        }
+    }
+
+    fn root(&self) -> Result<(Descriptor, Vec<u8>)> {
+        if self.chosen.get().is_some() {
+            return self.chosen()?.root();
+        }
+        let mut last = None;
+        for (i, reg) in self.tries.iter().enumerate() {
+            match reg.root() {
+                Ok(found) => {
+                    let _ = self.chosen.set(i);
+                    return Ok(found);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let mirrors: Vec<String> = self.tries[..self.tries.len().saturating_sub(1)]
+            .iter()
+            .map(|r| format!("{}/{}", r.r.host, r.r.repo))
+            .collect();
+        Err(ImageError::Mirrors {
+            image: self.name.clone(),
+            mirrors: mirrors.join(", "),
+            source: Box::new(last.unwrap_or_else(|| ImageError::NotFound(self.name.clone()))),
+        })
+    }
+
+    fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
+        self.chosen()?.blob(digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +527,17 @@ mod tests {
         let d = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
         let r = RegistryRef::parse(&format!("busybox:1.36@{d}")).unwrap();
         assert_eq!((r.reference.as_str(), r.tag.as_deref()), (d, Some("1.36")));
+        assert_eq!(r.name(), format!("docker.io/library/busybox:1.36@{d}"));
+        assert_eq!(
+            RegistryRef::parse("busybox").unwrap().name(),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            RegistryRef::parse(&format!("localhost:5000/a/b@{d}"))
+                .unwrap()
+                .name(),
+            format!("localhost:5000/a/b@{d}")
+        );
         let e = RegistryRef::parse("Busybox").unwrap_err().to_string();
         assert_eq!(
             e,
