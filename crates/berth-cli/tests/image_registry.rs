@@ -1085,3 +1085,254 @@ fn registry_mirrors_from_registries_conf() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("invalid configuration"), "{err}");
 }
+
+/// A forwarding HTTP proxy on 127.0.0.1, as squid would be: `CONNECT HOST:PORT` tunnels and
+/// absolute-form `GET http://HOST:PORT/PATH` requests are passed on to HOST:PORT and counted
+/// (tunnels, requests).
+fn forward_proxy() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let tunnels = std::sync::Arc::new(AtomicUsize::new(0));
+    let gets = std::sync::Arc::new(AtomicUsize::new(0));
+    let (t2, g2) = (tunnels.clone(), gets.clone());
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let (t3, g3) = (t2.clone(), g2.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, target) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    );
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                        headers.push(h.trim().to_string());
+                    }
+                    if method == "CONNECT" {
+                        t3.fetch_add(1, SeqCst);
+                        let Ok(mut up) = TcpStream::connect(&target) else {
+                            let _ =
+                                write!(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+                            return;
+                        };
+                        let _ = write!(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+                        let _ = up.write_all(r.buffer());
+                        let (mut c2, mut up2) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut up2, &mut c2);
+                            let _ = c2.shutdown(std::net::Shutdown::Both);
+                        });
+                        let _ = std::io::copy(&mut c, &mut up);
+                        let _ = up.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    let Some(rest) = target.strip_prefix("http://") else {
+                        let _ = write!(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                        return;
+                    };
+                    g3.fetch_add(1, SeqCst);
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    let mut up = TcpStream::connect(authority).unwrap();
+                    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\n");
+                    for h in &headers {
+                        let lower = h.to_lowercase();
+                        if !lower.starts_with("host:")
+                            && !lower.starts_with("connection:")
+                            && !lower.starts_with("proxy-")
+                        {
+                            req.push_str(h);
+                            req.push_str("\r\n");
+                        }
+                    }
+                    req.push_str("\r\n");
+                    up.write_all(req.as_bytes()).unwrap();
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    let _ = c.write_all(&resp);
+                }
+            });
+        }
+    });
+    (port, tunnels, gets)
+}
+
+/// This host's address on its default route, when it has one that is not loopback (Go, and
+/// so podman, never proxy loopback addresses, so the proxied registry must be elsewhere).
+fn routable_ip() -> Option<String> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("198.51.100.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
+}
+
+/// Proxies from the environment as podman and skopeo take them: HTTP_PROXY (or http_proxy)
+/// for plain HTTP, sent through the proxy; HTTPS_PROXY for HTTPS, tunnelled with CONNECT;
+/// NO_PROXY and loopback registries reached directly; a SOCKS proxy refused by name.
+#[test]
+fn proxies_from_the_environment() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let Some(ip) = routable_ip() else {
+        eprintln!("SKIP proxies_from_the_environment: no routable address");
+        return;
+    };
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP proxies_from_the_environment: no openssl");
+        return;
+    }
+    let s = scratch("proxy");
+    openssl(
+        s.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth proxy test",
+        ],
+    );
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        s.path().join("srv.crt").display(),
+        s.path().join("srv.key").display()
+    );
+    let Some(plain) = start_registry_on(&ip, "") else {
+        return;
+    };
+    let Some(secure) = start_registry_on(&ip, &tls) else {
+        return;
+    };
+    let Some(local) = start_registry() else {
+        return;
+    };
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    for reg in [&plain, &secure] {
+        push(
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{ip}:{}/test/img:v1", reg.port),
+            false,
+        );
+    }
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/img:v1", local.port),
+        false,
+    );
+    let (px, tunnels, gets) = forward_proxy();
+    let proxy = format!("http://127.0.0.1:{px}");
+    let run = |flag: &str, image: String, env: &[(&str, &str)]| {
+        let mut cmd = Command::new(image_bin());
+        for v in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.args(["inspect", flag, &format!("docker://{image}")])
+            .output()
+            .unwrap()
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("amd64"));
+    };
+    let count = || (tunnels.load(SeqCst), gets.load(SeqCst));
+    let plain_img = format!("{ip}:{}/test/img:v1", plain.port);
+    let secure_img = format!("{ip}:{}/test/img:v1", secure.port);
+
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("HTTP_PROXY", &proxy)],
+    ));
+    let after_upper = count();
+    assert!(after_upper.0 == 0 && after_upper.1 >= 2, "{after_upper:?}");
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("http_proxy", &proxy)],
+    ));
+    let after_lower = count();
+    assert!(after_lower.1 > after_upper.1, "{after_lower:?}");
+    // NO_PROXY names the registry's address: direct. A list naming something else: proxied.
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[
+            ("HTTP_PROXY", &proxy),
+            ("NO_PROXY", &format!("other.example, {ip}")),
+        ],
+    ));
+    assert_eq!(count(), after_lower);
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("HTTP_PROXY", &proxy), ("no_proxy", "other.example")],
+    ));
+    let after_other = count();
+    assert!(after_other.1 > after_lower.1, "{after_other:?}");
+    // HTTPS: a CONNECT tunnel through HTTPS_PROXY (the HTTP proxy is not used for it).
+    ok(&run(
+        "--tls-verify=false",
+        secure_img.clone(),
+        &[
+            ("HTTPS_PROXY", &proxy),
+            ("HTTP_PROXY", "http://127.0.0.1:1"),
+        ],
+    ));
+    let after_tls = count();
+    assert!(
+        after_tls.0 >= 1 && after_tls.1 == after_other.1,
+        "{after_tls:?}"
+    );
+    // A loopback registry is never proxied.
+    ok(&run(
+        "--tls-verify=true",
+        format!("127.0.0.1:{}/test/img:v1", local.port),
+        &[("HTTP_PROXY", &proxy), ("HTTPS_PROXY", &proxy)],
+    ));
+    assert_eq!(count(), after_tls);
+    // ureq speaks to HTTP proxies only: a SOCKS one is an error, not a direct connection.
+    let out = run(
+        "--tls-verify=false",
+        secure_img,
+        &[("HTTPS_PROXY", "socks5://127.0.0.1:1080")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("socks5:// proxies are not supported"), "{err}");
+    assert_eq!(count(), after_tls);
+}

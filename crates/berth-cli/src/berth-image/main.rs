@@ -2,8 +2,8 @@
 
 use anyhow::{Context, Result};
 use berth_image::{
-    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, Source, SourceOptions, SourceRef,
-    UnpackOptions,
+    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, ProxySettings, Source,
+    SourceOptions, SourceRef, UnpackOptions,
 };
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -124,6 +124,21 @@ fn registries_conf_files() -> Vec<PathBuf> {
         out.extend(files);
     }
     out
+}
+
+/// The proxies of the environment as Go's net/http reads them (podman, skopeo): the upper-case
+/// name first, then the lower-case one; an empty value is unset.
+fn proxy_settings() -> ProxySettings {
+    let env = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    let mut p = ProxySettings::default();
+    p.http_proxy = env(["HTTP_PROXY", "http_proxy"]);
+    p.https_proxy = env(["HTTPS_PROXY", "https_proxy"]);
+    p.no_proxy = env(["NO_PROXY", "no_proxy"]);
+    p
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
@@ -262,6 +277,7 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
     opts.cert_dirs = a.cert_dir.iter().cloned().collect();
     opts.cert_roots = cert_roots();
     opts.registries_conf = registries_conf_files();
+    opts.proxy = proxy_settings();
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;

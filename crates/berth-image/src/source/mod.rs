@@ -10,12 +10,14 @@ mod docker_archive;
 pub(crate) mod files;
 mod image_source;
 pub(crate) mod layout;
+mod proxy;
 mod reference;
 mod registries_conf;
 pub(crate) mod registry;
 mod tls;
 
 pub(crate) use image_source::ImageSource;
+pub use proxy::ProxySettings;
 pub use registry::RegistryRef;
 
 use crate::error::{ImageError, Result};
@@ -81,6 +83,9 @@ pub struct SourceOptions {
     /// registries.conf files (containers-registries.conf(5)), read in order, missing ones
     /// skipped: mirrors, blocked and insecure registries, locations rewritten by prefix.
     pub registries_conf: Vec<PathBuf>,
+    /// HTTP proxies for registry requests (as podman and skopeo take them from
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`); none by default.
+    pub proxy: ProxySettings,
 }
 
 /// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
@@ -130,6 +135,7 @@ fn open_registry(
         creds,
         tls,
         skip_verify,
+        &opts.proxy,
     ))
 }
 

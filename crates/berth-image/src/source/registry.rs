@@ -95,7 +95,7 @@ pub(crate) struct Registry {
     /// `SCHEME://HOST/v2/REPO`; with `--tls-verify=false` settled on first use (see
     /// [`Registry::base`]), as skopeo tries HTTPS then HTTP.
     base: std::sync::OnceLock<String>,
-    agent: ureq::Agent,
+    agents: super::proxy::Agents,
     creds: Option<String>,
     token: Mutex<Option<String>>,
     retry: Retry,
@@ -176,6 +176,7 @@ impl Registry {
         creds: Option<String>,
         tls: std::sync::Arc<rustls::ClientConfig>,
         skip_verify: bool,
+        proxy: &super::proxy::ProxySettings,
     ) -> Registry {
         let plain = r.is_local() || insecure;
         let base = std::sync::OnceLock::new();
@@ -184,15 +185,16 @@ impl Registry {
         } else if !skip_verify {
             let _ = base.set(format!("https://{}/v2/{}", r.host, r.repo));
         }
-        let agent = ureq::AgentBuilder::new()
-            .redirects(5)
-            .timeout_connect(std::time::Duration::from_secs(30))
-            .tls_config(tls)
-            .build();
+        let build = || {
+            ureq::AgentBuilder::new()
+                .redirects(5)
+                .timeout_connect(std::time::Duration::from_secs(30))
+                .tls_config(tls.clone())
+        };
         Registry {
             r,
             base,
-            agent,
+            agents: super::proxy::Agents::new(build, proxy),
             creds,
             token: Mutex::new(None),
             retry: RETRY,
@@ -240,9 +242,13 @@ impl Registry {
     fn base(&self) -> &str {
         self.base.get_or_init(|| {
             let https = format!("https://{}/v2/", self.r.host);
-            let scheme = match self.agent.get(&https).call() {
-                Err(ureq::Error::Transport(_)) => "http",
-                _ => "https",
+            // A proxy that cannot be used fails the requests themselves, with its reason.
+            let scheme = match self.agents.for_url(&https) {
+                Ok(a) => match a.get(&https).call() {
+                    Err(ureq::Error::Transport(_)) => "http",
+                    _ => "https",
+                },
+                Err(_) => "https",
             };
             format!("{scheme}://{}/v2/{}", self.r.host, self.r.repo)
         })
@@ -267,10 +273,11 @@ impl Registry {
     /// GET with the current auth, tried again on transient failures; on 401 performs the
     /// challenge once and retries.
     fn get(&self, url: &str, accept: Option<&str>) -> Result<ureq::Response> {
+        let agent = self.agents.for_url(url)?;
         for attempt in 0..2 {
             let token = self.token.lock().map(|t| t.clone()).unwrap_or(None);
             let res = self.call(|| {
-                let mut req = self.agent.get(url);
+                let mut req = agent.get(url);
                 if let Some(a) = accept {
                     req = req.set("Accept", a);
                 }
@@ -332,9 +339,10 @@ impl Registry {
                 what,
                 source: e,
             };
+            let agent = self.agents.for_url(&turl)?;
             let resp = self
                 .call(|| {
-                    let req = self.agent.get(&turl);
+                    let req = agent.get(&turl);
                     match &basic {
                         Some(b) => req.set("Authorization", b),
                         None => req,
@@ -593,7 +601,7 @@ mod tests {
     fn client(port: u16) -> Registry {
         let r = RegistryRef::parse(&format!("127.0.0.1:{port}/test/img:v1")).unwrap();
         let tls = crate::source::tls::client_config(&Default::default()).unwrap();
-        let mut reg = Registry::new(r, false, None, tls, false);
+        let mut reg = Registry::new(r, false, None, tls, false, &Default::default());
         reg.retry.first_delay = std::time::Duration::from_millis(1);
         reg
     }
