@@ -4,7 +4,7 @@
 use crate::digest::Digest;
 use crate::error::{ImageError, Result};
 use crate::layout::LayoutWriter;
-use crate::progress::Progress;
+use crate::progress::{LayerProgress, Progress};
 use crate::resolve::{fetch_json, host_platform, resolve};
 use crate::source::{Source, SourceRef};
 use crate::stream::{self, LayerSpec};
@@ -361,7 +361,7 @@ fn fetch_layers(
         let raw = src.blob(d)?;
         let counted = CountingReader {
             inner: raw,
-            progress: progress.cloned(),
+            progress: progress.map(|p| LayerProgress::new(p.clone(), &layer.digest, layer.size)),
         };
         out.put_blob(layer, counted)
     };
@@ -400,7 +400,7 @@ fn fetch_layers(
 
 struct CountingReader<R> {
     inner: R,
-    progress: Option<Arc<dyn Progress>>,
+    progress: Option<LayerProgress>,
 }
 
 impl<R: std::io::Read> std::io::Read for CountingReader<R> {
@@ -410,5 +410,136 @@ impl<R: std::io::Read> std::io::Read for CountingReader<R> {
             p.inc(n as u64);
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::SourceRef;
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    /// Every call a pull makes on its progress hook, in order.
+    #[derive(Default)]
+    struct Record(Mutex<Vec<(String, String, u64)>>);
+
+    impl Record {
+        fn push(&self, what: &str, digest: &str, n: u64) {
+            self.0.lock().unwrap().push((what.into(), digest.into(), n));
+        }
+    }
+
+    impl Progress for Record {
+        fn begin(&self, _: &str, total: u64) {
+            self.push("begin", "", total);
+        }
+        fn inc(&self, n: u64) {
+            self.push("inc", "", n);
+        }
+        fn layer_begin(&self, d: &str, size: u64) {
+            self.push("layer_begin", d, size);
+        }
+        fn layer_inc(&self, d: &str, n: u64) {
+            self.push("layer_inc", d, n);
+        }
+        fn layer_end(&self, d: &str) {
+            self.push("layer_end", d, 0);
+        }
+    }
+
+    /// Writes an OCI layout of `n` gzip layers (each one file of `size` varied bytes) under
+    /// the name `v1`; returns the layer descriptors.
+    fn layout(dir: &Path, n: usize, size: usize) -> Vec<Descriptor> {
+        let blobs = dir.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        let put = |data: &[u8]| {
+            let d = Digest::sha256_of(data);
+            std::fs::write(blobs.join(d.hex()), data).unwrap();
+            d.to_string()
+        };
+        let mut layers = Vec::new();
+        let mut diff_ids = Vec::new();
+        for i in 0..n {
+            let data: Vec<u8> = (0..size)
+                .map(|j| (j * 31 + i * 7 + j / 251) as u8)
+                .collect();
+            let mut b = tar::Builder::new(Vec::new());
+            let mut h = tar::Header::new_ustar();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            b.append_data(&mut h, format!("file-{i}"), &data[..])
+                .unwrap();
+            let tar = b.into_inner().unwrap();
+            diff_ids.push(Digest::sha256_of(&tar).to_string());
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(&tar).unwrap();
+            let gz = gz.finish().unwrap();
+            layers.push(Descriptor {
+                media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+                digest: put(&gz),
+                size: gz.len() as u64,
+                ..Default::default()
+            });
+        }
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .unwrap();
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": crate::types::OCI_MANIFEST,
+            "config": {"mediaType": crate::types::OCI_CONFIG, "digest": put(&config), "size": config.len()},
+            "layers": layers,
+        }))
+        .unwrap();
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": crate::types::OCI_MANIFEST, "digest": put(&manifest),
+            "size": manifest.len(), "annotations": {crate::types::REF_NAME: "v1"},
+        }]});
+        std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+        std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+        layers
+    }
+
+    /// Each layer of a pull reports its own bytes (begin with its size, increments adding up
+    /// to it, one end), alongside the operation's total; a layer already in the destination
+    /// counts toward the total only.
+    #[test]
+    fn progress_per_layer() {
+        let tmp = std::env::temp_dir().join(format!("berth-image-progress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let layers = layout(&tmp.join("src"), 6, 300_000);
+        let src = SourceRef::parse(&format!("oci:{}:v1", tmp.join("src").display()))
+            .unwrap()
+            .open(&Default::default())
+            .unwrap();
+        let total: u64 = layers.iter().map(|l| l.size).sum();
+        for round in 0..2 {
+            let rec = Arc::new(Record::default());
+            pull(&src, &tmp.join("dest"), "v1", None, Some(rec.clone())).unwrap();
+            let events = rec.0.lock().unwrap().clone();
+            assert_eq!(events[0], ("begin".into(), String::new(), total));
+            let incs: u64 = events.iter().filter(|e| e.0 == "inc").map(|e| e.2).sum();
+            assert_eq!(incs, total, "round {round}");
+            for l in &layers {
+                let of = |what: &str| {
+                    events
+                        .iter()
+                        .filter(|e| e.0 == what && e.1 == l.digest)
+                        .map(|e| e.2)
+                        .collect::<Vec<_>>()
+                };
+                if round == 0 {
+                    assert_eq!(of("layer_begin"), [l.size]);
+                    assert_eq!(of("layer_inc").iter().sum::<u64>(), l.size);
+                    assert_eq!(of("layer_end").len(), 1);
+                } else {
+                    assert!(of("layer_begin").is_empty());
+                }
+            }
+        }
+        std::fs::remove_dir_all(&tmp).unwrap();
     }
 }

@@ -6,12 +6,13 @@ use berth_image::{
     SourceOptions, SourceRef, UnpackOptions,
 };
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[path = "../shared/error_chain.rs"]
 mod error_chain;
@@ -234,19 +235,48 @@ enum Cmd {
     },
 }
 
-/// An indicatif bar on stderr, only when stderr is a terminal (and not --quiet).
-struct Bar(ProgressBar);
+/// indicatif bars on stderr, only when stderr is a terminal (and not --quiet): the whole
+/// operation's bytes, rate and ETA, and under it one line per layer being read, with its
+/// bytes and rate (a finished layer keeps its line, with its size and mean rate).
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    layers: Mutex<HashMap<String, ProgressBar>>,
+    layer_style: Option<ProgressStyle>,
+}
 
-impl Progress for Bar {
+impl Progress for Bars {
     fn begin(&self, label: &str, total: u64) {
-        self.0.set_length(total);
-        self.0.set_message(label.to_string());
+        self.total.set_length(total);
+        self.total.set_message(label.to_string());
     }
     fn inc(&self, n: u64) {
-        self.0.inc(n);
+        self.total.inc(n);
     }
     fn end(&self) {
-        self.0.finish_and_clear();
+        self.total.finish_and_clear();
+    }
+    fn layer_begin(&self, digest: &str, size: u64) {
+        let bar = self.multi.add(ProgressBar::new(size));
+        if let Some(style) = &self.layer_style {
+            bar.set_style(style.clone());
+        }
+        // The hex of the digest, shortened as docker and podman show layers.
+        let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+        bar.set_prefix(hex.chars().take(12).collect::<String>());
+        if let Ok(mut l) = self.layers.lock() {
+            l.insert(digest.to_string(), bar);
+        }
+    }
+    fn layer_inc(&self, digest: &str, n: u64) {
+        if let Some(bar) = self.layers.lock().ok().and_then(|l| l.get(digest).cloned()) {
+            bar.inc(n);
+        }
+    }
+    fn layer_end(&self, digest: &str) {
+        if let Some(bar) = self.layers.lock().ok().and_then(|mut l| l.remove(digest)) {
+            bar.finish();
+        }
     }
 }
 
@@ -254,13 +284,24 @@ fn progress(quiet: bool) -> Option<Arc<dyn Progress>> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let pb = ProgressBar::new(0);
+    let multi = MultiProgress::new();
+    let total = multi.add(ProgressBar::new(0));
     if let Ok(style) =
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
     {
-        pb.set_style(style.progress_chars("=> "));
+        total.set_style(style.progress_chars("=> "));
     }
-    Some(Arc::new(Bar(pb)))
+    let layer_style = ProgressStyle::with_template(
+        "  {prefix} [{bar:20}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}",
+    )
+    .ok()
+    .map(|s| s.progress_chars("=> "));
+    Some(Arc::new(Bars {
+        multi,
+        total,
+        layers: Mutex::new(HashMap::new()),
+        layer_style,
+    }))
 }
 
 fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
