@@ -192,19 +192,16 @@ fn unpack_and_pull_from_a_local_registry() {
     assert!(err.contains("repository name must be lowercase"), "{err}");
 }
 
-#[test]
-fn index_platform_selection() {
-    let Some(reg) = start_registry() else { return };
-    let s = scratch("multi");
-    let layout = s.path().join("layout");
-    // An OCI layout whose index.json names an image index with two platforms.
+/// Writes an OCI layout whose index.json names, as `multi`, an image index of two images
+/// (`marker_image` for linux/amd64 and linux/arm64); returns the two images and the index's
+/// bytes.
+fn multi_layout(layout: &std::path::Path) -> (Built, Built, Vec<u8>) {
     let amd = marker_image("amd64").build();
     let arm = marker_image("arm64").build();
     let mut descs = Vec::new();
     for (b, arch) in [(&amd, "amd64"), (&arm, "arm64")] {
-        write_layout(&s.path().join(format!("tmp-{arch}")), b, "x");
         for blob in b.layers.iter().chain([&b.config, &b.manifest]) {
-            write_blob(&layout, blob);
+            write_blob(layout, blob);
         }
         let mut d = b.manifest.desc();
         d["platform"] = json!({"os": "linux", "architecture": arch});
@@ -220,6 +217,15 @@ fn index_platform_selection() {
     .unwrap();
     let top = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.index.v1+json", "digest": idx_digest, "size": idx.len(), "annotations": {"org.opencontainers.image.ref.name": "multi"}}]});
     std::fs::write(layout.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    (amd, arm, idx)
+}
+
+#[test]
+fn index_platform_selection() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("multi");
+    let layout = s.path().join("layout");
+    multi_layout(&layout);
 
     // Locally first: the layout path walks the index too.
     let b0 = s.path().join("b0");
@@ -682,4 +688,651 @@ fn docker_schema2_manifests() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
+
+/// An image of `n` layers, each one file of `size` pseudo-random bytes (incompressible, so the
+/// blobs are about `size` each), layer `i` holding `/layer-i`.
+fn many_layers(n: usize, size: usize) -> Image {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let layers = (0..n)
+        .map(|i| {
+            let mut data = vec![0u8; size];
+            for chunk in data.chunks_mut(8) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let b = seed.to_le_bytes();
+                chunk.copy_from_slice(&b[..chunk.len()]);
+            }
+            let mut l = busybox_layer("");
+            l.file(&format!("layer-{i}"), &data, 0o644);
+            (l.finish(), Comp::Gzip)
+        })
+        .collect();
+    Image::new(layers, json!({"Cmd": ["/bin/sh"]}))
+}
+
+/// Every blob of `built` is in the layout `dir` with the same bytes, its index.json names the
+/// manifest under `reference`, and nothing else (no temporary file) is left in blobs/.
+fn assert_layout_holds(dir: &std::path::Path, built: &Built, reference: &str) {
+    let mut want: Vec<String> = built
+        .layers
+        .iter()
+        .chain([&built.config, &built.manifest])
+        .map(|b| {
+            let hex = b.digest.trim_start_matches("sha256:");
+            let got = std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap();
+            assert!(got == b.data, "blob {} differs", b.digest);
+            hex.to_string()
+        })
+        .collect();
+    want.sort();
+    want.dedup();
+    let mut have: Vec<String> = std::fs::read_dir(dir.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    have.sort();
+    assert_eq!(have, want);
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let m = idx["manifests"].as_array().unwrap();
+    assert_eq!(m.len(), 1, "{idx}");
+    assert_eq!(m[0]["digest"], built.manifest.digest.as_str());
+    assert_eq!(
+        m[0]["annotations"]["org.opencontainers.image.ref.name"],
+        reference
+    );
+}
+
+/// A pull of an image with more layers than are fetched at once (several in flight, one
+/// named twice) writes exactly the source's blobs, byte for byte, and the same index.json on
+/// every run; a corrupt layer in the middle fails the pull, naming it, and leaves no blob or
+/// temporary file of it behind.
+#[test]
+fn pull_fetches_many_layers() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("many");
+    let mut img = many_layers(9, 256 * 1024);
+    // The same layer twice (images repeat empty layers): fetched once.
+    let again = img.layers[2].clone();
+    img.layers.push(again);
+    let built = img.build();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &built, "v1");
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://{host}/test/many:v1"),
+        false,
+    );
+    let mut indexes = Vec::new();
+    for n in 0..2 {
+        let dest = s.path().join(format!("pulled{n}"));
+        let out = run_image(&[
+            "pull",
+            &format!("docker://{host}/test/many:v1"),
+            &format!("oci:{}", dest.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_layout_holds(&dest, &built, "v1");
+        indexes.push(std::fs::read(dest.join("index.json")).unwrap());
+    }
+    assert_eq!(indexes[0], indexes[1]);
+
+    // A layout source whose fifth layer's bytes do not match its digest.
+    let bad = &built.layers[4];
+    let hex = bad.digest.trim_start_matches("sha256:");
+    let mut data = bad.data.clone();
+    let mid = data.len() / 2;
+    data[mid] ^= 0xff;
+    std::fs::write(layout.join("blobs/sha256").join(hex), &data).unwrap();
+    let dest = s.path().join("corrupt");
+    let out = run_image(&[
+        "pull",
+        &format!("oci:{}:v1", layout.display()),
+        &format!("oci:{}", dest.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&bad.digest), "{err}");
+    for e in std::fs::read_dir(dest.join("blobs/sha256")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            name != hex && !name.starts_with(".tmp"),
+            "left behind: {name}"
+        );
+    }
+}
+
+/// `pull --all` copies an index of two platforms as skopeo copy --all does: the index byte for
+/// byte under the name, both manifests, configs and layers; each platform unpacks from the
+/// copy. Without --all only this host's platform comes (the other's layer stays behind), and
+/// --all with docker-archive: is refused.
+#[test]
+fn pull_all_platforms() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("all");
+    let layout = s.path().join("layout");
+    let (amd, arm, idx) = multi_layout(&layout);
+    let idx_digest = format!("sha256:{}", sha256_hex(&idx));
+    let host = format!("127.0.0.1:{}", reg.port);
+    push(
+        &format!("oci:{}:multi", layout.display()),
+        &format!("docker://{host}/test/multi:v1"),
+        true,
+    );
+    let blob = |dir: &std::path::Path, digest: &str| {
+        std::fs::read(dir.join("blobs/sha256").join(&digest[7..])).ok()
+    };
+    for (n, source) in [
+        format!("docker://{host}/test/multi:v1"),
+        format!("oci:{}:multi", layout.display()),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let dest = s.path().join(format!("all{n}"));
+        let out = run_image(&[
+            "pull",
+            "--all",
+            source,
+            &format!("oci:{}:both", dest.display()),
+        ]);
+        assert!(
+            out.status.success(),
+            "{source}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.starts_with(&idx_digest), "{stdout}");
+        assert_eq!(blob(&dest, &idx_digest).as_deref(), Some(&idx[..]));
+        for b in [&amd, &arm] {
+            for x in b.layers.iter().chain([&b.config, &b.manifest]) {
+                assert_eq!(blob(&dest, &x.digest), Some(x.data.clone()), "{source}");
+            }
+        }
+        let top: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+        assert_eq!(top["manifests"].as_array().unwrap().len(), 1);
+        assert_eq!(top["manifests"][0]["digest"], idx_digest.as_str());
+        assert_eq!(
+            top["manifests"][0]["mediaType"],
+            "application/vnd.oci.image.index.v1+json"
+        );
+        assert_eq!(
+            top["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"],
+            "both"
+        );
+        for arch in ["amd64", "arm64"] {
+            let b = s.path().join(format!("b{n}-{arch}"));
+            let out = run_image(&[
+                "unpack",
+                "--platform",
+                &format!("linux/{arch}"),
+                &format!("oci:{}:both", dest.display()),
+                &b.display().to_string(),
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                std::fs::read(b.join("rootfs/arch")).unwrap(),
+                arch.as_bytes()
+            );
+        }
+    }
+
+    // Without --all: one platform, as before.
+    let one = s.path().join("one");
+    let out = run_image(&[
+        "pull",
+        "--platform",
+        "linux/arm64",
+        &format!("docker://{host}/test/multi:v1"),
+        &format!("oci:{}", one.display()),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(blob(&one, &arm.layers[0].digest).is_some());
+    assert!(blob(&one, &amd.layers[0].digest).is_none());
+    assert!(blob(&one, &amd.manifest.digest).is_none());
+
+    let out = run_image(&[
+        "pull",
+        "--all",
+        &format!("docker://{host}/test/multi:v1"),
+        &format!("docker-archive:{}", s.path().join("d.tar").display()),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("docker-archive"), "{err}");
+}
+
+/// A one-layer image whose `/from` says where it was pushed.
+fn from_image(place: &str) -> Built {
+    let mut l = busybox_layer("");
+    l.file("from", place.as_bytes(), 0o644);
+    Image::new(vec![(l.finish(), Comp::Gzip)], json!({"Cmd": ["/bin/sh"]})).build()
+}
+
+/// Mirrors from registries.conf as podman and skopeo use them: tried in order, a mirror that
+/// lacks the image skipped, the primary location last; a primary that is down does not matter
+/// when a mirror has the image; pull-from-mirror = "digest-only" leaves a pull by tag to the
+/// primary; a blocked prefix is refused naming the file; and when nothing has it the error
+/// names the mirrors tried.
+#[test]
+fn registry_mirrors_from_registries_conf() {
+    let Some(primary) = start_registry() else {
+        return;
+    };
+    let Some(mirror) = start_registry() else {
+        return;
+    };
+    let s = scratch("mirrors");
+    for (reg, repo, place) in [
+        (&primary, "test/img", "primary"),
+        (&mirror, "mirrored/img", "mirror"),
+    ] {
+        let layout = s.path().join(format!("layout-{place}"));
+        write_layout(&layout, &from_image(place), "v1");
+        push(
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://127.0.0.1:{}/{repo}:v1", reg.port),
+            false,
+        );
+    }
+    let down = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (p, m) = (primary.port, mirror.port);
+    let home = s.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let conf = s.path().join("registries.conf");
+    let mut n = 0;
+    let mut pull = |conf_text: Option<String>, image: String| {
+        n += 1;
+        let mut cmd = Command::new(image_bin());
+        cmd.env("HOME", &home);
+        match conf_text {
+            Some(t) => {
+                std::fs::write(&conf, t).unwrap();
+                cmd.env("CONTAINERS_REGISTRIES_CONF", &conf);
+            }
+            None => {
+                cmd.env_remove("CONTAINERS_REGISTRIES_CONF");
+            }
+        }
+        let bundle = s.path().join(format!("b{n}"));
+        let out = cmd
+            .args(["unpack", &format!("docker://{image}")])
+            .arg(&bundle)
+            .output()
+            .unwrap();
+        let from = std::fs::read_to_string(bundle.join("rootfs/from")).ok();
+        (out, from)
+    };
+    let table = |prefix: &str, extra: &str, mirrors: &[&str]| {
+        let mut t = format!("[aliases]\n\"img\" = \"{prefix}/img\"\n\n[[registry]]\nprefix = \"{prefix}\"\nlocation = \"{prefix}\"\n{extra}\n");
+        for m in mirrors {
+            t.push_str(&format!("[[registry.mirror]]\nlocation = \"{m}\"\n"));
+        }
+        t
+    };
+    let empty = format!("127.0.0.1:{m}/empty");
+    let mirrored = format!("127.0.0.1:{m}/mirrored");
+
+    // No configuration (HOME has none, the host's has no table for 127.0.0.1): the primary.
+    let (out, from) = pull(None, format!("127.0.0.1:{p}/test/img:v1"));
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Mirrors first, in order: the first lacks the image, the second has it.
+    let (out, from) = pull(
+        Some(table(
+            &format!("127.0.0.1:{p}/test"),
+            "",
+            &[&empty, &mirrored],
+        )),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("mirror"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The primary is down: the mirror serves.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{down}/test"), "", &[&mirrored])),
+        format!("127.0.0.1:{down}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("mirror"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No mirror has it: the primary location.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{p}/test"), "", &[&empty])),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A digest-only mirror is not asked for a tag.
+    let digest_only = format!(
+        "[[registry]]\nlocation = \"127.0.0.1:{p}/test\"\n[[registry.mirror]]\nlocation = \"{mirrored}\"\npull-from-mirror = \"digest-only\"\n"
+    );
+    let (out, from) = pull(Some(digest_only), format!("127.0.0.1:{p}/test/img:v1"));
+    assert_eq!(
+        from.as_deref(),
+        Some("primary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Blocked: refused before any request, naming the table and the file.
+    let (out, from) = pull(
+        Some(table(
+            &format!("127.0.0.1:{p}/test"),
+            "blocked = true",
+            &[&mirrored],
+        )),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!((out.status.code(), from), (Some(1), None));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("image 127.0.0.1:{p}/test/img:v1 is blocked"))
+            && err.contains(&conf.display().to_string()),
+        "{err}"
+    );
+    // Nothing has it: the error names the mirrors tried and gives the primary's answer.
+    let (out, from) = pull(
+        Some(table(&format!("127.0.0.1:{down}/test"), "", &[&empty])),
+        format!("127.0.0.1:{down}/test/img:v1"),
+    );
+    assert_eq!((out.status.code(), from), (Some(1), None));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no mirror gave it ({empty}/img)")),
+        "{err}"
+    );
+    // A file that does not parse is an error, not an empty configuration.
+    let (out, _) = pull(
+        Some("[[registry]\n".into()),
+        format!("127.0.0.1:{p}/test/img:v1"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid configuration"), "{err}");
+}
+
+/// A forwarding HTTP proxy on 127.0.0.1, as squid would be: `CONNECT HOST:PORT` tunnels and
+/// absolute-form `GET http://HOST:PORT/PATH` requests are passed on to HOST:PORT and counted
+/// (tunnels, requests).
+fn forward_proxy() -> (
+    u16,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let tunnels = std::sync::Arc::new(AtomicUsize::new(0));
+    let gets = std::sync::Arc::new(AtomicUsize::new(0));
+    let (t2, g2) = (tunnels.clone(), gets.clone());
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut c) = conn else { continue };
+            let (t3, g3) = (t2.clone(), g2.clone());
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(c.try_clone().unwrap());
+                {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut parts = line.split_whitespace();
+                    let (method, target) = (
+                        parts.next().unwrap_or("").to_string(),
+                        parts.next().unwrap_or("").to_string(),
+                    );
+                    let mut headers = Vec::new();
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                        headers.push(h.trim().to_string());
+                    }
+                    if method == "CONNECT" {
+                        t3.fetch_add(1, SeqCst);
+                        let Ok(mut up) = TcpStream::connect(&target) else {
+                            let _ =
+                                write!(c, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+                            return;
+                        };
+                        let _ = write!(c, "HTTP/1.1 200 Connection established\r\n\r\n");
+                        let _ = up.write_all(r.buffer());
+                        let (mut c2, mut up2) = (c.try_clone().unwrap(), up.try_clone().unwrap());
+                        std::thread::spawn(move || {
+                            let _ = std::io::copy(&mut up2, &mut c2);
+                            let _ = c2.shutdown(std::net::Shutdown::Both);
+                        });
+                        let _ = std::io::copy(&mut c, &mut up);
+                        let _ = up.shutdown(std::net::Shutdown::Both);
+                        return;
+                    }
+                    let Some(rest) = target.strip_prefix("http://") else {
+                        let _ = write!(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+                        return;
+                    };
+                    g3.fetch_add(1, SeqCst);
+                    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+                    let mut up = TcpStream::connect(authority).unwrap();
+                    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {authority}\r\n");
+                    for h in &headers {
+                        let lower = h.to_lowercase();
+                        if !lower.starts_with("host:")
+                            && !lower.starts_with("connection:")
+                            && !lower.starts_with("proxy-")
+                        {
+                            req.push_str(h);
+                            req.push_str("\r\n");
+                        }
+                    }
+                    req.push_str("\r\n");
+                    up.write_all(req.as_bytes()).unwrap();
+                    let mut resp = Vec::new();
+                    let _ = up.read_to_end(&mut resp);
+                    let _ = c.write_all(&resp);
+                }
+            });
+        }
+    });
+    (port, tunnels, gets)
+}
+
+/// This host's address on its default route, when it has one that is not loopback (Go, and
+/// so podman, never proxy loopback addresses, so the proxied registry must be elsewhere).
+fn routable_ip() -> Option<String> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    s.connect("198.51.100.1:9").ok()?;
+    let ip = s.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then(|| ip.to_string())
+}
+
+/// Proxies from the environment as podman and skopeo take them: HTTP_PROXY (or http_proxy)
+/// for plain HTTP, sent through the proxy; HTTPS_PROXY for HTTPS, tunnelled with CONNECT;
+/// NO_PROXY and loopback registries reached directly; a SOCKS proxy refused by name.
+#[test]
+fn proxies_from_the_environment() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let Some(ip) = routable_ip() else {
+        eprintln!("SKIP proxies_from_the_environment: no routable address");
+        return;
+    };
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("SKIP proxies_from_the_environment: no openssl");
+        return;
+    }
+    let s = scratch("proxy");
+    openssl(
+        s.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "srv.key",
+            "-out",
+            "srv.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth proxy test",
+        ],
+    );
+    let tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        s.path().join("srv.crt").display(),
+        s.path().join("srv.key").display()
+    );
+    let Some(plain) = start_registry_on(&ip, "") else {
+        return;
+    };
+    let Some(secure) = start_registry_on(&ip, &tls) else {
+        return;
+    };
+    let Some(local) = start_registry() else {
+        return;
+    };
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    for reg in [&plain, &secure] {
+        push(
+            &format!("oci:{}:v1", layout.display()),
+            &format!("docker://{ip}:{}/test/img:v1", reg.port),
+            false,
+        );
+    }
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/img:v1", local.port),
+        false,
+    );
+    let (px, tunnels, gets) = forward_proxy();
+    let proxy = format!("http://127.0.0.1:{px}");
+    let run = |flag: &str, image: String, env: &[(&str, &str)]| {
+        let mut cmd = Command::new(image_bin());
+        for v in [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "NO_PROXY",
+            "no_proxy",
+        ] {
+            cmd.env_remove(v);
+        }
+        cmd.envs(env.iter().copied());
+        cmd.args(["inspect", flag, &format!("docker://{image}")])
+            .output()
+            .unwrap()
+    };
+    let ok = |out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("amd64"));
+    };
+    let count = || (tunnels.load(SeqCst), gets.load(SeqCst));
+    let plain_img = format!("{ip}:{}/test/img:v1", plain.port);
+    let secure_img = format!("{ip}:{}/test/img:v1", secure.port);
+
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("HTTP_PROXY", &proxy)],
+    ));
+    let after_upper = count();
+    assert!(after_upper.0 == 0 && after_upper.1 >= 2, "{after_upper:?}");
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("http_proxy", &proxy)],
+    ));
+    let after_lower = count();
+    assert!(after_lower.1 > after_upper.1, "{after_lower:?}");
+    // NO_PROXY names the registry's address: direct. A list naming something else: proxied.
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[
+            ("HTTP_PROXY", &proxy),
+            ("NO_PROXY", &format!("other.example, {ip}")),
+        ],
+    ));
+    assert_eq!(count(), after_lower);
+    ok(&run(
+        "--insecure",
+        plain_img.clone(),
+        &[("HTTP_PROXY", &proxy), ("no_proxy", "other.example")],
+    ));
+    let after_other = count();
+    assert!(after_other.1 > after_lower.1, "{after_other:?}");
+    // HTTPS: a CONNECT tunnel through HTTPS_PROXY (the HTTP proxy is not used for it).
+    ok(&run(
+        "--tls-verify=false",
+        secure_img.clone(),
+        &[
+            ("HTTPS_PROXY", &proxy),
+            ("HTTP_PROXY", "http://127.0.0.1:1"),
+        ],
+    ));
+    let after_tls = count();
+    assert!(
+        after_tls.0 >= 1 && after_tls.1 == after_other.1,
+        "{after_tls:?}"
+    );
+    // A loopback registry is never proxied.
+    ok(&run(
+        "--tls-verify=true",
+        format!("127.0.0.1:{}/test/img:v1", local.port),
+        &[("HTTP_PROXY", &proxy), ("HTTPS_PROXY", &proxy)],
+    ));
+    assert_eq!(count(), after_tls);
+    // ureq speaks to HTTP proxies only: a SOCKS one is an error, not a direct connection.
+    let out = run(
+        "--tls-verify=false",
+        secure_img,
+        &[("HTTPS_PROXY", "socks5://127.0.0.1:1080")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("socks5:// proxies are not supported"), "{err}");
+    assert_eq!(count(), after_tls);
 }

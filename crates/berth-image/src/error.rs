@@ -171,6 +171,40 @@ pub enum ImageError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// A configuration file (registries.conf) that does not parse.
+    #[error("{path}: invalid configuration")]
+    Config {
+        /// The file.
+        path: String,
+        /// The parser's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// registries.conf blocks pulls of this image.
+    #[error("image {image} is blocked: [[registry]] prefix {prefix:?} in {file}")]
+    Blocked {
+        /// The image, `HOST/REPO[:TAG][@DIGEST]`.
+        image: String,
+        /// The prefix of the table that blocks it.
+        prefix: String,
+        /// The file that table is in.
+        file: String,
+    },
+
+    /// Neither a mirror nor the primary location gave the image; the source is the primary's
+    /// error.
+    #[error("image {image}: no mirror gave it ({mirrors}), nor the primary location")]
+    Mirrors {
+        /// The image, `HOST/REPO[:TAG][@DIGEST]`.
+        image: String,
+        /// The mirrors tried, comma-separated.
+        mirrors: String,
+        /// What the primary location answered.
+        #[source]
+        source: Box<ImageError>,
+    },
+
     /// Anything else that makes an image or request invalid; the text says what.
     #[error("{0}")]
     Invalid(String),

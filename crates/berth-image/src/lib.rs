@@ -9,7 +9,8 @@
 //!    - [`unpack`] it into a bundle directory (`rootfs/` and `config.json`), as set by
 //!      [`UnpackOptions`] (rootless, id maps, platform, decompression bound, progress,
 //!      cancellation), getting an [`UnpackReport`];
-//!    - [`pull`] it into a local OCI layout ([`pull_to`]: `oci:` or `oci-archive:`);
+//!    - [`pull`] it into a local OCI layout ([`pull_to`]: `oci:`, `oci-archive:` or
+//!      `docker-archive:`), or every platform of it ([`pull_all`], [`pull_all_to`]);
 //!    - or [`inspect`] it.
 //! 3. [`list`] the images in an OCI layout; [`apply_layer`] applies a single uncompressed layer
 //!    tar to a rootfs directory fd, with the same confinement `unpack` uses.
@@ -38,9 +39,10 @@
 //!    Go's archive/tar reads them: ids, times, xattrs, GNU sparse maps); `idmap` and `digest`
 //!    (content digests, the verifying reader) on `error`.
 //! 2. `source`: `files` and `image_source` (the trait every reader implements), `reference`
-//!    (the distribution reference grammar), `auth` (auth files, credential helpers) and `tls`
-//!    (roots, certs.d, client certificates), then the layout, docker-archive and registry
-//!    readers, then `source` itself, which picks one from a [`SourceRef`].
+//!    (the distribution reference grammar), `auth` (auth files, credential helpers), `tls`
+//!    (roots, certs.d, client certificates) and `registries_conf` (mirrors, blocked
+//!    registries), then the layout, docker-archive and registry readers, then `source`
+//!    itself, which picks one from a [`SourceRef`] (through registries.conf's mirrors).
 //! 3. `resolve` (index → manifest → config, all digest-checked) and `stream` (per-layer
 //!    verify + decompress pipeline on a worker thread).
 //! 4. `meta` (entry metadata), then `apply` (a layer tar onto a rootfs fd, confined with
@@ -80,8 +82,8 @@ pub use idmap::{IdMap, IdRange};
 pub use inspect::{inspect, Inspect, LayerInfo};
 pub use layout::list;
 pub use progress::Progress;
-pub use pull::{pull, pull_to};
+pub use pull::{pull, pull_all, pull_all_to, pull_to};
 pub use resolve::{host_platform, parse_platform};
-pub use source::{RegistryRef, Source, SourceOptions, SourceRef};
+pub use source::{ProxySettings, RegistryRef, Source, SourceOptions, SourceRef};
 pub use types::{Descriptor, ExecConfig, Platform};
 pub use unpack::{unpack, UnpackOptions, UnpackReport, DEFAULT_MAX_RATIO};

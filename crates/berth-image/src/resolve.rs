@@ -59,7 +59,7 @@ fn json<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| ImageError::json(what, e))
 }
 
-fn fetch_json(src: &dyn ImageSource, d: &Descriptor) -> Result<Vec<u8>> {
+pub(crate) fn fetch_json(src: &dyn ImageSource, d: &Descriptor) -> Result<Vec<u8>> {
     let digest = Digest::parse(&d.digest)?;
     read_verified(src.blob(&digest)?, &digest, d.size, MAX_JSON)
 }

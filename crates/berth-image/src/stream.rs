@@ -5,7 +5,7 @@
 use crate::compress;
 use crate::digest::{Digest, Hasher, VerifyReader};
 use crate::error::ImageError;
-use crate::progress::Progress;
+use crate::progress::{LayerProgress, Progress};
 use std::io::{self, Read};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -101,7 +101,8 @@ pub(crate) fn spawn(
         let layer = spec.digest.to_string();
         let mut verified = VerifyReader::new(raw, spec.digest.clone(), spec.size);
         if let Some(p) = progress {
-            verified = verified.on_read(move |n| p.inc(n));
+            let layer = LayerProgress::new(p, &layer, spec.size);
+            verified = verified.on_read(move |n| layer.inc(n));
         }
         let (kind, dec) = match compress::decoder(verified) {
             Ok(d) => d,

@@ -2,16 +2,17 @@
 
 use anyhow::{Context, Result};
 use berth_image::{
-    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, Source, SourceOptions, SourceRef,
-    UnpackOptions,
+    ApplyOptions, IdMap, IdRange, ImageError, Platform, Progress, ProxySettings, Source,
+    SourceOptions, SourceRef, UnpackOptions,
 };
 use clap::{Args, Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[path = "../shared/error_chain.rs"]
 mod error_chain;
@@ -71,19 +72,8 @@ fn system_ca_files() -> Vec<PathBuf> {
     .collect()
 }
 
-/// --cert-dir, else the certs.d directories podman and docker read for `host`.
-fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
-    if let Some(d) = flag {
-        return vec![d.clone()];
-    }
-    let SourceRef::Registry(r) = sref else {
-        return Vec::new();
-    };
-    let host = if r.host == "registry-1.docker.io" {
-        "docker.io"
-    } else {
-        r.host.as_str()
-    };
+/// The certs.d directories podman and docker read, each holding one directory per registry.
+fn cert_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
     if !nix::unistd::geteuid().is_root() {
         if let Some(h) = std::env::var_os("HOME") {
@@ -92,7 +82,64 @@ fn cert_dirs(flag: Option<&PathBuf>, sref: &SourceRef) -> Vec<PathBuf> {
     }
     roots.push(PathBuf::from("/etc/containers/certs.d"));
     roots.push(PathBuf::from("/etc/docker/certs.d"));
-    roots.into_iter().map(|r| r.join(host)).collect()
+    roots
+}
+
+/// The registries.conf files podman and skopeo read, in order (containers-registries.conf(5)
+/// and .d(5)): $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf where it
+/// exists, else /etc/containers/registries.conf; then the `*.conf` drop-ins of
+/// /etc/containers/registries.conf.d (not when the user's file is the main one) and of
+/// ~/.config/containers/registries.conf.d, each directory in name order.
+fn registries_conf_files() -> Vec<PathBuf> {
+    let user = std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|h| PathBuf::from(h).join(".config/containers"));
+    let mut dirs = Vec::new();
+    let main = match std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|v| !v.is_empty()) {
+        Some(f) => {
+            dirs.push(PathBuf::from("/etc/containers/registries.conf.d"));
+            PathBuf::from(f)
+        }
+        None => match user.as_ref().map(|u| u.join("registries.conf")) {
+            Some(f) if f.exists() => f,
+            _ => {
+                dirs.push(PathBuf::from("/etc/containers/registries.conf.d"));
+                PathBuf::from("/etc/containers/registries.conf")
+            }
+        },
+    };
+    if let Some(u) = &user {
+        dirs.push(u.join("registries.conf.d"));
+    }
+    let mut out = vec![main];
+    for d in dirs {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf") && p.is_file())
+            .collect();
+        files.sort();
+        out.extend(files);
+    }
+    out
+}
+
+/// The proxies of the environment as Go's net/http reads them (podman, skopeo): the upper-case
+/// name first, then the lower-case one; an empty value is unset.
+fn proxy_settings() -> ProxySettings {
+    let env = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    let mut p = ProxySettings::default();
+    p.http_proxy = env(["HTTP_PROXY", "http_proxy"]);
+    p.https_proxy = env(["HTTPS_PROXY", "https_proxy"]);
+    p.no_proxy = env(["NO_PROXY", "no_proxy"]);
+    p
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
@@ -163,6 +210,10 @@ enum Cmd {
         dest: String,
         #[command(flatten)]
         src: SourceArgs,
+        /// Copy every platform of an image index, and the index as it is (oci: and
+        /// oci-archive: destinations); without it, only the platform --platform picks.
+        #[arg(long, conflicts_with = "platform")]
+        all: bool,
         /// No progress bar and no summary line; only errors are printed.
         #[arg(long, short)]
         quiet: bool,
@@ -184,19 +235,48 @@ enum Cmd {
     },
 }
 
-/// An indicatif bar on stderr, only when stderr is a terminal (and not --quiet).
-struct Bar(ProgressBar);
+/// indicatif bars on stderr, only when stderr is a terminal (and not --quiet): the whole
+/// operation's bytes, rate and ETA, and under it one line per layer being read, with its
+/// bytes and rate (a finished layer keeps its line, with its size and mean rate).
+struct Bars {
+    multi: MultiProgress,
+    total: ProgressBar,
+    layers: Mutex<HashMap<String, ProgressBar>>,
+    layer_style: Option<ProgressStyle>,
+}
 
-impl Progress for Bar {
+impl Progress for Bars {
     fn begin(&self, label: &str, total: u64) {
-        self.0.set_length(total);
-        self.0.set_message(label.to_string());
+        self.total.set_length(total);
+        self.total.set_message(label.to_string());
     }
     fn inc(&self, n: u64) {
-        self.0.inc(n);
+        self.total.inc(n);
     }
     fn end(&self) {
-        self.0.finish_and_clear();
+        self.total.finish_and_clear();
+    }
+    fn layer_begin(&self, digest: &str, size: u64) {
+        let bar = self.multi.add(ProgressBar::new(size));
+        if let Some(style) = &self.layer_style {
+            bar.set_style(style.clone());
+        }
+        // The hex of the digest, shortened as docker and podman show layers.
+        let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
+        bar.set_prefix(hex.chars().take(12).collect::<String>());
+        if let Ok(mut l) = self.layers.lock() {
+            l.insert(digest.to_string(), bar);
+        }
+    }
+    fn layer_inc(&self, digest: &str, n: u64) {
+        if let Some(bar) = self.layers.lock().ok().and_then(|l| l.get(digest).cloned()) {
+            bar.inc(n);
+        }
+    }
+    fn layer_end(&self, digest: &str) {
+        if let Some(bar) = self.layers.lock().ok().and_then(|mut l| l.remove(digest)) {
+            bar.finish();
+        }
     }
 }
 
@@ -204,13 +284,24 @@ fn progress(quiet: bool) -> Option<Arc<dyn Progress>> {
     if quiet || !std::io::stderr().is_terminal() {
         return None;
     }
-    let pb = ProgressBar::new(0);
+    let multi = MultiProgress::new();
+    let total = multi.add(ProgressBar::new(0));
     if let Ok(style) =
         ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}")
     {
-        pb.set_style(style.progress_chars("=> "));
+        total.set_style(style.progress_chars("=> "));
     }
-    Some(Arc::new(Bar(pb)))
+    let layer_style = ProgressStyle::with_template(
+        "  {prefix} [{bar:20}] {bytes:>10}/{total_bytes:<10} {bytes_per_sec}",
+    )
+    .ok()
+    .map(|s| s.progress_chars("=> "));
+    Some(Arc::new(Bars {
+        multi,
+        total,
+        layers: Mutex::new(HashMap::new()),
+        layer_style,
+    }))
 }
 
 fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
@@ -224,7 +315,10 @@ fn open(source: &str, a: &SourceArgs) -> Result<(SourceRef, Source)> {
     opts.auth_files = auth_files(a.authfile.as_ref());
     opts.skip_tls_verify = !a.tls_verify;
     opts.ca_files = system_ca_files();
-    opts.cert_dirs = cert_dirs(a.cert_dir.as_ref(), &sref);
+    opts.cert_dirs = a.cert_dir.iter().cloned().collect();
+    opts.cert_roots = cert_roots();
+    opts.registries_conf = registries_conf_files();
+    opts.proxy = proxy_settings();
     let src = sref
         .open(&opts)
         .with_context(|| format!("opening {source}"))?;
@@ -326,6 +420,7 @@ fn run(cli: Cli) -> Result<()> {
             source,
             dest,
             src,
+            all,
             quiet,
         } => {
             let (sref, s) = open(&source, &src)?;
@@ -352,13 +447,17 @@ fn run(cli: Cli) -> Result<()> {
                 _ => (PathBuf::from(&dest), None),
             };
             let reference = reference.unwrap_or(tag);
-            let d = berth_image::pull_to(
-                &s,
-                &dest_ref,
-                &reference,
-                platform(&src)?.as_ref(),
-                progress(quiet),
-            )
+            let d = if all {
+                berth_image::pull_all_to(&s, &dest_ref, &reference, progress(quiet))
+            } else {
+                berth_image::pull_to(
+                    &s,
+                    &dest_ref,
+                    &reference,
+                    platform(&src)?.as_ref(),
+                    progress(quiet),
+                )
+            }
             .with_context(|| format!("pulling {source} into {dest}"))?;
             if !quiet {
                 println!("{} {}:{reference}", d.digest, place.display());

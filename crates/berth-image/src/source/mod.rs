@@ -10,11 +10,14 @@ mod docker_archive;
 pub(crate) mod files;
 mod image_source;
 pub(crate) mod layout;
+mod proxy;
 mod reference;
+mod registries_conf;
 pub(crate) mod registry;
 mod tls;
 
 pub(crate) use image_source::ImageSource;
+pub use proxy::ProxySettings;
 pub use registry::RegistryRef;
 
 use crate::error::{ImageError, Result};
@@ -71,8 +74,18 @@ pub struct SourceOptions {
     /// PEM bundles of CA certificates trusted besides the bundled roots (the system store).
     pub ca_files: Vec<PathBuf>,
     /// Directories in the `certs.d/HOST` layout for the registry: `*.crt` CA certificates,
-    /// `NAME.cert` with `NAME.key` a client certificate.
+    /// `NAME.cert` with `NAME.key` a client certificate. When empty, `cert_roots` is used.
     pub cert_dirs: Vec<PathBuf>,
+    /// Directories holding one such directory per registry, named `HOST[:PORT]` (`docker.io`
+    /// for Docker Hub): `/etc/containers/certs.d` and the like. Each registry pulled from (a
+    /// mirror too) gets its own.
+    pub cert_roots: Vec<PathBuf>,
+    /// registries.conf files (containers-registries.conf(5)), read in order, missing ones
+    /// skipped: mirrors, blocked and insecure registries, locations rewritten by prefix.
+    pub registries_conf: Vec<PathBuf>,
+    /// HTTP proxies for registry requests (as podman and skopeo take them from
+    /// `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY`); none by default.
+    pub proxy: ProxySettings,
 }
 
 /// An opened image source, ready for [`crate::unpack`], [`crate::pull`] and [`crate::inspect`].
@@ -87,6 +100,43 @@ impl Source {
     pub(crate) fn inner(&self) -> &dyn ImageSource {
         self.0.as_ref()
     }
+}
+
+/// A client for the registry of `r`, with its credentials and its TLS settings (`insecure`:
+/// registries.conf allows plain HTTP and unverified certificates there).
+fn open_registry(
+    r: RegistryRef,
+    insecure: bool,
+    opts: &SourceOptions,
+) -> Result<registry::Registry> {
+    let creds = match &opts.creds {
+        Some(c) => Some(c.clone()),
+        None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
+    };
+    let cert_dirs = if opts.cert_dirs.is_empty() {
+        let host = if r.host == "registry-1.docker.io" {
+            reference::DOCKER_HUB
+        } else {
+            r.host.as_str()
+        };
+        opts.cert_roots.iter().map(|d| d.join(host)).collect()
+    } else {
+        opts.cert_dirs.clone()
+    };
+    let skip_verify = opts.skip_tls_verify || insecure;
+    let tls = tls::client_config(&tls::TlsSettings {
+        skip_verify,
+        ca_files: opts.ca_files.clone(),
+        cert_dirs,
+    })?;
+    Ok(registry::Registry::new(
+        r,
+        opts.insecure,
+        creds,
+        tls,
+        skip_verify,
+        &opts.proxy,
+    ))
 }
 
 /// Splits `PATH[:REF]` at the last colon, unless what follows looks like part of the path.
@@ -155,22 +205,27 @@ impl SourceRef {
                 )?)
             }
             SourceRef::Registry(r) => {
-                let creds = match &opts.creds {
-                    Some(c) => Some(c.clone()),
-                    None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
-                };
-                let tls = tls::client_config(&tls::TlsSettings {
-                    skip_verify: opts.skip_tls_verify,
-                    ca_files: opts.ca_files.clone(),
-                    cert_dirs: opts.cert_dirs.clone(),
-                })?;
-                Box::new(registry::Registry::new(
-                    r.clone(),
-                    opts.insecure,
-                    creds,
-                    tls,
-                    opts.skip_tls_verify,
-                ))
+                let conf = registries_conf::RegistriesConf::load(&opts.registries_conf)?;
+                let name = r.name();
+                let mut tries = Vec::new();
+                for place in conf.pull_sources(&name, r.by_digest())? {
+                    let at = if place.reference == name {
+                        r.clone()
+                    } else {
+                        RegistryRef::parse(&place.reference).map_err(|e| ImageError::Source {
+                            spec: format!("docker://{name}"),
+                            reason: format!(
+                                "registries.conf rewrites it to {:?}, which is not a valid reference ({e})",
+                                place.reference
+                            ),
+                        })?
+                    };
+                    tries.push(open_registry(at, place.insecure, opts)?);
+                }
+                match tries.len() {
+                    1 => Box::new(tries.remove(0)),
+                    _ => Box::new(registry::Mirrored::new(name, tries)),
+                }
             }
         }))
     }

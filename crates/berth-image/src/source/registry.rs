@@ -52,6 +52,34 @@ impl RegistryRef {
         })
     }
 
+    /// The image's name as registries.conf matches it: `HOST/REPO[:TAG][@DIGEST]`, Docker Hub
+    /// as `docker.io`, the tag `latest` when neither tag nor digest was given.
+    pub(crate) fn name(&self) -> String {
+        let host = if self.host == "registry-1.docker.io" {
+            super::reference::DOCKER_HUB
+        } else {
+            &self.host
+        };
+        let mut s = format!("{host}/{}", self.repo);
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if self.by_digest() {
+            s.push('@');
+            s.push_str(&self.reference);
+        } else if self.tag.is_none() {
+            s.push(':');
+            s.push_str(&self.reference);
+        }
+        s
+    }
+
+    /// Whether a digest picks the image (a tag cannot contain `:`, a digest always does).
+    pub(crate) fn by_digest(&self) -> bool {
+        self.reference.contains(':')
+    }
+
     fn is_local(&self) -> bool {
         let h = self
             .host
@@ -67,7 +95,7 @@ pub(crate) struct Registry {
     /// `SCHEME://HOST/v2/REPO`; with `--tls-verify=false` settled on first use (see
     /// [`Registry::base`]), as skopeo tries HTTPS then HTTP.
     base: std::sync::OnceLock<String>,
-    agent: ureq::Agent,
+    agents: super::proxy::Agents,
     creds: Option<String>,
     token: Mutex<Option<String>>,
     retry: Retry,
@@ -148,6 +176,7 @@ impl Registry {
         creds: Option<String>,
         tls: std::sync::Arc<rustls::ClientConfig>,
         skip_verify: bool,
+        proxy: &super::proxy::ProxySettings,
     ) -> Registry {
         let plain = r.is_local() || insecure;
         let base = std::sync::OnceLock::new();
@@ -156,15 +185,16 @@ impl Registry {
         } else if !skip_verify {
             let _ = base.set(format!("https://{}/v2/{}", r.host, r.repo));
         }
-        let agent = ureq::AgentBuilder::new()
-            .redirects(5)
-            .timeout_connect(std::time::Duration::from_secs(30))
-            .tls_config(tls)
-            .build();
+        let build = || {
+            ureq::AgentBuilder::new()
+                .redirects(5)
+                .timeout_connect(std::time::Duration::from_secs(30))
+                .tls_config(tls.clone())
+        };
         Registry {
             r,
             base,
-            agent,
+            agents: super::proxy::Agents::new(build, proxy),
             creds,
             token: Mutex::new(None),
             retry: RETRY,
@@ -212,9 +242,13 @@ impl Registry {
     fn base(&self) -> &str {
         self.base.get_or_init(|| {
             let https = format!("https://{}/v2/", self.r.host);
-            let scheme = match self.agent.get(&https).call() {
-                Err(ureq::Error::Transport(_)) => "http",
-                _ => "https",
+            // A proxy that cannot be used fails the requests themselves, with its reason.
+            let scheme = match self.agents.for_url(&https) {
+                Ok(a) => match a.get(&https).call() {
+                    Err(ureq::Error::Transport(_)) => "http",
+                    _ => "https",
+                },
+                Err(_) => "https",
             };
             format!("{scheme}://{}/v2/{}", self.r.host, self.r.repo)
         })
@@ -239,10 +273,11 @@ impl Registry {
     /// GET with the current auth, tried again on transient failures; on 401 performs the
     /// challenge once and retries.
     fn get(&self, url: &str, accept: Option<&str>) -> Result<ureq::Response> {
+        let agent = self.agents.for_url(url)?;
         for attempt in 0..2 {
             let token = self.token.lock().map(|t| t.clone()).unwrap_or(None);
             let res = self.call(|| {
-                let mut req = self.agent.get(url);
+                let mut req = agent.get(url);
                 if let Some(a) = accept {
                     req = req.set("Accept", a);
                 }
@@ -304,9 +339,10 @@ impl Registry {
                 what,
                 source: e,
             };
+            let agent = self.agents.for_url(&turl)?;
             let resp = self
                 .call(|| {
-                    let req = self.agent.get(&turl);
+                    let req = agent.get(&turl);
                     match &basic {
                         Some(b) => req.set("Authorization", b),
                         None => req,
@@ -403,6 +439,75 @@ impl ImageSource for Registry {
     }
 }
 
+/// An image with registry mirrors (registries.conf): the places to pull it from in order, the
+/// primary location last. The first that gives the root manifest is used for everything after,
+/// as podman and skopeo use it.
+pub(crate) struct Mirrored {
+    /// The logical name, for messages.
+    name: String,
+    tries: Vec<Registry>,
+    chosen: std::sync::OnceLock<usize>,
+}
+
+impl Mirrored {
+    pub(crate) fn new(name: String, tries: Vec<Registry>) -> Mirrored {
+        Mirrored {
+            name,
+            tries,
+            chosen: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn chosen(&self) -> Result<&Registry> {
+        let i = self
+            .chosen
+            .get()
+            .copied()
+            .unwrap_or(self.tries.len().saturating_sub(1));
+        self.tries
+            .get(i)
+            .ok_or_else(|| ImageError::Invalid(format!("{}: no place to pull from", self.name)))
+    }
+}
+
+impl ImageSource for Mirrored {
+    fn describe(&self) -> String {
+        match self.chosen.get() {
+            Some(_) => self.chosen().map(|r| r.describe()).unwrap_or_default(),
+            None => format!("docker://{}", self.name),
+        }
+    }
+
+    fn root(&self) -> Result<(Descriptor, Vec<u8>)> {
+        if self.chosen.get().is_some() {
+            return self.chosen()?.root();
+        }
+        let mut last = None;
+        for (i, reg) in self.tries.iter().enumerate() {
+            match reg.root() {
+                Ok(found) => {
+                    let _ = self.chosen.set(i);
+                    return Ok(found);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        let mirrors: Vec<String> = self.tries[..self.tries.len().saturating_sub(1)]
+            .iter()
+            .map(|r| format!("{}/{}", r.r.host, r.r.repo))
+            .collect();
+        Err(ImageError::Mirrors {
+            image: self.name.clone(),
+            mirrors: mirrors.join(", "),
+            source: Box::new(last.unwrap_or_else(|| ImageError::NotFound(self.name.clone()))),
+        })
+    }
+
+    fn blob(&self, digest: &Digest) -> Result<Box<dyn Read + Send>> {
+        self.chosen()?.blob(digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,6 +535,17 @@ mod tests {
         let d = "sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582";
         let r = RegistryRef::parse(&format!("busybox:1.36@{d}")).unwrap();
         assert_eq!((r.reference.as_str(), r.tag.as_deref()), (d, Some("1.36")));
+        assert_eq!(r.name(), format!("docker.io/library/busybox:1.36@{d}"));
+        assert_eq!(
+            RegistryRef::parse("busybox").unwrap().name(),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(
+            RegistryRef::parse(&format!("localhost:5000/a/b@{d}"))
+                .unwrap()
+                .name(),
+            format!("localhost:5000/a/b@{d}")
+        );
         let e = RegistryRef::parse("Busybox").unwrap_err().to_string();
         assert_eq!(
             e,
@@ -485,7 +601,7 @@ mod tests {
     fn client(port: u16) -> Registry {
         let r = RegistryRef::parse(&format!("127.0.0.1:{port}/test/img:v1")).unwrap();
         let tls = crate::source::tls::client_config(&Default::default()).unwrap();
-        let mut reg = Registry::new(r, false, None, tls, false);
+        let mut reg = Registry::new(r, false, None, tls, false, &Default::default());
         reg.retry.first_delay = std::time::Duration::from_millis(1);
         reg
     }
