@@ -61,6 +61,38 @@ fn run_returns_the_process_exit_code() {
     assert!(!b.state_root.join(&id).exists());
 }
 
+/// The SigIgn mask of /proc/self/status, as a number.
+fn ignored_signals(status: &str) -> u64 {
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .unwrap_or_else(|| panic!("no SigIgn in {status:?}"));
+    u64::from_str_radix(hex.trim(), 16).unwrap()
+}
+
+#[test]
+fn the_containers_program_does_not_inherit_berths_ignored_sigpipe() {
+    if !require_root("the_containers_program_does_not_inherit_berths_ignored_sigpipe") {
+        return;
+    }
+    // berth (a Rust program) ignores SIGPIPE itself; runc's containers start with the default,
+    // and so must berth's, for the init and for an exec'd process.
+    let sigpipe_bit = 1u64 << (libc::SIGPIPE - 1);
+    let b = Bundle::busybox(&["cat", "/proc/self/status"]);
+    let out = b.run(&unique_id("sigpipe"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ignored_signals(&stdout(&out)) & sigpipe_bit, 0, "init");
+
+    b.set_args(&["sleep", "1000"]);
+    let id = unique_id("sigpipe-exec");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "-d", "--bundle", &bundle, &id]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = b.berth(&["exec", &id, "cat", "/proc/self/status"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(ignored_signals(&stdout(&out)) & sigpipe_bit, 0, "exec");
+}
+
 #[test]
 fn run_reports_death_by_signal_as_128_plus_n() {
     if !require_root("run_reports_death_by_signal_as_128_plus_n") {

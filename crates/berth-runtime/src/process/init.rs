@@ -301,6 +301,17 @@ pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    // Rust's runtime makes berth ignore SIGPIPE (a write to a closed pipe is then an error, not a
+    // death), and an ignored signal stays ignored across execve: the container's program would
+    // start with SIGPIPE ignored, where runc's starts with the default (Go's handler is reset
+    // by execve), and `yes | head` in it would never end by the signal.
+    // SAFETY: SIG_DFL installs no handler code in this process.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        )
+    };
     match nix::unistd::execve(&program.path, &program.argv, &program.envp) {
         Ok(never) => match never {},
         Err(err) => Err(InitError::sys(
