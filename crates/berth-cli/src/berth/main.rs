@@ -90,6 +90,9 @@ enum Command {
         /// AF_UNIX socket that receives the pty master.
         #[arg(long = "console-socket")]
         console_socket: Option<PathBuf>,
+        /// AF_UNIX socket that receives a pidfd of the process.
+        #[arg(long = "pidfd-socket")]
+        pidfd_socket: Option<PathBuf>,
         /// Allocate a terminal.
         #[arg(short = 't', long)]
         tty: bool,
@@ -180,6 +183,9 @@ struct CreateArgs {
     /// Pass N extra fds (3..3+N) to the container's process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
+    /// AF_UNIX socket that receives a pidfd of the container's init.
+    #[arg(long = "pidfd-socket")]
+    pidfd_socket: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -208,6 +214,7 @@ const LONG_OPTIONS: &[&str] = &[
     "rootless",
     "bundle",
     "console-socket",
+    "pidfd-socket",
     "pid-file",
     "no-pivot",
     "no-new-keyring",
@@ -341,6 +348,7 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
             detach,
             pid_file,
             console_socket,
+            pidfd_socket,
             tty,
             cwd,
             env,
@@ -377,6 +385,7 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
             opts.detach = detach;
             opts.pid_file = pid_file;
             opts.console_socket = console_socket;
+            opts.pidfd_socket = pidfd_socket;
             opts.preserve_fds = preserve_fds;
             opts.ignore_paused = ignore_paused;
             opts.sub_cgroups = exec_args::sub_cgroups(&cgroup).map_err(failed)?;
@@ -507,6 +516,7 @@ fn runc_wording(link: &(dyn std::error::Error + 'static)) -> Option<String> {
         }
         E::ConsoleSocket { path, .. } => format!("--console-socket {}", path.display()),
         E::PidFile { path, .. } => format!("--pid-file {}", path.display()),
+        E::PidfdSocket { path, .. } => format!("--pidfd-socket {}", path.display()),
         E::SystemdNotRunning => {
             "systemd cgroup flag passed, but systemd support for managing cgroups is not available"
                 .into()
@@ -531,6 +541,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
     o.no_pivot = a.no_pivot;
     o.no_new_keyring = a.no_new_keyring;
     o.preserve_fds = a.preserve_fds;
+    o.pidfd_socket = a.pidfd_socket.clone();
     o
 }
 

@@ -26,6 +26,8 @@ pub struct CreateOptions {
     pub no_new_keyring: bool,
     /// Pass the caller's fds 3..3+N to the container's process.
     pub preserve_fds: u32,
+    /// An AF_UNIX socket that receives a pidfd of the init (runc 1.5's `--pidfd-socket`).
+    pub pidfd_socket: Option<PathBuf>,
 }
 
 impl CreateOptions {
@@ -160,6 +162,7 @@ impl Runtime {
         let pid = launched.pid;
         made.init = Some(pid);
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
+        super::hand_over_pidfd(opts.pidfd_socket.as_deref(), pid, "standard")?;
         let state = ContainerState {
             oci_version: cfg.spec.version().clone(),
             id: id.to_string(),

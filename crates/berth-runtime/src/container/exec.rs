@@ -21,6 +21,8 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     /// Pass the caller's fds 3..3+N to the process.
     pub preserve_fds: u32,
+    /// An AF_UNIX socket that receives a pidfd of the process (runc 1.5's `--pidfd-socket`).
+    pub pidfd_socket: Option<PathBuf>,
     /// Exec into a paused container too (runc's `--ignore-paused`): the process joins the
     /// frozen cgroup and starts when the container is resumed.
     pub ignore_paused: bool,
@@ -38,6 +40,7 @@ impl ExecOptions {
             pid_file: None,
             console_socket: None,
             preserve_fds: 0,
+            pidfd_socket: None,
             ignore_paused: false,
             sub_cgroups: berth_cgroups::SubCgroups::new(),
         }
@@ -120,6 +123,11 @@ impl Runtime {
             )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;
+        if let Err(e) = super::hand_over_pidfd(opts.pidfd_socket.as_deref(), launched.pid, "setns")
+        {
+            crate::process::kill_and_reap(&crate::process::Victim::child(launched.pid));
+            return Err(e);
+        }
         if let Some(path) = &opts.pid_file {
             super::create::write_pid_file_at(path, launched.pid)?;
         }

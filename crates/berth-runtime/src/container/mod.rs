@@ -77,6 +77,15 @@ pub enum ContainerError {
         #[source]
         source: std::io::Error,
     },
+    /// Sending a pidfd of the process to the socket at `path` failed.
+    #[error("pidfd socket {path}")]
+    PidfdSocket {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Writing the pid file at `path` failed.
     #[error("pid file {path}")]
     PidFile {
@@ -152,6 +161,26 @@ pub(crate) fn hand_over_console(
         }
         (_, None) => Ok(None),
     }
+}
+
+/// `--pidfd-socket`: sends a pidfd of `pid` to `socket`, with runc's payload ("standard" for an
+/// init, "setns" for an exec'd process). The caller can then signal the process without the
+/// pid-reuse race, even after it has left the caller's pid namespace view.
+pub(crate) fn hand_over_pidfd(
+    socket: Option<&std::path::Path>,
+    pid: i32,
+    payload: &str,
+) -> Result<(), ContainerError> {
+    let Some(socket) = socket else {
+        return Ok(());
+    };
+    let err = |source| ContainerError::PidfdSocket {
+        path: socket.to_path_buf(),
+        source,
+    };
+    let pidfd = berth_sys::process::pidfd_open(pid).map_err(err)?;
+    crate::process::fd_socket::send_fd(socket, payload.as_bytes(), std::os::fd::AsFd::as_fd(&pidfd))
+        .map_err(err)
 }
 
 pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ContainerError {

@@ -11,6 +11,7 @@
 pub(crate) mod affinity;
 pub(crate) mod exec;
 pub(crate) mod exec_path;
+pub(crate) mod fd_socket;
 mod init;
 mod notify_listener;
 mod reap;

@@ -5,7 +5,7 @@
 use super::sync::InitError;
 use berth_sys::tty;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
 /// Init (or exec) side: a new pty whose slave becomes the process's controlling terminal and
@@ -35,16 +35,5 @@ pub fn setup_in_container(
 /// Runtime side: hands the master to the AF_UNIX socket the caller named (`--console-socket`),
 /// with the terminal's name as payload, as runc does.
 pub fn send_to_console_socket(socket: &Path, master: &OwnedFd) -> io::Result<()> {
-    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let stream = std::os::unix::net::UnixStream::connect(socket)?;
-    let fds = [master.as_raw_fd()];
-    let name = b"/dev/ptmx";
-    sendmsg::<()>(
-        stream.as_raw_fd(),
-        &[io::IoSlice::new(name)],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )?;
-    Ok(())
+    super::fd_socket::send_fd(socket, b"/dev/ptmx", master.as_fd())
 }
