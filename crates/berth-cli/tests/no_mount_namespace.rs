@@ -1,0 +1,137 @@
+//! A container whose config lists no namespaces at all (youki's contest `ns_itype`,
+//! runtime-tools' `linux_ns_itype`): it shares every namespace of the runtime, its mounts are
+//! made under the rootfs in the host's mount namespace and it is chrooted there, as with runc.
+//! Needs root.
+
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::Bundle;
+use std::path::Path;
+
+fn no_namespaces(args: &[&str]) -> Bundle {
+    let b = Bundle::busybox(args);
+    b.update_config(|c| {
+        c["linux"]["namespaces"] = serde_json::json!([]);
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!([]);
+        c["hostname"] = serde_json::Value::Null;
+    });
+    b
+}
+
+/// The mounts the container left in our namespace: the rootfs and everything below it. They
+/// must go before the bundle's directory is removed (which would otherwise walk into them).
+fn mounted(rootfs: &Path) -> bool {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let rootfs = rootfs.to_string_lossy();
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(rootfs.as_ref()))
+}
+
+fn detach(rootfs: &Path) {
+    berth_sys::mount::umount2(&*rootfs.to_string_lossy(), libc::MNT_DETACH).unwrap();
+    assert!(!mounted(rootfs));
+}
+
+/// Our mountinfo lines for "/", /proc, /sys and /dev (id, mount point, options, propagation).
+fn essential_mounts() -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .filter(|l| matches!(l.split(' ').nth(4), Some("/" | "/proc" | "/sys" | "/dev")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn container_without_namespaces_shares_the_runtimes() {
+    if !common::require_root("container_without_namespaces_shares_the_runtimes") {
+        return;
+    }
+    let b = no_namespaces(&["sleep", "424301"]);
+    let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    let id = common::unique_id("nons");
+    let bundle = b.dir.to_string_lossy().into_owned();
+    let out = b.berth(&["create", "--bundle", &bundle, &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&b.berth(&["state", &id]).stdout).unwrap();
+    let pid = state["pid"].as_i64().unwrap();
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap(),
+            std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap(),
+            "{ns}"
+        );
+    }
+    // Chrooted into the rootfs, which is a mount in our namespace (as with runc).
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        rootfs
+    );
+    assert!(mounted(&rootfs));
+    assert!(b.berth(&["delete", "--force", &id]).status.success());
+    detach(&rootfs);
+}
+
+#[test]
+fn container_without_namespaces_runs_in_its_rootfs_even_with_no_pivot() {
+    if !common::require_root("container_without_namespaces_runs_in_its_rootfs_even_with_no_pivot") {
+        return;
+    }
+    // --no-pivot's MS_MOVE (and its detaching of every mount outside the rootfs) would act on
+    // the host's own mounts here: berth chroots instead.
+    let b = no_namespaces(&[
+        "sh",
+        "-c",
+        "cat /marker; test -e /proc/self/status && echo proc",
+    ]);
+    let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    std::fs::write(rootfs.join("marker"), "in-rootfs\n").unwrap();
+    let host_mounts = essential_mounts();
+    for no_pivot in [false, true] {
+        let id = common::unique_id("nons-run");
+        let bundle = b.dir.to_string_lossy().into_owned();
+        let mut args = vec!["run", "--bundle", &bundle];
+        if no_pivot {
+            args.push("--no-pivot");
+        }
+        args.push(&id);
+        let out = b.berth(&args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "no_pivot={no_pivot}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout, "in-rootfs\nproc\n", "no_pivot={no_pivot}");
+        detach(&rootfs);
+        // The host's own mounts are as they were (none was moved, detached or made slave).
+        assert_eq!(essential_mounts(), host_mounts, "no_pivot={no_pivot}");
+    }
+}
+
+#[test]
+fn what_needs_a_mount_namespace_is_refused_without_one() {
+    for (field, value) in [
+        ("maskedPaths", serde_json::json!(["/proc/kcore"])),
+        ("readonlyPaths", serde_json::json!(["/proc/sys"])),
+        ("rootfsPropagation", serde_json::json!("rshared")),
+    ] {
+        let b = no_namespaces(&["true"]);
+        b.update_config(|c| c["linux"][field] = value);
+        let id = common::unique_id("nons-refused");
+        let bundle = b.dir.to_string_lossy().into_owned();
+        let out = b.berth(&["create", "--bundle", &bundle, &id]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{field}: created");
+        assert!(err.contains(&format!("linux.{field}")), "{err}");
+        assert!(!b.state_root.join(&id).exists(), "{field}: state left");
+    }
+}
