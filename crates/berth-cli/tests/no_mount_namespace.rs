@@ -118,6 +118,47 @@ fn container_without_namespaces_runs_in_its_rootfs_even_with_no_pivot() {
 }
 
 #[test]
+fn container_mounts_stay_out_of_a_shared_host_mount() {
+    if !common::require_root("container_mounts_stay_out_of_a_shared_host_mount") {
+        return;
+    }
+    // The bundle on a shared mount (as "/" is on a systemd host): the rootfs's copy would be
+    // its peer, and /proc, /dev, ... mounted in the container would show up in it too.
+    let b = no_namespaces(&["true"]);
+    let dir = b.dir.to_string_lossy().into_owned();
+    let sh = |cmd: &str| {
+        let st = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{cmd}");
+    };
+    sh(&format!(
+        "mount --bind '{dir}' '{dir}' && mount --make-shared '{dir}'"
+    ));
+    let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    let proc_dir = rootfs.join("proc").to_string_lossy().into_owned();
+    let id = common::unique_id("nons-shared");
+    let out = b.berth(&["create", "--bundle", &dir, &id]);
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let procs = info
+        .lines()
+        .filter(|l| l.split(' ').nth(4) == Some(proc_dir.as_str()))
+        .count();
+    b.berth(&["delete", "--force", &id]);
+    if mounted(&rootfs) {
+        detach(&rootfs);
+    }
+    sh(&format!("umount -l '{dir}'"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(procs, 1, "{proc_dir} mounted {procs} times:\n{info}");
+}
+
+#[test]
 fn what_needs_a_mount_namespace_is_refused_without_one() {
     for (field, value) in [
         ("maskedPaths", serde_json::json!(["/proc/kcore"])),

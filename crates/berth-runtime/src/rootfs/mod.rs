@@ -147,6 +147,17 @@ where
     let host_fd = open_path(cfg.rootfs.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)
         .map_err(rootfs_err("open"))?;
     let root = sys::clone_tree(host_fd.as_fd(), true).map_err(rootfs_err("open_tree"))?;
+    if !own_mount_namespace {
+        // A copy of a shared mount is its peer: what is mounted in the rootfs would then
+        // appear in the host's mount (and its peers) too. The copy is made private while it
+        // is still detached; the host's own mounts keep their propagation.
+        let private = sys::MountAttr {
+            propagation: options::Propagation::Private.ms_flag(),
+            ..Default::default()
+        };
+        sys::mount_setattr_fd(root.as_fd(), true, &private)
+            .map_err(rootfs_err("mount_setattr (private)"))?;
+    }
     sys::move_mount_fd(root.as_fd(), host_fd.as_fd()).map_err(rootfs_err("move_mount"))?;
     drop(host_fd);
 
