@@ -31,6 +31,20 @@ fn mounted(rootfs: &Path) -> bool {
         .any(|l| l.split(' ').nth(4) == Some(rootfs.as_ref()))
 }
 
+/// Detaches whatever is still mounted at the rootfs when a test ends, failed or not: declared
+/// after the bundle, it is dropped before it (the bundle's removal would walk into the mounts).
+struct DetachOnDrop(std::path::PathBuf);
+
+impl Drop for DetachOnDrop {
+    fn drop(&mut self) {
+        while mounted(&self.0) {
+            if berth_sys::mount::umount2(&*self.0.to_string_lossy(), libc::MNT_DETACH).is_err() {
+                break;
+            }
+        }
+    }
+}
+
 fn detach(rootfs: &Path) {
     berth_sys::mount::umount2(&*rootfs.to_string_lossy(), libc::MNT_DETACH).unwrap();
     assert!(!mounted(rootfs));
@@ -52,6 +66,7 @@ fn container_without_namespaces_shares_the_runtimes() {
     }
     let b = no_namespaces(&["sleep", "424301"]);
     let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    let _guard = DetachOnDrop(rootfs.clone());
     let id = common::unique_id("nons");
     let bundle = b.dir.to_string_lossy().into_owned();
     let out = b.berth(&["create", "--bundle", &bundle, &id]);
@@ -76,6 +91,16 @@ fn container_without_namespaces_shares_the_runtimes() {
         rootfs
     );
     assert!(mounted(&rootfs));
+    // exec goes into the same root (runc's would run in the host's).
+    std::fs::write(rootfs.join("marker"), "in-rootfs\n").unwrap();
+    assert!(b.berth(&["start", &id]).status.success());
+    let out = b.berth(&["exec", &id, "cat", "/marker"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "in-rootfs\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(b.berth(&["delete", "--force", &id]).status.success());
     detach(&rootfs);
 }
@@ -93,6 +118,7 @@ fn container_without_namespaces_runs_in_its_rootfs_even_with_no_pivot() {
         "cat /marker; test -e /proc/self/status && echo proc",
     ]);
     let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    let _guard = DetachOnDrop(rootfs.clone());
     std::fs::write(rootfs.join("marker"), "in-rootfs\n").unwrap();
     let host_mounts = essential_mounts();
     for no_pivot in [false, true] {
@@ -137,6 +163,7 @@ fn container_mounts_stay_out_of_a_shared_host_mount() {
         "mount --bind '{dir}' '{dir}' && mount --make-shared '{dir}'"
     ));
     let rootfs = b.dir.join("rootfs").canonicalize().unwrap();
+    let _guard = DetachOnDrop(rootfs.clone());
     let proc_dir = rootfs.join("proc").to_string_lossy().into_owned();
     let id = common::unique_id("nons-shared");
     let out = b.berth(&["create", "--bundle", &dir, &id]);

@@ -68,11 +68,21 @@ pub unsafe fn spawn(
             flag,
         })
         .collect();
+    // A container without a mount namespace of its own (runc allows it) shares ours, so
+    // joining it does not put the process in the rootfs: it goes where the init was chrooted.
+    // (runc's exec would run in the host's root there.)
+    let joins_mount_ns = joins.iter().any(|j| j.flag == libc::CLONE_NEWNS);
+    let enter_init_root = move || {
+        if !joins_mount_ns {
+            enter_root_of(init_pid)?;
+        }
+        Ok(())
+    };
     // SAFETY: single-threaded, as this function's caller guarantees.
     let (ours, pid) = unsafe {
         spawn_via_intermediate(
             &joins,
-            || Ok(()),
+            enter_init_root,
             0,
             "the exec'd process",
             |chan: &SyncChannel| {
@@ -111,6 +121,21 @@ pub unsafe fn spawn(
         kill_and_reap(&Victim::child(pid));
     }
     result
+}
+
+/// chroot into the root of process `pid` when it is not ours (same device and inode).
+fn enter_root_of(pid: i32) -> Result<(), InitError> {
+    let root = format!("/proc/{pid}/root");
+    let id = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let theirs = id(&root).map_err(|e| InitError::sys(format!("stat {root}"), &e))?;
+    let ours = id("/").map_err(|e| InitError::sys("stat /", &e))?;
+    if theirs == ours {
+        return Ok(());
+    }
+    berth_sys::path::chroot(std::ffi::OsStr::new(&root))
+        .map_err(|e| InitError::sys(format!("chroot {root}"), &e))?;
+    berth_sys::path::chdir(std::ffi::OsStr::new("/"))
+        .map_err(|e| InitError::sys("chdir / (the container's root)", &e))
 }
 
 fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
