@@ -38,7 +38,7 @@ struct DetachOnDrop(std::path::PathBuf);
 impl Drop for DetachOnDrop {
     fn drop(&mut self) {
         while mounted(&self.0) {
-            if berth_sys::mount::umount2(&*self.0.to_string_lossy(), libc::MNT_DETACH).is_err() {
+            if berth_sys::mount::umount2(&self.0.to_string_lossy(), libc::MNT_DETACH).is_err() {
                 break;
             }
         }
@@ -46,7 +46,7 @@ impl Drop for DetachOnDrop {
 }
 
 fn detach(rootfs: &Path) {
-    berth_sys::mount::umount2(&*rootfs.to_string_lossy(), libc::MNT_DETACH).unwrap();
+    berth_sys::mount::umount2(&rootfs.to_string_lossy(), libc::MNT_DETACH).unwrap();
     assert!(!mounted(rootfs));
 }
 
