@@ -53,8 +53,11 @@ for g in "${groups[@]}"; do
 done
 # A failed test can leave a created container's init (the runtime binary, waiting to be
 # started, under one of contest's /tmp/.tmpXXXX roots): stop those, they keep the binary busy.
+# The init may run a sealed copy of the binary (berth's exe_seal: a detached bind mount of the
+# same file, whose /proc/PID/exe reads "/"), so the file is recognised by device and inode.
+rt_id=$(stat -L -c '%d:%i' "$RT_REAL")
 for p in /proc/[0-9]*; do
-	[ "$(readlink "$p/exe" 2>/dev/null)" = "$RT_REAL" ] || continue
+	[ "$(stat -L -c '%d:%i' "$p/exe" 2>/dev/null)" = "$rt_id" ] || continue
 	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- '--root /tmp/\.tmp'; then
 		echo "contest.sh: stopping leftover ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline")" >>"$out/leftovers.log"
 		kill -9 "${p#/proc/}" 2>/dev/null || true

@@ -517,6 +517,44 @@ fn update_of_a_stopped_container_fails() {
 }
 
 #[test]
+fn update_kernel_memory_is_checked_and_ignored_with_runcs_warning() {
+    if !common::require_root("update_kernel_memory_is_checked_and_ignored_with_runcs_warning") {
+        return;
+    }
+    // runc 1.5 takes the obsolete --kernel-memory/--kernel-memory-tcp, checks the size,
+    // warns and sets nothing.
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    let id = common::unique_id("kmem");
+    run_detached(&b, &id);
+    let p = placement(&b, &id);
+    let files = [
+        "memory.kmem.limit_in_bytes",
+        "memory.kmem.tcp.limit_in_bytes",
+        "pids.max",
+    ];
+    let before: Vec<Option<String>> = files.iter().map(|f| cg(&p, f)).collect();
+    let o = b.berth(&[
+        "update",
+        "--kernel-memory",
+        "64m",
+        "--kernel-memory-tcp",
+        "32m",
+        &id,
+    ]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(
+        err(&o).contains("Kernel memory settings are ignored and will be removed"),
+        "{}",
+        err(&o)
+    );
+    let now: Vec<Option<String>> = files.iter().map(|f| cg(&p, f)).collect();
+    assert_eq!(now, before);
+    let o = b.berth(&["update", "--kernel-memory", "lots", &id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err(&o).contains("--kernel-memory"), "{}", err(&o));
+}
+
+#[test]
 fn events_stats_ps_and_kill_all() {
     if !common::require_root("events_stats_ps_and_kill_all") {
         return;

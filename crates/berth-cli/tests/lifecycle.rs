@@ -612,7 +612,52 @@ fn version_flag() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    assert!(stdout(&out).contains("spec: 1."));
+    // The spec line is features' ociVersionMax, as with runc (both are its specs.Version).
+    let features = std::process::Command::new(common::berth_bin())
+        .arg("features")
+        .output()
+        .unwrap();
+    let features: serde_json::Value = serde_json::from_slice(&features.stdout).unwrap();
+    let max = features["ociVersionMax"].as_str().unwrap();
+    assert!(
+        stdout(&out).lines().any(|l| l == format!("spec: {max}")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn run_is_a_subreaper_unless_told_not_to() {
+    if !require_root("run_is_a_subreaper_unless_told_not_to") {
+        return;
+    }
+    // Without a pid namespace, a process the container orphans goes to the nearest subreaper:
+    // `berth run` (the init's parent, $PPID), as with runc, unless --no-subreaper.
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "sh -c 'sleep 424311 & echo $!' >/tmp/orphan; o=$(cat /tmp/orphan); \
+         pp=$(sed -n 's/^PPid:[[:space:]]*//p' /proc/$o/status); kill $o; \
+         [ \"$pp\" = \"$PPID\" ] && echo subreaper || echo not",
+    ]);
+    b.update_config(|c| {
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        ns.retain(|n| n["type"] != "pid");
+    });
+    let bundle = b.dir.to_string_lossy().into_owned();
+    for (flag, want) in [(None, "subreaper"), (Some("--no-subreaper"), "not")] {
+        let id = unique_id("subreaper");
+        let mut args = vec!["run", "--bundle", &bundle];
+        args.extend(flag);
+        args.push(&id);
+        let out = b.berth(&args);
+        assert!(
+            out.status.success(),
+            "{flag:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(stdout(&out).trim(), want, "{flag:?}");
+    }
 }
 
 #[test]

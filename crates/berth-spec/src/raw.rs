@@ -193,21 +193,34 @@ fn array<'a>(v: Option<&'a Value>, field: &str) -> Result<&'a [Value], RawConfig
     }
 }
 
-/// A name that is not a Linux capability is dropped with a warning, as runc does ("ignoring
-/// unknown or unavailable capabilities"): the container runs with the rest. A value that is
-/// not a string at all is an error.
+/// A name that is not a Linux capability is dropped with a warning, as runc does: one warning
+/// for all the sets, naming each unknown name once, sorted, in runc's words and list form
+/// ("ignoring unknown or unavailable capabilities: [CAP_BAR CAP_FOO]"; youki's contest looks
+/// for exactly that). The container runs with the rest. A value that is not a string at all is
+/// an error.
 fn check_capabilities(caps: &mut Value) -> Result<(), RawConfigError> {
+    if let Some(msg) = ignored_capabilities_warning(&drop_unknown_capabilities(caps)?) {
+        log::warn!("{msg}");
+    }
+    Ok(())
+}
+
+/// Removes the names that are not Linux capabilities from every set; returns them.
+fn drop_unknown_capabilities(
+    caps: &mut Value,
+) -> Result<std::collections::BTreeSet<String>, RawConfigError> {
+    let mut unknown = std::collections::BTreeSet::new();
     for set in CAP_SETS {
         let field = format!("process.capabilities.{set}");
         array(caps.get(set), &field)?;
         let Some(Value::Array(names)) = caps.get_mut(set) else {
             continue;
         };
-        let mut unknown = Vec::new();
+        let mut unknown_here = Vec::new();
         for name in names.iter() {
             match name.as_str() {
                 Some(s) if s.parse::<caps::Capability>().is_ok() => {}
-                Some(s) => unknown.push(s.to_string()),
+                Some(s) => unknown_here.push(s.to_string()),
                 None => {
                     return Err(RawConfigError::UnknownCapability {
                         field,
@@ -216,12 +229,25 @@ fn check_capabilities(caps: &mut Value) -> Result<(), RawConfigError> {
                 }
             }
         }
-        if !unknown.is_empty() {
-            log::warn!("{field}: ignoring unknown or unavailable capabilities: {unknown:?}");
-            names.retain(|n| n.as_str().is_some_and(|s| !unknown.iter().any(|u| u == s)));
-        }
+        names.retain(|n| {
+            n.as_str()
+                .is_some_and(|s| !unknown_here.iter().any(|u| u == s))
+        });
+        unknown.extend(unknown_here);
     }
-    Ok(())
+    Ok(unknown)
+}
+
+/// The warning for the capability names [`check_capabilities`] dropped, if any.
+fn ignored_capabilities_warning(unknown: &std::collections::BTreeSet<String>) -> Option<String> {
+    if unknown.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = unknown.iter().map(String::as_str).collect();
+    Some(format!(
+        "process.capabilities: ignoring unknown or unavailable capabilities: [{}]",
+        names.join(" ")
+    ))
 }
 
 fn fix_scheduler(sched: &mut Value) -> Result<(), RawConfigError> {
@@ -421,6 +447,28 @@ mod tests {
 
     fn err(mut v: Value) -> String {
         check_raw_config(&mut v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_capabilities_make_one_warning_in_runcs_words() {
+        // youki's contest (process_capabilities_fail) replaces every bounding and effective
+        // name with TEST_CAP and looks for runc's warning: each name once, Go's list form.
+        let mut caps = json!({
+            "bounding": ["TEST_CAP", "TEST_CAP", "TEST_CAP"],
+            "effective": ["TEST_CAP", "TEST_CAP", "TEST_CAP"],
+            "permitted": ["CAP_KILL", "CAP_ZZZ"],
+        });
+        let unknown = drop_unknown_capabilities(&mut caps).unwrap();
+        assert_eq!(
+            ignored_capabilities_warning(&unknown).unwrap(),
+            "process.capabilities: ignoring unknown or unavailable capabilities: [CAP_ZZZ TEST_CAP]"
+        );
+        assert_eq!(caps["permitted"], json!(["CAP_KILL"]));
+        assert_eq!(caps["bounding"], json!([]));
+        let mut known = json!({"bounding": ["CAP_KILL"]});
+        assert!(
+            ignored_capabilities_warning(&drop_unknown_capabilities(&mut known).unwrap()).is_none()
+        );
     }
 
     #[test]

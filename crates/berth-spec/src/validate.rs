@@ -8,7 +8,8 @@ use std::collections::HashSet;
 
 /// The checks the runtime core relies on: `ociVersion`, `root.path` (an existing directory),
 /// `process` (args, an absolute cwd, NAME=VALUE env) and `linux.namespaces` (no duplicates,
-/// absolute existing paths, a mount namespace, UTS for hostname/domainname, id mappings with
+/// absolute existing paths; without a mount namespace no masked or read-only paths and no
+/// rootfs propagation; UTS for hostname/domainname, id mappings with
 /// a user namespace, time offsets with a time namespace). [`crate::load_bundle`] runs them.
 pub fn validate_core(cfg: &BundleConfig) -> Result<(), SpecError> {
     let invalid = |field: &str, reason: String| SpecError::Invalid {
@@ -127,10 +128,36 @@ fn check_namespaces(spec: &Spec) -> Result<(), FieldError> {
             .any(|n| n.typ() == t && n.path().as_ref().is_none_or(|p| p.as_os_str().is_empty()))
     };
     if !has(LinuxNamespaceType::Mount) {
-        return Err((
-            "linux.namespaces",
-            "a mount namespace is required to set up the rootfs".into(),
-        ));
+        // The container then shares the runtime's mount namespace, as runc allows: its
+        // mounts are made under the rootfs in the host's namespace and it is chrooted there.
+        // Read-only and masked paths would be host mounts hiding nothing from a process that
+        // can see the host's; runc refuses them too ("unable to restrict sys entries without
+        // a private MNT namespace").
+        let non_empty = |v: Option<&Vec<String>>| v.is_some_and(|v| !v.is_empty());
+        for (field, paths) in [
+            (
+                "linux.maskedPaths",
+                linux.and_then(|l| l.masked_paths().as_ref()),
+            ),
+            (
+                "linux.readonlyPaths",
+                linux.and_then(|l| l.readonly_paths().as_ref()),
+            ),
+        ] {
+            if non_empty(paths) {
+                return Err((field, "cannot be applied without a mount namespace".into()));
+            }
+        }
+        // runc would apply it to the host's "/"; berth does not change host mounts.
+        if linux
+            .and_then(|l| l.rootfs_propagation().as_deref())
+            .is_some_and(|p| !p.is_empty())
+        {
+            return Err((
+                "linux.rootfsPropagation",
+                "needs a mount namespace: without one it would change the host's mounts".into(),
+            ));
+        }
     }
     if spec.hostname().as_deref().is_some_and(|h| !h.is_empty()) && !has(LinuxNamespaceType::Uts) {
         return Err((
@@ -255,6 +282,31 @@ mod tests {
             serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "mount"}]}}),
         );
         assert!(check_namespaces(&s).unwrap_err().1.contains("twice"));
+    }
+
+    #[test]
+    fn no_mount_namespace_refuses_what_only_one_can_do() {
+        // youki's contest and runtime-tools' linux_ns_itype: no namespaces at all.
+        let bare = serde_json::json!({"hostname": "", "linux": {"namespaces": [], "maskedPaths": [], "readonlyPaths": []}});
+        let mut s = bare.clone();
+        assert!(check_namespaces(&spec(s.clone())).is_ok());
+        s["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore"]);
+        assert_eq!(
+            check_namespaces(&spec(s)).unwrap_err().0,
+            "linux.maskedPaths"
+        );
+        let mut s = bare.clone();
+        s["linux"]["readonlyPaths"] = serde_json::json!(["/proc/sys"]);
+        assert_eq!(
+            check_namespaces(&spec(s)).unwrap_err().0,
+            "linux.readonlyPaths"
+        );
+        let mut s = bare;
+        s["linux"]["rootfsPropagation"] = "rshared".into();
+        assert_eq!(
+            check_namespaces(&spec(s)).unwrap_err().0,
+            "linux.rootfsPropagation"
+        );
     }
 
     #[test]

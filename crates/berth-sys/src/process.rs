@@ -28,6 +28,14 @@ pub fn pidfd_wait(pidfd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     }
 }
 
+/// `prctl(PR_SET_CHILD_SUBREAPER, 1)`: orphaned descendants are reparented to this process
+/// (which must reap them) instead of to the init of its pid namespace.
+pub fn set_child_subreaper() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    let r = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) };
+    crate::ret::cvt(r).map(drop)
+}
+
 /// Marks the process (non-)dumpable. A non-dumpable process cannot be ptraced, and its
 /// /proc/PID entries (exe, fd, mem, ...) are closed to other processes of its user, so while the
 /// init still runs berth's code inside the container nothing there can reach into it.

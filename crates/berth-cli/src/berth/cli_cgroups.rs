@@ -54,6 +54,12 @@ pub struct UpdateArgs {
     memory_swap: Option<String>,
     #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     memory_reservation: Option<String>,
+    /// Obsolete (runc 1.5 takes it, checks the size and ignores it, with a warning).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true, hide = true)]
+    kernel_memory: Option<String>,
+    /// Obsolete, like --kernel-memory.
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true, hide = true)]
+    kernel_memory_tcp: Option<String>,
     #[arg(
         long = "cpu-shares",
         visible_alias = "cpu-share",
@@ -127,6 +133,8 @@ pub fn dispatch(runtime: &Runtime, cmd: CgroupCommand) -> Result<i32> {
                 memory: a.memory,
                 memory_swap: a.memory_swap,
                 memory_reservation: a.memory_reservation,
+                kernel_memory: a.kernel_memory,
+                kernel_memory_tcp: a.kernel_memory_tcp,
                 cpu_shares: a.cpu_shares,
                 cpu_quota: a.cpu_quota,
                 cpu_period: a.cpu_period,
@@ -139,7 +147,11 @@ pub fn dispatch(runtime: &Runtime, cmd: CgroupCommand) -> Result<i32> {
                 pids_limit: a.pids_limit,
                 blkio_weight: a.blkio_weight,
             };
-            runtime.update(&a.id, &flags.apply_to(base)?)?;
+            let resources = flags.apply_to(base)?;
+            if flags.sets_kernel_memory() {
+                log::warn!("Kernel memory settings are ignored and will be removed");
+            }
+            runtime.update(&a.id, &resources)?;
         }
         CgroupCommand::Events {
             id,

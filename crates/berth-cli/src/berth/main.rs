@@ -71,6 +71,11 @@ enum Command {
         /// Keep the container's state after it exits.
         #[arg(long)]
         keep: bool,
+        /// Do not make berth a child subreaper (by default, as with runc, processes the
+        /// container orphans outside a pid namespace of its own are reparented to berth,
+        /// which reaps them).
+        #[arg(long = "no-subreaper")]
+        no_subreaper: bool,
     },
     /// Run a process inside a created or running container.
     Exec {
@@ -194,14 +199,19 @@ enum ListFormat {
     Json,
 }
 
-/// runc's layout (`runc version X` / `commit:` / `spec:`), which engines log and parse.
+/// runc's layout (`runc version X` / `commit:` / `spec:`), which engines log and parse. The
+/// spec line is the newest runtime-spec version berth takes, `features`' ociVersionMax, as
+/// runc prints the version of the spec it is built with in both places.
 fn version_text() -> &'static str {
-    concat!(
-        env!("CARGO_PKG_VERSION"),
-        "\ncommit: ",
-        env!("BERTH_COMMIT"),
-        "\nspec: 1.2.0"
-    )
+    static TEXT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{}\ncommit: {}\nspec: {}",
+            env!("CARGO_PKG_VERSION"),
+            env!("BERTH_COMMIT"),
+            berth_spec::OCI_VERSION_MAX
+        )
+    });
+    TEXT.as_str()
 }
 
 /// Long options runc also accepts with a single dash (urfave/cli does); rewritten to `--name`.
@@ -221,6 +231,7 @@ const LONG_OPTIONS: &[&str] = &[
     "preserve-fds",
     "detach",
     "keep",
+    "no-subreaper",
     "all",
     "force",
     "format",
@@ -327,9 +338,14 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
             opts,
             detach,
             keep,
+            no_subreaper,
         } => {
             if !detach {
                 foreground::block_all().context("blocking signals")?;
+                if !no_subreaper {
+                    berth_sys::process::set_child_subreaper()
+                        .context("prctl(PR_SET_CHILD_SUBREAPER)")?;
+                }
             }
             let launched = runtime.run(&id, &create_options(&opts), detach)?;
             if detach {

@@ -37,6 +37,10 @@ pub struct UpdateFlags {
     pub memory_swap: Option<String>,
     /// `--memory-reservation`: the soft limit.
     pub memory_reservation: Option<String>,
+    /// `--kernel-memory`: obsolete; checked as a size, then ignored (runc 1.5 does the same).
+    pub kernel_memory: Option<String>,
+    /// `--kernel-memory-tcp`: obsolete, like `--kernel-memory`.
+    pub kernel_memory_tcp: Option<String>,
     /// `--cpu-shares`: relative CPU weight.
     pub cpu_shares: Option<String>,
     /// `--cpu-quota`: CFS quota in microseconds per period (`-1` none).
@@ -125,8 +129,24 @@ fn parse_i64(flag: &str, v: &str, min: i64) -> Result<i64, UpdateFlagError> {
 }
 
 impl UpdateFlags {
+    /// Whether `--kernel-memory` or `--kernel-memory-tcp` was given: the caller warns that
+    /// they are ignored.
+    pub fn sets_kernel_memory(&self) -> bool {
+        self.kernel_memory.is_some() || self.kernel_memory_tcp.is_some()
+    }
+
     /// Lays the flags over `base` (from `-r FILE`, or empty).
     pub fn apply_to(&self, mut r: LinuxResources) -> Result<LinuxResources, UpdateFlagError> {
+        // Obsolete kernel memory limits: a malformed value is still an error (as in runc),
+        // a valid one sets nothing.
+        for (flag, v) in [
+            ("kernel-memory", &self.kernel_memory),
+            ("kernel-memory-tcp", &self.kernel_memory_tcp),
+        ] {
+            if let Some(v) = v {
+                parse_size(flag, v)?;
+            }
+        }
         let mut mem = r.memory().unwrap_or_default();
         let mut mem_set = r.memory().is_some();
         if let Some(v) = &self.memory {
@@ -234,6 +254,26 @@ mod tests {
             .contains("--memory"));
         assert!(parse_size("memory", "99999999999999t").is_err());
         assert!(parse_size("memory", "x").is_err());
+    }
+
+    #[test]
+    fn kernel_memory_is_checked_then_ignored() {
+        // runc 1.5: a size is accepted and sets nothing (with a warning); garbage is an error.
+        let f = UpdateFlags {
+            kernel_memory: Some("64m".into()),
+            kernel_memory_tcp: Some("-1".into()),
+            ..Default::default()
+        };
+        assert!(f.sets_kernel_memory());
+        let r = f.apply_to(LinuxResources::default()).unwrap();
+        assert_eq!(r, LinuxResources::default());
+        let f = UpdateFlags {
+            kernel_memory_tcp: Some("lots".into()),
+            ..Default::default()
+        };
+        assert!(chain(f.apply_to(LinuxResources::default()).unwrap_err())
+            .contains("--kernel-memory-tcp"));
+        assert!(!UpdateFlags::default().sets_kernel_memory());
     }
 
     #[test]

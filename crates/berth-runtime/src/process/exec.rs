@@ -80,16 +80,30 @@ pub unsafe fn spawn(
             flag,
         })
         .collect();
+    // A container without a mount namespace of its own (runc allows it) shares ours, so
+    // joining it does not put the process in the rootfs: it goes where the init was chrooted.
+    // (runc's exec would run in the host's root there.)
+    let joins_mount_ns = joins.iter().any(|j| j.flag == libc::CLONE_NEWNS);
+    let enter_init_root = move || {
+        if !joins_mount_ns {
+            enter_root_of(init_pid)?;
+        }
+        Ok(())
+    };
     // SAFETY: single-threaded, as this function's caller guarantees.
     let (ours, pid) = unsafe {
         spawn_via_intermediate(
             &joins,
-            // The intermediate's affinity is the process's until it is in the cgroup.
-            || match &affinity.initial {
-                Some(mask) => berth_sys::process::sched_setaffinity(0, mask).map_err(|e| {
-                    InitError::sys("process.execCPUAffinity.initial: sched_setaffinity", &e)
-                }),
-                None => Ok(()),
+            // Into the init's root where there is no mount namespace to join; and the
+            // intermediate's affinity is the process's until it is in the cgroup.
+            || {
+                enter_init_root()?;
+                match &affinity.initial {
+                    Some(mask) => berth_sys::process::sched_setaffinity(0, mask).map_err(|e| {
+                        InitError::sys("process.execCPUAffinity.initial: sched_setaffinity", &e)
+                    }),
+                    None => Ok(()),
+                }
             },
             0,
             "the exec'd process",
@@ -136,6 +150,21 @@ pub unsafe fn spawn(
         kill_and_reap(&Victim::child(pid));
     }
     result
+}
+
+/// chroot into the root of process `pid` when it is not ours (same device and inode).
+fn enter_root_of(pid: i32) -> Result<(), InitError> {
+    let root = format!("/proc/{pid}/root");
+    let id = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let theirs = id(&root).map_err(|e| InitError::sys(format!("stat {root}"), &e))?;
+    let ours = id("/").map_err(|e| InitError::sys("stat /", &e))?;
+    if theirs == ours {
+        return Ok(());
+    }
+    berth_sys::path::chroot(std::ffi::OsStr::new(&root))
+        .map_err(|e| InitError::sys(format!("chroot {root}"), &e))?;
+    berth_sys::path::chdir(std::ffi::OsStr::new("/"))
+        .map_err(|e| InitError::sys("chdir / (the container's root)", &e))
 }
 
 fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {

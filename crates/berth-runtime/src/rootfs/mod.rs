@@ -73,7 +73,8 @@ pub struct RootfsConfig<'a> {
 
 /// Runs inside the container's init process, already in its new mount namespace (and other
 /// new namespaces), as root of its user namespace, before any user switch. On return "/" is
-/// the container's rootfs, cwd is "/".
+/// the container's rootfs, cwd is "/". A spec without a mount namespace has it run in the
+/// host's: the mounts stay there (under the rootfs) after the container is gone, as with runc.
 pub fn setup_rootfs(cfg: &RootfsConfig) -> Result<(), RootfsError> {
     setup_rootfs_with_hooks(cfg, &mut NoHooks)
 }
@@ -121,9 +122,20 @@ where
         .filter(|v| !v.is_empty());
     let root_prop = propagation::root_propagation(root_prop_value)?;
 
+    // Without a mount namespace in the spec the container shares the runtime's (runc allows
+    // it; youki's contest and runtime-tools' linux_ns_itype ask for it): the mounts below are
+    // made in the host's namespace, under the rootfs, and the root is switched with chroot.
+    // The host's propagation is left alone there (runc makes the host's "/" rslave); the
+    // spec's validation refused maskedPaths, readonlyPaths and rootfsPropagation.
+    let own_mount_namespace = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Mount));
+
     // 1. Propagation first, so nothing mounted below can reach the host.
-    propagation::prepare_root(root_prop)?;
-    propagation::make_parent_private(cfg.rootfs)?;
+    if own_mount_namespace {
+        propagation::prepare_root(root_prop)?;
+        propagation::make_parent_private(cfg.rootfs)?;
+    }
 
     // 2. The rootfs becomes a mount of its own (pivot_root needs one). The attached tree's fd
     //    is the rootfs fd every later lookup is relative to.
@@ -135,6 +147,17 @@ where
     let host_fd = open_path(cfg.rootfs.as_os_str(), libc::O_PATH | libc::O_DIRECTORY)
         .map_err(rootfs_err("open"))?;
     let root = sys::clone_tree(host_fd.as_fd(), true).map_err(rootfs_err("open_tree"))?;
+    if !own_mount_namespace {
+        // A copy of a shared mount is its peer: what is mounted in the rootfs would then
+        // appear in the host's mount (and its peers) too. The copy is made private while it
+        // is still detached; the host's own mounts keep their propagation.
+        let private = sys::MountAttr {
+            propagation: options::Propagation::Private.ms_flag(),
+            ..Default::default()
+        };
+        sys::mount_setattr_fd(root.as_fd(), true, &private)
+            .map_err(rootfs_err("mount_setattr (private)"))?;
+    }
     sys::move_mount_fd(root.as_fd(), host_fd.as_fd()).map_err(rootfs_err("move_mount"))?;
     drop(host_fd);
 
@@ -213,14 +236,16 @@ where
         masked::readonly_dev(root.as_fd(), cfg.user_namespace)?;
     }
 
-    // 6. Switch the root.
-    if cfg.no_pivot {
+    // 6. Switch the root. pivot_root and --no-pivot's MS_MOVE would replace the host's root.
+    if !own_mount_namespace {
+        pivot::chroot_into(root.as_fd())?;
+    } else if cfg.no_pivot {
         pivot::move_root(root.as_fd(), cfg.rootfs)?;
     } else {
         pivot::pivot(root.as_fd())?;
     }
     drop(root);
-    if root_prop_value.is_some() {
+    if own_mount_namespace && root_prop_value.is_some() {
         propagation::finish_root(root_prop)?;
     }
 

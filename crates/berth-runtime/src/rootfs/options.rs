@@ -162,6 +162,11 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
             "idmap" | "ridmap" => o.idmap = true,
             "tmpcopyup" => o.copy_up = true,
             _ if apply(&mut o.attrs, opt) => {}
+            // runc's recursive table clears MOUNT_ATTR_RELATIME for "rnorelatime", and that
+            // attribute is 0 (the default mode): the tree ends up relatime, as with "rrelatime"
+            // (runc 1.5's bats and youki's contest check it), not strictatime like the plain
+            // option.
+            "rnorelatime" => o.rec_attrs.atime(MOUNT_ATTR_RELATIME),
             // "rro", "rnosuid", "rrelatime", ...: the recursive forms (runc's mount_setattr set).
             _ if opt.len() > 1
                 && opt.starts_with('r')
@@ -235,6 +240,16 @@ mod tests {
         );
         assert_eq!(o.rec_attrs.clr, MOUNT_ATTR__ATIME);
         assert!(o.attrs.is_empty());
+        // runc's "rnorelatime" clears relatime, which is mode 0: the tree is relatime.
+        for opt in ["rnorelatime", "rrelatime", "ratime", "rnostrictatime"] {
+            let o = parse_mount_options(&["rbind", "rnoatime", opt]);
+            assert_eq!(o.rec_attrs.set, MOUNT_ATTR_RELATIME, "{opt}");
+            assert_eq!(o.rec_attrs.clr, MOUNT_ATTR__ATIME, "{opt}");
+        }
+        assert_eq!(
+            parse_mount_options(&["rstrictatime"]).rec_attrs.set,
+            MOUNT_ATTR_STRICTATIME
+        );
         // "rw" is a plain option, not recursive "w"; "relatime" is plain too.
         let o = parse_mount_options(&["rw", "relatime"]);
         assert!(o.rec_attrs.is_empty());

@@ -1,5 +1,6 @@
 //! Making the rootfs "/": pivot_root, or MS_MOVE + chroot for `--no-pivot` (for rootfs on
-//! filesystems pivot_root cannot handle, e.g. an initramfs).
+//! filesystems pivot_root cannot handle, e.g. an initramfs), or a plain chroot for a
+//! container in the host's mount namespace.
 
 use super::error::RootfsError;
 use super::options::Propagation;
@@ -35,6 +36,14 @@ pub(crate) fn pivot(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
         .map_err(|e| err("mount_setattr (rslave old root)", e))?;
     drop(old_root);
     sys::umount2(".", libc::MNT_DETACH).map_err(|e| err("umount2 (old root)", e))?;
+    chdir(OsStr::new("/")).map_err(|e| err("chdir", e))
+}
+
+/// chroot into the rootfs, for a container without a mount namespace of its own: the
+/// namespace is the host's, whose root must not move (runc chroots there too).
+pub(crate) fn chroot_into(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
+    fchdir(root).map_err(|e| err("fchdir", e))?;
+    chroot(OsStr::new(".")).map_err(|e| err("chroot", e))?;
     chdir(OsStr::new("/")).map_err(|e| err("chdir", e))
 }
 
