@@ -271,7 +271,8 @@ const PROBE: &str =
 /// AppArmor for real: a profile loaded with apparmor_parser is in force in the container's
 /// program (its context names it; it denies what it denies and allows the rest), the same
 /// program without it is unconfined and may do all three, `exec --apparmor` confines an exec'd
-/// process, and an unknown profile fails create, naming the field, leaving nothing behind.
+/// process, attribute files covered by the image's mounts cannot swallow the profile, and an
+/// unknown profile fails create, naming the field, leaving nothing behind.
 #[test]
 fn apparmor_profile_confines_the_program() {
     let test = "apparmor_profile_confines_the_program";
@@ -366,6 +367,53 @@ fn apparmor_profile_confines_the_program() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // CVE-2019-16884's LSM half: the image's mounts cover the init's attribute files with
+    // plain files. The profile must still reach the kernel (or create fail); the files stay
+    // untouched.
+    let fake = b.scratch.0.join("fake-attr");
+    std::fs::write(&fake, "").unwrap();
+    let fake_src = fake.to_string_lossy().into_owned();
+    b.update_config(|c| {
+        c["process"]["apparmorProfile"] = json!(PROFILE);
+        c["process"]["args"] = json!(["sh", "-c", PROBE]);
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        for dest in [
+            "/proc/self/attr/apparmor/exec",
+            "/proc/thread-self/attr/apparmor/exec",
+            "/proc/self/attr/exec",
+            "/proc/thread-self/attr/exec",
+        ] {
+            mounts.push(
+                json!({"destination": dest, "type": "bind", "source": fake_src,
+                               "options": ["bind"]}),
+            );
+        }
+    });
+    let out = b.run(&common::unique_id("aa-overmount"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() {
+        assert_eq!(
+            stdout.lines().next(),
+            Some(format!("{PROFILE} (enforce)").as_str()),
+            "overmounted attribute files: stderr={stderr}"
+        );
+    } else {
+        assert!(
+            stderr.contains("process.apparmorProfile"),
+            "stderr={stderr}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&fake).unwrap(),
+        b"",
+        "the fake attribute file was written"
+    );
+    b.update_config(|c| {
+        let mounts = c["mounts"].as_array_mut().unwrap();
+        mounts.retain(|m| m["source"] != json!(fake_src));
+    });
 
     // A profile the kernel does not know: create fails naming the field, nothing left.
     b.update_config(|c| {
