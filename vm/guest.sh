@@ -9,6 +9,8 @@ mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
   echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control || echo "VM: cannot enable $c"
 done
+# securityfs: where AppArmor (on in Debian's kernel) is seen enabled and takes its profiles.
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null || echo "VM: cannot mount securityfs"
 mkdir -p /dev/pts /dev/shm /dev/mqueue
 mount -t devpts -o newinstance,ptmxmode=0666,gid=5,mode=620 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm

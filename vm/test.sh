@@ -1,12 +1,19 @@
 #!/bin/sh
-# vm/test.sh: builds the cgroup test binaries (crates/berth-cli/tests/cgroups_*.rs; VM_TESTS='*' for every
-# integration test) on the host, runs them all in one boot of the pure cgroup-v2 VM and prints
-# pass/fail/skip counts. Exit 1 on any failure.
+# vm/test.sh: builds the cgroup test binaries (crates/berth-cli/tests/cgroups_*.rs) and the AppArmor
+# ones (lsm.rs; VM_TESTS='*' for every integration test) on the host, runs them all in one boot of
+# the pure cgroup-v2 VM and prints pass/fail/skip counts. Exit 1 on any failure.
 set -eu
 WT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$WT"
 CARGO=${CARGO:-cargo}
-tests=$(ls crates/berth-cli/tests/${VM_TESTS:-cgroups_*}.rs | sed 's|.*/tests/\(.*\)\.rs|--test \1|')
+# VM_TESTS: space-separated patterns of test files. By default the cgroup tests and lsm.rs,
+# whose AppArmor test needs a kernel with AppArmor (the VM's; the CI host has none).
+set -f
+# shellcheck disable=SC2086
+set -- ${VM_TESTS:-cgroups_* lsm}
+set +f
+# shellcheck disable=SC2086 # $p is a glob
+tests=$(for p in "$@"; do ls crates/berth-cli/tests/$p.rs; done | sed 's|.*/tests/\(.*\)\.rs|--test \1|')
 # shellcheck disable=SC2086
 # The kernel and initramfs first (vm/cache does not exist in a fresh clone).
 sh vm/build.sh

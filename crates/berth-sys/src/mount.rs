@@ -260,6 +260,25 @@ pub fn statfs_type(path: &str) -> io::Result<i64> {
     Ok(unsafe { st.assume_init() }.f_type as i64)
 }
 
+/// The filesystem type of `path` (`f_type`, a `*_SUPER_MAGIC`) and whether it is mounted
+/// read-only (`ST_RDONLY` in `f_flags`).
+// f_type's width differs between targets.
+#[allow(clippy::unnecessary_cast)]
+pub fn statfs_type_ro(path: &str) -> io::Result<(i64, bool)> {
+    let p = cstr(path)?;
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+    // SAFETY: st is a valid out-pointer of the right type.
+    cvt(unsafe { libc::statfs(p.as_ptr(), st.as_mut_ptr()) })?;
+    // SAFETY: statfs succeeded, so it filled the struct.
+    let fs_type = unsafe { st.assume_init() }.f_type as i64;
+    let mut vfs = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: vfs is a valid out-pointer of the right type.
+    cvt(unsafe { libc::statvfs(p.as_ptr(), vfs.as_mut_ptr()) })?;
+    // SAFETY: statvfs succeeded, so it filled the struct.
+    let flags = unsafe { vfs.assume_init() }.f_flag;
+    Ok((fs_type, flags & libc::ST_RDONLY != 0))
+}
+
 /// The filesystem type (`f_type`, a `*_SUPER_MAGIC`) of the file `fd` refers to.
 // f_type's width differs between targets.
 #[allow(clippy::unnecessary_cast)]
@@ -273,6 +292,9 @@ pub fn fstatfs_type(fd: BorrowedFd<'_>) -> io::Result<i64> {
 
 /// `PROC_SUPER_MAGIC` (linux/magic.h): the `f_type` of procfs.
 pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// `SELINUX_MAGIC` (linux/magic.h): the `f_type` of selinuxfs.
+pub const SELINUX_MAGIC: i64 = 0xf97c_ff8c;
 
 /// `CGROUP2_SUPER_MAGIC` (linux/magic.h): the `f_type` of a cgroup v2 mount.
 pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;

@@ -127,6 +127,62 @@ pub fn reopen_own_fd(root: BorrowedFd<'_>, fd: BorrowedFd<'_>, flags: i32) -> io
     Ok(unsafe { OwnedFd::from_raw_fd(r) })
 }
 
+/// The path of the calling thread's LSM attribute `attr` below a procfs root: the per-LSM
+/// `thread-self/attr/<lsm>/<attr>` where `lsm` is given and the kernel has that directory
+/// (AppArmor's since Linux 5.1), else the shared `thread-self/attr/<attr>` (older kernels,
+/// and SELinux, which owns the shared files). Never `self`: an LSM only lets a thread change
+/// its own attributes, and the thread is what `thread-self` names.
+fn thread_attr_paths(lsm: Option<&str>, attr: &str) -> (Option<String>, String) {
+    (
+        lsm.map(|l| format!("thread-self/attr/{l}/{attr}")),
+        format!("thread-self/attr/{attr}"),
+    )
+}
+
+/// Opens the calling thread's LSM attribute `attr` below `root` (a procfs root from
+/// [`open_proc_root`] or [`verified_proc`]) with [`open_in_proc`]'s checks; see
+/// [`write_thread_attr`] for `lsm`.
+pub fn open_thread_attr(
+    root: BorrowedFd<'_>,
+    lsm: Option<&str>,
+    attr: &str,
+    flags: i32,
+) -> io::Result<OwnedFd> {
+    let (own, shared) = thread_attr_paths(lsm, attr);
+    if let Some(own) = own {
+        match open_in_proc(root, &own, flags | libc::O_CLOEXEC) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            r => return r,
+        }
+    }
+    open_in_proc(root, &shared, flags | libc::O_CLOEXEC)
+}
+
+/// Writes `value` to the calling thread's LSM attribute `attr` (`exec`, `keycreate`, ...) in
+/// one write(2), as the kernel wants it (a short write is an error), through a procfs root
+/// (`root`, see [`open_thread_attr`]): a fake or overmounted /proc cannot swallow it
+/// (CVE-2019-16884). `lsm` names the per-LSM directory (`apparmor`) to prefer; an empty
+/// `value` resets the attribute.
+pub fn write_thread_attr(
+    root: BorrowedFd<'_>,
+    lsm: Option<&str>,
+    attr: &str,
+    value: &[u8],
+) -> io::Result<()> {
+    let fd = open_thread_attr(root, lsm, attr, libc::O_WRONLY)?;
+    // SAFETY: value is a valid buffer of value.len() bytes; fd is open for writing.
+    let n = crate::ret::cvt(unsafe {
+        libc::write(fd.as_raw_fd(), value.as_ptr().cast(), value.len())
+    })?;
+    if usize::try_from(n).ok() != Some(value.len()) {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write to thread-self/attr/{attr}"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +208,32 @@ mod tests {
         assert_eq!(s.trim(), "Linux");
         assert!(open_in_proc(fd.as_fd(), "../etc/passwd", libc::O_RDONLY).is_err());
         assert!(open_in_proc(fd.as_fd(), "self/cwd/x", libc::O_RDONLY).is_err());
+    }
+
+    #[test]
+    fn thread_attr_paths_prefer_the_lsm_directory() {
+        assert_eq!(
+            thread_attr_paths(Some("apparmor"), "exec"),
+            (
+                Some("thread-self/attr/apparmor/exec".to_string()),
+                "thread-self/attr/exec".to_string()
+            )
+        );
+        assert_eq!(
+            thread_attr_paths(None, "keycreate"),
+            (None, "thread-self/attr/keycreate".to_string())
+        );
+    }
+
+    /// The attribute files are reached through the verified root; every kernel has the shared
+    /// `exec` file, whichever LSMs it runs (a write there fails without one).
+    #[test]
+    fn thread_attr_is_opened_below_the_root() {
+        let root = verified_proc().unwrap();
+        let fd =
+            open_thread_attr(root.as_fd(), Some("no-such-lsm"), "exec", libc::O_RDONLY).unwrap();
+        let l = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        assert!(l.to_string_lossy().ends_with("/attr/exec"), "{l:?}");
     }
 
     #[test]

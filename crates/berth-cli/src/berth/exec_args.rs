@@ -1,5 +1,6 @@
 //! `berth exec`'s process: from `--process FILE`, or the container's own process with runc's
-//! command-line overrides (args, -e, --cwd, -u, -g, -c, -t, --no-new-privs).
+//! command-line overrides (args, -e, --cwd, -u, -g, -c, -t, --no-new-privs, --apparmor,
+//! --process-label).
 
 use anyhow::{Context, Result};
 use oci_spec::runtime::Process;
@@ -17,6 +18,10 @@ pub struct ExecOverrides {
     pub caps: Vec<String>,
     pub tty: bool,
     pub no_new_privs: bool,
+    /// `--apparmor`: the process's AppArmor profile.
+    pub apparmor: Option<String>,
+    /// `--process-label`: the process's SELinux label.
+    pub process_label: Option<String>,
 }
 
 /// `--cgroup` values (runc's syntax): one `path` for every hierarchy, or any number of
@@ -109,6 +114,13 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
     if o.no_new_privs {
         p["noNewPrivileges"] = true.into();
     }
+    // An empty value keeps the container's, as in runc.
+    if let Some(profile) = o.apparmor.as_deref().filter(|s| !s.is_empty()) {
+        p["apparmorProfile"] = profile.into();
+    }
+    if let Some(label) = o.process_label.as_deref().filter(|s| !s.is_empty()) {
+        p["selinuxLabel"] = label.into();
+    }
     // Through bytes, as process.json is read: one Process deserializer in the binary, not a
     // second one over `Value` (see berth_spec's config loading).
     let bytes = serde_json::to_vec(&p).map_err(|e| anyhow::anyhow!("exec: {e}"))?;
@@ -193,5 +205,38 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn apparmor_and_process_label_flags() {
+        let mut base: oci_spec::runtime::Process = serde_json::from_value(
+            serde_json::json!({"cwd": "/", "args": ["sh"], "user": {"uid": 0, "gid": 0},
+                               "apparmorProfile": "container-profile"}),
+        )
+        .unwrap();
+        let o = ExecOverrides {
+            args: vec!["id".into()],
+            apparmor: Some("exec-profile".into()),
+            process_label: Some("system_u:system_r:container_t:s0:c1,c2".into()),
+            ..Default::default()
+        };
+        let p = process_from_args(&base, &o).unwrap();
+        assert_eq!(p.apparmor_profile().as_deref(), Some("exec-profile"));
+        assert_eq!(
+            p.selinux_label().as_deref(),
+            Some("system_u:system_r:container_t:s0:c1,c2")
+        );
+        // Without the flags (or with empty values), the container's stay.
+        let o = ExecOverrides {
+            args: vec!["id".into()],
+            apparmor: Some(String::new()),
+            ..Default::default()
+        };
+        let p = process_from_args(&base, &o).unwrap();
+        assert_eq!(p.apparmor_profile().as_deref(), Some("container-profile"));
+        assert_eq!(p.selinux_label(), &None);
+        base.set_apparmor_profile(None);
+        let p = process_from_args(&base, &o).unwrap();
+        assert_eq!(p.apparmor_profile(), &None);
     }
 }

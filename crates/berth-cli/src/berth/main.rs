@@ -44,6 +44,17 @@ struct Cli {
     command: Command,
 }
 
+/// `exec`'s security-module flags (boxed: they would make every `Command` as large as `Exec`).
+#[derive(clap::Args, Debug)]
+struct ExecLsmArgs {
+    /// The AppArmor profile of the process.
+    #[arg(long = "apparmor")]
+    apparmor: Option<String>,
+    /// The SELinux label of the process.
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormatArg {
     Text,
@@ -119,6 +130,8 @@ enum Command {
         /// Set no_new_privs for the process.
         #[arg(long = "no-new-privs")]
         no_new_privs: bool,
+        #[command(flatten)]
+        lsm: Box<ExecLsmArgs>,
         /// Pass N extra fds (3..3+N) to the process.
         #[arg(long = "preserve-fds", default_value_t = 0)]
         preserve_fds: u32,
@@ -372,6 +385,7 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
             additional_gids,
             caps,
             no_new_privs,
+            lsm,
             preserve_fds,
             ignore_paused,
             cgroup,
@@ -392,6 +406,8 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
                         caps,
                         tty,
                         no_new_privs,
+                        apparmor: lsm.apparmor,
+                        process_label: lsm.process_label,
                     };
                     let base = runtime.process_of(&id).map_err(|e| failed(e.into()))?;
                     exec_args::process_from_args(&base, &o).map_err(failed)?

@@ -91,7 +91,19 @@ impl Runtime {
         }
         // The container's config with this process; sysctls were the init's business.
         let mut spec = state.config.clone();
-        spec.set_process(Some(opts.process.clone()));
+        let mut process = opts.process.clone();
+        // As runc: a process without its own AppArmor profile or SELinux label gets the
+        // container's.
+        let container_process = state.config.process().as_ref();
+        let set = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        if !set(process.apparmor_profile()) {
+            process
+                .set_apparmor_profile(container_process.and_then(|p| p.apparmor_profile().clone()));
+        }
+        if !set(process.selinux_label()) {
+            process.set_selinux_label(container_process.and_then(|p| p.selinux_label().clone()));
+        }
+        spec.set_process(Some(process));
         if let Some(linux) = spec.linux_mut() {
             linux.set_sysctl(None);
         }

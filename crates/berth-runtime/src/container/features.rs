@@ -1,4 +1,7 @@
 //! `features`: the runtime-spec features document, listing only what berth really does.
+//! `linux.apparmor.enabled` and `linux.selinux.enabled` say that berth applies those fields
+//! (the runtime-spec defines them as "support compiled in", unrelated to the host, and runc
+//! 1.5 reports `true` on any host); whether this host has the module decides at `create`.
 
 use serde_json::Value;
 
@@ -24,8 +27,8 @@ const FIXED: &str = r#"{
     "capabilities": null,
     "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
     "seccomp": null,
-    "apparmor": {"enabled": false},
-    "selinux": {"enabled": false},
+    "apparmor": {"enabled": true},
+    "selinux": {"enabled": true},
     "intelRdt": {"enabled": false},
     "memoryPolicy": {
       "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
@@ -85,8 +88,8 @@ mod tests {
                 "capabilities": all_capabilities(),
                 "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
                 "seccomp": crate::security::seccomp_features(),
-                "apparmor": {"enabled": false},
-                "selinux": {"enabled": false},
+                "apparmor": {"enabled": true},
+                "selinux": {"enabled": true},
                 "intelRdt": {"enabled": false},
                 "memoryPolicy": {
                     "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",

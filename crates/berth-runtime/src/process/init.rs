@@ -96,7 +96,20 @@ fn setup(
             .map_err(|e| InitError::sys("linux.namespaces: new cgroup namespace", &e))?;
     }
     if !opts.no_new_keyring {
-        match berth_sys::ns::join_session_keyring(&format!("_ses.{}", opts.id)) {
+        // The session keyring gets the process's SELinux label, as under runc.
+        let key_label = spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.selinux_label().as_deref())
+            .filter(|l| !l.is_empty());
+        if key_label.is_some() {
+            crate::security::set_key_label(key_label).map_err(|e| InitError::from_error(&e))?;
+        }
+        let joined = berth_sys::ns::join_session_keyring(&format!("_ses.{}", opts.id));
+        if key_label.is_some() {
+            crate::security::set_key_label(None).map_err(|e| InitError::from_error(&e))?;
+        }
+        match joined {
             Ok(()) => {}
             // Kernels without keyrings, or where a user namespace forbids a new one: nothing to isolate.
             Err(e)

@@ -51,7 +51,11 @@ fn dev_null(root: BorrowedFd<'_>) -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
-pub(crate) fn mask_paths(paths: &[String], user_namespace: bool) -> Result<(), RootfsError> {
+pub(crate) fn mask_paths(
+    paths: &[String],
+    user_namespace: bool,
+    mount_label: Option<&str>,
+) -> Result<(), RootfsError> {
     if paths.is_empty() {
         return Ok(());
     }
@@ -67,6 +71,12 @@ pub(crate) fn mask_paths(paths: &[String], user_namespace: bool) -> Result<(), R
         let st = fstat(target.as_fd()).map_err(e("fstat"))?;
         let mnt = if is_dir(&st) {
             let fs = sys::fsopen("tmpfs").map_err(e("fsopen"))?;
+            for (k, v) in super::mounts::labelled_data("tmpfs", &[], mount_label)
+                .iter()
+                .filter_map(|d| d.split_once('='))
+            {
+                sys::fsconfig_string(fs.as_fd(), k, v).map_err(e("fsconfig"))?;
+            }
             sys::fsconfig_create(fs.as_fd()).map_err(e("fsconfig"))?;
             sys::fsmount(fs.as_fd(), MOUNT_ATTR_RDONLY).map_err(e("fsmount"))?
         } else {

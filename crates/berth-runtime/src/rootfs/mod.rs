@@ -165,11 +165,15 @@ where
     let cgroup_namespace = linux
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
+    let mount_label = linux
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty());
     let ctx = mountops::MountContext {
         root: root.as_fd(),
         bundle: cfg.bundle,
         user_namespace: cfg.user_namespace,
         cgroup_namespace,
+        mount_label,
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
     let mut dev_readonly = false;
@@ -263,6 +267,7 @@ where
         masked::mask_paths(
             l.masked_paths().as_deref().unwrap_or_default(),
             cfg.user_namespace,
+            mount_label,
         )?;
     }
     if spec

@@ -26,6 +26,8 @@ pub(crate) struct MountContext<'a> {
     /// The container gets its own cgroup namespace (cgroup v1 hierarchies are then mounted
     /// directly instead of bound from the host).
     pub(crate) cgroup_namespace: bool,
+    /// `linux.mountLabel`: the SELinux context of the filesystems mounted for the container.
+    pub(crate) mount_label: Option<&'a str>,
 }
 
 /// Sets attributes on a (detached or attached) mount. In a user namespace, the flags the
@@ -191,6 +193,20 @@ pub(crate) fn clone_host_dir(
     Ok(tree)
 }
 
+/// The SELinux mount options that take a context.
+pub(crate) const CONTEXT_OPTIONS: [&str; 4] = ["context", "fscontext", "defcontext", "rootcontext"];
+
+/// The value of an SELinux context option (`context="a:b:c:s0:c1,c2"`) without the quotes that
+/// mount(2)'s data string needs around its commas and the kernel strips there; fsconfig takes
+/// the value as it is. Other options' values are left alone.
+pub(crate) fn unquote_context<'v>(key: &str, value: &'v str) -> &'v str {
+    let is_context = CONTEXT_OPTIONS.contains(&key);
+    match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        Some(inner) if is_context => inner,
+        _ => value,
+    }
+}
+
 /// Creates a detached mount of a new `fstype` filesystem configured with `data`
 /// ("key=value" strings and bare flags) and the mount attributes of `opts`.
 pub(crate) fn new_fs_mount(
@@ -223,7 +239,7 @@ pub(crate) fn new_fs_mount(
     }
     for d in data {
         let r = match d.split_once('=') {
-            Some((k, v)) => sys::fsconfig_string(fs.as_fd(), k, v),
+            Some((k, v)) => sys::fsconfig_string(fs.as_fd(), k, unquote_context(k, v)),
             None => sys::fsconfig_flag(fs.as_fd(), d),
         };
         r.map_err(|e| fail(format!("(option {d:?})"), e))?;

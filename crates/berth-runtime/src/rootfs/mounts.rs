@@ -167,6 +167,7 @@ pub(crate) fn mount_entry(
         };
         let target = open_target(ctx, m.destination(), target, &dest)?;
         let data = tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd());
+        let data = labelled_data(&fstype, &data, ctx.mount_label);
         if fstype == "tmpfs" && opts.copy_up {
             return tmpfs_copy_up(ctx, &dest, target.as_fd(), &data, &opts);
         }
@@ -176,6 +177,9 @@ pub(crate) fn mount_entry(
             }
             r => r?,
         };
+        if let Some(label) = ctx.mount_label.filter(|_| fstype == "mqueue") {
+            label_root(&dest, mnt.as_fd(), label)?;
+        }
         attach_and_propagate(&dest, mnt.as_fd(), target.as_fd(), &opts)
     }
 }
@@ -277,6 +281,43 @@ fn tmpfs_data_with_mode(fstype: &str, data: &[String], target: BorrowedFd<'_>) -
     data
 }
 
+/// `data` of a new `fstype` mount with `linux.mountLabel` as its `context=`, as runc labels
+/// every filesystem it mounts except procfs and sysfs (which SELinux labels itself) and
+/// mqueue (labelled on its root, [`label_root`]); cgroup mounts do not come through here.
+/// An explicit context option in the mount's own options wins over the label. The value
+/// goes unquoted: each option is its own fsconfig call, so the commas of an MCS range
+/// (`s0:c1,c2`) need no quotes, and the kernel would keep them.
+pub(crate) fn labelled_data(fstype: &str, data: &[String], label: Option<&str>) -> Vec<String> {
+    let mut data = data.to_vec();
+    let Some(label) = label else { return data };
+    let exempt = matches!(fstype, "proc" | "sysfs" | "mqueue");
+    let has_context = data.iter().any(|d| {
+        d.split_once('=')
+            .is_some_and(|(k, _)| super::mountops::CONTEXT_OPTIONS.contains(&k))
+    });
+    if !exempt && !has_context {
+        data.push(format!("context={label}"));
+    }
+    data
+}
+
+/// Sets the SELinux label of a new mount's root directory (mqueue's, as runc does).
+fn label_root(dest: &str, mnt: BorrowedFd<'_>, label: &str) -> Result<(), RootfsError> {
+    let dir = berth_sys::tree::open_nofollow_at(
+        mnt,
+        OsStr::new("."),
+        libc::O_RDONLY | libc::O_DIRECTORY,
+        0,
+    )
+    .map_err(|e| RootfsError::mount(dest, "openat", "(labelling the mount's root)", e))?;
+    berth_sys::xattr::fsetxattr(
+        dir.as_fd(),
+        OsStr::new("security.selinux"),
+        label.as_bytes(),
+    )
+    .map_err(|e| RootfsError::mount(dest, "fsetxattr", "(security.selinux: linux.mountLabel)", e))
+}
+
 /// True when `dest` names /dev, however it is spelled.
 pub(crate) fn is_dev_dir(dest: &Path) -> bool {
     let comps = inroot::lookup_components(dest);
@@ -286,6 +327,42 @@ pub(crate) fn is_dev_dir(dest: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mount_label_becomes_the_context_of_new_filesystems() {
+        let v = |d: &[&str]| d.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let label = Some("system_u:object_r:container_file_t:s0:c715,c811");
+        let ctx = "context=system_u:object_r:container_file_t:s0:c715,c811";
+        assert_eq!(
+            labelled_data("tmpfs", &v(&["mode=755", "size=65536k"]), label),
+            v(&["mode=755", "size=65536k", ctx])
+        );
+        assert_eq!(labelled_data("devpts", &[], label), v(&[ctx]));
+        // SELinux labels procfs and sysfs itself; mqueue is labelled on its root instead.
+        for fs in ["proc", "sysfs", "mqueue"] {
+            assert_eq!(labelled_data(fs, &v(&["ro"]), label), v(&["ro"]), "{fs}");
+        }
+        // The mount's own context wins; no label, no change.
+        let own = v(&["mode=1777", "context=\"a:b:c:s0\""]);
+        assert_eq!(labelled_data("tmpfs", &own, label), own);
+        assert_eq!(
+            labelled_data("tmpfs", &v(&["mode=755"]), None),
+            v(&["mode=755"])
+        );
+    }
+
+    #[test]
+    fn context_values_lose_their_mount_2_quotes() {
+        use super::super::mountops::unquote_context;
+        assert_eq!(
+            unquote_context("context", "\"a:b:c:s0:c1,c2\""),
+            "a:b:c:s0:c1,c2"
+        );
+        assert_eq!(unquote_context("rootcontext", "\"x\""), "x");
+        assert_eq!(unquote_context("context", "a:b:c:s0"), "a:b:c:s0");
+        assert_eq!(unquote_context("uid", "\"5\""), "\"5\"");
+        assert_eq!(unquote_context("context", "\""), "\"");
+    }
 
     #[test]
     fn dev_dir_spellings() {

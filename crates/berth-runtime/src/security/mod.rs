@@ -1,6 +1,6 @@
 //! Process security attributes of a container's init: capabilities, user and groups, rlimits,
-//! sysctls, scheduler, I/O priority, memory policy, personality, oom_score_adj, no_new_privs, umask and the
-//! seccomp filter.
+//! sysctls, scheduler, I/O priority, memory policy, personality, oom_score_adj, no_new_privs,
+//! umask, the AppArmor profile and SELinux labels (`lsm`) and the seccomp filter.
 //!
 //! Entry points, matching the moments the runtime has:
 //! * [`berth_spec::check_raw_config`] on config.json before it is parsed, then [`validate`] at `create`,
@@ -22,6 +22,7 @@
 mod capabilities;
 mod error;
 mod ioprio;
+mod lsm;
 mod mempolicy;
 mod oom;
 mod personality;
@@ -34,6 +35,8 @@ mod user;
 
 pub(crate) use capabilities::CapabilityPlan;
 pub use error::SecurityError;
+pub(crate) use lsm::set_key_label;
+pub use lsm::HostLsms;
 pub(crate) use seccomp::features as seccomp_features;
 
 use oci_spec::runtime::Spec;
@@ -69,7 +72,8 @@ fn install_seccomp(
 }
 
 /// Checks everything this module will later apply, without privileges and without touching
-/// the system (apart from reading our own /proc/self/ns to recognise host namespaces).
+/// the system (apart from reading our own /proc/self/ns to recognise host namespaces, and,
+/// when an AppArmor profile or SELinux label is requested, whether the host has that module).
 pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
     if let Some(process) = spec.process() {
         capabilities::validate(process.capabilities().as_ref())?;
@@ -97,6 +101,7 @@ pub fn validate(spec: &Spec) -> Result<(), SecurityError> {
             sysctl::validate(sysctls, linux.namespaces().as_deref().unwrap_or(&[]))?;
         }
     }
+    lsm::validate(spec, HostLsms::detect)?;
     seccomp::validate(spec)?;
     Ok(())
 }
@@ -159,6 +164,12 @@ pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(),
     if let Some(p) = linux.and_then(|l| l.memory_policy().as_ref()) {
         mempolicy::apply(p)?;
     }
+
+    // The AppArmor profile and SELinux label apply at the program's execve. They are written
+    // as the last step that still runs with the runtime's privileges and without the
+    // container's seccomp filter (which may refuse the procfs opens), and before the init
+    // reports ready, so that a profile the kernel does not know fails `create`.
+    lsm::apply_exec_attrs(spec)?;
 
     let no_new_privs = no_new_privs(spec);
     let filter = linux.and_then(|l| l.seccomp().as_ref());
