@@ -285,6 +285,7 @@ mod tests {
                 bundle: Path::new("/"),
                 user_namespace: false,
                 cgroup_namespace: false,
+                mount_label: None,
             };
             let target = open_target(
                 &ctx,
