@@ -160,6 +160,19 @@ where
     }
     sys::move_mount_fd(root.as_fd(), host_fd.as_fd()).map_err(rootfs_err("move_mount"))?;
     drop(host_fd);
+    if !own_mount_namespace {
+        // Attached under a shared mount, the copy joined a peer group again, and its peers
+        // (a bind of the bundle that is a peer of a shared "/", as on a systemd host) got a
+        // copy of it: made private once more, so what the container mounts below stays in
+        // this one. The propagated copy of the bare rootfs is the one mount left in the
+        // peers (runc instead makes the host's "/" rslave).
+        let private = sys::MountAttr {
+            propagation: options::Propagation::Private.ms_flag(),
+            ..Default::default()
+        };
+        sys::mount_setattr_fd(root.as_fd(), true, &private)
+            .map_err(rootfs_err("mount_setattr (private, attached)"))?;
+    }
 
     // 3. config.json mounts, in order.
     let cgroup_namespace = linux
