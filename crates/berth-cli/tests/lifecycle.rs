@@ -605,6 +605,27 @@ fn features_lists_namespaces_and_versions() {
         .any(|c| c == "CAP_SYS_ADMIN"));
 }
 
+/// `berth state ID | head -1`, `berth features | grep -q x`: a reader that stops early must
+/// not make berth panic ("failed printing to stdout") or print an error; it ends as a program
+/// killed by SIGPIPE would (status 141), as runc does.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let out = std::process::Command::new(common::berth_bin())
+        .arg("features")
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(128 + libc::SIGPIPE),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stderr(&out), "");
+}
+
 #[test]
 fn version_flag() {
     let out = std::process::Command::new(common::berth_bin())

@@ -305,6 +305,9 @@ fn main() {
     let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
     match dispatch(cli, sealing) {
         Ok(code) => std::process::exit(code),
+        // The reader of our stdout went away (`berth state ID | head -1`): end as a program
+        // killed by SIGPIPE would (runc's Go runtime dies of the signal), without a message.
+        Err(e) if is_broken_stdout(&e) => std::process::exit(128 + libc::SIGPIPE),
         Err(e) => {
             let msg = error_text(&e);
             logger.write(log::Level::Error, &msg);
@@ -320,6 +323,27 @@ fn main() {
             std::process::exit(code);
         }
     }
+}
+
+/// Output written to stdout by the commands below; a [`BrokenStdout`] error when the reader
+/// has gone (Rust's `println!` would panic instead).
+fn print_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => anyhow::Error::new(BrokenStdout),
+            _ => anyhow::Error::new(e).context("writing to stdout"),
+        })
+}
+
+/// Writing to stdout failed with EPIPE.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout is closed")]
+struct BrokenStdout;
+
+fn is_broken_stdout(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<BrokenStdout>().is_some()
 }
 
 fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i32> {
@@ -437,7 +461,7 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
         }
         Command::State { id } => {
             let state = runtime.state(&id)?;
-            println!("{}", serde_json::to_string_pretty(&state)?);
+            print_stdout(&serde_json::to_string_pretty(&state)?)?;
             Ok(0)
         }
         Command::Kill { id, signal, all } => {
@@ -451,18 +475,20 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
         }
         Command::List { format, quiet } => {
             let list = runtime.list()?;
-            let mut out = std::io::stdout().lock();
-            if quiet {
-                for s in &list {
-                    writeln!(out, "{}", s.id)?;
-                }
+            let text = if quiet {
+                list.iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             } else {
                 match format {
-                    ListFormat::Json => writeln!(out, "{}", serde_json::to_string(&list)?)?,
-                    ListFormat::Table => {
-                        out.write_all(berth_runtime::list_table(&list).as_bytes())?
-                    }
+                    ListFormat::Json => serde_json::to_string(&list)?,
+                    ListFormat::Table => berth_runtime::list_table(&list),
                 }
+            };
+            let text = text.trim_end_matches('\n');
+            if !text.is_empty() {
+                print_stdout(text)?;
             }
             Ok(0)
         }
@@ -484,10 +510,7 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
         }
         Command::Cgroup(c) => cli_cgroups::dispatch(&runtime, c),
         Command::Features => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&berth_runtime::features())?
-            );
+            print_stdout(&serde_json::to_string_pretty(&berth_runtime::features())?)?;
             Ok(0)
         }
     }
