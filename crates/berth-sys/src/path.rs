@@ -136,6 +136,23 @@ pub fn stat(path: &OsStr) -> io::Result<libc::stat> {
     Ok(unsafe { st.assume_init() })
 }
 
+/// Whether the calling process may execute `path` with its *effective* ids
+/// (`faccessat(AT_FDCWD, path, X_OK, AT_EACCESS)`, which needs faccessat2 in the kernel).
+pub fn may_execute_effective(path: &OsStr) -> io::Result<()> {
+    let p = cpath(path)?;
+    // SAFETY: faccessat reads the NUL-terminated path, valid for the call.
+    cvt(unsafe { libc::faccessat(libc::AT_FDCWD, p.as_ptr(), libc::X_OK, libc::AT_EACCESS) })
+        .map(drop)
+}
+
+/// Whether the calling process may execute `path` with its *real* ids (`access(path, X_OK)`,
+/// the plain syscall every seccomp profile knows).
+pub fn may_execute_real(path: &OsStr) -> io::Result<()> {
+    let p = cpath(path)?;
+    // SAFETY: access reads the NUL-terminated path, valid for the call.
+    cvt(unsafe { libc::access(p.as_ptr(), libc::X_OK) }).map(drop)
+}
+
 /// `fchown(fd, uid, gid)`; `None` leaves that id unchanged.
 pub fn fchown(fd: BorrowedFd<'_>, uid: Option<u32>, gid: Option<u32>) -> io::Result<()> {
     // (uid_t)-1 and (gid_t)-1 mean "unchanged" to the kernel.

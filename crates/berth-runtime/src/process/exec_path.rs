@@ -1,8 +1,6 @@
 //! Finding the program to exec the way a shell (and runc) would: names with a '/' are used as
 //! they are, bare names are looked up in the PATH of the container's environment.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -113,30 +111,20 @@ pub fn check_path(program: &str) -> Result<(), ProgramError> {
             source: std::io::Error::from_raw_os_error(libc::EACCES),
         });
     }
-    let c = CString::new(program.as_bytes()).map_err(|_| ProgramError::Stat {
-        program: program.to_string(),
-        source: std::io::Error::from_raw_os_error(libc::EINVAL),
-    })?;
-    // SAFETY: faccessat reads the NUL-terminated path, valid for the call.
-    let r = unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::X_OK, libc::AT_EACCESS) };
-    if r == 0 {
-        return Ok(());
-    }
-    let mut err = std::io::Error::last_os_error();
-    if refused_by_a_filter(&err) {
+    let path = std::ffi::OsStr::new(program);
+    let err = match berth_sys::path::may_execute_effective(path) {
+        Ok(()) => return Ok(()),
         // AT_EACCESS needs faccessat2, which seccomp profiles older than it (Docker's before
         // 20.10, runtime-tools') answer with EPERM, or ENOSYS through the stub: ask the plain
         // faccessat instead, as Go's (runc's) Faccessat does.
-        // SAFETY: access reads the NUL-terminated path, valid for the call.
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0 {
-            return Ok(());
-        }
-        err = std::io::Error::last_os_error();
-        if refused_by_a_filter(&err) {
+        Err(e) if refused_by_a_filter(&e) => match berth_sys::path::may_execute_real(path) {
+            Ok(()) => return Ok(()),
             // No way to ask: execve itself will say whether it may run.
-            return Ok(());
-        }
-    }
+            Err(e) if refused_by_a_filter(&e) => return Ok(()),
+            Err(e) => e,
+        },
+        Err(e) => e,
+    };
     Err(ProgramError::Access {
         program: program.to_string(),
         source: err,
@@ -156,11 +144,7 @@ pub fn is_executable_file(p: &Path) -> bool {
     if !meta.is_file() {
         return false;
     }
-    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access reads the NUL-terminated path, valid for the call.
-    unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    berth_sys::path::may_execute_real(p.as_os_str()).is_ok()
 }
 
 #[cfg(test)]
