@@ -390,6 +390,25 @@ fn bearer_token_auth() {
     );
 }
 
+/// Standard base64 with padding, as auth files hold `USER:PASSWORD`.
+fn b64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Credentials from auth files as podman and skopeo find them: --authfile, $REGISTRY_AUTH_FILE,
 /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json; none: refused.
 #[test]
@@ -403,23 +422,6 @@ fn credentials_from_auth_files() {
         &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
         false,
     );
-    let b64 = |s: &str| {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for c in s.as_bytes().chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    };
     let (port, tokens) = token_proxy_with(reg.port, Some(b64("alice:s3cret")));
     let host = format!("127.0.0.1:{port}");
     let entry = |key: &str, creds: &str| {
@@ -484,9 +486,13 @@ fn credentials_from_auth_files() {
         entry(&format!("{host}/test"), "alice:wrong"),
     )
     .unwrap();
-    assert_eq!(
-        run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]).status.code(),
-        Some(1)
+    let out = run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    assert_eq!(out.status.code(), Some(1));
+    // The token server's 401 to the wrong password, said as such.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/rich")),
+        "{err}"
     );
     std::fs::write(
         xdg.join("containers/auth.json"),
@@ -640,6 +646,425 @@ fn tls_with_a_private_ca() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What the registry docs have users do for a registry of their own: a self-signed
+/// certificate from `openssl req -x509` (so marked CA:TRUE) for 127.0.0.2, to be copied to
+/// `certs.d/HOST:PORT/ca.crt`; written into `pki` as domain.crt and domain.key.
+fn self_signed_cert(pki: &std::path::Path) {
+    openssl(
+        pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            "domain.key",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.2",
+            "-addext",
+            "subjectAltName = IP:127.0.0.2",
+            "-out",
+            "domain.crt",
+        ],
+    );
+}
+
+/// The `tls:` part of a registry's `http:` section serving `pki`'s domain.crt, and asking
+/// clients for a certificate from `client_ca` when given.
+fn registry_tls(pki: &std::path::Path, client_ca: Option<&std::path::Path>) -> String {
+    let mut tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        pki.join("domain.crt").display(),
+        pki.join("domain.key").display()
+    );
+    if let Some(ca) = client_ca {
+        tls.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+    }
+    tls
+}
+
+fn have(prog: &str, arg: &str) -> bool {
+    let ok = Command::new(prog).arg(arg).output().is_ok();
+    if !ok {
+        eprintln!("SKIP: {prog} is not installed");
+    }
+    ok
+}
+
+/// `berth-image inspect` and `skopeo inspect` with the same arguments and environment (HOME
+/// and the auth-file variables as given, nothing from the caller's).
+fn inspect_both(
+    image: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+    home: &std::path::Path,
+) -> (std::process::Output, std::process::Output) {
+    let run = |prog: &std::path::Path| {
+        let mut cmd = Command::new(prog);
+        cmd.arg("inspect")
+            .args(args)
+            .arg(image)
+            .env("HOME", home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("BERTH_IMAGE_CREDS")
+            .env_remove("SSL_CERT_FILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    (run(&image_bin()), run(std::path::Path::new("skopeo")))
+}
+
+/// docker-registry itself over TLS with a self-signed certificate and basic auth from an
+/// htpasswd file (bcrypt, `htpasswd -B`): credentials from each auth file podman and skopeo
+/// read, in their order; a wrong password refused naming the registry; the certificate
+/// trusted through a certs.d/HOST:PORT directory (--cert-dir), refused without it, accepted
+/// unverified with --tls-verify=false. Every case is run through skopeo too, which must agree.
+#[test]
+fn basic_auth_and_self_signed_tls_on_docker_registry() {
+    if !have("openssl", "version") || !have("htpasswd", "-h") {
+        return;
+    }
+    let s = scratch("basictls");
+    let pki = s.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    self_signed_cert(&pki);
+    let out = Command::new("htpasswd")
+        .args(["-B", "-b", "-c"])
+        .arg(pki.join("htpasswd"))
+        .args(["alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let extra = format!(
+        "{}auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+        registry_tls(&pki, None),
+        pki.join("htpasswd").display()
+    );
+    let Some(reg) = start_registry_on("127.0.0.2", &extra) else {
+        return;
+    };
+    let host = format!("127.0.0.2:{}", reg.port);
+    let certs = s.path().join("certs.d").join(&host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(pki.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let certs_arg = certs.display().to_string();
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let image = format!("docker://{host}/test/basic:v1");
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-creds", "alice:s3cret", "--dest-cert-dir"])
+        .arg(&certs)
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let auth = |key: &str, creds: &str| json!({"auths": {key: {"auth": b64(creds)}}}).to_string();
+    let home = s.path().join("home");
+    let xdg = s.path().join("xdg");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    std::fs::create_dir_all(xdg.join("containers")).unwrap();
+    let good = s.path().join("good.json");
+    std::fs::write(&good, auth(&host, "alice:s3cret")).unwrap();
+    let wrong = s.path().join("wrong.json");
+    std::fs::write(&wrong, auth(&host, "alice:wrong")).unwrap();
+    let other = s.path().join("other.json");
+    std::fs::write(&other, auth("other.example", "x:y")).unwrap();
+
+    // Each case: arguments, environment, whether it works; skopeo must agree.
+    let check_with = |what: &str,
+                      args: &[&str],
+                      env: &[(&str, &std::path::Path)],
+                      works: bool,
+                      skopeo_works: bool|
+     -> String {
+        let (ours, theirs) = inspect_both(&image, args, env, &home);
+        let err = String::from_utf8_lossy(&ours.stderr).to_string();
+        assert_eq!(ours.status.success(), works, "{what}: berth-image: {err}");
+        assert_eq!(
+            theirs.status.success(),
+            skopeo_works,
+            "{what}: skopeo: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        if works {
+            assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+        }
+        err
+    };
+    let check = |what: &str, args: &[&str], env: &[(&str, &std::path::Path)], works: bool| {
+        check_with(what, args, env, works, works)
+    };
+    let ca = ["--cert-dir", &certs_arg];
+    let with = |extra: &[&'static str]| -> Vec<&str> { [&ca[..], extra].concat() };
+    let good_s = good.display().to_string();
+    let wrong_s = wrong.display().to_string();
+
+    // No credentials anywhere.
+    let err = check("none", &ca, &[], false);
+    assert!(err.contains("wants credentials"), "{err}");
+    // A wrong password: refused, naming the registry.
+    let err = check(
+        "wrong",
+        &[&ca[..], &["--authfile", &wrong_s]].concat(),
+        &[],
+        false,
+    );
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/basic")),
+        "{err}"
+    );
+    check(
+        "--authfile",
+        &[&ca[..], &["--authfile", &good_s]].concat(),
+        &[],
+        true,
+    );
+    check(
+        "$REGISTRY_AUTH_FILE",
+        &with(&[]),
+        &[("REGISTRY_AUTH_FILE", &good)],
+        true,
+    );
+    // --authfile over $REGISTRY_AUTH_FILE.
+    check(
+        "--authfile over $REGISTRY_AUTH_FILE",
+        &[&ca[..], &["--authfile", &good_s]].concat(),
+        &[("REGISTRY_AUTH_FILE", &wrong)],
+        true,
+    );
+    // Docker's config.json, found through HOME.
+    std::fs::write(
+        home.join(".docker/config.json"),
+        auth(&host, "alice:s3cret"),
+    )
+    .unwrap();
+    check("~/.docker/config.json", &with(&[]), &[], true);
+    // A file named by $REGISTRY_AUTH_FILE (or --authfile) is the only one read, even without
+    // an entry, as current containers/image does (getAuthFilePaths adds no fallbacks to a
+    // path the user gave); Debian 12's skopeo 1.9 still goes on to the other files.
+    let skopeo_old = String::from_utf8_lossy(
+        &Command::new("skopeo")
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .contains("version 1.9.");
+    check_with(
+        "$REGISTRY_AUTH_FILE alone",
+        &with(&[]),
+        &[("REGISTRY_AUTH_FILE", &other)],
+        false,
+        skopeo_old,
+    );
+    // $XDG_CONFIG_HOME's (here ~/.config) containers/auth.json before docker's.
+    std::fs::write(
+        home.join(".config/containers/auth.json"),
+        auth(&host, "alice:wrong"),
+    )
+    .unwrap();
+    check(
+        "~/.config/containers/auth.json first",
+        &with(&[]),
+        &[],
+        false,
+    );
+    // $XDG_RUNTIME_DIR/containers/auth.json before both.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        auth(&host, "alice:s3cret"),
+    )
+    .unwrap();
+    check(
+        "$XDG_RUNTIME_DIR/containers/auth.json first",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
+    // A file without an entry for the registry passes the search on.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        auth("other.example", "x:y"),
+    )
+    .unwrap();
+    std::fs::remove_file(home.join(".config/containers/auth.json")).unwrap();
+    check(
+        "entries searched file after file",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
+
+    // The certificate: refused without the certs.d directory, naming the problem; accepted
+    // unverified with --tls-verify=false.
+    let err = check("no CA", &["--authfile", &good_s], &[], false);
+    assert!(
+        err.contains("certificate") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    check(
+        "--tls-verify=false",
+        &["--authfile", &good_s, "--tls-verify=false"],
+        &[],
+        true,
+    );
+
+    // The whole way, as a user would: unpack with the auth file and the certs.d directory.
+    let bundle = s.path().join("bundle");
+    let out = Command::new(image_bin())
+        .args([
+            "unpack",
+            "--authfile",
+            &good_s,
+            "--cert-dir",
+            &certs_arg,
+            &image,
+        ])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
+
+/// A registry that wants a client certificate (docker-registry's `http.tls.clientcas`): refused
+/// without one, served with the `client.cert` + `client.key` of the certs.d directory; skopeo
+/// agrees on both.
+#[test]
+fn client_certificate_from_certs_d() {
+    if !have("openssl", "version") {
+        return;
+    }
+    let s = scratch("clientcert");
+    let pki = s.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    self_signed_cert(&pki);
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "cca.key",
+            "-out",
+            "cca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth client CA",
+        ],
+    );
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=alice",
+        ],
+    );
+    std::fs::write(
+        pki.join("client.cnf"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "cca.crt",
+            "-CAkey",
+            "cca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.cert",
+            "-days",
+            "2",
+            "-extfile",
+            "client.cnf",
+        ],
+    );
+    let Some(reg) = start_registry_on("127.0.0.2", &registry_tls(&pki, Some(&pki.join("cca.crt"))))
+    else {
+        return;
+    };
+    let host = format!("127.0.0.2:{}", reg.port);
+    let certs = s.path().join("certs.d").join(&host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(pki.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let image = format!("docker://{host}/test/cc:v1");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let certs_arg = certs.display().to_string();
+    let home = s.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+
+    let (ours, theirs) = inspect_both(&image, &["--cert-dir", &certs_arg], &[], &home);
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert_eq!(ours.status.code(), Some(1), "{err}");
+    assert!(err.contains("BadCertificate"), "{err}");
+    assert!(!theirs.status.success());
+
+    std::fs::copy(pki.join("client.cert"), certs.join("client.cert")).unwrap();
+    std::fs::copy(pki.join("client.key"), certs.join("client.key")).unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-cert-dir", &certs_arg])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ours, theirs) = inspect_both(&image, &["--cert-dir", &certs_arg], &[], &home);
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+    assert!(
+        theirs.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&theirs.stderr)
     );
 }
 

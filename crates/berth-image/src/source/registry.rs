@@ -148,6 +148,27 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` into its parameters.
+/// The `message` of the first entry of a registry's `{"errors": [...]}` answer, else the
+/// answer's text (cut short), else "no reason given".
+fn registry_message(body: &str) -> String {
+    let v: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let msg = v.as_ref().and_then(|v| {
+        let e = v.get("errors")?.get(0)?;
+        let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+        let m = e.get("message")?.as_str()?;
+        Some(if code.is_empty() {
+            m.to_string()
+        } else {
+            format!("{}: {m}", code.to_lowercase())
+        })
+    });
+    match msg {
+        Some(m) => m,
+        None if body.trim().is_empty() => "no reason given".into(),
+        None => body.trim().chars().take(200).collect(),
+    }
+}
+
 pub(crate) fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     let (scheme, rest) = h.trim().split_once(' ')?;
     let mut params = Vec::new();
@@ -261,6 +282,17 @@ impl Registry {
         }
     }
 
+    /// The registry turned the credentials down (401 after authenticating with them).
+    fn refused(&self, url: &str, why: &str) -> ImageError {
+        self.err(
+            url,
+            format!(
+                "{} refused the credentials for {} ({why})",
+                self.r.host, self.r.repo
+            ),
+        )
+    }
+
     fn basic(&self) -> Option<String> {
         self.creds.as_ref().map(|c| {
             format!(
@@ -291,6 +323,16 @@ impl Registry {
                 Err(ureq::Error::Status(401, resp)) if attempt == 0 => {
                     let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_string();
                     self.authenticate(url, &challenge)?;
+                }
+                Err(ureq::Error::Status(401, resp)) if self.creds.is_some() => {
+                    let mut body = String::new();
+                    let _ = resp.into_reader().take(4096).read_to_string(&mut body);
+                    return Err(self.refused(url, &registry_message(&body)));
+                }
+                Err(ureq::Error::Status(401, _)) => {
+                    return Err(ImageError::CredentialsNeeded {
+                        url: url.to_string(),
+                    })
                 }
                 Err(ureq::Error::Status(404, _)) => {
                     return Err(ImageError::NotFound(url.to_string()))
@@ -348,7 +390,15 @@ impl Registry {
                         None => req,
                     }
                 })
-                .map_err(|e| auth_err("token request", e))?;
+                .map_err(|e| match *e {
+                    ureq::Error::Status(code @ (401 | 403), resp) if basic.is_some() => {
+                        let mut body = String::new();
+                        let _ = resp.into_reader().take(4096).read_to_string(&mut body);
+                        let why = registry_message(&body);
+                        self.refused(&turl, &format!("token server: HTTP {code}: {why}"))
+                    }
+                    e => auth_err("token request", Box::new(e)),
+                })?;
             let v: serde_json::Value = resp
                 .into_json()
                 .map_err(|e| auth_err("token response", Box::new(e)))?;
