@@ -264,9 +264,10 @@ fn gnu_tar(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Three layers written by GNU tar: PAX with sparse 1.0 (xattrs, sub-second times, large ids,
+/// Four layers written by GNU tar: PAX with sparse 1.0 (xattrs, sub-second times, large ids,
 /// setuid, long names, hard and symbolic links, a fifo), PAX with sparse 0.0 (a whiteout, a
-/// re-declared directory), and the GNU format (long-name records).
+/// re-declared directory), the GNU format (long-name records), and PAX with sparse 0.1 (long
+/// symbolic and hard link targets).
 fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
     use std::os::unix::fs::{symlink, PermissionsExt};
     let mode = |p: &std::path::Path, m: u32| {
@@ -363,7 +364,36 @@ fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
         set_times(&l3.join(p), (1_650_000_000, 0), (1_650_000_001, 0));
     }
     let t3 = gnu_tar(&l3, &["--format=gnu"]);
-    vec![t1, t2, t3]
+
+    // PAX with sparse 0.1, and long link targets as PAX linkpath records: a symbolic link's,
+    // and a hard link's to a file whose name is longer than a ustar header holds.
+    let l4 = s.join("l4");
+    let long4 = "h".repeat(90) + "/" + &"i".repeat(60);
+    std::fs::create_dir_all(l4.join("data")).unwrap();
+    std::fs::create_dir_all(l4.join(&long4)).unwrap();
+    sparse_file(&l4.join("data/sparse01.img"), b"zero-one");
+    std::fs::write(l4.join(&long4).join("target"), b"hard to a long name").unwrap();
+    std::fs::hard_link(l4.join(&long4).join("target"), l4.join("data/hard-long")).unwrap();
+    symlink("y".repeat(180), l4.join("data/pax-longlink")).unwrap();
+    for (i, p) in [
+        "data/sparse01.img",
+        "data/pax-longlink",
+        &format!("{long4}/target"),
+        &long4,
+        "data",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        set_times(
+            &l4.join(p),
+            (1_600_000_000, 42),
+            (1_600_000_000 + i as i64, 987_654_321),
+        );
+    }
+    let t4 = gnu_tar(&l4, &["--sparse", "--format=pax", "--sparse-version=0.1"]);
+    vec![t1, t2, t3, t4]
 }
 
 /// The same image, its layers made by GNU tar in its PAX (sparse 1.0 and 0.0) and GNU formats,
@@ -381,7 +411,7 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
     let img = Image::new(
         layers
             .into_iter()
-            .zip([Comp::Gzip, Comp::None, Comp::Gzip])
+            .zip([Comp::Gzip, Comp::None, Comp::Gzip, Comp::None])
             .collect(),
         serde_json::json!({}),
     );
@@ -437,12 +467,25 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
         ("data/sparse0.img", "atime=1700000000.000000005"),
         ("bin", "atime=1700000000.000000005"),
         ("data/new", "atime=1650000001.000000000"),
+        ("data/sparse01.img", "mtime=1600000000.987654321"),
+        ("data/hard-long", "inode-of=data/hard-long"),
     ] {
         let v = a.get(p).unwrap_or_else(|| panic!("{p} missing"));
         assert!(v.contains(want), "{p}: {v} lacks {want}");
     }
     assert!(!a.contains_key("bin/tool") && a.contains_key("bin"));
-    for f in ["data/sparse.img", "data/sparse0.img"] {
+    assert_eq!(
+        std::fs::read_link(ours.join("rootfs/data/pax-longlink")).unwrap(),
+        std::path::PathBuf::from("y".repeat(180))
+    );
+    let long4 = "h".repeat(90) + "/" + &"i".repeat(60) + "/target";
+    assert!(
+        a.get(&long4)
+            .is_some_and(|v| v.contains("inode-of=data/hard-long")),
+        "{:?}",
+        a.get(&long4)
+    );
+    for f in ["data/sparse.img", "data/sparse0.img", "data/sparse01.img"] {
         let md = std::fs::metadata(ours.join("rootfs").join(f)).unwrap();
         assert_eq!(md.len(), 3 << 20, "{f}");
         assert!(md.blocks() < 256, "{f}: {} blocks: no holes", md.blocks());
