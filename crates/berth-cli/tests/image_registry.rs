@@ -726,18 +726,23 @@ fn inspect_both(
     (run(&image_bin()), run(std::path::Path::new("skopeo")))
 }
 
-/// docker-registry itself over TLS with a self-signed certificate and basic auth from an
-/// htpasswd file (bcrypt, `htpasswd -B`): credentials from each auth file podman and skopeo
-/// read, in their order; a wrong password refused naming the registry; the certificate
-/// trusted through a certs.d/HOST:PORT directory (--cert-dir), refused without it, accepted
-/// unverified with --tls-verify=false. Every case is run through skopeo too, which must agree.
-#[test]
-fn basic_auth_and_self_signed_tls_on_docker_registry() {
+/// A docker-registry on 127.0.0.2 serving a self-signed certificate (see [`self_signed_cert`])
+/// and wanting alice:s3cret (htpasswd -B), holding the marker image at `repo:v1`.
+struct BasicTls {
+    reg: Registry,
+    /// HOST:PORT.
+    host: String,
+    /// certs.d/HOST:PORT with the certificate as ca.crt.
+    certs: std::path::PathBuf,
+    /// docker://HOST:PORT/REPO:v1.
+    image: String,
+}
+
+fn basic_tls_registry(s: &std::path::Path, repo: &str) -> Option<BasicTls> {
     if !have("openssl", "version") || !have("htpasswd", "-h") {
-        return;
+        return None;
     }
-    let s = scratch("basictls");
-    let pki = s.path().join("pki");
+    let pki = s.join("pki");
     std::fs::create_dir(&pki).unwrap();
     self_signed_cert(&pki);
     let out = Command::new("htpasswd")
@@ -752,17 +757,14 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         registry_tls(&pki, None),
         pki.join("htpasswd").display()
     );
-    let Some(reg) = start_registry_on("127.0.0.2", &extra) else {
-        return;
-    };
+    let reg = start_registry_on("127.0.0.2", &extra)?;
     let host = format!("127.0.0.2:{}", reg.port);
-    let certs = s.path().join("certs.d").join(&host);
+    let certs = s.join("certs.d").join(&host);
     std::fs::create_dir_all(&certs).unwrap();
     std::fs::copy(pki.join("domain.crt"), certs.join("ca.crt")).unwrap();
-    let certs_arg = certs.display().to_string();
-    let layout = s.path().join("layout");
+    let layout = s.join("layout");
     write_layout(&layout, &marker_image("amd64").build(), "v1");
-    let image = format!("docker://{host}/test/basic:v1");
+    let image = format!("docker://{host}/{repo}:v1");
     let out = Command::new("skopeo")
         .args(["copy", "--dest-creds", "alice:s3cret", "--dest-cert-dir"])
         .arg(&certs)
@@ -775,6 +777,32 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         "skopeo copy: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    Some(BasicTls {
+        reg,
+        host,
+        certs,
+        image,
+    })
+}
+
+/// docker-registry itself over TLS with a self-signed certificate and basic auth from an
+/// htpasswd file (bcrypt, `htpasswd -B`): credentials from each auth file podman and skopeo
+/// read, in their order; a wrong password refused naming the registry; the certificate
+/// trusted through a certs.d/HOST:PORT directory (--cert-dir), refused without it, accepted
+/// unverified with --tls-verify=false. Every case is run through skopeo too, which must agree.
+#[test]
+fn basic_auth_and_self_signed_tls_on_docker_registry() {
+    let s = scratch("basictls");
+    let Some(BasicTls {
+        reg: _reg,
+        host,
+        certs,
+        image,
+    }) = basic_tls_registry(s.path(), "test/basic")
+    else {
+        return;
+    };
+    let certs_arg = certs.display().to_string();
 
     let auth = |key: &str, creds: &str| json!({"auths": {key: {"auth": b64(creds)}}}).to_string();
     let home = s.path().join("home");
@@ -948,6 +976,100 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
+
+/// Credentials from docker-credential-* helpers, named by `credHelpers` (in any auth file) or
+/// `credsStore` (docker's config.json), against the registry of
+/// [`basic_auth_and_self_signed_tls_on_docker_registry`]: a helper's answer is used, a
+/// failing helper is an error carrying what it said, a "not found" answer passes the search
+/// on to the next file. skopeo agrees, except on credsStore, which it does not read (docker
+/// does).
+#[test]
+fn credential_helpers_against_docker_registry() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = scratch("credhelpers");
+    let Some(BasicTls {
+        reg: _reg,
+        host,
+        certs,
+        image,
+    }) = basic_tls_registry(s.path(), "test/helpers")
+    else {
+        return;
+    };
+    let bin = s.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for (name, script) in [
+        (
+            "berthgood",
+            format!(
+                "read server\n[ \"$server\" = {host} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}' \"$server\""
+            ),
+        ),
+        ("berthlocked", "echo 'the keyring is locked'; exit 1".into()),
+        (
+            "berthnone",
+            "echo 'credentials not found in native keychain'; exit 1".into(),
+        ),
+    ] {
+        let p = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::path::PathBuf::from(format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    ));
+    let home = s.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    let docker = home.join(".docker/config.json");
+    let containers = home.join(".config/containers/auth.json");
+    let certs_arg = certs.display().to_string();
+    let check = |what: &str, works: bool, skopeo_works: bool| -> String {
+        let (ours, theirs) = inspect_both(
+            &image,
+            &["--cert-dir", &certs_arg],
+            &[("PATH", &path)],
+            &home,
+        );
+        let err = String::from_utf8_lossy(&ours.stderr).to_string();
+        assert_eq!(ours.status.success(), works, "{what}: berth-image: {err}");
+        assert_eq!(
+            theirs.status.success(),
+            skopeo_works,
+            "{what}: skopeo: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        err
+    };
+    let helper = |h: &str| json!({"credHelpers": {host.as_str(): h}}).to_string();
+
+    std::fs::write(&docker, helper("berthgood")).unwrap();
+    check("credHelpers", true, true);
+    std::fs::write(&docker, helper("berthlocked")).unwrap();
+    let err = check("failing helper", false, false);
+    assert!(
+        err.contains("docker-credential-berthlocked")
+            && err.contains(&host)
+            && err.contains("the keyring is locked"),
+        "{err}"
+    );
+    std::fs::write(&docker, helper("berthmissing")).unwrap();
+    let err = check("helper not installed", false, false);
+    assert!(err.contains("docker-credential-berthmissing"), "{err}");
+    // "Not found" in the containers auth.json: docker's config.json is read next.
+    std::fs::write(&containers, helper("berthnone")).unwrap();
+    std::fs::write(
+        &docker,
+        json!({"auths": {host.as_str(): {"auth": b64("alice:s3cret")}}}).to_string(),
+    )
+    .unwrap();
+    check("not found, next file", true, true);
+    std::fs::remove_file(&containers).unwrap();
+    std::fs::write(&docker, json!({"credsStore": "berthgood"}).to_string()).unwrap();
+    check("credsStore", true, false);
 }
 
 /// A registry that wants a client certificate (docker-registry's `http.tls.clientcas`): refused
