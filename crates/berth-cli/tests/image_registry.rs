@@ -941,6 +941,25 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         &[("XDG_RUNTIME_DIR", &xdg)],
         true,
     );
+    // Last, docker's legacy ~/.dockercfg (the auths map alone, keyed by an API URL).
+    std::fs::remove_file(home.join(".docker/config.json")).unwrap();
+    check(
+        "no file with an entry",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        false,
+    );
+    std::fs::write(
+        home.join(".dockercfg"),
+        json!({format!("https://{host}/v1/"): {"auth": b64("alice:s3cret")}}).to_string(),
+    )
+    .unwrap();
+    check(
+        "~/.dockercfg",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
 
     // The certificate: refused without the certs.d directory, naming the problem; accepted
     // unverified with --tls-verify=false.

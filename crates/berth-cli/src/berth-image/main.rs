@@ -143,7 +143,8 @@ fn proxy_settings() -> ProxySettings {
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
-/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files then docker's config.json.
+/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files, docker's config.json, then
+/// its legacy ~/.dockercfg.
 fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
@@ -169,6 +170,9 @@ fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
         out.push(d.join("config.json"));
     } else if let Some(h) = &home {
         out.push(h.join(".docker/config.json"));
+    }
+    if let Some(h) = &home {
+        out.push(h.join(".dockercfg"));
     }
     out
 }

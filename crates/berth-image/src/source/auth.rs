@@ -136,7 +136,8 @@ fn from_helper(helper: &str, server: &str, missing_ok: bool) -> Result<Option<St
 }
 
 /// `USER:PASSWORD` for `repo` on `registry` (`docker.io` for Docker Hub) from the first of
-/// `files` that has any; files that do not exist are skipped, malformed ones are an error.
+/// `files` that has any; files that do not exist are skipped, malformed ones are an error. A
+/// file named `.dockercfg` is read in docker's legacy format (the `auths` map alone).
 pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Option<String>> {
     let registry = normalise_key(registry);
     let wanted = candidates(&registry, repo);
@@ -146,8 +147,16 @@ pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Op
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(ImageError::io(format!("read {}", file.display()), e)),
         };
-        let f: AuthFile = serde_json::from_slice(&text)
-            .map_err(|e| ImageError::json(file.display().to_string(), e))?;
+        let json_err = |e| ImageError::json(file.display().to_string(), e);
+        let f: AuthFile = if file.file_name() == Some(std::ffi::OsStr::new(".dockercfg")) {
+            // docker's legacy format: the `auths` map alone, keyed by API URLs.
+            AuthFile {
+                auths: serde_json::from_slice(&text).map_err(json_err)?,
+                ..AuthFile::default()
+            }
+        } else {
+            serde_json::from_slice(&text).map_err(json_err)?
+        };
         let helper = f
             .cred_helpers
             .iter()
@@ -261,7 +270,10 @@ mod tests {
         assert_eq!(run("reg.example:5000").unwrap().as_deref(), Some("hu:hs"));
         // "Not found": none from this file, the next one is read.
         assert_eq!(run("miss.example").unwrap(), None);
-        assert_eq!(run("empty.example").unwrap().as_deref(), Some("from:second"));
+        assert_eq!(
+            run("empty.example").unwrap().as_deref(),
+            Some("from:second")
+        );
         // A failing helper, or one named for the registry that is not installed: an error.
         let e = run("locked.example").unwrap_err().to_string();
         assert!(
@@ -308,7 +320,14 @@ mod tests {
             .to_string(),
         )
         .unwrap();
-        let files = [d.join("missing.json"), a.clone(), docker.clone()];
+        let legacy = d.join(".dockercfg");
+        std::fs::write(
+            &legacy,
+            serde_json::json!({"https://old.example:5000/v1/": {"auth": b64("old:pw")}})
+                .to_string(),
+        )
+        .unwrap();
+        let files = [d.join("missing.json"), a.clone(), docker.clone(), legacy];
         let l = |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap();
         assert_eq!(l("quay.io", "team/app").as_deref(), Some("q:app"));
         assert_eq!(l("quay.io", "team/other").as_deref(), Some("q:team"));
@@ -322,6 +341,7 @@ mod tests {
             Some("me:pw:with:colons")
         );
         assert_eq!(l("ghcr.io", "a/b"), None);
+        assert_eq!(l("old.example:5000", "a/b").as_deref(), Some("old:pw"));
         let e = lookup(&files, "bad.io", "x").unwrap_err().to_string();
         assert!(e.contains("config.json") && e.contains("bad.io"), "{e}");
         std::fs::write(&a, "{not json").unwrap();

@@ -66,7 +66,8 @@ pub struct SourceOptions {
     /// Auth files to take credentials from when `creds` is `None`, in order: podman's
     /// `auth.json` and docker's `config.json` formats (`auths`, `credHelpers`, `credsStore`).
     /// The first file with an entry for the registry (or the repository, or a namespace of
-    /// it) is used; missing files are skipped.
+    /// it) is used; missing files are skipped. A file named `.dockercfg` is read in docker's
+    /// legacy format.
     pub auth_files: Vec<PathBuf>,
     /// Accept any registry certificate (`--tls-verify=false`), and fall back to plain HTTP for a
     /// registry that does not speak HTTPS at all (as skopeo does).

@@ -220,13 +220,14 @@ impl ServerCertVerifier for Pinned {
         ocsp: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let err = match self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
+        let err =
+            match self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
         let ca_as_leaf = matches!(
             &err,
             rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))
@@ -236,7 +237,11 @@ impl ServerCertVerifier for Pinned {
             return Err(err);
         }
         let facts = cert_facts(end_entity.as_ref());
-        if !self.pinned.iter().any(|p| p.as_ref() == end_entity.as_ref()) {
+        if !self
+            .pinned
+            .iter()
+            .any(|p| p.as_ref() == end_entity.as_ref())
+        {
             // A self-signed certificate nobody trusts: say so as Go does ("certificate signed
             // by unknown authority") rather than complain about its basic constraints.
             return Err(match facts {
