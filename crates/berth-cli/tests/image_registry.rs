@@ -961,6 +961,19 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         true,
     );
 
+    // The certs.d directory found without --cert-dir, in the user's certs.d (root's too, as
+    // containers/image looks there first whoever runs it).
+    let user_certs = home.join(".config/containers/certs.d");
+    std::fs::create_dir_all(user_certs.join(&host)).unwrap();
+    std::fs::copy(certs.join("ca.crt"), user_certs.join(&host).join("ca.crt")).unwrap();
+    check(
+        "~/.config/containers/certs.d",
+        &["--authfile", &good_s],
+        &[],
+        true,
+    );
+    std::fs::remove_dir_all(&user_certs).unwrap();
+
     // The certificate: refused without the certs.d directory, naming the problem; accepted
     // unverified with --tls-verify=false.
     let err = check("no CA", &["--authfile", &good_s], &[], false);

@@ -72,13 +72,12 @@ fn system_ca_files() -> Vec<PathBuf> {
     .collect()
 }
 
-/// The certs.d directories podman and docker read, each holding one directory per registry.
+/// The certs.d directories podman and skopeo read (containers-certs.d(5)), each holding one
+/// directory per registry, in their order: the user's (root's too), then the system's.
 fn cert_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(h) = std::env::var_os("HOME") {
-            roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
-        }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
     }
     roots.push(PathBuf::from("/etc/containers/certs.d"));
     roots.push(PathBuf::from("/etc/docker/certs.d"));

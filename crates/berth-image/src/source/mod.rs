@@ -78,8 +78,8 @@ pub struct SourceOptions {
     /// `NAME.cert` with `NAME.key` a client certificate. When empty, `cert_roots` is used.
     pub cert_dirs: Vec<PathBuf>,
     /// Directories holding one such directory per registry, named `HOST[:PORT]` (`docker.io`
-    /// for Docker Hub): `/etc/containers/certs.d` and the like. Each registry pulled from (a
-    /// mirror too) gets its own.
+    /// for Docker Hub): `/etc/containers/certs.d` and the like, in order: the first that has
+    /// one for the registry is used. Each registry pulled from (a mirror too) gets its own.
     pub cert_roots: Vec<PathBuf>,
     /// registries.conf files (containers-registries.conf(5)), read in order, missing ones
     /// skipped: mirrors, blocked and insecure registries, locations rewritten by prefix.
@@ -120,7 +120,14 @@ fn open_registry(
         } else {
             r.host.as_str()
         };
-        opts.cert_roots.iter().map(|d| d.join(host)).collect()
+        // The first root that has a directory for the registry, as containers/image picks
+        // it: the others are not read.
+        opts.cert_roots
+            .iter()
+            .map(|d| d.join(host))
+            .find(|d| d.exists())
+            .into_iter()
+            .collect()
     } else {
         opts.cert_dirs.clone()
     };
