@@ -284,6 +284,18 @@ fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
     set_xattr(&l1.join("etc/conf"), "user.berth", b"v1");
     std::fs::write(l1.join("bin/tool"), b"#!/bin/sh\n").unwrap();
     mode(&l1.join("bin/tool"), 0o4755);
+    // A file capability (cap_net_raw, effective: what `setcap cap_net_raw+ep` writes) and a
+    // trusted.* xattr, beside the user.* one: SCHILY.xattr records of every namespace.
+    std::fs::write(l1.join("bin/ping"), b"ping").unwrap();
+    set_owner(&l1.join("bin/ping"), 0, 0);
+    set_xattr(
+        &l1.join("bin/ping"),
+        "security.capability",
+        &[
+            1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    );
+    set_xattr(&l1.join("bin/ping"), "trusted.berth", b"t1");
     std::fs::write(l1.join("bin/big-id"), b"x").unwrap();
     set_owner(&l1.join("bin/big-id"), 3_000_000, 3_000_001);
     sparse_file(&l1.join("data/sparse.img"), b"one");
@@ -460,6 +472,8 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
         ("data/hard", "inode-of=data/hard"),
         ("etc/conf", "inode-of=data/hard"),
         ("bin/big-id", "owner=3000000:3000001"),
+        ("bin/ping", "security.capability"),
+        ("bin/ping", "trusted.berth"),
         ("data/new", "mtime=1650000001.000000000"),
         // PAX atimes as GNU tar recorded them; the GNU format has none: the mtime.
         ("etc/conf", "atime=1796347601.007654321"),
