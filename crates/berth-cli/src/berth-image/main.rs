@@ -41,7 +41,7 @@ struct SourceArgs {
     creds: Option<String>,
     /// Auth file to read credentials from (default: $REGISTRY_AUTH_FILE, else
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json and
-    /// ~/.docker/config.json, as podman and skopeo read them).
+    /// ~/.docker/config.json and ~/.dockercfg, as podman and skopeo read them).
     #[arg(long)]
     authfile: Option<PathBuf>,
     /// Verify registry certificates (--tls-verify=false accepts any, and falls back to plain
@@ -49,7 +49,8 @@ struct SourceArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_verify: bool,
     /// Directory of CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key)
-    /// for the registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST).
+    /// for the registry (default: the first of ~/.config/containers/certs.d/HOST,
+    /// /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST that exists).
     #[arg(long)]
     cert_dir: Option<PathBuf>,
 }
