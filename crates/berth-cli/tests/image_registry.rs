@@ -289,6 +289,17 @@ fn token_proxy_with(
     upstream: u16,
     basic: Option<String>,
 ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    token_proxy_full(upstream, basic, None)
+}
+
+/// [`token_proxy_with`] whose token endpoint, given `refresh`, hands tokens out only to an
+/// OAuth2 refresh-token grant: a form POSTed with `grant_type=refresh_token` and
+/// `refresh_token=REFRESH`.
+fn token_proxy_full(
+    upstream: u16,
+    basic: Option<String>,
+    refresh: Option<&'static str>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -318,7 +329,49 @@ fn token_proxy_with(
                     let authed = headers
                         .iter()
                         .any(|h| h.eq_ignore_ascii_case("authorization: Bearer sekrit"));
+                    let length: usize = headers
+                        .iter()
+                        .find_map(|h| {
+                            let (k, v) = h.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    r.read_exact(&mut body).unwrap();
+                    // Go sends a body set after the request was made in chunks.
+                    if headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked"))
+                    {
+                        loop {
+                            let mut size = String::new();
+                            r.read_line(&mut size).unwrap();
+                            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                            // The data and its CRLF; the last chunk is a CRLF alone.
+                            let mut chunk = vec![0; n + 2];
+                            r.read_exact(&mut chunk).unwrap();
+                            body.extend_from_slice(&chunk[..n]);
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&body).to_string();
                     if path.starts_with("/token") {
+                        if let Some(rt) = refresh {
+                            let fields: Vec<&str> = body.split('&').collect();
+                            if !line.starts_with("POST ")
+                                || !fields.contains(&"grant_type=refresh_token")
+                                || !fields.contains(&format!("refresh_token={rt}").as_str())
+                            {
+                                let _ = write!(
+                                    c,
+                                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+                                );
+                                continue;
+                            }
+                        }
                         if let Some(b) = &basic {
                             let want = format!("authorization: Basic {b}");
                             if !headers.iter().any(|h| h.eq_ignore_ascii_case(&want)) {
@@ -502,6 +555,76 @@ fn credentials_from_auth_files() {
     std::fs::remove_file(home.join(".docker/config.json")).unwrap();
     ok(run(6, &[], &[("XDG_RUNTIME_DIR", &xdg)]));
     assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 5);
+}
+
+/// An identity token (`"identitytoken"` of an auths entry, as `docker login` stores an OAuth2
+/// refresh token) is traded at the token server with a refresh-token grant, POSTed as a form,
+/// as containers/image and docker do; a wrong one is refused naming the registry. skopeo
+/// agrees on both.
+#[test]
+fn identity_token_from_an_auth_file() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("idtoken");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
+        false,
+    );
+    let (port, tokens) = token_proxy_full(reg.port, None, Some("rt-berth"));
+    let host = format!("127.0.0.1:{port}");
+    let image = format!("docker://{host}/test/rich:v1");
+    let home = s.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let file = |name: &str, token: &str| {
+        let f = s.path().join(name);
+        std::fs::write(
+            &f,
+            json!({"auths": {host.as_str(): {
+                "auth": b64("00000000-0000-0000-0000-000000000000:"),
+                "identitytoken": token,
+            }}})
+            .to_string(),
+        )
+        .unwrap();
+        f
+    };
+    let good = file("good.json", "rt-berth");
+    let wrong = file("wrong.json", "rt-other");
+    // skopeo tries HTTPS first here; --tls-verify=false lets it fall back to HTTP.
+    let args = |f: &std::path::Path| {
+        vec![
+            "--tls-verify=false".to_string(),
+            "--authfile".into(),
+            f.display().to_string(),
+        ]
+    };
+    let a = args(&good);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ours, theirs) = inspect_both(&image, &a, &[], &home);
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+    assert!(
+        theirs.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    let a = args(&wrong);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ours, theirs) = inspect_both(&image, &a, &[], &home);
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert_eq!(ours.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/rich")),
+        "{err}"
+    );
+    assert!(!theirs.status.success());
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {

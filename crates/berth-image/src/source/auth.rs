@@ -28,6 +28,18 @@ struct AuthFile {
 struct AuthEntry {
     #[serde(default)]
     auth: Option<String>,
+    /// An OAuth2 refresh token (`docker login` to registries that hand them out).
+    #[serde(default)]
+    identitytoken: Option<String>,
+}
+
+/// What an auth file holds for a registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Credentials {
+    /// `USER:PASSWORD`, for basic auth and token requests.
+    Password(String),
+    /// An identity (OAuth2 refresh) token, exchanged at the token server for an access token.
+    IdentityToken(String),
 }
 
 /// `https://index.docker.io/v1/` → `docker.io`; `http://host:5000/x` → `host:5000`; other keys
@@ -79,7 +91,7 @@ const NOT_FOUND: &str = "credentials not found in native keychain";
 /// Asks `docker-credential-HELPER` for `server`'s credentials: `None` when it holds none (or,
 /// with `missing_ok`, when no such program is installed). A helper that fails otherwise is an
 /// error carrying what it printed, as podman and skopeo (and docker) report it.
-fn from_helper(helper: &str, server: &str, missing_ok: bool) -> Result<Option<String>> {
+fn from_helper(helper: &str, server: &str, missing_ok: bool) -> Result<Option<Credentials>> {
     let prog = format!("docker-credential-{helper}");
     let what = |e| ImageError::io(format!("run {prog} get"), e);
     let mut child = match Command::new(&prog)
@@ -128,17 +140,18 @@ fn from_helper(helper: &str, server: &str, missing_ok: bool) -> Result<Option<St
     let r: Reply = serde_json::from_slice(&out.stdout)
         .map_err(|e| ImageError::json(format!("{prog} get's answer"), e))?;
     if r.username == "<token>" {
-        return Err(ImageError::Invalid(format!(
-            "{prog} holds an identity token for {server}, which berth-image cannot use"
-        )));
+        return Ok(Some(Credentials::IdentityToken(r.secret)));
     }
-    Ok(Some(format!("{}:{}", r.username, r.secret)))
+    Ok(Some(Credentials::Password(format!(
+        "{}:{}",
+        r.username, r.secret
+    ))))
 }
 
 /// `USER:PASSWORD` for `repo` on `registry` (`docker.io` for Docker Hub) from the first of
 /// `files` that has any; files that do not exist are skipped, malformed ones are an error. A
 /// file named `.dockercfg` is read in docker's legacy format (the `auths` map alone).
-pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Option<String>> {
+pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Option<Credentials>> {
     let registry = normalise_key(registry);
     let wanted = candidates(&registry, repo);
     for file in files {
@@ -180,8 +193,13 @@ pub(crate) fn lookup(files: &[PathBuf], registry: &str, repo: &str) -> Result<Op
             .collect();
         for c in &wanted {
             if let Some((key, e)) = auths.get(c) {
+                // An identity token goes before `auth` (which then holds `USER:` only), as
+                // containers/image and docker take it.
+                if let Some(t) = e.identitytoken.as_deref().filter(|t| !t.is_empty()) {
+                    return Ok(Some(Credentials::IdentityToken(t.to_string())));
+                }
                 if let Some(a) = e.auth.as_deref().filter(|a| !a.is_empty()) {
-                    return Ok(Some(decode(file, key, a)?));
+                    return Ok(Some(Credentials::Password(decode(file, key, a)?)));
                 }
             }
         }
@@ -210,6 +228,14 @@ mod tests {
         base64::engine::general_purpose::STANDARD.encode(s)
     }
 
+    /// The USER:PASSWORD of `c`, or `token:TOKEN` for an identity token.
+    fn pw(c: Credentials) -> String {
+        match c {
+            Credentials::Password(p) => p,
+            Credentials::IdentityToken(t) => format!("token:{t}"),
+        }
+    }
+
     #[test]
     fn credential_helpers_are_asked_and_their_failures_reported() {
         use std::os::unix::fs::PermissionsExt;
@@ -223,6 +249,10 @@ mod tests {
                 "read server\nif [ \"$server\" != reg.example:5000 ]; then echo 'credentials not found in native keychain'; exit 1; fi\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"hu\",\"Secret\":\"hs\"}' \"$server\"",
             ),
             ("berthlocked", "echo 'the keyring is locked'; exit 3"),
+            (
+                "berthtoken",
+                "printf '{\"Username\":\"<token>\",\"Secret\":\"rt-1\"}'",
+            ),
             (
                 "berthempty",
                 "echo 'credentials not found in native keychain'; exit 1",
@@ -241,6 +271,7 @@ mod tests {
                     "miss.example": "berthtest",
                     "empty.example": "berthempty",
                     "locked.example": "berthlocked",
+                    "token.example": "berthtoken",
                     "other.example": "nosuchhelper",
                 },
                 "credsStore": "nosuchstore",
@@ -266,8 +297,9 @@ mod tests {
         let path = std::env::var("PATH").unwrap_or_default();
         std::env::set_var("PATH", format!("{}:{path}", d.display()));
         let files = [cfg, second];
-        let run = |reg: &str| lookup(&files, reg, "x/y");
+        let run = |reg: &str| lookup(&files, reg, "x/y").map(|c| c.map(pw));
         assert_eq!(run("reg.example:5000").unwrap().as_deref(), Some("hu:hs"));
+        assert_eq!(run("token.example").unwrap().as_deref(), Some("token:rt-1"));
         // "Not found": none from this file, the next one is read.
         assert_eq!(run("miss.example").unwrap(), None);
         assert_eq!(
@@ -314,6 +346,7 @@ mod tests {
             serde_json::json!({"auths": {
                 "https://index.docker.io/v1/": {"auth": b64("hub:pw")},
                 "localhost:5000": {"auth": b64("me:pw:with:colons")},
+                "acr.example": {"auth": b64("00000000-0000-0000-0000-000000000000:"), "identitytoken": "rt-acr"},
                 "quay.io": {"auth": b64("never:used")},
                 "bad.io": {"auth": "%%%"},
             }})
@@ -328,7 +361,7 @@ mod tests {
         )
         .unwrap();
         let files = [d.join("missing.json"), a.clone(), docker.clone(), legacy];
-        let l = |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap();
+        let l = |reg: &str, repo: &str| lookup(&files, reg, repo).unwrap().map(pw);
         assert_eq!(l("quay.io", "team/app").as_deref(), Some("q:app"));
         assert_eq!(l("quay.io", "team/other").as_deref(), Some("q:team"));
         assert_eq!(l("quay.io", "x/y").as_deref(), Some("q:1"));
@@ -341,6 +374,7 @@ mod tests {
             Some("me:pw:with:colons")
         );
         assert_eq!(l("ghcr.io", "a/b"), None);
+        assert_eq!(l("acr.example", "a/b").as_deref(), Some("token:rt-acr"));
         assert_eq!(l("old.example:5000", "a/b").as_deref(), Some("old:pw"));
         let e = lookup(&files, "bad.io", "x").unwrap_err().to_string();
         assert!(e.contains("config.json") && e.contains("bad.io"), "{e}");

@@ -110,8 +110,8 @@ fn open_registry(
     insecure: bool,
     opts: &SourceOptions,
 ) -> Result<registry::Registry> {
-    let creds = match &opts.creds {
-        Some(c) => Some(c.clone()),
+    let found = match &opts.creds {
+        Some(c) => Some(auth::Credentials::Password(c.clone())),
         None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
     };
     let cert_dirs = if opts.cert_dirs.is_empty() {
@@ -137,14 +137,14 @@ fn open_registry(
         ca_files: opts.ca_files.clone(),
         cert_dirs,
     })?;
-    Ok(registry::Registry::new(
-        r,
-        opts.insecure,
-        creds,
-        tls,
-        skip_verify,
-        &opts.proxy,
-    ))
+    let (creds, identity_token) = match found {
+        Some(auth::Credentials::Password(p)) => (Some(p), None),
+        Some(auth::Credentials::IdentityToken(t)) => (None, Some(t)),
+        None => (None, None),
+    };
+    let mut reg = registry::Registry::new(r, opts.insecure, creds, tls, skip_verify, &opts.proxy);
+    reg.identity_token = identity_token;
+    Ok(reg)
 }
 
 /// Splits `PATH[:REF]` at the last colon, unless what follows looks like part of the path.

@@ -97,6 +97,9 @@ pub(crate) struct Registry {
     base: std::sync::OnceLock<String>,
     agents: super::proxy::Agents,
     creds: Option<String>,
+    /// An OAuth2 refresh token from an auth file, traded for access tokens at the token
+    /// server (instead of `creds`).
+    pub(crate) identity_token: Option<String>,
     token: Mutex<Option<String>>,
     retry: Retry,
 }
@@ -217,6 +220,7 @@ impl Registry {
             base,
             agents: super::proxy::Agents::new(build, proxy),
             creds,
+            identity_token: None,
             token: Mutex::new(None),
             retry: RETRY,
         }
@@ -324,7 +328,9 @@ impl Registry {
                     let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_string();
                     self.authenticate(url, &challenge)?;
                 }
-                Err(ureq::Error::Status(401, resp)) if self.creds.is_some() => {
+                Err(ureq::Error::Status(401, resp))
+                    if self.creds.is_some() || self.identity_token.is_some() =>
+                {
                     let mut body = String::new();
                     let _ = resp.into_reader().take(4096).read_to_string(&mut body);
                     return Err(self.refused(url, &registry_message(&body)));
@@ -381,24 +387,47 @@ impl Registry {
                 what,
                 source: e,
             };
-            let agent = self.agents.for_url(&turl)?;
-            let resp = self
-                .call(|| {
-                    let req = agent.get(&turl);
-                    match &basic {
-                        Some(b) => req.set("Authorization", b),
-                        None => req,
+            let sent = match &self.identity_token {
+                // An identity token is traded as OAuth2 wants it (docker's token spec, "oauth"):
+                // POSTed as a form to the realm, as containers/image and docker do.
+                Some(rt) => {
+                    let mut form = Vec::new();
+                    if let Some(svc) = get("service") {
+                        form.push(("service", svc));
                     }
-                })
-                .map_err(|e| match *e {
-                    ureq::Error::Status(code @ (401 | 403), resp) if basic.is_some() => {
-                        let mut body = String::new();
-                        let _ = resp.into_reader().take(4096).read_to_string(&mut body);
-                        let why = registry_message(&body);
-                        self.refused(&turl, &format!("token server: HTTP {code}: {why}"))
-                    }
-                    e => auth_err("token request", Box::new(e)),
-                })?;
+                    form.push(("scope", scope.clone()));
+                    form.push(("grant_type", "refresh_token".into()));
+                    form.push(("refresh_token", rt.clone()));
+                    form.push(("client_id", "berth-image".into()));
+                    let pairs: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    self.agents
+                        .for_url(&realm)?
+                        .post(&realm)
+                        .send_form(&pairs)
+                        .map_err(Box::new)
+                }
+                None => {
+                    let agent = self.agents.for_url(&turl)?;
+                    self.call(|| {
+                        let req = agent.get(&turl);
+                        match &basic {
+                            Some(b) => req.set("Authorization", b),
+                            None => req,
+                        }
+                    })
+                }
+            };
+            let with_creds = basic.is_some() || self.identity_token.is_some();
+            let resp = sent.map_err(|e| match *e {
+                ureq::Error::Status(code @ (401 | 403), resp) if with_creds => {
+                    let mut body = String::new();
+                    let _ = resp.into_reader().take(4096).read_to_string(&mut body);
+                    let why = registry_message(&body);
+                    self.refused(&turl, &format!("token server: HTTP {code}: {why}"))
+                }
+                e => auth_err("token request", Box::new(e)),
+            })?;
             let v: serde_json::Value = resp
                 .into_json()
                 .map_err(|e| auth_err("token response", Box::new(e)))?;
