@@ -1104,6 +1104,9 @@ fn basic_auth_and_self_signed_tls_on_docker_registry() {
         err.contains("certificate") && err.contains("UnknownIssuer"),
         "{err}"
     );
+    // Said once: the URL, then what failed there.
+    let url = format!("https://{host}/v2/test/basic/manifests/v1");
+    assert_eq!(err.matches(&url).count(), 1, "{err}");
     check(
         "--tls-verify=false",
         &["--authfile", &good_s, "--tls-verify=false"],

@@ -151,6 +151,35 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` into its parameters.
+/// A ureq transport failure told without the URL ureq puts in front of it: the error that
+/// carries it names the URL already.
+#[derive(Debug)]
+struct Transport(ureq::Transport);
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.kind())?;
+        if let Some(m) = self.0.message() {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Transport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// `e` as the cause of an error that names the URL itself.
+fn without_url(e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    match e {
+        ureq::Error::Transport(t) => Box::new(Transport(t)),
+        other => Box::new(other),
+    }
+}
+
 /// The `message` of the first entry of a registry's `{"errors": [...]}` answer, else the
 /// answer's text (cut short), else "no reason given".
 fn registry_message(body: &str) -> String {
@@ -351,7 +380,7 @@ impl Registry {
                 Err(e) => {
                     return Err(ImageError::Transfer {
                         url: url.to_string(),
-                        source: Box::new(e),
+                        source: without_url(e),
                     })
                 }
             }
@@ -426,7 +455,7 @@ impl Registry {
                     let why = registry_message(&body);
                     self.refused(&turl, &format!("token server: HTTP {code}: {why}"))
                 }
-                e => auth_err("token request", Box::new(e)),
+                e => auth_err("token request", without_url(e)),
             })?;
             let v: serde_json::Value = resp
                 .into_json()
