@@ -289,6 +289,17 @@ fn token_proxy_with(
     upstream: u16,
     basic: Option<String>,
 ) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    token_proxy_full(upstream, basic, None)
+}
+
+/// [`token_proxy_with`] whose token endpoint, given `refresh`, hands tokens out only to an
+/// OAuth2 refresh-token grant: a form POSTed with `grant_type=refresh_token` and
+/// `refresh_token=REFRESH`.
+fn token_proxy_full(
+    upstream: u16,
+    basic: Option<String>,
+    refresh: Option<&'static str>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -318,7 +329,49 @@ fn token_proxy_with(
                     let authed = headers
                         .iter()
                         .any(|h| h.eq_ignore_ascii_case("authorization: Bearer sekrit"));
+                    let length: usize = headers
+                        .iter()
+                        .find_map(|h| {
+                            let (k, v) = h.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    let mut body = vec![0; length];
+                    r.read_exact(&mut body).unwrap();
+                    // Go sends a body set after the request was made in chunks.
+                    if headers
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case("transfer-encoding: chunked"))
+                    {
+                        loop {
+                            let mut size = String::new();
+                            r.read_line(&mut size).unwrap();
+                            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                            // The data and its CRLF; the last chunk is a CRLF alone.
+                            let mut chunk = vec![0; n + 2];
+                            r.read_exact(&mut chunk).unwrap();
+                            body.extend_from_slice(&chunk[..n]);
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                    }
+                    let body = String::from_utf8_lossy(&body).to_string();
                     if path.starts_with("/token") {
+                        if let Some(rt) = refresh {
+                            let fields: Vec<&str> = body.split('&').collect();
+                            if !line.starts_with("POST ")
+                                || !fields.contains(&"grant_type=refresh_token")
+                                || !fields.contains(&format!("refresh_token={rt}").as_str())
+                            {
+                                let _ = write!(
+                                    c,
+                                    "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+                                );
+                                continue;
+                            }
+                        }
                         if let Some(b) = &basic {
                             let want = format!("authorization: Basic {b}");
                             if !headers.iter().any(|h| h.eq_ignore_ascii_case(&want)) {
@@ -390,6 +443,25 @@ fn bearer_token_auth() {
     );
 }
 
+/// Standard base64 with padding, as auth files hold `USER:PASSWORD`.
+fn b64(s: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in s.as_bytes().chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// Credentials from auth files as podman and skopeo find them: --authfile, $REGISTRY_AUTH_FILE,
 /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json; none: refused.
 #[test]
@@ -403,23 +475,6 @@ fn credentials_from_auth_files() {
         &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
         false,
     );
-    let b64 = |s: &str| {
-        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for c in s.as_bytes().chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    };
     let (port, tokens) = token_proxy_with(reg.port, Some(b64("alice:s3cret")));
     let host = format!("127.0.0.1:{port}");
     let entry = |key: &str, creds: &str| {
@@ -484,9 +539,13 @@ fn credentials_from_auth_files() {
         entry(&format!("{host}/test"), "alice:wrong"),
     )
     .unwrap();
-    assert_eq!(
-        run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]).status.code(),
-        Some(1)
+    let out = run(5, &[], &[("XDG_RUNTIME_DIR", &xdg)]);
+    assert_eq!(out.status.code(), Some(1));
+    // The token server's 401 to the wrong password, said as such.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/rich")),
+        "{err}"
     );
     std::fs::write(
         xdg.join("containers/auth.json"),
@@ -496,6 +555,76 @@ fn credentials_from_auth_files() {
     std::fs::remove_file(home.join(".docker/config.json")).unwrap();
     ok(run(6, &[], &[("XDG_RUNTIME_DIR", &xdg)]));
     assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 5);
+}
+
+/// An identity token (`"identitytoken"` of an auths entry, as `docker login` stores an OAuth2
+/// refresh token) is traded at the token server with a refresh-token grant, POSTed as a form,
+/// as containers/image and docker do; a wrong one is refused naming the registry. skopeo
+/// agrees on both.
+#[test]
+fn identity_token_from_an_auth_file() {
+    let Some(reg) = start_registry() else { return };
+    let s = scratch("idtoken");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    push(
+        &format!("oci:{}:v1", layout.display()),
+        &format!("docker://127.0.0.1:{}/test/rich:v1", reg.port),
+        false,
+    );
+    let (port, tokens) = token_proxy_full(reg.port, None, Some("rt-berth"));
+    let host = format!("127.0.0.1:{port}");
+    let image = format!("docker://{host}/test/rich:v1");
+    let home = s.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let file = |name: &str, token: &str| {
+        let f = s.path().join(name);
+        std::fs::write(
+            &f,
+            json!({"auths": {host.as_str(): {
+                "auth": b64("00000000-0000-0000-0000-000000000000:"),
+                "identitytoken": token,
+            }}})
+            .to_string(),
+        )
+        .unwrap();
+        f
+    };
+    let good = file("good.json", "rt-berth");
+    let wrong = file("wrong.json", "rt-other");
+    // skopeo tries HTTPS first here; --tls-verify=false lets it fall back to HTTP.
+    let args = |f: &std::path::Path| {
+        vec![
+            "--tls-verify=false".to_string(),
+            "--authfile".into(),
+            f.display().to_string(),
+        ]
+    };
+    let a = args(&good);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ours, theirs) = inspect_both(&image, &a, &[], &home);
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+    assert!(
+        theirs.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    assert!(tokens.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    let a = args(&wrong);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (ours, theirs) = inspect_both(&image, &a, &[], &home);
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert_eq!(ours.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/rich")),
+        "{err}"
+    );
+    assert!(!theirs.status.success());
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
@@ -640,6 +769,582 @@ fn tls_with_a_private_ca() {
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What the registry docs have users do for a registry of their own: a self-signed
+/// certificate from `openssl req -x509` (so marked CA:TRUE) for 127.0.0.2, to be copied to
+/// `certs.d/HOST:PORT/ca.crt`; written into `pki` as domain.crt and domain.key.
+fn self_signed_cert(pki: &std::path::Path) {
+    openssl(
+        pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            "domain.key",
+            "-x509",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.2",
+            "-addext",
+            "subjectAltName = IP:127.0.0.2",
+            "-out",
+            "domain.crt",
+        ],
+    );
+}
+
+/// The `tls:` part of a registry's `http:` section serving `pki`'s domain.crt, and asking
+/// clients for a certificate from `client_ca` when given.
+fn registry_tls(pki: &std::path::Path, client_ca: Option<&std::path::Path>) -> String {
+    let mut tls = format!(
+        "  tls:\n    certificate: {}\n    key: {}\n",
+        pki.join("domain.crt").display(),
+        pki.join("domain.key").display()
+    );
+    if let Some(ca) = client_ca {
+        tls.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+    }
+    tls
+}
+
+fn have(prog: &str, arg: &str) -> bool {
+    let ok = Command::new(prog).arg(arg).output().is_ok();
+    if !ok {
+        eprintln!("SKIP: {prog} is not installed");
+    }
+    ok
+}
+
+/// `berth-image inspect` and `skopeo inspect` with the same arguments and environment (HOME
+/// and the auth-file variables as given, nothing from the caller's).
+fn inspect_both(
+    image: &str,
+    args: &[&str],
+    env: &[(&str, &std::path::Path)],
+    home: &std::path::Path,
+) -> (std::process::Output, std::process::Output) {
+    let run = |prog: &std::path::Path| {
+        let mut cmd = Command::new(prog);
+        cmd.arg("inspect")
+            .args(args)
+            .arg(image)
+            .env("HOME", home)
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("XDG_CONFIG_HOME")
+            .env_remove("DOCKER_CONFIG")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("BERTH_IMAGE_CREDS")
+            .env_remove("SSL_CERT_FILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    (run(&image_bin()), run(std::path::Path::new("skopeo")))
+}
+
+/// A docker-registry on 127.0.0.2 serving a self-signed certificate (see [`self_signed_cert`])
+/// and wanting alice:s3cret (htpasswd -B), holding the marker image at `repo:v1`.
+struct BasicTls {
+    reg: Registry,
+    /// HOST:PORT.
+    host: String,
+    /// certs.d/HOST:PORT with the certificate as ca.crt.
+    certs: std::path::PathBuf,
+    /// docker://HOST:PORT/REPO:v1.
+    image: String,
+}
+
+fn basic_tls_registry(s: &std::path::Path, repo: &str) -> Option<BasicTls> {
+    if !have("openssl", "version") || !have("htpasswd", "-h") {
+        return None;
+    }
+    let pki = s.join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    self_signed_cert(&pki);
+    let out = Command::new("htpasswd")
+        .args(["-B", "-b", "-c"])
+        .arg(pki.join("htpasswd"))
+        .args(["alice", "s3cret"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let extra = format!(
+        "{}auth:\n  htpasswd:\n    realm: berth-test\n    path: {}\n",
+        registry_tls(&pki, None),
+        pki.join("htpasswd").display()
+    );
+    let reg = start_registry_on("127.0.0.2", &extra)?;
+    let host = format!("127.0.0.2:{}", reg.port);
+    let certs = s.join("certs.d").join(&host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(pki.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let layout = s.join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let image = format!("docker://{host}/{repo}:v1");
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-creds", "alice:s3cret", "--dest-cert-dir"])
+        .arg(&certs)
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(BasicTls {
+        reg,
+        host,
+        certs,
+        image,
+    })
+}
+
+/// docker-registry itself over TLS with a self-signed certificate and basic auth from an
+/// htpasswd file (bcrypt, `htpasswd -B`): credentials from each auth file podman and skopeo
+/// read, in their order; a wrong password refused naming the registry; the certificate
+/// trusted through a certs.d/HOST:PORT directory (--cert-dir), refused without it, accepted
+/// unverified with --tls-verify=false. Every case is run through skopeo too, which must agree.
+#[test]
+fn basic_auth_and_self_signed_tls_on_docker_registry() {
+    let s = scratch("basictls");
+    let Some(BasicTls {
+        reg: _reg,
+        host,
+        certs,
+        image,
+    }) = basic_tls_registry(s.path(), "test/basic")
+    else {
+        return;
+    };
+    let certs_arg = certs.display().to_string();
+
+    let auth = |key: &str, creds: &str| json!({"auths": {key: {"auth": b64(creds)}}}).to_string();
+    let home = s.path().join("home");
+    let xdg = s.path().join("xdg");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    std::fs::create_dir_all(xdg.join("containers")).unwrap();
+    let good = s.path().join("good.json");
+    std::fs::write(&good, auth(&host, "alice:s3cret")).unwrap();
+    let wrong = s.path().join("wrong.json");
+    std::fs::write(&wrong, auth(&host, "alice:wrong")).unwrap();
+    let other = s.path().join("other.json");
+    std::fs::write(&other, auth("other.example", "x:y")).unwrap();
+
+    // Each case: arguments, environment, whether it works; skopeo must agree.
+    let check_with = |what: &str,
+                      args: &[&str],
+                      env: &[(&str, &std::path::Path)],
+                      works: bool,
+                      skopeo_works: bool|
+     -> String {
+        let (ours, theirs) = inspect_both(&image, args, env, &home);
+        let err = String::from_utf8_lossy(&ours.stderr).to_string();
+        assert_eq!(ours.status.success(), works, "{what}: berth-image: {err}");
+        assert_eq!(
+            theirs.status.success(),
+            skopeo_works,
+            "{what}: skopeo: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        if works {
+            assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+        }
+        err
+    };
+    let check = |what: &str, args: &[&str], env: &[(&str, &std::path::Path)], works: bool| {
+        check_with(what, args, env, works, works)
+    };
+    let ca = ["--cert-dir", &certs_arg];
+    let with = |extra: &[&'static str]| -> Vec<&str> { [&ca[..], extra].concat() };
+    let good_s = good.display().to_string();
+    let wrong_s = wrong.display().to_string();
+
+    // No credentials anywhere.
+    let err = check("none", &ca, &[], false);
+    assert!(err.contains("wants credentials"), "{err}");
+    // A wrong password: refused, naming the registry.
+    let err = check(
+        "wrong",
+        &[&ca[..], &["--authfile", &wrong_s]].concat(),
+        &[],
+        false,
+    );
+    assert!(
+        err.contains(&format!("{host} refused the credentials for test/basic")),
+        "{err}"
+    );
+    check(
+        "--authfile",
+        &[&ca[..], &["--authfile", &good_s]].concat(),
+        &[],
+        true,
+    );
+    check(
+        "$REGISTRY_AUTH_FILE",
+        &with(&[]),
+        &[("REGISTRY_AUTH_FILE", &good)],
+        true,
+    );
+    // --authfile over $REGISTRY_AUTH_FILE.
+    check(
+        "--authfile over $REGISTRY_AUTH_FILE",
+        &[&ca[..], &["--authfile", &good_s]].concat(),
+        &[("REGISTRY_AUTH_FILE", &wrong)],
+        true,
+    );
+    // Docker's config.json, found through HOME.
+    std::fs::write(
+        home.join(".docker/config.json"),
+        auth(&host, "alice:s3cret"),
+    )
+    .unwrap();
+    check("~/.docker/config.json", &with(&[]), &[], true);
+    // A file named by $REGISTRY_AUTH_FILE (or --authfile) is the only one read, even without
+    // an entry, as current containers/image does (getAuthFilePaths adds no fallbacks to a
+    // path the user gave); Debian 12's skopeo 1.9 still goes on to the other files.
+    let skopeo_old = String::from_utf8_lossy(
+        &Command::new("skopeo")
+            .arg("--version")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .contains("version 1.9.");
+    check_with(
+        "$REGISTRY_AUTH_FILE alone",
+        &with(&[]),
+        &[("REGISTRY_AUTH_FILE", &other)],
+        false,
+        skopeo_old,
+    );
+    // $XDG_CONFIG_HOME's (here ~/.config) containers/auth.json before docker's.
+    std::fs::write(
+        home.join(".config/containers/auth.json"),
+        auth(&host, "alice:wrong"),
+    )
+    .unwrap();
+    check(
+        "~/.config/containers/auth.json first",
+        &with(&[]),
+        &[],
+        false,
+    );
+    // $XDG_RUNTIME_DIR/containers/auth.json before both.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        auth(&host, "alice:s3cret"),
+    )
+    .unwrap();
+    check(
+        "$XDG_RUNTIME_DIR/containers/auth.json first",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
+    // A file without an entry for the registry passes the search on.
+    std::fs::write(
+        xdg.join("containers/auth.json"),
+        auth("other.example", "x:y"),
+    )
+    .unwrap();
+    std::fs::remove_file(home.join(".config/containers/auth.json")).unwrap();
+    check(
+        "entries searched file after file",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
+    // Last, docker's legacy ~/.dockercfg (the auths map alone, keyed by an API URL).
+    std::fs::remove_file(home.join(".docker/config.json")).unwrap();
+    check(
+        "no file with an entry",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        false,
+    );
+    std::fs::write(
+        home.join(".dockercfg"),
+        json!({format!("https://{host}/v1/"): {"auth": b64("alice:s3cret")}}).to_string(),
+    )
+    .unwrap();
+    check(
+        "~/.dockercfg",
+        &with(&[]),
+        &[("XDG_RUNTIME_DIR", &xdg)],
+        true,
+    );
+
+    // The certs.d directory found without --cert-dir, in the user's certs.d (root's too, as
+    // containers/image looks there first whoever runs it).
+    let user_certs = home.join(".config/containers/certs.d");
+    std::fs::create_dir_all(user_certs.join(&host)).unwrap();
+    std::fs::copy(certs.join("ca.crt"), user_certs.join(&host).join("ca.crt")).unwrap();
+    check(
+        "~/.config/containers/certs.d",
+        &["--authfile", &good_s],
+        &[],
+        true,
+    );
+    std::fs::remove_dir_all(&user_certs).unwrap();
+
+    // The certificate: refused without the certs.d directory, naming the problem; accepted
+    // unverified with --tls-verify=false.
+    let err = check("no CA", &["--authfile", &good_s], &[], false);
+    assert!(
+        err.contains("certificate") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    // Said once: the URL, then what failed there.
+    let url = format!("https://{host}/v2/test/basic/manifests/v1");
+    assert_eq!(err.matches(&url).count(), 1, "{err}");
+    check(
+        "--tls-verify=false",
+        &["--authfile", &good_s, "--tls-verify=false"],
+        &[],
+        true,
+    );
+
+    // The whole way, as a user would: unpack with the auth file and the certs.d directory.
+    let bundle = s.path().join("bundle");
+    let out = Command::new(image_bin())
+        .args([
+            "unpack",
+            "--authfile",
+            &good_s,
+            "--cert-dir",
+            &certs_arg,
+            &image,
+        ])
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(bundle.join("rootfs/arch")).unwrap(), b"amd64");
+}
+
+/// Credentials from docker-credential-* helpers, named by `credHelpers` (in any auth file) or
+/// `credsStore` (docker's config.json), against the registry of
+/// [`basic_auth_and_self_signed_tls_on_docker_registry`]: a helper's answer is used, a
+/// failing helper is an error carrying what it said, a "not found" answer passes the search
+/// on to the next file. skopeo agrees, except on credsStore, which it does not read (docker
+/// does).
+#[test]
+fn credential_helpers_against_docker_registry() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = scratch("credhelpers");
+    let Some(BasicTls {
+        reg: _reg,
+        host,
+        certs,
+        image,
+    }) = basic_tls_registry(s.path(), "test/helpers")
+    else {
+        return;
+    };
+    let bin = s.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for (name, script) in [
+        (
+            "berthgood",
+            format!(
+                "read server\n[ \"$server\" = {host} ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}' \"$server\""
+            ),
+        ),
+        ("berthlocked", "echo 'the keyring is locked'; exit 1".into()),
+        (
+            "berthnone",
+            "echo 'credentials not found in native keychain'; exit 1".into(),
+        ),
+    ] {
+        let p = bin.join(format!("docker-credential-{name}"));
+        std::fs::write(&p, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::path::PathBuf::from(format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    ));
+    let home = s.path().join("home");
+    std::fs::create_dir_all(home.join(".docker")).unwrap();
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    let docker = home.join(".docker/config.json");
+    let containers = home.join(".config/containers/auth.json");
+    let certs_arg = certs.display().to_string();
+    let check = |what: &str, works: bool, skopeo_works: bool| -> String {
+        let (ours, theirs) = inspect_both(
+            &image,
+            &["--cert-dir", &certs_arg],
+            &[("PATH", &path)],
+            &home,
+        );
+        let err = String::from_utf8_lossy(&ours.stderr).to_string();
+        assert_eq!(ours.status.success(), works, "{what}: berth-image: {err}");
+        assert_eq!(
+            theirs.status.success(),
+            skopeo_works,
+            "{what}: skopeo: {}",
+            String::from_utf8_lossy(&theirs.stderr)
+        );
+        err
+    };
+    let helper = |h: &str| json!({"credHelpers": {host.as_str(): h}}).to_string();
+
+    std::fs::write(&docker, helper("berthgood")).unwrap();
+    check("credHelpers", true, true);
+    std::fs::write(&docker, helper("berthlocked")).unwrap();
+    let err = check("failing helper", false, false);
+    assert!(
+        err.contains("docker-credential-berthlocked")
+            && err.contains(&host)
+            && err.contains("the keyring is locked"),
+        "{err}"
+    );
+    std::fs::write(&docker, helper("berthmissing")).unwrap();
+    let err = check("helper not installed", false, false);
+    assert!(err.contains("docker-credential-berthmissing"), "{err}");
+    // "Not found" in the containers auth.json: docker's config.json is read next.
+    std::fs::write(&containers, helper("berthnone")).unwrap();
+    std::fs::write(
+        &docker,
+        json!({"auths": {host.as_str(): {"auth": b64("alice:s3cret")}}}).to_string(),
+    )
+    .unwrap();
+    check("not found, next file", true, true);
+    std::fs::remove_file(&containers).unwrap();
+    std::fs::write(&docker, json!({"credsStore": "berthgood"}).to_string()).unwrap();
+    check("credsStore", true, false);
+}
+
+/// A registry that wants a client certificate (docker-registry's `http.tls.clientcas`): refused
+/// without one, served with the `client.cert` + `client.key` of the certs.d directory; skopeo
+/// agrees on both.
+#[test]
+fn client_certificate_from_certs_d() {
+    if !have("openssl", "version") {
+        return;
+    }
+    let s = scratch("clientcert");
+    let pki = s.path().join("pki");
+    std::fs::create_dir(&pki).unwrap();
+    self_signed_cert(&pki);
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "cca.key",
+            "-out",
+            "cca.crt",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth client CA",
+        ],
+    );
+    openssl(
+        &pki,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=alice",
+        ],
+    );
+    std::fs::write(
+        pki.join("client.cnf"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .unwrap();
+    openssl(
+        &pki,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "cca.crt",
+            "-CAkey",
+            "cca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.cert",
+            "-days",
+            "2",
+            "-extfile",
+            "client.cnf",
+        ],
+    );
+    let Some(reg) = start_registry_on("127.0.0.2", &registry_tls(&pki, Some(&pki.join("cca.crt"))))
+    else {
+        return;
+    };
+    let host = format!("127.0.0.2:{}", reg.port);
+    let certs = s.path().join("certs.d").join(&host);
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::copy(pki.join("domain.crt"), certs.join("ca.crt")).unwrap();
+    let image = format!("docker://{host}/test/cc:v1");
+    let layout = s.path().join("layout");
+    write_layout(&layout, &marker_image("amd64").build(), "v1");
+    let certs_arg = certs.display().to_string();
+    let home = s.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+
+    let (ours, theirs) = inspect_both(&image, &["--cert-dir", &certs_arg], &[], &home);
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert_eq!(ours.status.code(), Some(1), "{err}");
+    assert!(err.contains("BadCertificate"), "{err}");
+    assert!(!theirs.status.success());
+
+    std::fs::copy(pki.join("client.cert"), certs.join("client.cert")).unwrap();
+    std::fs::copy(pki.join("client.key"), certs.join("client.key")).unwrap();
+    let out = Command::new("skopeo")
+        .args(["copy", "--dest-cert-dir", &certs_arg])
+        .arg(format!("oci:{}:v1", layout.display()))
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "skopeo copy: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (ours, theirs) = inspect_both(&image, &["--cert-dir", &certs_arg], &[], &home);
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("amd64"));
+    assert!(
+        theirs.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&theirs.stderr)
     );
 }
 

@@ -264,9 +264,10 @@ fn gnu_tar(dir: &std::path::Path, args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-/// Three layers written by GNU tar: PAX with sparse 1.0 (xattrs, sub-second times, large ids,
+/// Four layers written by GNU tar: PAX with sparse 1.0 (xattrs, sub-second times, large ids,
 /// setuid, long names, hard and symbolic links, a fifo), PAX with sparse 0.0 (a whiteout, a
-/// re-declared directory), and the GNU format (long-name records).
+/// re-declared directory), the GNU format (long-name records), and PAX with sparse 0.1 (long
+/// symbolic and hard link targets).
 fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
     use std::os::unix::fs::{symlink, PermissionsExt};
     let mode = |p: &std::path::Path, m: u32| {
@@ -283,6 +284,18 @@ fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
     set_xattr(&l1.join("etc/conf"), "user.berth", b"v1");
     std::fs::write(l1.join("bin/tool"), b"#!/bin/sh\n").unwrap();
     mode(&l1.join("bin/tool"), 0o4755);
+    // A file capability (cap_net_raw, effective: what `setcap cap_net_raw+ep` writes) and a
+    // trusted.* xattr, beside the user.* one: SCHILY.xattr records of every namespace.
+    std::fs::write(l1.join("bin/ping"), b"ping").unwrap();
+    set_owner(&l1.join("bin/ping"), 0, 0);
+    set_xattr(
+        &l1.join("bin/ping"),
+        "security.capability",
+        &[
+            1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    );
+    set_xattr(&l1.join("bin/ping"), "trusted.berth", b"t1");
     std::fs::write(l1.join("bin/big-id"), b"x").unwrap();
     set_owner(&l1.join("bin/big-id"), 3_000_000, 3_000_001);
     sparse_file(&l1.join("data/sparse.img"), b"one");
@@ -363,7 +376,36 @@ fn gnu_tar_layers(s: &std::path::Path) -> Vec<Vec<u8>> {
         set_times(&l3.join(p), (1_650_000_000, 0), (1_650_000_001, 0));
     }
     let t3 = gnu_tar(&l3, &["--format=gnu"]);
-    vec![t1, t2, t3]
+
+    // PAX with sparse 0.1, and long link targets as PAX linkpath records: a symbolic link's,
+    // and a hard link's to a file whose name is longer than a ustar header holds.
+    let l4 = s.join("l4");
+    let long4 = "h".repeat(90) + "/" + &"i".repeat(60);
+    std::fs::create_dir_all(l4.join("data")).unwrap();
+    std::fs::create_dir_all(l4.join(&long4)).unwrap();
+    sparse_file(&l4.join("data/sparse01.img"), b"zero-one");
+    std::fs::write(l4.join(&long4).join("target"), b"hard to a long name").unwrap();
+    std::fs::hard_link(l4.join(&long4).join("target"), l4.join("data/hard-long")).unwrap();
+    symlink("y".repeat(180), l4.join("data/pax-longlink")).unwrap();
+    for (i, p) in [
+        "data/sparse01.img",
+        "data/pax-longlink",
+        &format!("{long4}/target"),
+        &long4,
+        "data",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        set_times(
+            &l4.join(p),
+            (1_600_000_000, 42),
+            (1_600_000_000 + i as i64, 987_654_321),
+        );
+    }
+    let t4 = gnu_tar(&l4, &["--sparse", "--format=pax", "--sparse-version=0.1"]);
+    vec![t1, t2, t3, t4]
 }
 
 /// The same image, its layers made by GNU tar in its PAX (sparse 1.0 and 0.0) and GNU formats,
@@ -381,7 +423,7 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
     let img = Image::new(
         layers
             .into_iter()
-            .zip([Comp::Gzip, Comp::None, Comp::Gzip])
+            .zip([Comp::Gzip, Comp::None, Comp::Gzip, Comp::None])
             .collect(),
         serde_json::json!({}),
     );
@@ -430,6 +472,8 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
         ("data/hard", "inode-of=data/hard"),
         ("etc/conf", "inode-of=data/hard"),
         ("bin/big-id", "owner=3000000:3000001"),
+        ("bin/ping", "security.capability"),
+        ("bin/ping", "trusted.berth"),
         ("data/new", "mtime=1650000001.000000000"),
         // PAX atimes as GNU tar recorded them; the GNU format has none: the mtime.
         ("etc/conf", "atime=1796347601.007654321"),
@@ -437,12 +481,25 @@ fn gnu_tar_layers_same_as_umoci_to_the_nanosecond() {
         ("data/sparse0.img", "atime=1700000000.000000005"),
         ("bin", "atime=1700000000.000000005"),
         ("data/new", "atime=1650000001.000000000"),
+        ("data/sparse01.img", "mtime=1600000000.987654321"),
+        ("data/hard-long", "inode-of=data/hard-long"),
     ] {
         let v = a.get(p).unwrap_or_else(|| panic!("{p} missing"));
         assert!(v.contains(want), "{p}: {v} lacks {want}");
     }
     assert!(!a.contains_key("bin/tool") && a.contains_key("bin"));
-    for f in ["data/sparse.img", "data/sparse0.img"] {
+    assert_eq!(
+        std::fs::read_link(ours.join("rootfs/data/pax-longlink")).unwrap(),
+        std::path::PathBuf::from("y".repeat(180))
+    );
+    let long4 = "h".repeat(90) + "/" + &"i".repeat(60) + "/target";
+    assert!(
+        a.get(&long4)
+            .is_some_and(|v| v.contains("inode-of=data/hard-long")),
+        "{:?}",
+        a.get(&long4)
+    );
+    for f in ["data/sparse.img", "data/sparse0.img", "data/sparse01.img"] {
         let md = std::fs::metadata(ours.join("rootfs").join(f)).unwrap();
         assert_eq!(md.len(), 3 << 20, "{f}");
         assert!(md.blocks() < 256, "{f}: {} blocks: no holes", md.blocks());

@@ -41,7 +41,7 @@ struct SourceArgs {
     creds: Option<String>,
     /// Auth file to read credentials from (default: $REGISTRY_AUTH_FILE, else
     /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json and
-    /// ~/.docker/config.json, as podman and skopeo read them).
+    /// ~/.docker/config.json and ~/.dockercfg, as podman and skopeo read them).
     #[arg(long)]
     authfile: Option<PathBuf>,
     /// Verify registry certificates (--tls-verify=false accepts any, and falls back to plain
@@ -49,7 +49,8 @@ struct SourceArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     tls_verify: bool,
     /// Directory of CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key)
-    /// for the registry (default: /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST).
+    /// for the registry (default: the first of ~/.config/containers/certs.d/HOST,
+    /// /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST that exists).
     #[arg(long)]
     cert_dir: Option<PathBuf>,
 }
@@ -72,13 +73,12 @@ fn system_ca_files() -> Vec<PathBuf> {
     .collect()
 }
 
-/// The certs.d directories podman and docker read, each holding one directory per registry.
+/// The certs.d directories podman and skopeo read (containers-certs.d(5)), each holding one
+/// directory per registry, in their order: the user's (root's too), then the system's.
 fn cert_roots() -> Vec<PathBuf> {
     let mut roots = Vec::new();
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(h) = std::env::var_os("HOME") {
-            roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
-        }
+    if let Some(h) = std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        roots.push(PathBuf::from(h).join(".config/containers/certs.d"));
     }
     roots.push(PathBuf::from("/etc/containers/certs.d"));
     roots.push(PathBuf::from("/etc/docker/certs.d"));
@@ -143,7 +143,8 @@ fn proxy_settings() -> ProxySettings {
 }
 
 /// The auth files podman and skopeo consult, in their order: the one named by --authfile or
-/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files then docker's config.json.
+/// $REGISTRY_AUTH_FILE alone, else the containers auth.json files, docker's config.json, then
+/// its legacy ~/.dockercfg.
 fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
     let env = |k: &str| {
         std::env::var_os(k)
@@ -169,6 +170,9 @@ fn auth_files(flag: Option<&PathBuf>) -> Vec<PathBuf> {
         out.push(d.join("config.json"));
     } else if let Some(h) = &home {
         out.push(h.join(".docker/config.json"));
+    }
+    if let Some(h) = &home {
+        out.push(h.join(".dockercfg"));
     }
     out
 }

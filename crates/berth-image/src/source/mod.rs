@@ -66,7 +66,8 @@ pub struct SourceOptions {
     /// Auth files to take credentials from when `creds` is `None`, in order: podman's
     /// `auth.json` and docker's `config.json` formats (`auths`, `credHelpers`, `credsStore`).
     /// The first file with an entry for the registry (or the repository, or a namespace of
-    /// it) is used; missing files are skipped.
+    /// it) is used; missing files are skipped. A file named `.dockercfg` is read in docker's
+    /// legacy format.
     pub auth_files: Vec<PathBuf>,
     /// Accept any registry certificate (`--tls-verify=false`), and fall back to plain HTTP for a
     /// registry that does not speak HTTPS at all (as skopeo does).
@@ -77,8 +78,8 @@ pub struct SourceOptions {
     /// `NAME.cert` with `NAME.key` a client certificate. When empty, `cert_roots` is used.
     pub cert_dirs: Vec<PathBuf>,
     /// Directories holding one such directory per registry, named `HOST[:PORT]` (`docker.io`
-    /// for Docker Hub): `/etc/containers/certs.d` and the like. Each registry pulled from (a
-    /// mirror too) gets its own.
+    /// for Docker Hub): `/etc/containers/certs.d` and the like, in order: the first that has
+    /// one for the registry is used. Each registry pulled from (a mirror too) gets its own.
     pub cert_roots: Vec<PathBuf>,
     /// registries.conf files (containers-registries.conf(5)), read in order, missing ones
     /// skipped: mirrors, blocked and insecure registries, locations rewritten by prefix.
@@ -109,8 +110,8 @@ fn open_registry(
     insecure: bool,
     opts: &SourceOptions,
 ) -> Result<registry::Registry> {
-    let creds = match &opts.creds {
-        Some(c) => Some(c.clone()),
+    let found = match &opts.creds {
+        Some(c) => Some(auth::Credentials::Password(c.clone())),
         None => auth::lookup(&opts.auth_files, &r.host, &r.repo)?,
     };
     let cert_dirs = if opts.cert_dirs.is_empty() {
@@ -119,7 +120,14 @@ fn open_registry(
         } else {
             r.host.as_str()
         };
-        opts.cert_roots.iter().map(|d| d.join(host)).collect()
+        // The first root that has a directory for the registry, as containers/image picks
+        // it: the others are not read.
+        opts.cert_roots
+            .iter()
+            .map(|d| d.join(host))
+            .find(|d| d.exists())
+            .into_iter()
+            .collect()
     } else {
         opts.cert_dirs.clone()
     };
@@ -129,14 +137,14 @@ fn open_registry(
         ca_files: opts.ca_files.clone(),
         cert_dirs,
     })?;
-    Ok(registry::Registry::new(
-        r,
-        opts.insecure,
-        creds,
-        tls,
-        skip_verify,
-        &opts.proxy,
-    ))
+    let (creds, identity_token) = match found {
+        Some(auth::Credentials::Password(p)) => (Some(p), None),
+        Some(auth::Credentials::IdentityToken(t)) => (None, Some(t)),
+        None => (None, None),
+    };
+    let mut reg = registry::Registry::new(r, opts.insecure, creds, tls, skip_verify, &opts.proxy);
+    reg.identity_token = identity_token;
+    Ok(reg)
 }
 
 /// Splits `PATH[:REF]` at the last colon, unless what follows looks like part of the path.

@@ -97,6 +97,9 @@ pub(crate) struct Registry {
     base: std::sync::OnceLock<String>,
     agents: super::proxy::Agents,
     creds: Option<String>,
+    /// An OAuth2 refresh token from an auth file, traded for access tokens at the token
+    /// server (instead of `creds`).
+    pub(crate) identity_token: Option<String>,
     token: Mutex<Option<String>>,
     retry: Retry,
 }
@@ -148,6 +151,56 @@ fn query_escape(s: &str) -> String {
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` into its parameters.
+/// A ureq transport failure told without the URL ureq puts in front of it: the error that
+/// carries it names the URL already.
+#[derive(Debug)]
+struct Transport(ureq::Transport);
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.kind())?;
+        if let Some(m) = self.0.message() {
+            write!(f, ": {m}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Transport {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// `e` as the cause of an error that names the URL itself.
+fn without_url(e: ureq::Error) -> Box<dyn std::error::Error + Send + Sync> {
+    match e {
+        ureq::Error::Transport(t) => Box::new(Transport(t)),
+        other => Box::new(other),
+    }
+}
+
+/// The `message` of the first entry of a registry's `{"errors": [...]}` answer, else the
+/// answer's text (cut short), else "no reason given".
+fn registry_message(body: &str) -> String {
+    let v: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let msg = v.as_ref().and_then(|v| {
+        let e = v.get("errors")?.get(0)?;
+        let code = e.get("code").and_then(|c| c.as_str()).unwrap_or("");
+        let m = e.get("message")?.as_str()?;
+        Some(if code.is_empty() {
+            m.to_string()
+        } else {
+            format!("{}: {m}", code.to_lowercase())
+        })
+    });
+    match msg {
+        Some(m) => m,
+        None if body.trim().is_empty() => "no reason given".into(),
+        None => body.trim().chars().take(200).collect(),
+    }
+}
+
 pub(crate) fn parse_challenge(h: &str) -> Option<(String, Vec<(String, String)>)> {
     let (scheme, rest) = h.trim().split_once(' ')?;
     let mut params = Vec::new();
@@ -196,6 +249,7 @@ impl Registry {
             base,
             agents: super::proxy::Agents::new(build, proxy),
             creds,
+            identity_token: None,
             token: Mutex::new(None),
             retry: RETRY,
         }
@@ -261,6 +315,17 @@ impl Registry {
         }
     }
 
+    /// The registry turned the credentials down (401 after authenticating with them).
+    fn refused(&self, url: &str, why: &str) -> ImageError {
+        self.err(
+            url,
+            format!(
+                "{} refused the credentials for {} ({why})",
+                self.r.host, self.r.repo
+            ),
+        )
+    }
+
     fn basic(&self) -> Option<String> {
         self.creds.as_ref().map(|c| {
             format!(
@@ -292,6 +357,18 @@ impl Registry {
                     let challenge = resp.header("WWW-Authenticate").unwrap_or("").to_string();
                     self.authenticate(url, &challenge)?;
                 }
+                Err(ureq::Error::Status(401, resp))
+                    if self.creds.is_some() || self.identity_token.is_some() =>
+                {
+                    let mut body = String::new();
+                    let _ = resp.into_reader().take(4096).read_to_string(&mut body);
+                    return Err(self.refused(url, &registry_message(&body)));
+                }
+                Err(ureq::Error::Status(401, _)) => {
+                    return Err(ImageError::CredentialsNeeded {
+                        url: url.to_string(),
+                    })
+                }
                 Err(ureq::Error::Status(404, _)) => {
                     return Err(ImageError::NotFound(url.to_string()))
                 }
@@ -303,7 +380,7 @@ impl Registry {
                 Err(e) => {
                     return Err(ImageError::Transfer {
                         url: url.to_string(),
-                        source: Box::new(e),
+                        source: without_url(e),
                     })
                 }
             }
@@ -339,16 +416,47 @@ impl Registry {
                 what,
                 source: e,
             };
-            let agent = self.agents.for_url(&turl)?;
-            let resp = self
-                .call(|| {
-                    let req = agent.get(&turl);
-                    match &basic {
-                        Some(b) => req.set("Authorization", b),
-                        None => req,
+            let sent = match &self.identity_token {
+                // An identity token is traded as OAuth2 wants it (docker's token spec, "oauth"):
+                // POSTed as a form to the realm, as containers/image and docker do.
+                Some(rt) => {
+                    let mut form = Vec::new();
+                    if let Some(svc) = get("service") {
+                        form.push(("service", svc));
                     }
-                })
-                .map_err(|e| auth_err("token request", e))?;
+                    form.push(("scope", scope.clone()));
+                    form.push(("grant_type", "refresh_token".into()));
+                    form.push(("refresh_token", rt.clone()));
+                    form.push(("client_id", "berth-image".into()));
+                    let pairs: Vec<(&str, &str)> =
+                        form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    self.agents
+                        .for_url(&realm)?
+                        .post(&realm)
+                        .send_form(&pairs)
+                        .map_err(Box::new)
+                }
+                None => {
+                    let agent = self.agents.for_url(&turl)?;
+                    self.call(|| {
+                        let req = agent.get(&turl);
+                        match &basic {
+                            Some(b) => req.set("Authorization", b),
+                            None => req,
+                        }
+                    })
+                }
+            };
+            let with_creds = basic.is_some() || self.identity_token.is_some();
+            let resp = sent.map_err(|e| match *e {
+                ureq::Error::Status(code @ (401 | 403), resp) if with_creds => {
+                    let mut body = String::new();
+                    let _ = resp.into_reader().take(4096).read_to_string(&mut body);
+                    let why = registry_message(&body);
+                    self.refused(&turl, &format!("token server: HTTP {code}: {why}"))
+                }
+                e => auth_err("token request", without_url(e)),
+            })?;
             let v: serde_json::Value = resp
                 .into_json()
                 .map_err(|e| auth_err("token response", Box::new(e)))?;
