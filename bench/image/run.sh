@@ -106,10 +106,10 @@ for img in $IMAGES; do
 $(for g in "$L"/[0-9].tar.gz; do printf '%s,' "$(stat -c %s "$g")"; done)" >> "$W/facts"
 done
 
-measure() { # image, name, command...: appends "image name seconds maxrss_kb" to $W/results
+measure() { # image, name, command...: appends "image name seconds maxrss_kb user sys" to $W/results
   local img=$1 name=$2; shift 2
   rm -rf "$W/out"
-  /usr/bin/time -f "%e %M" -o "$W/t" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
+  /usr/bin/time -f "%e %M %U %S" -o "$W/t" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
   echo "$img $name $(cat "$W/t")" >> "$W/results"
   rm -rf "$W/out"
 }
@@ -136,8 +136,8 @@ import statistics, sys, platform, os, datetime
 res, facts, out, kind, runs = sys.argv[1:]
 data = {}
 for line in open(res):
-    img, name, secs, rss = line.split()
-    data.setdefault(img, {}).setdefault(name, []).append((float(secs), int(rss)))
+    img, name, secs, rss, user, sys_ = line.split()
+    data.setdefault(img, {}).setdefault(name, []).append((float(secs), int(rss), float(user) + float(sys_)))
 fact = {}
 for line in open(facts):
     img, entries, gz, tarb, per = line.split()
@@ -168,15 +168,16 @@ with open(out, "w") as f:
     f.write("\nTargets: berth-image time <= 0.4x umoci's and <= 1.0x the tar floor's, peak RSS <= 0.5x umoci's.\n")
     for img in data:
         d = data[img]
-        med = {k: statistics.median(s for s, _ in v) for k, v in d.items()}
-        rss = {k: max(r for _, r in v) for k, v in d.items()}
+        med = {k: statistics.median(s for s, _, _ in v) for k, v in d.items()}
+        rss = {k: max(r for _, r, _ in v) for k, v in d.items()}
+        cpus = {k: statistics.median(c for _, _, c in v) for k, v in d.items()}
         entries, gz, tarb, per = fact[img]
         f.write(f"\n## Image \"{img}\": {desc.get(img, img)}\n\n")
         f.write(f"{entries} tar entries, {gz/1e6:.1f} MB gzip ({' + '.join(f'{p/1e6:.1f}' for p in per)}), {tarb/1e6:.1f} MB tar.\n\n")
-        f.write("| unpacker | median wall (s) | peak RSS (MiB) | time / berth-image | RSS / berth-image |\n|---|---|---|---|---|\n")
+        f.write("| unpacker | median wall (s) | median CPU, user+sys (s) | peak RSS (MiB) | time / berth-image | RSS / berth-image |\n|---|---|---|---|---|---|\n")
         for k, label in labels:
             if k in med:
-                f.write(f"| {label} | {med[k]:.3f} | {rss[k]/1024:.1f} | {med[k]/med['berth']:.2f}x | {rss[k]/rss['berth']:.2f}x |\n")
+                f.write(f"| {label} | {med[k]:.3f} | {cpus[k]:.2f} | {rss[k]/1024:.1f} | {med[k]/med['berth']:.2f}x | {rss[k]/rss['berth']:.2f}x |\n")
         def verdict(v, lim):
             return "met" if v <= lim else "NOT met"
         t_u, t_t, r_u = med['berth']/med['umoci'], med['berth']/med['tar'], rss['berth']/rss['umoci']
