@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/image/compare.sh RUNS BINARY...: unpacks both bench images (built by run.sh in
 # $BENCH_CACHE) with each berth-image binary in turn, RUNS times after a warm-up, interleaved so
-# a busy machine loads them alike, and prints the median wall and CPU (user+sys) time of each.
+# a busy machine loads them alike, and prints the median wall and CPU (user+sys) time and the
+# peak RSS of each.
 # For before/after numbers of a change: build both, then compare them in one run.
 set -euo pipefail
 RUNS=$1; shift
@@ -12,7 +13,7 @@ for run in $(seq 0 "$RUNS"); do
   for img in split big; do
     for b in "$@"; do
       rm -rf "$W/out"
-      /usr/bin/time -f "%e %U %S" -o "$W/t" "$b" unpack "oci:$W/layout-$img:bench" "$W/out" >/dev/null
+      /usr/bin/time -f "%e %U %S %M" -o "$W/t" "$b" unpack "oci:$W/layout-$img:bench" "$W/out" >/dev/null
       [ "$run" = 0 ] || echo "$img $b $(cat "$W/t")" >> "$W/res"
     done
   done
@@ -22,9 +23,10 @@ python3 - "$W/res" <<'PY'
 import sys, statistics
 d = {}
 for l in open(sys.argv[1]):
-    img, b, e, u, s = l.split()
-    d.setdefault((img, b), []).append((float(e), float(u) + float(s)))
+    img, b, e, u, s, m = l.split()
+    d.setdefault((img, b), []).append((float(e), float(u) + float(s), int(m)))
 for (img, b), v in d.items():
-    print(f"{img:6} {b:40} wall {statistics.median(x for x, _ in v):.3f}  cpu {statistics.median(c for _, c in v):.3f}  (n={len(v)})")
+    print(f"{img:6} {b:40} wall {statistics.median(x for x, _, _ in v):.3f}  cpu {statistics.median(c for _, c, _ in v):.3f}  "
+          f"peak RSS {max(r for _, _, r in v) / 1024:.1f} MiB  (n={len(v)})")
 PY
 cat /proc/loadavg
