@@ -13,8 +13,8 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-const CHUNK: usize = 512 * 1024;
-const DEPTH: usize = 8;
+const CHUNK: usize = 256 * 1024;
+const DEPTH: usize = 4;
 
 /// Stops the decompressed stream growing past `limit` bytes, so a small hostile blob cannot
 /// expand without bound.
