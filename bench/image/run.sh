@@ -6,7 +6,8 @@
 #
 #   bench/image/run.sh [BERTH_IMAGE_BINARY]
 # Env: BENCH_RUNS (default 7), BENCH_CACHE (where the built image is kept, default
-# /var/tmp/berth-bench-image), BENCH_TMPFS (default /dev/shm), BENCH_SYNTH=1 to skip debootstrap.
+# /var/tmp/berth-bench-image), BENCH_TMPFS (default /dev/shm), BENCH_SYNTH=1 to skip debootstrap,
+# BENCH_BASELINE=OTHER_BERTH_IMAGE_BINARY to measure another build alongside in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${1:-target/release/berth-image}
