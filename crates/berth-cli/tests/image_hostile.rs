@@ -242,6 +242,41 @@ fn truncated_gzip_is_rejected_even_with_a_matching_descriptor() {
 }
 
 #[test]
+fn layer_not_matching_its_diff_id_is_rejected() {
+    // The blob is intact (its digest and size match the manifest) but decompresses to
+    // something other than what the config's diff_id says: the unpack fails naming the layer.
+    let c = Case::new("diffid");
+    let mut l1 = busybox_layer("");
+    l1.file("etc/hosts", b"127.0.0.1 localhost\n", 0o644);
+    let mut l2 = Layer::new();
+    l2.file("etc/motd", b"hello\n", 0o644);
+    let mut built = Image::new(
+        vec![(l1.finish(), Comp::Gzip), (l2.finish(), Comp::Gzip)],
+        json!({}),
+    )
+    .build();
+    let mut cfg: serde_json::Value = serde_json::from_slice(&built.config.data).unwrap();
+    let wrong = format!("sha256:{}", sha256_hex(b"some other tar"));
+    cfg["rootfs"]["diff_ids"][1] = json!(wrong);
+    built.config.data = serde_json::to_vec(&cfg).unwrap();
+    built.config.digest = format!("sha256:{}", sha256_hex(&built.config.data));
+    let mut m: serde_json::Value = serde_json::from_slice(&built.manifest.data).unwrap();
+    m["config"] = built.config.desc();
+    built.manifest.data = serde_json::to_vec(&m).unwrap();
+    built.manifest.digest = format!("sha256:{}", sha256_hex(&built.manifest.data));
+    write_layout(&c.s.path().join("layout"), &built, "v1");
+    let (code, stderr) = c.unpack();
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("diff_id mismatch")
+            && stderr.contains(&built.layers[1].digest)
+            && stderr.contains(&wrong),
+        "{stderr}"
+    );
+    assert!(!c.s.path().join("bundle").exists());
+}
+
+#[test]
 fn decompression_bomb_is_bounded() {
     let c = Case::new("bomb");
     let mut l = Layer::new();

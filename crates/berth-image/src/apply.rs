@@ -17,6 +17,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How to apply ownership and special files, and when to stop. Construct with `default()` and
@@ -86,8 +87,9 @@ struct Applier<'a> {
     opts: &'a ApplyOptions,
     layer: String,
     /// Last parent directory opened: tar streams list a directory's entries together, so this
-    /// saves one openat2 per entry. Dropped whenever something is removed.
-    parent_cache: Option<(Vec<u8>, OwnedFd)>,
+    /// saves one openat2 per entry (shared, not dup'ed: that would cost a dup and a close).
+    /// Dropped whenever something is removed.
+    parent_cache: Option<(Vec<u8>, Rc<OwnedFd>)>,
     /// Paths this layer created; an opaque marker must not hide them.
     seen: HashSet<Vec<u8>>,
     /// Directory (atime, mtime)s, set once all entries are in (creating children changes
@@ -336,10 +338,10 @@ impl<'a> Applier<'a> {
     }
 
     /// Opens (creating as needed, like tar does) the directory `parent`, resolved inside the root.
-    fn parent(&mut self, parent: &[u8]) -> io::Result<OwnedFd> {
+    fn parent(&mut self, parent: &[u8]) -> io::Result<Rc<OwnedFd>> {
         if let Some((p, fd)) = &self.parent_cache {
             if p == parent {
-                return fd.try_clone();
+                return Ok(Rc::clone(fd));
             }
         }
         let flags = libc::O_PATH | libc::O_DIRECTORY;
@@ -369,7 +371,8 @@ impl<'a> Applier<'a> {
             Err(e) => return Err(e),
         };
         self.note_dir(parent, fd.as_fd())?;
-        self.parent_cache = Some((parent.to_vec(), fd.try_clone()?));
+        let fd = Rc::new(fd);
+        self.parent_cache = Some((parent.to_vec(), Rc::clone(&fd)));
         Ok(fd)
     }
 

@@ -1,6 +1,8 @@
-//! A layer's byte pipeline: raw blob → size/digest check → decompression → diff_id check and
-//! size bound → tar applier. Everything up to the applier runs on its own thread so inflating
-//! and hashing overlap with the filesystem work (the second core is otherwise idle).
+//! A layer's byte pipeline: raw blob → size/digest check → decompression → size bound, on a
+//! worker thread, then → diff_id check → tar applier on the caller's thread. Inflating a gzip
+//! stream is serial and the largest cost, so the worker does only that (and the blob's digest);
+//! the diff_id's hash of the uncompressed bytes runs on the applier's side, whose filesystem
+//! work alone would leave it waiting on the inflater.
 
 use crate::compress;
 use crate::digest::{Digest, Hasher, VerifyReader};
@@ -11,37 +13,21 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-const CHUNK: usize = 512 * 1024;
-const DEPTH: usize = 8;
+const CHUNK: usize = 256 * 1024;
+const DEPTH: usize = 4;
 
-/// Checks the decompressed stream against the config's diff_id and stops it growing past
-/// `limit` bytes, so a small hostile blob cannot expand without bound.
-struct DiffIdReader<R> {
+/// Stops the decompressed stream growing past `limit` bytes, so a small hostile blob cannot
+/// expand without bound.
+struct BoundReader<R> {
     inner: R,
     layer: String,
-    expected: Option<Digest>,
-    hasher: Option<Hasher>,
     seen: u64,
     limit: u64,
 }
 
-impl<R: Read> Read for DiffIdReader<R> {
+impl<R: Read> Read for BoundReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if n == 0 {
-            if let (Some(h), Some(expected)) = (self.hasher.take(), self.expected.as_ref()) {
-                let actual = h.finish();
-                if actual != *expected {
-                    return Err(ImageError::DiffIdMismatch {
-                        layer: self.layer.clone(),
-                        expected: expected.to_string(),
-                        actual: actual.to_string(),
-                    }
-                    .into_io());
-                }
-            }
-            return Ok(0);
-        }
         self.seen += n as u64;
         if self.seen > self.limit {
             return Err(ImageError::TooLarge {
@@ -49,9 +35,6 @@ impl<R: Read> Read for DiffIdReader<R> {
                 limit: self.limit,
             }
             .into_io());
-        }
-        if let Some(h) = self.hasher.as_mut() {
-            h.update(&buf[..n]);
         }
         Ok(n)
     }
@@ -73,6 +56,10 @@ fn layer_limit(size: u64, ratio: u64, compressed: bool) -> u64 {
 /// The applier's end of the pipeline.
 pub(crate) struct LayerStream {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// The layer's digest (for errors), the diff_id the uncompressed stream must hash to, and
+    /// the hash so far; checked when the worker marks the end.
+    layer: String,
+    diff_id: Option<(Digest, Hasher)>,
     back: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
@@ -97,6 +84,11 @@ pub(crate) fn spawn(
 ) -> LayerStream {
     let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
     let (back, spare) = sync_channel::<Vec<u8>>(DEPTH + 2);
+    let layer = spec.digest.to_string();
+    let diff_id = spec.diff_id.clone().map(|d| {
+        let h = d.hasher();
+        (d, h)
+    });
     let thread = std::thread::spawn(move || {
         let layer = spec.digest.to_string();
         let mut verified = VerifyReader::new(raw, spec.digest.clone(), spec.size);
@@ -116,12 +108,9 @@ pub(crate) fn spawn(
             spec.max_ratio,
             kind != compress::Compression::None,
         );
-        let hasher = spec.diff_id.as_ref().map(|d| d.hasher());
-        let mut r = DiffIdReader {
+        let mut r = BoundReader {
             inner: dec,
             layer,
-            expected: spec.diff_id,
-            hasher,
             seen: 0,
             limit,
         };
@@ -166,6 +155,8 @@ pub(crate) fn spawn(
     });
     LayerStream {
         rx,
+        layer,
+        diff_id,
         back,
         cur: Vec::new(),
         pos: 0,
@@ -183,9 +174,25 @@ impl Read for LayerStream {
             match self.rx.recv() {
                 Ok(Ok(buf)) if buf.is_empty() => {
                     self.done = true;
+                    // The layer only counts as read once its uncompressed bytes match the
+                    // diff_id (the blob's own digest was checked by the worker).
+                    if let Some((expected, h)) = self.diff_id.take() {
+                        let actual = h.finish();
+                        if actual != expected {
+                            return Err(ImageError::DiffIdMismatch {
+                                layer: self.layer.clone(),
+                                expected: expected.to_string(),
+                                actual: actual.to_string(),
+                            }
+                            .into_io());
+                        }
+                    }
                     return Ok(0);
                 }
                 Ok(Ok(buf)) => {
+                    if let Some((_, h)) = self.diff_id.as_mut() {
+                        h.update(&buf);
+                    }
                     let old = std::mem::replace(&mut self.cur, buf);
                     let _ = self.back.try_send(old);
                     self.pos = 0;
