@@ -79,11 +79,8 @@ impl ParkedUserns {
                 unsafe {
                     libc::close(report_r.as_raw_fd());
                     libc::close(release_w.as_raw_fd());
-                    let n = libc::readlink(
-                        c"/proc/self".as_ptr(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                    );
+                    let n =
+                        libc::readlink(c"/proc/self".as_ptr(), buf.as_mut_ptr().cast(), buf.len());
                     if n > 0 {
                         libc::write(report_w.as_raw_fd(), buf.as_ptr().cast(), n as usize);
                     }

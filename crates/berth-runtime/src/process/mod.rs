@@ -76,6 +76,9 @@ pub enum ProcessError {
     /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// An ID-mapped bind mount the runtime makes for an init in a user namespace.
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     /// `process.execCPUAffinity` is not valid.
     #[error(transparent)]
     Affinity(#[from] affinity::AffinityError),
@@ -126,7 +129,7 @@ pub unsafe fn launch(
     // Likewise the bind mounts (made here, detached), for an init that will be root of a new
     // user namespace only: it may not be able to reach their sources.
     let bind_sources = if plan.in_user_namespace() {
-        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)
+        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)?
     } else {
         crate::rootfs::PreopenedSources::default()
     };

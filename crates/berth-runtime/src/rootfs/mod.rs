@@ -18,6 +18,7 @@
 //! mod.rs (setup_rootfs: the order of the steps)
 //!   validate                  config checks, before anything is made
 //!   mounts                    one config.json mount entry (dispatches the cgroup type)
+//!     idmap                   ID-mapped bind mounts: the mapping, its user namespace
 //!     copyup                  tmpcopyup: the covered directory's content into the tmpfs
 //!     cgroup                  the cgroup mount type (v1 tmpfs of hierarchies, or cgroup2)
 //!   masked, devices, pivot, propagation
@@ -32,6 +33,7 @@ mod cgroup;
 mod copyup;
 pub(crate) mod devices;
 mod error;
+mod idmap;
 mod inroot;
 mod masked;
 mod mountops;
@@ -150,20 +152,23 @@ where
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
     let mut dev_readonly = false;
+    let mut userns_cache = idmap::UsernsCache::default();
     for (i, m) in mount_list.iter().enumerate() {
         let source = cfg.bind_sources.and_then(|s| s.get(i));
+        let idmapped = mounts::idmap_of(spec, m)?;
         let opts = m.options().as_deref().unwrap_or_default();
         let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
         if ro != 0 && mounts::is_dev_dir(m.destination()) {
             // Writable until /dev is filled; see masked::readonly_dev.
             let mut rw = m.clone();
             rw.set_options(Some(opts.iter().cloned().chain(["rw".into()]).collect()));
-            mounts::mount_entry(&ctx, &rw, source)?;
+            mounts::mount_entry(&ctx, &rw, source, idmapped.as_ref(), &mut userns_cache)?;
             dev_readonly = true;
         } else {
-            mounts::mount_entry(&ctx, m, source)?;
+            mounts::mount_entry(&ctx, m, source, idmapped.as_ref(), &mut userns_cache)?;
         }
     }
+    drop(userns_cache);
 
     // 4. /dev contents, unless /dev is the host's (then it already has everything).
     let dev_from_host = mount_list.iter().any(|m| {

@@ -6,6 +6,7 @@
 //! [`super::cgroup`].
 
 use super::error::RootfsError;
+use super::idmap::{self, MountIdmap, UsernsCache};
 use super::inroot::{self, Kind};
 use super::mountops::{
     attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_attrs, set_mount_attrs,
@@ -16,7 +17,7 @@ use berth_sys::mount as sys;
 use berth_sys::path::{
     cpath, fstat, is_dir, open_path, openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
 };
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{Mount, Spec};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -31,19 +32,10 @@ pub(crate) fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     opts.bind || m.typ().as_deref() == Some("bind")
 }
 
-/// Refuses what berth does not implement: ID-mapped mounts.
-pub(crate) fn check_supported(
-    m: &Mount,
-    opts: &MountOptions,
-    dest: &str,
-) -> Result<(), RootfsError> {
-    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(RootfsError::Unsupported {
-            destination: dest.to_string(),
-            what: "an ID-mapped mount (idmap)".to_string(),
-        });
-    }
-    Ok(())
+/// Whether `m` (a mount of `spec`) is ID-mapped, and how; see [`super::idmap`].
+pub(crate) fn idmap_of(spec: &Spec, m: &Mount) -> Result<Option<MountIdmap>, RootfsError> {
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    idmap::mount_idmap(spec, m, &opts, is_bind(m, &opts), &dest_string(m))
 }
 
 /// A bind source: absolute, or relative to the bundle directory.
@@ -119,39 +111,46 @@ impl PreopenedSources {
 /// Makes every bind mount of `spec`'s mounts as a detached tree with the runtime's credentials,
 /// for an init that will set up the rootfs as root of a new user namespace: that root cannot
 /// reach a source below a directory only the host's root may search (runc passes such mounts
-/// too). A detached tree, unlike an fd of the source, can be attached in the init's own mount
-/// namespace. A source that cannot be opened now is left to the init, which then reports the
-/// error at its place in the mount order.
-pub fn preopen_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreopenedSources {
-    let fds = spec
-        .mounts()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|m| {
-            let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-            if !is_bind(m, &opts) {
-                return None;
-            }
-            let src = open_bind_source(m, bundle, &dest_string(m)).ok()?;
-            sys::clone_tree(src.as_fd(), opts.recursive_bind).ok()
-        })
-        .collect();
-    PreopenedSources(fds)
+/// too), nor ID-map a mount of the host's filesystems (which needs CAP_SYS_ADMIN over their
+/// user namespace), so ID-mapped ones are mapped here too. A detached tree, unlike an fd of the
+/// source, can be attached in the init's own mount namespace. A source that cannot be opened
+/// now is left to the init, which then reports the error at its place in the mount order; an
+/// ID mapping that cannot be applied is an error now.
+pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSources, RootfsError> {
+    let mut cache = UsernsCache::default();
+    let mut fds = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+        if !is_bind(m, &opts) {
+            fds.push(None);
+            continue;
+        }
+        let dest = dest_string(m);
+        let tree = open_bind_source(m, bundle, &dest)
+            .ok()
+            .and_then(|src| sys::clone_tree(src.as_fd(), opts.recursive_bind).ok());
+        if let (Some(tree), Some(map)) = (&tree, idmap_of(spec, m)?) {
+            idmap::apply(tree.as_fd(), &map, &mut cache, &dest)?;
+        }
+        fds.push(tree);
+    }
+    Ok(PreopenedSources(fds))
 }
 
 /// Mounts one config.json entry; a bind mount is `cloned` when the runtime made it (see
-/// [`preopen_bind_sources`]).
+/// [`preopen_bind_sources`]; ID-mapped then, if it is to be), else made here and ID-mapped
+/// as `idmapped` says (with a user namespace from `cache`).
 pub(crate) fn mount_entry(
     ctx: &MountContext<'_>,
     m: &Mount,
     cloned: Option<BorrowedFd<'_>>,
+    idmapped: Option<&MountIdmap>,
+    cache: &mut UsernsCache,
 ) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-    check_supported(m, &opts, &dest)?;
     if is_bind(m, &opts) {
-        bind_mount(ctx, m, &dest, &opts, cloned)
+        bind_mount(ctx, m, &dest, &opts, cloned, idmapped, cache)
     } else if m.typ().as_deref() == Some("cgroup") {
         super::cgroup::mount_cgroup(ctx, m, &dest, &opts)
     } else {
@@ -240,6 +239,8 @@ fn bind_mount(
     dest: &str,
     opts: &MountOptions,
     cloned: Option<BorrowedFd<'_>>,
+    idmapped: Option<&MountIdmap>,
+    cache: &mut UsernsCache,
 ) -> Result<(), RootfsError> {
     let src_str = bind_source(m, ctx.bundle)
         .unwrap_or_default()
@@ -254,6 +255,9 @@ fn bind_mount(
         None => {
             let src_fd = open_bind_source(m, ctx.bundle, dest)?;
             made = sys::clone_tree(src_fd.as_fd(), opts.recursive_bind).map_err(open_tree_err)?;
+            if let Some(map) = idmapped {
+                idmap::apply(made.as_fd(), map, cache, dest)?;
+            }
             made.as_fd()
         }
     };

@@ -4,7 +4,7 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{check_supported, dest_string, is_bind, open_bind_source, PreopenedSources};
+use super::mounts::{dest_string, idmap_of, is_bind, open_bind_source, PreopenedSources};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -32,7 +32,7 @@ pub(crate) fn validate_with(
         .enumerate()
     {
         let opened = preopened.is_some_and(|p| p.get(i).is_some());
-        validate_mount(m, bundle, opened)?;
+        validate_mount(spec, m, bundle, opened)?;
     }
     let Some(linux) = spec.linux() else {
         return validate_cwd(spec);
@@ -69,7 +69,12 @@ fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
-fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), RootfsError> {
+fn validate_mount(
+    spec: &Spec,
+    m: &Mount,
+    bundle: &Path,
+    source_opened: bool,
+) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let invalid = |reason: String| RootfsError::InvalidMount {
         destination: dest.clone(),
@@ -85,7 +90,7 @@ fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), R
         ));
     }
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-    check_supported(m, &opts, &dest)?;
+    idmap_of(spec, m)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
         if !source_opened {
@@ -196,7 +201,7 @@ mod tests {
             ),
             (
                 json!({"destination":"/x","type":"tmpfs","options":["idmap"]}),
-                "not supported",
+                "only supported for bind mounts",
             ),
             (
                 json!({"destination":"/x","type":"tmpfs","options":["=5"]}),
