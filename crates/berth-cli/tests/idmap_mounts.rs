@@ -192,6 +192,32 @@ fn idmap_is_top_only_and_ridmap_recursive() {
     );
 }
 
+/// Twenty ID-mapped mounts made by the runtime for a container with a user namespace whose
+/// RLIMIT_NOFILE is 20 (idmap.bats' "mount source fds are cleaned up"): the trees the init
+/// inherits must not use up the fd numbers it may still open.
+#[test]
+fn many_idmapped_mounts_under_a_low_nofile_limit() {
+    if !common::require_root("many_idmapped_mounts_under_a_low_nofile_limit") {
+        return;
+    }
+    let b = Bundle::busybox(&["stat", "-c", "%u %g", "/tmp/m-9/bar"]);
+    source(&b, "src");
+    with_userns(&b);
+    let m = map(0, 100000, 65536);
+    for i in 0..20 {
+        add_mount(
+            &b,
+            json!({"source": "src", "destination": format!("/tmp/m-{i}"), "options": ["bind"],
+                "uidMappings": m, "gidMappings": m}),
+        );
+    }
+    b.update_config(|c| {
+        c["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 20, "hard": 20}]);
+    });
+    let out = b.run_ok(&common::unique_id("idmap-nofile"));
+    assert_eq!(out, "100 211\n");
+}
+
 /// `idmap`/`ridmap` without mappings take the container's user namespace: the mount maps the
 /// namespace's ids back, so the container sees the on-disk owners, submounts too with ridmap.
 #[test]

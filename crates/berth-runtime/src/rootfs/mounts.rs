@@ -134,7 +134,25 @@ pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSourc
         }
         fds.push(tree);
     }
-    Ok(PreopenedSources(fds))
+    Ok(PreopenedSources(out_of_the_low_range(fds)))
+}
+
+/// Renumbers the trees near the top of the runtime's fd range: the init inherits them, and
+/// with a low RLIMIT_NOFILE (set on it before it mounts anything) a block of them at the low
+/// numbers would leave it no fd to open (the limit bounds new fd numbers only; fds already
+/// above it stay usable). A tree that cannot be moved stays where it is.
+fn out_of_the_low_range(fds: Vec<Option<OwnedFd>>) -> Vec<Option<OwnedFd>> {
+    let count = fds.iter().flatten().count() as u64;
+    let soft = berth_sys::security::prlimit_get(0, libc::RLIMIT_NOFILE as u32)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let base = soft.saturating_sub(count + 16).min(4096);
+    if count == 0 || base < 64 {
+        return fds;
+    }
+    fds.into_iter()
+        .map(|fd| fd.map(|fd| berth_sys::fd::dup_at_least(fd.as_fd(), base as i32).unwrap_or(fd)))
+        .collect()
 }
 
 /// Mounts one config.json entry; a bind mount is `cloned` when the runtime made it (see
