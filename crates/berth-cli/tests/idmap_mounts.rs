@@ -250,6 +250,35 @@ fn implied_mapping_from_the_user_namespace() {
     );
 }
 
+/// A source inside the container's rootfs, spelled (like its destination) as a host path, is
+/// what the earlier mounts made of it (mounts.bats' "mount order, container idmap source"):
+/// without a user namespace the init clones and ID-maps it at its turn.
+#[test]
+fn idmapped_source_made_by_an_earlier_mount() {
+    if !common::require_root("idmapped_source_made_by_an_earlier_mount") {
+        return;
+    }
+    let b = Bundle::busybox(&["stat", "-c", "%n %u %g", "/final/bar"]);
+    source(&b, "src");
+    let rootfs = b.dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("mnt")).expect("mkdir mnt");
+    add_mount(
+        &b,
+        json!({"source": b.dir.join("src"), "destination": "/mnt", "options": ["rbind"]}),
+    );
+    add_mount(
+        &b,
+        json!({"source": rootfs.join("mnt"), "destination": rootfs.join("final"),
+            "options": ["rbind"], "uidMappings": map(0, 1000, 1000),
+            "gidMappings": map(0, 2000, 1000)}),
+    );
+    let out = b.run_ok(&common::unique_id("idmap-order"));
+    assert_eq!(out, "/final/bar 1100 2211\n");
+    assert!(!rootfs
+        .join(rootfs.strip_prefix("/").expect("absolute"))
+        .exists());
+}
+
 /// Mappings that cannot be applied: `berth run` exits 1 naming the mount and the field, and
 /// leaves no container behind.
 #[test]

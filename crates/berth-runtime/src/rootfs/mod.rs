@@ -154,6 +154,12 @@ where
     let mut dev_readonly = false;
     let mut userns_cache = idmap::UsernsCache::default();
     for (i, m) in mount_list.iter().enumerate() {
+        let in_rootfs = mounts::destination_in_rootfs(m, cfg.rootfs, spec, cfg.bundle).map(|d| {
+            let mut m = m.clone();
+            m.set_destination(d);
+            m
+        });
+        let m = in_rootfs.as_ref().unwrap_or(m);
         let source = cfg.bind_sources.and_then(|s| s.get(i));
         let idmapped = mounts::idmap_of(spec, m)?;
         let opts = m.options().as_deref().unwrap_or_default();

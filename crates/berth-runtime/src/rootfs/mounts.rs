@@ -48,6 +48,46 @@ fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Whether a bind source is an absolute path into the container's own rootfs (`root.path`,
+/// relative to `bundle`), as spelled or after resolving the rootfs's own path: such a source is
+/// what the earlier mounts of the list made of it (mounts.bats' "mount order"), so it can only
+/// be opened in the init's mount namespace at its turn, not before.
+pub(crate) fn source_in_rootfs(spec: &Spec, bundle: &Path, m: &Mount) -> bool {
+    let (Some(src), Some(root)) = (m.source().as_ref(), spec.root().as_ref()) else {
+        return false;
+    };
+    if !src.is_absolute() {
+        return false;
+    }
+    let rootfs = bundle.join(root.path());
+    src.starts_with(&rootfs) || std::fs::canonicalize(&rootfs).is_ok_and(|r| src.starts_with(r))
+}
+
+/// runc's reading of a destination spelled as a host path into the rootfs (`rootfs` as given
+/// or as `root.path` spells it, with no ".." after it): it names that place in the container,
+/// not a directory of that name made inside it. The container path, when it is one (never "/").
+pub(crate) fn destination_in_rootfs(
+    m: &Mount,
+    rootfs: &Path,
+    spec: &Spec,
+    bundle: &Path,
+) -> Option<PathBuf> {
+    let dest = m.destination();
+    let spelled = spec.root().as_ref().map(|r| bundle.join(r.path()));
+    [Some(rootfs.to_path_buf()), spelled]
+        .into_iter()
+        .flatten()
+        .find_map(|root| dest.strip_prefix(&root).ok().map(Path::to_path_buf))
+        .filter(|rest| {
+            // The rootfs itself stays a container path (the root is never a mount target).
+            rest.components().next().is_some()
+                && !rest
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+        })
+        .map(|rest| Path::new("/").join(rest))
+}
+
 /// Opens a bind source as O_PATH. An absolute source is the host path the config's author
 /// chose and is resolved normally. A relative one is resolved beneath the bundle directory
 /// (RESOLVE_BENEATH): bundles often hold untrusted image content, and a symlink there (or
@@ -114,14 +154,19 @@ impl PreopenedSources {
 /// too), nor ID-map a mount of the host's filesystems (which needs CAP_SYS_ADMIN over their
 /// user namespace), so ID-mapped ones are mapped here too. A detached tree, unlike an fd of the
 /// source, can be attached in the init's own mount namespace. A source that cannot be opened
-/// now is left to the init, which then reports the error at its place in the mount order; an
-/// ID mapping that cannot be applied is an error now.
+/// now is left to the init, which then reports the error at its place in the mount order, and
+/// so is one inside the container's rootfs ([`source_in_rootfs`]); an ID mapping that cannot be
+/// applied is an error now.
 pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSources, RootfsError> {
     let mut cache = UsernsCache::default();
     let mut fds = Vec::new();
     for m in spec.mounts().as_deref().unwrap_or_default() {
         let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
         if !is_bind(m, &opts) {
+            fds.push(None);
+            continue;
+        }
+        if source_in_rootfs(spec, bundle, m) {
             fds.push(None);
             continue;
         }
@@ -316,6 +361,23 @@ mod tests {
         assert!(is_dev_dir(Path::new("dev")));
         assert!(is_dev_dir(Path::new("//./dev")));
         assert!(!is_dev_dir(Path::new("/dev/pts")));
+    }
+
+    #[test]
+    fn host_spelled_destinations_in_the_rootfs() {
+        let spec: Spec =
+            serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).expect("default config");
+        let dest = |d: &str| {
+            let m: Mount =
+                serde_json::from_value(serde_json::json!({"destination": d})).expect("mount");
+            destination_in_rootfs(&m, Path::new("/real/rootfs"), &spec, Path::new("/b"))
+        };
+        assert_eq!(dest("/real/rootfs/mnt/x"), Some(PathBuf::from("/mnt/x")));
+        assert_eq!(dest("/b/rootfs/mnt"), Some(PathBuf::from("/mnt")));
+        assert_eq!(dest("/real/rootfs"), None);
+        assert_eq!(dest("/real/rootfs/../etc"), None);
+        assert_eq!(dest("/real/rootfsx/a"), None);
+        assert_eq!(dest("/mnt"), None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{dest_string, idmap_of, is_bind, open_bind_source, PreopenedSources};
+use super::mounts::{
+    dest_string, idmap_of, is_bind, open_bind_source, source_in_rootfs, PreopenedSources,
+};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -93,8 +95,17 @@ fn validate_mount(
     idmap_of(spec, m)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
+        // A missing source in the rootfs may be made by an earlier mount of the list: the init
+        // reports it at its turn if it is still missing then.
         if !source_opened {
-            open_bind_source(m, bundle, &dest)?;
+            match open_bind_source(m, bundle, &dest) {
+                Err(RootfsError::BindSource { source, .. })
+                    if source.raw_os_error() == Some(libc::ENOENT)
+                        && source_in_rootfs(spec, bundle, m) => {}
+                r => {
+                    r?;
+                }
+            }
         }
     } else if typ.is_empty() {
         return Err(invalid(
@@ -189,6 +200,24 @@ mod tests {
         let mut v = base();
         v["mounts"] = json!([{"destination":"/data","source":"tmp","type":"bind"}]);
         validate(&spec(v), Path::new("/")).expect("/tmp exists");
+    }
+
+    /// A missing absolute source inside the rootfs may be made by an earlier mount (the init
+    /// checks it at its turn); one outside the rootfs is an error now.
+    #[test]
+    fn missing_source_in_the_rootfs_waits_for_the_mount_order() {
+        let bundle = std::env::temp_dir();
+        let mut v = base();
+        let inside = bundle.join("rootfs/berth-no-such-dir/x");
+        v["mounts"] = json!([{"destination":"/a","source":inside,"options":["rbind"]}]);
+        validate(&spec(v), &bundle).expect("left to the mount order");
+        let mut v = base();
+        let outside = bundle.join("berth-no-such-dir/x");
+        v["mounts"] = json!([{"destination":"/a","source":outside,"options":["rbind"]}]);
+        let e = validate(&spec(v), &bundle)
+            .expect_err("missing")
+            .to_string();
+        assert!(e.contains("berth-no-such-dir"), "{e}");
     }
 
     #[test]
