@@ -188,7 +188,7 @@ pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSourc
 /// above it stay usable). A tree that cannot be moved stays where it is.
 fn out_of_the_low_range(fds: Vec<Option<OwnedFd>>) -> Vec<Option<OwnedFd>> {
     let count = fds.iter().flatten().count() as u64;
-    let soft = berth_sys::security::prlimit_get(0, libc::RLIMIT_NOFILE as u32)
+    let soft = berth_sys::security::prlimit_get(0, libc::RLIMIT_NOFILE)
         .map(|(soft, _)| soft)
         .unwrap_or(1024);
     let base = soft.saturating_sub(count + 16).min(4096);
