@@ -252,31 +252,52 @@ fn implied_mapping_from_the_user_namespace() {
 
 /// A source inside the container's rootfs, spelled (like its destination) as a host path, is
 /// what the earlier mounts made of it (mounts.bats' "mount order, container idmap source"):
-/// without a user namespace the init clones and ID-maps it at its turn.
+/// without a user namespace the init clones and ID-maps it at its turn; with one, the runtime
+/// does, in the init's mount namespace.
 #[test]
 fn idmapped_source_made_by_an_earlier_mount() {
     if !common::require_root("idmapped_source_made_by_an_earlier_mount") {
         return;
     }
-    let b = Bundle::busybox(&["stat", "-c", "%n %u %g", "/final/bar"]);
-    source(&b, "src");
-    let rootfs = b.dir.join("rootfs");
-    std::fs::create_dir_all(rootfs.join("mnt")).expect("mkdir mnt");
-    add_mount(
-        &b,
-        json!({"source": b.dir.join("src"), "destination": "/mnt", "options": ["rbind"]}),
-    );
-    add_mount(
-        &b,
-        json!({"source": rootfs.join("mnt"), "destination": rootfs.join("final"),
-            "options": ["rbind"], "uidMappings": map(0, 1000, 1000),
-            "gidMappings": map(0, 2000, 1000)}),
-    );
-    let out = b.run_ok(&common::unique_id("idmap-order"));
-    assert_eq!(out, "/final/bar 1100 2211\n");
-    assert!(!rootfs
-        .join(rootfs.strip_prefix("/").expect("absolute"))
-        .exists());
+    for userns in [false, true] {
+        let b = Bundle::busybox(&["stat", "-c", "%n %u %g", "/final/bar"]);
+        source(&b, "src");
+        let rootfs = b.dir.join("rootfs");
+        std::fs::create_dir_all(rootfs.join("mnt")).expect("mkdir mnt");
+        // Only the host's root may search the source's directory: the runtime opens it.
+        let private = b.dir.join("private");
+        std::fs::create_dir_all(&private).expect("mkdir private");
+        std::fs::rename(b.dir.join("src"), private.join("src")).expect("move src");
+        std::fs::set_permissions(
+            &private,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .expect("chmod");
+        if userns {
+            with_userns(&b);
+        }
+        add_mount(
+            &b,
+            json!({"source": private.join("src"), "destination": "/mnt", "options": ["rbind"]}),
+        );
+        add_mount(
+            &b,
+            json!({"source": rootfs.join("mnt"), "destination": rootfs.join("final"),
+                "options": ["rbind"], "uidMappings": map(0, 100000, 65536),
+                "gidMappings": map(0, 200000, 65536)}),
+        );
+        let out = b.run_ok(&common::unique_id("idmap-order"));
+        let want = if userns {
+            // 100100 is uid 100 in the container; gid 200211 is unmapped there.
+            format!("/final/bar 100 {}\n", overflow_ids().1)
+        } else {
+            "/final/bar 100100 200211\n".to_string()
+        };
+        assert_eq!(out, want, "userns: {userns}");
+        assert!(!rootfs
+            .join(rootfs.strip_prefix("/").expect("absolute"))
+            .exists());
+    }
 }
 
 /// Mappings that cannot be applied: `berth run` exits 1 naming the mount and the field, and

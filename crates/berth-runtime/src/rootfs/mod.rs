@@ -45,6 +45,7 @@ mod validate;
 
 pub use devices::mount_console;
 pub use error::RootfsError;
+pub(crate) use mounts::idmapped_tree;
 pub use mounts::{preopen_bind_sources, PreopenedSources};
 pub use validate::validate;
 
@@ -94,6 +95,14 @@ where
     /// createContainer hooks.
     fn before_pivot(&mut self) -> Result<(), E> {
         Ok(())
+    }
+
+    /// `mounts[index]` is an ID-mapped bind whose tree was not made beforehand (its source lies
+    /// in the rootfs, made by earlier mounts) while the init, root of a user namespace, cannot
+    /// ID-map it: the caller makes it with privileges over the host's filesystems, in the
+    /// init's mount namespace. `None`: the setup tries itself.
+    fn idmapped_source(&mut self, _index: usize) -> Result<Option<std::os::fd::OwnedFd>, E> {
+        Ok(None)
     }
 
     /// The root is switched, readonlyPaths (/proc/sys...), maskedPaths and root.readonly
@@ -160,8 +169,17 @@ where
             m
         });
         let m = in_rootfs.as_ref().unwrap_or(m);
-        let source = cfg.bind_sources.and_then(|s| s.get(i));
         let idmapped = mounts::idmap_of(spec, m)?;
+        let requested;
+        let source = match cfg.bind_sources.and_then(|s| s.get(i)) {
+            None if cfg.user_namespace && idmapped.is_some() => {
+                requested = hooks
+                    .idmapped_source(i)
+                    .map_err(|e| RootfsError::Hook(e.into()))?;
+                requested.as_ref().map(|f| f.as_fd())
+            }
+            s => s,
+        };
         let opts = m.options().as_deref().unwrap_or_default();
         let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
         if ro != 0 && mounts::is_dev_dir(m.destination()) {

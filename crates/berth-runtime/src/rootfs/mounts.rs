@@ -200,6 +200,20 @@ fn out_of_the_low_range(fds: Vec<Option<OwnedFd>>) -> Vec<Option<OwnedFd>> {
         .collect()
 }
 
+/// The detached, ID-mapped tree of the bind mount `m` of `spec`, made with the caller's
+/// credentials (see [`super::SetupHooks::idmapped_source`]).
+pub(crate) fn idmapped_tree(spec: &Spec, bundle: &Path, m: &Mount) -> Result<OwnedFd, RootfsError> {
+    let dest = dest_string(m);
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    let src = open_bind_source(m, bundle, &dest)?;
+    let tree = sys::clone_tree(src.as_fd(), opts.recursive_bind)
+        .map_err(|e| RootfsError::mount(&dest, "open_tree", "(bind source)", e))?;
+    if let Some(map) = idmap_of(spec, m)? {
+        idmap::apply(tree.as_fd(), &map, &mut UsernsCache::default(), &dest)?;
+    }
+    Ok(tree)
+}
+
 /// Mounts one config.json entry; a bind mount is `cloned` when the runtime made it (see
 /// [`preopen_bind_sources`]; ID-mapped then, if it is to be), else made here and ID-mapped
 /// as `idmapped` says (with a user namespace from `cache`).
