@@ -36,8 +36,9 @@ build_busybox_image() {
 	rm -rf "$rootfs"
 }
 
-# Stand-in for the Debian image (hooks.bats only): what that test uses of it is a shell, grep,
-# a real /lib directory and ldconfig (host's, static) with its cache. Built from the host, no network.
+# Stand-in for the Debian image (hooks.bats, idmap.bats): what those use of it is a shell, grep,
+# a real /lib directory and ldconfig (host's, static) with its cache, bash and findmnt. Built from
+# the host, no network.
 build_debian_image() {
 	local image=$BUILD/images/debian-amd64.tar.xz rootfs
 	[ -f "$image" ] && return
@@ -53,6 +54,18 @@ build_debian_image() {
 		[ -e "$rootfs/bin/$applet" ] || ln -s busybox "$rootfs/bin/$applet"
 	done
 	cp /sbin/ldconfig "$rootfs/sbin/ldconfig"
+	# idmap.bats runs `bash -c` (brace expansion) and findmnt, which busybox lacks: the
+	# host's, with the shared libraries (and loader) they load.
+	local prog lib
+	for prog in /bin/bash /usr/bin/findmnt; do
+		[ -x "$prog" ] || conf_die "$prog missing"
+		rm -f "$rootfs/bin/${prog##*/}" # a busybox applet link of that name would be written through
+		cp "$prog" "$rootfs/bin/"
+		for lib in $(ldd "$prog" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+			mkdir -p "$rootfs$(dirname "$lib")"
+			cp -L "$lib" "$rootfs$lib"
+		done
+	done
 	printf '/lib\n/usr/lib\n' >"$rootfs/etc/ld.so.conf"
 	printf '%s\n' root:x:0:0:root:/root:/bin/sh nobody:x:65534:65534:nobody:/home:/bin/false >"$rootfs/etc/passwd"
 	printf '%s\n' root:x:0: tty:x:5: nogroup:x:65534: >"$rootfs/etc/group"

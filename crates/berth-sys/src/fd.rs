@@ -1,7 +1,15 @@
 //! File-descriptor hygiene before exec.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+/// `fcntl(F_DUPFD_CLOEXEC, min)`: a close-on-exec duplicate numbered `min` or above.
+pub fn dup_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: fcntl F_DUPFD_CLOEXEC on a descriptor the borrow keeps open; no memory is passed.
+    let new = crate::ret::cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
 
 /// Puts `fd` in non-blocking mode (O_NONBLOCK), for a poll(2) loop that must never stall on one
 /// descriptor while another waits to be served.
@@ -77,13 +85,27 @@ pub fn open_fds() -> Option<Vec<RawFd>> {
 /// and writes to it fail. Replacing rather than closing keeps the numbers taken: a logger
 /// still holding one of them cannot end up writing into a file opened later.
 ///
-/// Where /proc/self/fd cannot be listed (no procfs), the descriptors are closed instead.
+/// Where /proc/self/fd cannot be listed (no procfs), the descriptors are closed instead, as is
+/// one numbered above RLIMIT_NOFILE.
 pub fn replace_fds_from(first: RawFd, keep: &[RawFd], stand_in: BorrowedFd<'_>) -> io::Result<()> {
     let spare = |fd: &RawFd| *fd >= first && !keep.contains(fd) && *fd != stand_in.as_raw_fd();
     if let Some(fds) = open_fds() {
         for fd in fds.iter().filter(|fd| spare(fd)) {
             // SAFETY: dup3 onto a descriptor number of our own process; no memory is passed.
-            crate::ret::cvt(unsafe { libc::dup3(stand_in.as_raw_fd(), *fd, libc::O_CLOEXEC) })?;
+            let r =
+                crate::ret::cvt(unsafe { libc::dup3(stand_in.as_raw_fd(), *fd, libc::O_CLOEXEC) });
+            match r {
+                // A number at or above RLIMIT_NOFILE cannot be a dup3 target (EBADF), nor
+                // handed out again while the limit stays: it is closed instead.
+                Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+                    // SAFETY: closing a descriptor number of our own process that
+                    // /proc/self/fd listed and that no Rust object owns here.
+                    crate::ret::cvt(unsafe { libc::close(*fd) })?;
+                }
+                r => {
+                    r?;
+                }
+            }
         }
         return Ok(());
     }

@@ -39,6 +39,8 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x10;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x20;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x80;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+/// ID-map the mount through the user namespace in `MountAttr::userns_fd` (detached mounts only).
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 /// `struct mount_attr` (linux/mount.h, MOUNT_ATTR_SIZE_VER0).
 #[repr(C)]
@@ -114,6 +116,23 @@ pub fn mount_setattr_fd(fd: BorrowedFd<'_>, recursive: bool, attr: &MountAttr) -
         )
     })?;
     Ok(())
+}
+
+/// Whether the kernel has `mount_setattr(2)` (Linux 5.12), and so ID-mapped mounts: a call
+/// with no fd and no attributes is refused with ENOSYS only when it does not.
+pub fn mount_setattr_supported() -> bool {
+    // SAFETY: a null attr pointer with size 0 and fd -1: the kernel reads nothing and fails.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            -1,
+            std::ptr::null::<libc::c_char>(),
+            0,
+            std::ptr::null::<MountAttr>(),
+            0usize,
+        )
+    };
+    !(r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS))
 }
 
 /// `fsopen(fstype)`: a filesystem context to configure with [`fsconfig_flag`]/[`fsconfig_string`].

@@ -13,10 +13,10 @@ const FIXED: &str = r#"{
   "ociVersionMax": null,
   "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
   "mountOptions": [
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion",
     "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
     "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-    "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
+    "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap",
     "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
     "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
     "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
@@ -50,6 +50,8 @@ pub fn features() -> Value {
     v["ociVersionMax"] = berth_spec::OCI_VERSION_MAX.into();
     v["linux"]["capabilities"] = all_capabilities().into();
     v["linux"]["seccomp"] = crate::security::seccomp_features();
+    v["linux"]["mountExtensions"]["idmap"]["enabled"] =
+        berth_sys::mount::mount_setattr_supported().into();
     v["annotations"]["org.opencontainers.runtime-spec.features.version"] =
         berth_spec::OCI_VERSION_MAX.into();
     v
@@ -74,10 +76,10 @@ mod tests {
             "ociVersionMax": berth_spec::OCI_VERSION_MAX,
             "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
             "mountOptions": [
-                "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
+                "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "idmap", "iversion",
                 "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
                 "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow",
-                "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec",
+                "private", "ratime", "rbind", "rdev", "rdiratime", "relatime", "remount", "rexec", "ridmap",
                 "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime", "rnostrictatime",
                 "rnosuid", "rnosymfollow", "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared",
                 "rslave", "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
@@ -96,7 +98,7 @@ mod tests {
                         "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
                     "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
                 },
-                "mountExtensions": {"idmap": {"enabled": false}}
+                "mountExtensions": {"idmap": {"enabled": berth_sys::mount::mount_setattr_supported()}}
             },
             "annotations": {
                 "org.opencontainers.runtime-spec.features.version": berth_spec::OCI_VERSION_MAX

@@ -342,6 +342,22 @@ struct InitHooks<'a> {
 }
 
 impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
+    /// The runtime makes it in our mount namespace (we are root of a user namespace).
+    fn idmapped_source(&mut self, index: usize) -> Result<Option<OwnedFd>, InitError> {
+        let what = "asking the runtime for an ID-mapped mount source";
+        self.chan
+            .send(&SyncMsg::IdmappedSource { index })
+            .map_err(|e| InitError::sys(what, &e))?;
+        match self.chan.recv_with_fd() {
+            Ok(Some((SyncMsg::IdmappedTree, Some(fd)))) => Ok(Some(fd)),
+            Ok(None) => Err(InitError::new(format!("{what}: the runtime went away"))),
+            Ok(Some((other, _))) => Err(InitError::new(format!(
+                "{what}: unexpected message {other:?}"
+            ))),
+            Err(e) => Err(InitError::sys(what, &e)),
+        }
+    }
+
     /// prestart and createRuntime run in the runtime (its namespaces) while we wait; then
     /// createContainer runs here, in the container's namespaces, before pivot_root.
     fn before_pivot(&mut self) -> Result<(), InitError> {

@@ -28,7 +28,7 @@ use crate::namespaces::{Join, NamespacePlan};
 use berth_cgroups::CgroupManager;
 use berth_spec::BundleConfig;
 use berth_sys::clone::{clone_process, exit_now, CloneResult};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 pub use sync::InitError;
@@ -77,6 +77,9 @@ pub enum ProcessError {
     /// A prestart or createRuntime hook failed.
     #[error(transparent)]
     Hook(#[from] crate::hooks::HookError),
+    /// An ID-mapped bind mount the runtime makes for an init in a user namespace.
+    #[error(transparent)]
+    Rootfs(#[from] crate::rootfs::RootfsError),
     /// `process.execCPUAffinity` is not valid.
     #[error(transparent)]
     Affinity(#[from] affinity::AffinityError),
@@ -127,7 +130,7 @@ pub unsafe fn launch(
     // Likewise the bind mounts (made here, detached), for an init that will be root of a new
     // user namespace only: it may not be able to reach their sources.
     let bind_sources = if plan.in_user_namespace() {
-        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)
+        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)?
     } else {
         crate::rootfs::PreopenedSources::default()
     };
@@ -323,6 +326,12 @@ fn prepare_and_wait(
                 let state = container_state(&cfg.spec, &cfg.bundle, id, pid, "creating");
                 notify_listener::send(&cfg.spec, fd, pid, state)?;
             }
+            Ok(Some((SyncMsg::IdmappedSource { index }, _))) => {
+                // On failure the caller kills the waiting init.
+                let tree = idmapped_tree_for(cfg, pid, index)?;
+                chan.send_with_fd(&SyncMsg::IdmappedTree, tree.as_fd())
+                    .map_err(sys("sending an ID-mapped mount to the container's init"))?;
+            }
             Ok(Some((SyncMsg::RunCreateRuntimeHooks, _))) => {
                 let state = hook_state.as_deref().unwrap_or("{}");
                 let ran = crate::hooks::run(&cfg.spec, HookKind::Prestart, state)
@@ -333,6 +342,59 @@ fn prepare_and_wait(
                     .map_err(sys("telling the container's init the hooks ran"))?;
             }
             other => return Err(unexpected(other.map(|m| m.map(|(m, _)| m)))),
+        }
+    }
+}
+
+/// `mounts[index]`'s ID-mapped tree, made for the init `pid` (root of a user namespace, which
+/// cannot ID-map the host's filesystems) by a child of ours that enters its mount namespace, so
+/// the source is what the init's earlier mounts made of it (runc does the same on request).
+fn idmapped_tree_for(cfg: &BundleConfig, pid: i32, index: usize) -> Result<OwnedFd, ProcessError> {
+    let what = format!("mounts[{index}]: making the ID-mapped mount in the init's namespace");
+    let Some(m) = cfg.spec.mounts().as_deref().and_then(|l| l.get(index)) else {
+        return Err(ProcessError::Init(InitError::new(format!(
+            "{what}: no such mount"
+        ))));
+    };
+    let mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .map_err(sys(format!("{what}: opening /proc/{pid}/ns/mnt")))?;
+    let (ours, theirs) = SyncChannel::pair().map_err(sys(format!("{what}: socketpair")))?;
+    match berth_sys::clone::clone_process(0).map_err(sys(format!("{what}: clone")))? {
+        berth_sys::clone::CloneResult::Child => {
+            drop(ours);
+            let made = berth_sys::ns::setns(mnt_ns.as_fd(), libc::CLONE_NEWNS)
+                .map_err(|e| InitError::sys("setns into the init's mount namespace", &e))
+                .and_then(|()| {
+                    crate::rootfs::idmapped_tree(&cfg.spec, &cfg.bundle, m)
+                        .map_err(|e| InitError::from_error(&e))
+                });
+            match made {
+                Ok(tree) => {
+                    let code = match theirs.send_with_fd(&SyncMsg::IdmappedTree, tree.as_fd()) {
+                        Ok(()) => 0,
+                        Err(_) => 1,
+                    };
+                    berth_sys::clone::exit_now(code)
+                }
+                Err(e) => theirs.fail_and_exit(e),
+            }
+        }
+        berth_sys::clone::CloneResult::Parent { child } => {
+            drop(theirs);
+            let got = ours.recv_with_fd();
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child), None);
+            match got {
+                Ok(Some((SyncMsg::IdmappedTree, Some(fd)))) => Ok(fd),
+                Ok(Some((SyncMsg::Error { error }, _))) => Err(ProcessError::Init(error)),
+                other => Err(ProcessError::Init(InitError::new(format!(
+                    "{what}: {}",
+                    match other {
+                        Ok(None) => "the helper exited without an answer".to_string(),
+                        Ok(Some((m, _))) => format!("unexpected message {m:?}"),
+                        Err(e) => format!("reading its answer: {e}"),
+                    }
+                )))),
+            }
         }
     }
 }

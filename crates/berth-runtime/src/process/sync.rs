@@ -18,6 +18,11 @@ pub enum SyncMsg {
     RunCreateRuntimeHooks,
     /// From the runtime: those hooks succeeded.
     HooksDone,
+    /// From the init (root of a user namespace): make the ID-mapped tree of `mounts[index]`,
+    /// whose source lies in the init's mount namespace, with the runtime's privileges.
+    IdmappedSource { index: usize },
+    /// The answer: the detached, ID-mapped tree travels with this message.
+    IdmappedTree,
     /// From the init: set up, about to wait on exec.fifo.
     Ready,
     /// From the init: the master of the container's terminal travels with this message.

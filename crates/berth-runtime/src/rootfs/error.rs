@@ -22,9 +22,18 @@ pub enum RootfsError {
         reason: String,
     },
 
-    /// A `mounts` entry asks for something berth does not implement (idmap).
+    /// A `mounts` entry asks for something berth does not implement.
     #[error("mount {destination:?}: {what} is not supported by berth")]
     Unsupported { destination: String, what: String },
+
+    /// A `mounts` entry's ID mapping (`uidMappings`/`gidMappings`, `idmap`/`ridmap`) that
+    /// cannot be applied; `field` names the mapping at fault.
+    #[error("mount {destination:?}: {field}: {reason}")]
+    InvalidIdMapping {
+        destination: String,
+        field: String,
+        reason: String,
+    },
 
     /// A bind mount's source cannot be opened (`detail` says which source and, for a relative
     /// one that leaves the bundle, what to do instead).

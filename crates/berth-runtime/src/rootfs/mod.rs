@@ -18,6 +18,7 @@
 //! mod.rs (setup_rootfs: the order of the steps)
 //!   validate                  config checks, before anything is made
 //!   mounts                    one config.json mount entry (dispatches the cgroup type)
+//!     idmap                   ID-mapped bind mounts: the mapping, its user namespace
 //!     copyup                  tmpcopyup: the covered directory's content into the tmpfs
 //!     cgroup                  the cgroup mount type (v1 tmpfs of hierarchies, or cgroup2)
 //!   masked, devices, pivot, propagation
@@ -32,6 +33,7 @@ mod cgroup;
 mod copyup;
 pub(crate) mod devices;
 mod error;
+mod idmap;
 mod inroot;
 mod masked;
 mod mountops;
@@ -43,6 +45,7 @@ mod validate;
 
 pub use devices::mount_console;
 pub use error::RootfsError;
+pub(crate) use mounts::idmapped_tree;
 pub use mounts::{preopen_bind_sources, PreopenedSources};
 pub use validate::validate;
 
@@ -93,6 +96,14 @@ where
     /// createContainer hooks.
     fn before_pivot(&mut self) -> Result<(), E> {
         Ok(())
+    }
+
+    /// `mounts[index]` is an ID-mapped bind whose tree was not made beforehand (its source lies
+    /// in the rootfs, made by earlier mounts) while the init, root of a user namespace, cannot
+    /// ID-map it: the caller makes it with privileges over the host's filesystems, in the
+    /// init's mount namespace. `None`: the setup tries itself.
+    fn idmapped_source(&mut self, _index: usize) -> Result<Option<std::os::fd::OwnedFd>, E> {
+        Ok(None)
     }
 
     /// The root is switched, readonlyPaths (/proc/sys...), maskedPaths and root.readonly
@@ -190,20 +201,38 @@ where
     };
     let mount_list = spec.mounts().as_deref().unwrap_or_default();
     let mut dev_readonly = false;
+    let mut userns_cache = idmap::UsernsCache::default();
     for (i, m) in mount_list.iter().enumerate() {
-        let source = cfg.bind_sources.and_then(|s| s.get(i));
+        let in_rootfs = mounts::destination_in_rootfs(m, cfg.rootfs, spec, cfg.bundle).map(|d| {
+            let mut m = m.clone();
+            m.set_destination(d);
+            m
+        });
+        let m = in_rootfs.as_ref().unwrap_or(m);
+        let idmapped = mounts::idmap_of(spec, m)?;
+        let requested;
+        let source = match cfg.bind_sources.and_then(|s| s.get(i)) {
+            None if cfg.user_namespace && idmapped.is_some() => {
+                requested = hooks
+                    .idmapped_source(i)
+                    .map_err(|e| RootfsError::Hook(e.into()))?;
+                requested.as_ref().map(|f| f.as_fd())
+            }
+            s => s,
+        };
         let opts = m.options().as_deref().unwrap_or_default();
         let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
         if ro != 0 && mounts::is_dev_dir(m.destination()) {
             // Writable until /dev is filled; see masked::readonly_dev.
             let mut rw = m.clone();
             rw.set_options(Some(opts.iter().cloned().chain(["rw".into()]).collect()));
-            mounts::mount_entry(&ctx, &rw, source)?;
+            mounts::mount_entry(&ctx, &rw, source, idmapped.as_ref(), &mut userns_cache)?;
             dev_readonly = true;
         } else {
-            mounts::mount_entry(&ctx, m, source)?;
+            mounts::mount_entry(&ctx, m, source, idmapped.as_ref(), &mut userns_cache)?;
         }
     }
+    drop(userns_cache);
 
     // 4. /dev contents, unless /dev is the host's (then it already has everything).
     let dev_from_host = mount_list.iter().any(|m| {

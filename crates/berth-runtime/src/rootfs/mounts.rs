@@ -6,6 +6,7 @@
 //! [`super::cgroup`].
 
 use super::error::RootfsError;
+use super::idmap::{self, MountIdmap, UsernsCache};
 use super::inroot::{self, Kind};
 use super::mountops::{
     attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_attrs, set_mount_attrs,
@@ -16,7 +17,7 @@ use berth_sys::mount as sys;
 use berth_sys::path::{
     cpath, fstat, is_dir, open_path, openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
 };
-use oci_spec::runtime::Mount;
+use oci_spec::runtime::{Mount, Spec};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -31,19 +32,10 @@ pub(crate) fn is_bind(m: &Mount, opts: &MountOptions) -> bool {
     opts.bind || m.typ().as_deref() == Some("bind")
 }
 
-/// Refuses what berth does not implement: ID-mapped mounts.
-pub(crate) fn check_supported(
-    m: &Mount,
-    opts: &MountOptions,
-    dest: &str,
-) -> Result<(), RootfsError> {
-    if opts.idmap || m.uid_mappings().is_some() || m.gid_mappings().is_some() {
-        return Err(RootfsError::Unsupported {
-            destination: dest.to_string(),
-            what: "an ID-mapped mount (idmap)".to_string(),
-        });
-    }
-    Ok(())
+/// Whether `m` (a mount of `spec`) is ID-mapped, and how; see [`super::idmap`].
+pub(crate) fn idmap_of(spec: &Spec, m: &Mount) -> Result<Option<MountIdmap>, RootfsError> {
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    idmap::mount_idmap(spec, m, &opts, is_bind(m, &opts), &dest_string(m))
 }
 
 /// A bind source: absolute, or relative to the bundle directory.
@@ -54,6 +46,46 @@ fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
     } else {
         bundle.join(src)
     })
+}
+
+/// Whether a bind source is an absolute path into the container's own rootfs (`root.path`,
+/// relative to `bundle`), as spelled or after resolving the rootfs's own path: such a source is
+/// what the earlier mounts of the list made of it (mounts.bats' "mount order"), so it can only
+/// be opened in the init's mount namespace at its turn, not before.
+pub(crate) fn source_in_rootfs(spec: &Spec, bundle: &Path, m: &Mount) -> bool {
+    let (Some(src), Some(root)) = (m.source().as_ref(), spec.root().as_ref()) else {
+        return false;
+    };
+    if !src.is_absolute() {
+        return false;
+    }
+    let rootfs = bundle.join(root.path());
+    src.starts_with(&rootfs) || std::fs::canonicalize(&rootfs).is_ok_and(|r| src.starts_with(r))
+}
+
+/// runc's reading of a destination spelled as a host path into the rootfs (`rootfs` as given
+/// or as `root.path` spells it, with no ".." after it): it names that place in the container,
+/// not a directory of that name made inside it. The container path, when it is one (never "/").
+pub(crate) fn destination_in_rootfs(
+    m: &Mount,
+    rootfs: &Path,
+    spec: &Spec,
+    bundle: &Path,
+) -> Option<PathBuf> {
+    let dest = m.destination();
+    let spelled = spec.root().as_ref().map(|r| bundle.join(r.path()));
+    [Some(rootfs.to_path_buf()), spelled]
+        .into_iter()
+        .flatten()
+        .find_map(|root| dest.strip_prefix(&root).ok().map(Path::to_path_buf))
+        .filter(|rest| {
+            // The rootfs itself stays a container path (the root is never a mount target).
+            rest.components().next().is_some()
+                && !rest
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+        })
+        .map(|rest| Path::new("/").join(rest))
 }
 
 /// Opens a bind source as O_PATH. An absolute source is the host path the config's author
@@ -119,39 +151,83 @@ impl PreopenedSources {
 /// Makes every bind mount of `spec`'s mounts as a detached tree with the runtime's credentials,
 /// for an init that will set up the rootfs as root of a new user namespace: that root cannot
 /// reach a source below a directory only the host's root may search (runc passes such mounts
-/// too). A detached tree, unlike an fd of the source, can be attached in the init's own mount
-/// namespace. A source that cannot be opened now is left to the init, which then reports the
-/// error at its place in the mount order.
-pub fn preopen_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreopenedSources {
-    let fds = spec
-        .mounts()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .map(|m| {
-            let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-            if !is_bind(m, &opts) {
-                return None;
-            }
-            let src = open_bind_source(m, bundle, &dest_string(m)).ok()?;
-            sys::clone_tree(src.as_fd(), opts.recursive_bind).ok()
-        })
-        .collect();
-    PreopenedSources(fds)
+/// too), nor ID-map a mount of the host's filesystems (which needs CAP_SYS_ADMIN over their
+/// user namespace), so ID-mapped ones are mapped here too. A detached tree, unlike an fd of the
+/// source, can be attached in the init's own mount namespace. A source that cannot be opened
+/// now is left to the init, which then reports the error at its place in the mount order, and
+/// so is one inside the container's rootfs ([`source_in_rootfs`]); an ID mapping that cannot be
+/// applied is an error now.
+pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSources, RootfsError> {
+    let mut cache = UsernsCache::default();
+    let mut fds = Vec::new();
+    for m in spec.mounts().as_deref().unwrap_or_default() {
+        let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+        if !is_bind(m, &opts) {
+            fds.push(None);
+            continue;
+        }
+        if source_in_rootfs(spec, bundle, m) {
+            fds.push(None);
+            continue;
+        }
+        let dest = dest_string(m);
+        let tree = open_bind_source(m, bundle, &dest)
+            .ok()
+            .and_then(|src| sys::clone_tree(src.as_fd(), opts.recursive_bind).ok());
+        if let (Some(tree), Some(map)) = (&tree, idmap_of(spec, m)?) {
+            idmap::apply(tree.as_fd(), &map, &mut cache, &dest)?;
+        }
+        fds.push(tree);
+    }
+    Ok(PreopenedSources(out_of_the_low_range(fds)))
+}
+
+/// Renumbers the trees near the top of the runtime's fd range: the init inherits them, and
+/// with a low RLIMIT_NOFILE (set on it before it mounts anything) a block of them at the low
+/// numbers would leave it no fd to open (the limit bounds new fd numbers only; fds already
+/// above it stay usable). A tree that cannot be moved stays where it is.
+fn out_of_the_low_range(fds: Vec<Option<OwnedFd>>) -> Vec<Option<OwnedFd>> {
+    let count = fds.iter().flatten().count() as u64;
+    let soft = berth_sys::security::prlimit_get(0, libc::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    let base = soft.saturating_sub(count + 16).min(4096);
+    if count == 0 || base < 64 {
+        return fds;
+    }
+    fds.into_iter()
+        .map(|fd| fd.map(|fd| berth_sys::fd::dup_at_least(fd.as_fd(), base as i32).unwrap_or(fd)))
+        .collect()
+}
+
+/// The detached, ID-mapped tree of the bind mount `m` of `spec`, made with the caller's
+/// credentials (see [`super::SetupHooks::idmapped_source`]).
+pub(crate) fn idmapped_tree(spec: &Spec, bundle: &Path, m: &Mount) -> Result<OwnedFd, RootfsError> {
+    let dest = dest_string(m);
+    let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
+    let src = open_bind_source(m, bundle, &dest)?;
+    let tree = sys::clone_tree(src.as_fd(), opts.recursive_bind)
+        .map_err(|e| RootfsError::mount(&dest, "open_tree", "(bind source)", e))?;
+    if let Some(map) = idmap_of(spec, m)? {
+        idmap::apply(tree.as_fd(), &map, &mut UsernsCache::default(), &dest)?;
+    }
+    Ok(tree)
 }
 
 /// Mounts one config.json entry; a bind mount is `cloned` when the runtime made it (see
-/// [`preopen_bind_sources`]).
+/// [`preopen_bind_sources`]; ID-mapped then, if it is to be), else made here and ID-mapped
+/// as `idmapped` says (with a user namespace from `cache`).
 pub(crate) fn mount_entry(
     ctx: &MountContext<'_>,
     m: &Mount,
     cloned: Option<BorrowedFd<'_>>,
+    idmapped: Option<&MountIdmap>,
+    cache: &mut UsernsCache,
 ) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-    check_supported(m, &opts, &dest)?;
     if is_bind(m, &opts) {
-        bind_mount(ctx, m, &dest, &opts, cloned)
+        bind_mount(ctx, m, &dest, &opts, cloned, idmapped, cache)
     } else if m.typ().as_deref() == Some("cgroup") {
         super::cgroup::mount_cgroup(ctx, m, &dest, &opts)
     } else {
@@ -244,6 +320,8 @@ fn bind_mount(
     dest: &str,
     opts: &MountOptions,
     cloned: Option<BorrowedFd<'_>>,
+    idmapped: Option<&MountIdmap>,
+    cache: &mut UsernsCache,
 ) -> Result<(), RootfsError> {
     let src_str = bind_source(m, ctx.bundle)
         .unwrap_or_default()
@@ -258,6 +336,9 @@ fn bind_mount(
         None => {
             let src_fd = open_bind_source(m, ctx.bundle, dest)?;
             made = sys::clone_tree(src_fd.as_fd(), opts.recursive_bind).map_err(open_tree_err)?;
+            if let Some(map) = idmapped {
+                idmap::apply(made.as_fd(), map, cache, dest)?;
+            }
             made.as_fd()
         }
     };
@@ -371,6 +452,23 @@ mod tests {
         assert!(is_dev_dir(Path::new("dev")));
         assert!(is_dev_dir(Path::new("//./dev")));
         assert!(!is_dev_dir(Path::new("/dev/pts")));
+    }
+
+    #[test]
+    fn host_spelled_destinations_in_the_rootfs() {
+        let spec: Spec =
+            serde_json::from_str(berth_spec::DEFAULT_CONFIG_JSON).expect("default config");
+        let dest = |d: &str| {
+            let m: Mount =
+                serde_json::from_value(serde_json::json!({"destination": d})).expect("mount");
+            destination_in_rootfs(&m, Path::new("/real/rootfs"), &spec, Path::new("/b"))
+        };
+        assert_eq!(dest("/real/rootfs/mnt/x"), Some(PathBuf::from("/mnt/x")));
+        assert_eq!(dest("/b/rootfs/mnt"), Some(PathBuf::from("/mnt")));
+        assert_eq!(dest("/real/rootfs"), None);
+        assert_eq!(dest("/real/rootfs/../etc"), None);
+        assert_eq!(dest("/real/rootfsx/a"), None);
+        assert_eq!(dest("/mnt"), None);
     }
 
     #[test]

@@ -96,8 +96,10 @@ pub struct MountOptions {
     pub rec_attrs: AttrChange,
     /// Propagation changes in the order given.
     pub propagation: Vec<PropagationChange>,
-    /// "idmap"/"ridmap" was given (ID-mapped mounts are not implemented).
+    /// "idmap"/"ridmap" was given: an ID-mapped bind mount (see `super::idmap`).
     pub idmap: bool,
+    /// "ridmap": the ID mapping applies to the submounts of an rbind too.
+    pub recursive_idmap: bool,
     /// "tmpcopyup": a tmpfs gets the content of the directory it covers (runc's extension).
     pub copy_up: bool,
     /// Everything else, for the filesystem (e.g. "mode=755", "size=64k", "newinstance").
@@ -159,7 +161,11 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 o.bind = true;
                 o.recursive_bind = true;
             }
-            "idmap" | "ridmap" => o.idmap = true,
+            "idmap" => o.idmap = true,
+            "ridmap" => {
+                o.idmap = true;
+                o.recursive_idmap = true;
+            }
             "tmpcopyup" => o.copy_up = true,
             _ if apply(&mut o.attrs, opt) => {}
             // runc's recursive table clears MOUNT_ATTR_RELATIME for "rnorelatime", and that
@@ -310,7 +316,10 @@ mod tests {
         ]);
         assert_eq!(o.data, vec!["newinstance", "ptmxmode=0666", "gid=5"]);
         assert!(o.idmap);
+        assert!(!o.recursive_idmap);
         assert!(o.copy_up);
         assert!(!o.bind);
+        let o = parse_mount_options(&["rbind", "ridmap"]);
+        assert!(o.idmap && o.recursive_idmap && o.recursive_bind);
     }
 }

@@ -4,7 +4,9 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{check_supported, dest_string, is_bind, open_bind_source, PreopenedSources};
+use super::mounts::{
+    dest_string, idmap_of, is_bind, open_bind_source, source_in_rootfs, PreopenedSources,
+};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -32,7 +34,7 @@ pub(crate) fn validate_with(
         .enumerate()
     {
         let opened = preopened.is_some_and(|p| p.get(i).is_some());
-        validate_mount(m, bundle, opened)?;
+        validate_mount(spec, m, bundle, opened)?;
     }
     let Some(linux) = spec.linux() else {
         return validate_cwd(spec);
@@ -69,7 +71,12 @@ fn validate_cwd(spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 
-fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), RootfsError> {
+fn validate_mount(
+    spec: &Spec,
+    m: &Mount,
+    bundle: &Path,
+    source_opened: bool,
+) -> Result<(), RootfsError> {
     let dest = dest_string(m);
     let invalid = |reason: String| RootfsError::InvalidMount {
         destination: dest.clone(),
@@ -85,11 +92,20 @@ fn validate_mount(m: &Mount, bundle: &Path, source_opened: bool) -> Result<(), R
         ));
     }
     let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-    check_supported(m, &opts, &dest)?;
+    idmap_of(spec, m)?;
     let typ = m.typ().as_deref().unwrap_or("");
     if is_bind(m, &opts) {
+        // A missing source in the rootfs may be made by an earlier mount of the list: the init
+        // reports it at its turn if it is still missing then.
         if !source_opened {
-            open_bind_source(m, bundle, &dest)?;
+            match open_bind_source(m, bundle, &dest) {
+                Err(RootfsError::BindSource { source, .. })
+                    if source.raw_os_error() == Some(libc::ENOENT)
+                        && source_in_rootfs(spec, bundle, m) => {}
+                r => {
+                    r?;
+                }
+            }
         }
     } else if typ.is_empty() {
         return Err(invalid(
@@ -186,6 +202,24 @@ mod tests {
         validate(&spec(v), Path::new("/")).expect("/tmp exists");
     }
 
+    /// A missing absolute source inside the rootfs may be made by an earlier mount (the init
+    /// checks it at its turn); one outside the rootfs is an error now.
+    #[test]
+    fn missing_source_in_the_rootfs_waits_for_the_mount_order() {
+        let bundle = std::env::temp_dir();
+        let mut v = base();
+        let inside = bundle.join("rootfs/berth-no-such-dir/x");
+        v["mounts"] = json!([{"destination":"/a","source":inside,"options":["rbind"]}]);
+        validate(&spec(v), &bundle).expect("left to the mount order");
+        let mut v = base();
+        let outside = bundle.join("berth-no-such-dir/x");
+        v["mounts"] = json!([{"destination":"/a","source":outside,"options":["rbind"]}]);
+        let e = validate(&spec(v), &bundle)
+            .expect_err("missing")
+            .to_string();
+        assert!(e.contains("berth-no-such-dir"), "{e}");
+    }
+
     #[test]
     fn mount_errors() {
         for (m, want) in [
@@ -196,7 +230,7 @@ mod tests {
             ),
             (
                 json!({"destination":"/x","type":"tmpfs","options":["idmap"]}),
-                "not supported",
+                "only supported for bind mounts",
             ),
             (
                 json!({"destination":"/x","type":"tmpfs","options":["=5"]}),
