@@ -237,10 +237,9 @@ pub(super) fn become_process(
         }
     }
 
-    let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
-    if exec_path::env_value(&env, "HOME").is_none() {
-        env.push(format!("HOME={}", home_of(process.user().uid())));
-    }
+    let env = exec_path::program_env(process.env().as_deref().unwrap_or_default(), || {
+        home_of(process.user().uid())
+    });
     let args = process.args().clone().unwrap_or_default();
     let program = exec_path::resolve(
         &args[0],
