@@ -48,6 +48,8 @@ pub(super) struct Program {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    /// `envp` as text, for the startContainer hooks that have no `env` of their own.
+    env: Vec<String>,
 }
 
 fn setup(
@@ -271,6 +273,7 @@ pub(super) fn become_process(
         path: program,
         argv,
         envp,
+        env,
     })
 }
 
@@ -297,8 +300,13 @@ fn wait_and_exec(
     fifo.write_all(b"0")
         .map_err(|e| InitError::sys("writing to exec.fifo", &e))?;
     // startContainer: after `start`, before the user's program, inside the container.
-    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
-        .map_err(|e| InitError::from_error(&e))?;
+    crate::hooks::run_inheriting(
+        spec,
+        HookKind::StartContainer,
+        &ready.hook_state,
+        Some(&ready.program.env),
+    )
+    .map_err(|e| InitError::from_error(&e))?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
     exec_program(&ready.program)
 }
