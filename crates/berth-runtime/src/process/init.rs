@@ -334,8 +334,9 @@ pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible
     };
     match nix::unistd::execve(&program.path, &program.argv, &program.envp) {
         Ok(never) => match never {},
+        // runc's words (Go's PathError): `exec /run.sh: no such file or directory`.
         Err(err) => Err(InitError::sys(
-            format!("exec {:?}", program.path),
+            format!("exec {}", program.path.to_string_lossy()),
             &std::io::Error::from(err),
         )),
     }
