@@ -49,7 +49,7 @@ impl HookKind {
 #[non_exhaustive]
 pub enum HookError {
     /// The hook `hooks.<kind>[<index>]` (its `path`) failed; the source says how.
-    #[error("error running {kind} hook #{index} (hooks.{kind}[{index}] {path})")]
+    #[error("hooks.{kind}[{index}] {path}: error running {kind} hook #{index}")]
     Failed {
         /// The hook kind as the runtime-spec names it (`prestart`, `poststop`, ...).
         kind: &'static str,
@@ -423,7 +423,7 @@ mod tests {
         let e = run(&spec, HookKind::Prestart, "{}").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "error running prestart hook #1 (hooks.prestart[1] /bin/false)"
+            "hooks.prestart[1] /bin/false: error running prestart hook #1"
         );
     }
 
