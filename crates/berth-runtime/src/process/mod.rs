@@ -127,7 +127,7 @@ pub unsafe fn launch(
     // Likewise the bind mounts (made here, detached), for an init that will be root of a new
     // user namespace only: it may not be able to reach their sources.
     let bind_sources = if plan.in_user_namespace() {
-        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle)
+        crate::rootfs::preopen_bind_sources(&cfg.spec, &cfg.bundle, &cfg.rootfs)
     } else {
         crate::rootfs::PreopenedSources::default()
     };

@@ -179,6 +179,16 @@ where
     let mut dev_readonly = false;
     for (i, m) in mount_list.iter().enumerate() {
         let source = cfg.bind_sources.and_then(|s| s.get(i));
+        let in_root;
+        let m = match mounts::strip_rootfs_prefix(m.destination(), cfg.rootfs) {
+            Some(dest) => {
+                let mut c = m.clone();
+                c.set_destination(dest);
+                in_root = c;
+                &in_root
+            }
+            None => m,
+        };
         let opts = m.options().as_deref().unwrap_or_default();
         let ro = options::parse_mount_options(opts).attrs.set & berth_sys::mount::MOUNT_ATTR_RDONLY;
         if ro != 0 && mounts::is_dev_dir(m.destination()) {

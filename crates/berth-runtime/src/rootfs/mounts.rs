@@ -46,6 +46,21 @@ pub(crate) fn check_supported(
     Ok(())
 }
 
+/// A destination written as a host path inside the rootfs (`<rootfs>/mnt`) names the container
+/// path below it (`/mnt`): runc strips the rootfs prefix, lexically, and configs rely on it
+/// (runc's mount-order tests bind `<rootfs>/mnt/x` onto `<rootfs>/final`). Other destinations:
+/// `None`.
+pub(crate) fn strip_rootfs_prefix(dest: &Path, rootfs: &Path) -> Option<PathBuf> {
+    let rest = dest.strip_prefix(rootfs).ok()?;
+    Some(Path::new("/").join(rest))
+}
+
+/// Whether a bind source is a host path inside the rootfs: it must be opened where it stands in
+/// the mount order, after the mounts before it, not beforehand.
+pub(crate) fn source_in_rootfs(m: &Mount, bundle: &Path, rootfs: &Path) -> bool {
+    bind_source(m, bundle).is_some_and(|s| s.starts_with(rootfs))
+}
+
 /// A bind source: absolute, or relative to the bundle directory.
 fn bind_source(m: &Mount, bundle: &Path) -> Option<PathBuf> {
     let src = m.source().as_ref()?;
@@ -121,8 +136,13 @@ impl PreopenedSources {
 /// reach a source below a directory only the host's root may search (runc passes such mounts
 /// too). A detached tree, unlike an fd of the source, can be attached in the init's own mount
 /// namespace. A source that cannot be opened now is left to the init, which then reports the
-/// error at its place in the mount order.
-pub fn preopen_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> PreopenedSources {
+/// error at its place in the mount order; so is one inside the rootfs (`rootfs`), which may be
+/// what an earlier mount put there.
+pub fn preopen_bind_sources(
+    spec: &oci_spec::runtime::Spec,
+    bundle: &Path,
+    rootfs: &Path,
+) -> PreopenedSources {
     let fds = spec
         .mounts()
         .as_deref()
@@ -130,7 +150,7 @@ pub fn preopen_bind_sources(spec: &oci_spec::runtime::Spec, bundle: &Path) -> Pr
         .iter()
         .map(|m| {
             let opts = parse_mount_options(m.options().as_deref().unwrap_or_default());
-            if !is_bind(m, &opts) {
+            if !is_bind(m, &opts) || source_in_rootfs(m, bundle, rootfs) {
                 return None;
             }
             let src = open_bind_source(m, bundle, &dest_string(m)).ok()?;
@@ -327,6 +347,27 @@ pub(crate) fn is_dev_dir(dest: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_destination_under_the_rootfs_path_is_stripped_to_the_container_path() {
+        let root = Path::new("/b/rootfs");
+        let strip = |d: &str| strip_rootfs_prefix(Path::new(d), root);
+        assert_eq!(strip("/b/rootfs/mnt/x"), Some(PathBuf::from("/mnt/x")));
+        assert_eq!(strip("/b/rootfs"), Some(PathBuf::from("/")));
+        assert_eq!(strip("/mnt"), None);
+        // Component-wise, not a string prefix.
+        assert_eq!(strip("/b/rootfs2/mnt"), None);
+        let m: Mount = serde_json::from_value(serde_json::json!({
+            "destination": "/final", "source": "/b/rootfs/mnt", "options": ["rbind"]
+        }))
+        .unwrap();
+        assert!(source_in_rootfs(&m, Path::new("/b"), root));
+        assert!(!source_in_rootfs(
+            &m,
+            Path::new("/b"),
+            Path::new("/b/other")
+        ));
+    }
 
     #[test]
     fn the_mount_label_becomes_the_context_of_new_filesystems() {

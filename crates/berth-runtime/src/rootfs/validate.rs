@@ -4,7 +4,9 @@
 use super::devices::device_from_spec;
 use super::error::RootfsError;
 use super::inroot::lookup_components;
-use super::mounts::{check_supported, dest_string, is_bind, open_bind_source, PreopenedSources};
+use super::mounts::{
+    check_supported, dest_string, is_bind, open_bind_source, source_in_rootfs, PreopenedSources,
+};
 use super::options::parse_mount_options;
 use super::propagation::root_propagation;
 use oci_spec::runtime::{Mount, Spec};
@@ -24,6 +26,9 @@ pub(crate) fn validate_with(
     bundle: &Path,
     preopened: Option<&PreopenedSources>,
 ) -> Result<(), RootfsError> {
+    // A bind source inside the rootfs may be what an earlier mount puts there: it is opened
+    // (and its absence reported) at its place in the mount order.
+    let rootfs = spec.root().as_ref().map(|r| bundle.join(r.path()));
     for (i, m) in spec
         .mounts()
         .as_deref()
@@ -31,7 +36,10 @@ pub(crate) fn validate_with(
         .iter()
         .enumerate()
     {
-        let opened = preopened.is_some_and(|p| p.get(i).is_some());
+        let opened = preopened.is_some_and(|p| p.get(i).is_some())
+            || rootfs
+                .as_deref()
+                .is_some_and(|r| source_in_rootfs(m, bundle, r));
         validate_mount(m, bundle, opened)?;
     }
     let Some(linux) = spec.linux() else {
