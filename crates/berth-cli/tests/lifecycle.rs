@@ -712,6 +712,22 @@ fn tmpfs_without_mode_keeps_the_directory_mode() {
     assert_eq!(b.run_ok(&unique_id("tmpfsmode")).trim(), "3710");
 }
 
+/// A tmpfs whose destination the runtime creates keeps the tmpfs default mode, 1777, as in
+/// runc 1.5 (no mode= taken from the directory just made).
+#[test]
+fn tmpfs_on_a_created_destination_has_the_default_mode() {
+    if !require_root("tmpfs_on_a_created_destination_has_the_default_mode") {
+        return;
+    }
+    let b = Bundle::busybox(&["stat", "-c", "%a", "/non-existent/foo"]);
+    b.update_config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/non-existent/foo", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+        ));
+    });
+    assert_eq!(b.run_ok(&unique_id("tmpfsdefault")).trim(), "1777");
+}
+
 #[test]
 fn run_keep_leaves_a_stopped_container_to_delete() {
     if !require_root("run_keep_leaves_a_stopped_container_to_delete") {

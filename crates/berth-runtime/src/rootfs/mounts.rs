@@ -185,8 +185,18 @@ pub(crate) fn mount_entry(
         } else {
             Target::Any(Kind::Dir)
         };
+        // A target the runtime creates has no mode to keep: the tmpfs gets its default (1777).
+        let existed = fstype != "tmpfs"
+            || matches!(
+                inroot::open_existing(ctx.root, m.destination()),
+                Ok(Some(_))
+            );
         let target = open_target(ctx, m.destination(), target, &dest)?;
-        let data = tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd());
+        let data = if existed {
+            tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd())
+        } else {
+            opts.data.clone()
+        };
         let data = labelled_data(&fstype, &data, ctx.mount_label);
         if fstype == "tmpfs" && opts.copy_up {
             return tmpfs_copy_up(ctx, &dest, target.as_fd(), &data, &opts);
@@ -290,7 +300,8 @@ fn bind_mount(
 }
 
 /// A tmpfs without `mode=` takes the mode of the directory it covers (as runc does since 1.1.x),
-/// so an image's sticky or setgid /tmp keeps its bits.
+/// so an image's sticky or setgid /tmp keeps its bits; only one that existed (runc 1.5: a
+/// destination it creates leaves the tmpfs at its default mode, 1777).
 fn tmpfs_data_with_mode(fstype: &str, data: &[String], target: BorrowedFd<'_>) -> Vec<String> {
     let mut data = data.to_vec();
     if fstype == "tmpfs" && !data.iter().any(|d| d.starts_with("mode=")) {
