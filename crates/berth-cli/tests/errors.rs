@@ -324,3 +324,24 @@ fn exec_failure_of_the_init_in_runc_words() {
     );
     assert!(!err.contains("os error"), "{err}");
 }
+
+/// `list` with a `--root` that does not exist fails naming it, as runc's does; an existing one
+/// (empty) lists nothing.
+#[test]
+fn list_with_a_missing_root_given_fails() {
+    let dir = std::env::temp_dir().join(unique_id("listroot"));
+    let missing = dir.join("missing");
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["--root", missing.to_str().unwrap(), "list", "-q"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, &["open ", "missing: no such file or directory"]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["--root", dir.to_str().unwrap(), "list", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
