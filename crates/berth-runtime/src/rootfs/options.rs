@@ -97,8 +97,8 @@ const LOCKABLE: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
 /// flag keep the source's flags; otherwise the mount gets exactly the flags named, the others
 /// cleared ("bind,dev" of a ro,noexec mount is rw and exec; atime is left alone unless named).
 /// In a user namespace (`locked`), the source's ro/nosuid/nodev/noexec cannot be cleared and
-/// stay; asking to clear one of them, or for another atime mode than the source's, is an
-/// error (the message names what). `src` is the source mount's attributes.
+/// stay, and so do its atime settings; asking to clear one of those four flags is an error
+/// naming it, as in runc. `src` is the source mount's attributes.
 pub fn bind_attr_change(req: &AttrChange, src: u64, locked: bool) -> Result<AttrChange, String> {
     if req.is_empty() {
         return Ok(*req);
@@ -113,10 +113,10 @@ pub fn bind_attr_change(req: &AttrChange, src: u64, locked: bool) -> Result<Attr
         if cannot != 0 {
             return Err(format!("cannot clear locked flags {}", attr_names(cannot)));
         }
-        let mode_asked = req.clr & MOUNT_ATTR__ATIME != 0;
-        if mode_asked && req.set & MOUNT_ATTR__ATIME != src & MOUNT_ATTR__ATIME {
-            return Err("cannot change the locked atime mode".to_string());
-        }
+        // The atime settings are locked too: they stay as they are (berth keeps the source's
+        // rather than failing as runc does when another mode is asked).
+        set &= !atime;
+        clr &= !atime;
         set |= src & LOCKABLE;
         clr &= !(src & LOCKABLE);
     }
@@ -297,8 +297,10 @@ mod tests {
         // Clearing a locked flag explicitly, or another atime mode, is refused.
         let e = bind_attr_change(&req(&["bind", "rw", "nosuid"]), ro, true).unwrap_err();
         assert_eq!(e, "cannot clear locked flags ro");
-        assert!(bind_attr_change(&req(&["bind", "atime"]), src, true).is_err());
-        assert!(bind_attr_change(&req(&["bind", "noatime"]), src, true).is_ok());
+        // Locked atime settings are kept, whatever is asked.
+        let c = bind_attr_change(&req(&["bind", "ro", "relatime"]), src, true).unwrap();
+        assert_eq!(c.set & MOUNT_ATTR__ATIME, 0);
+        assert_eq!(c.clr & (MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME), 0);
     }
 
     #[test]
