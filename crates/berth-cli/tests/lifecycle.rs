@@ -795,3 +795,29 @@ fn joins_another_containers_user_namespace() {
     let user_a = std::fs::read_link(format!("/proc/{pid_a}/ns/user")).unwrap();
     assert_eq!(lines[2], user_a.to_string_lossy());
 }
+
+/// Masked directories share one read-only tmpfs (one st_dev), and a path listed twice is
+/// masked once, as in runc 1.5.
+#[test]
+fn masked_directories_share_one_tmpfs_and_duplicates_mask_once() {
+    if !require_root("masked_directories_share_one_tmpfs_and_duplicates_mask_once") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "stat -c %d /m1 /m2 /m3; grep -c ' /m1 ' /proc/self/mounts; touch /m2/x 2>&1 || true",
+    ]);
+    for d in ["m1", "m2", "m3"] {
+        std::fs::create_dir(b.dir.join("rootfs").join(d)).unwrap();
+    }
+    b.update_config(|c| {
+        c["linux"]["maskedPaths"] = serde_json::json!(["/m1", "/m2", "/m3", "/m1"]);
+    });
+    let out = b.run_ok(&unique_id("maskshare"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0] == lines[1] && lines[1] == lines[2], "{out}");
+    assert_eq!(lines[3], "1", "{out}");
+    assert!(lines[4].contains("Read-only file system"), "{out}");
+}
