@@ -129,8 +129,9 @@ fn pids_limit_zero_and_max() {
         return;
     };
     need!(m, "pids.max", "pids_limit_zero_and_max");
+    // 0 (no new process) is written as 1, as runc 1.5 does.
     m.set(&res(r#"{"pids":{"limit":0}}"#)).expect("set 0");
-    assert_eq!(read(&*m, "pids.max").as_deref(), Some("0"));
+    assert_eq!(read(&*m, "pids.max").as_deref(), Some("1"));
     m.set(&res(r#"{"pids":{"limit":-1}}"#)).expect("set -1");
     assert_eq!(read(&*m, "pids.max").as_deref(), Some("max"));
     m.destroy().expect("destroy");

@@ -304,7 +304,7 @@ fn unknown_flag_exits_1() {
 }
 
 /// The init's own exec failure (a file with an execute bit the kernel cannot run) reads as
-/// runc's: the C library's text in lower case, no "(os error N)".
+/// runc's, one line of its own: the C library's text in lower case, no "(os error N)".
 #[test]
 fn exec_failure_of_the_init_in_runc_words() {
     if !require_root("exec_failure_of_the_init_in_runc_words") {
@@ -318,8 +318,30 @@ fn exec_failure_of_the_init_in_runc_words() {
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(
-        err.contains("exec \"/garbage.bin\": exec format error"),
+        err.lines()
+            .any(|l| l == "exec /garbage.bin: exec format error"),
         "{err}"
     );
     assert!(!err.contains("os error"), "{err}");
+}
+
+/// `list` with a `--root` that does not exist fails naming it, as runc's does; an existing one
+/// (empty) lists nothing.
+#[test]
+fn list_with_a_missing_root_given_fails() {
+    let dir = std::env::temp_dir().join(unique_id("listroot"));
+    let missing = dir.join("missing");
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["--root", missing.to_str().unwrap(), "list", "-q"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, &["open ", "missing: no such file or directory"]);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(common::berth_bin())
+        .args(["--root", dir.to_str().unwrap(), "list", "-q"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
 }

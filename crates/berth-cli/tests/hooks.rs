@@ -114,6 +114,35 @@ fn failing_prestart_hook_fails_create_and_cleans_up() {
     }
 }
 
+/// As runc: a failing poststart hook kills the container and fails `start` (not a warning).
+#[test]
+fn failing_poststart_hook_fails_start_and_kills_the_container() {
+    if !require_root("failing_poststart_hook_fails_start_and_kills_the_container") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "424298"]);
+    b.update_config(|c| {
+        c["process"]["terminal"] = json!(false);
+        c["hooks"] = json!({"poststart": [{"path": "/bin/true"}, {"path": "/bin/false"}]});
+    });
+    let id = unique_id("badpoststart");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["create", "--bundle", &bundle, &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = b.berth(&["start", &id]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error running poststart hook #1:"), "{err}");
+    let state = b.berth(&["state", &id]);
+    let v: Value = serde_json::from_slice(&state.stdout).unwrap();
+    assert_eq!(v["status"], "stopped", "{v}");
+    let _ = b.berth(&["delete", "--force", &id]);
+}
+
 #[test]
 fn hook_timeout_fails_create() {
     if !require_root("hook_timeout_fails_create") {

@@ -733,6 +733,22 @@ fn tmpfs_without_mode_keeps_the_directory_mode() {
     assert_eq!(b.run_ok(&unique_id("tmpfsmode")).trim(), "3710");
 }
 
+/// A tmpfs whose destination the runtime creates keeps the tmpfs default mode, 1777, as in
+/// runc 1.5 (no mode= taken from the directory just made).
+#[test]
+fn tmpfs_on_a_created_destination_has_the_default_mode() {
+    if !require_root("tmpfs_on_a_created_destination_has_the_default_mode") {
+        return;
+    }
+    let b = Bundle::busybox(&["stat", "-c", "%a", "/non-existent/foo"]);
+    b.update_config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/non-existent/foo", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}
+        ));
+    });
+    assert_eq!(b.run_ok(&unique_id("tmpfsdefault")).trim(), "1777");
+}
+
 #[test]
 fn run_keep_leaves_a_stopped_container_to_delete() {
     if !require_root("run_keep_leaves_a_stopped_container_to_delete") {
@@ -799,4 +815,30 @@ fn joins_another_containers_user_namespace() {
     assert_eq!(lines[1], "0", "root of the joined namespace: {out}");
     let user_a = std::fs::read_link(format!("/proc/{pid_a}/ns/user")).unwrap();
     assert_eq!(lines[2], user_a.to_string_lossy());
+}
+
+/// Masked directories share one read-only tmpfs (one st_dev), and a path listed twice is
+/// masked once, as in runc 1.5.
+#[test]
+fn masked_directories_share_one_tmpfs_and_duplicates_mask_once() {
+    if !require_root("masked_directories_share_one_tmpfs_and_duplicates_mask_once") {
+        return;
+    }
+    let b = Bundle::busybox(&[
+        "sh",
+        "-c",
+        "stat -c %d /m1 /m2 /m3; grep -c ' /m1 ' /proc/self/mounts; touch /m2/x 2>&1 || true",
+    ]);
+    for d in ["m1", "m2", "m3"] {
+        std::fs::create_dir(b.dir.join("rootfs").join(d)).unwrap();
+    }
+    b.update_config(|c| {
+        c["linux"]["maskedPaths"] = serde_json::json!(["/m1", "/m2", "/m3", "/m1"]);
+    });
+    let out = b.run_ok(&unique_id("maskshare"));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(lines[0] == lines[1] && lines[1] == lines[2], "{out}");
+    assert_eq!(lines[3], "1", "{out}");
+    assert!(lines[4].contains("Read-only file system"), "{out}");
 }

@@ -99,7 +99,7 @@ fn bad_memory_policies_fail_naming_the_field_and_leave_nothing() {
         ),
         (
             json!({"mode": "MPOL_DEFAULT", "nodes": "0-7"}),
-            "memory policy mode MPOL_DEFAULT requires 0 nodes but got 8",
+            "memory policy MPOL_DEFAULT: mode requires 0 nodes but got 8",
         ),
         (
             json!({"mode": "MPOL_BIND", "nodes": "0-9876543210", "flags": []}),

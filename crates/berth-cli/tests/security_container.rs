@@ -40,6 +40,11 @@ fn assert_refused(b: &Bundle, id: &str, expect: &str) {
         stderr.contains(expect),
         "expected {expect:?} in stderr={stderr}"
     );
+    // A refusal before anything was made leaves no state root at all (and `list` with a
+    // --root that does not exist fails, as runc's does).
+    if !b.state_root.exists() {
+        return;
+    }
     let list = b.berth(&["list", "-q"]);
     assert!(list.status.success());
     assert_eq!(
@@ -60,7 +65,7 @@ fn default_config_capabilities_and_no_new_privs() {
     assert_eq!(status_field(&out, "CapBnd"), hex(default));
     assert_eq!(status_field(&out, "CapPrm"), hex(default));
     assert_eq!(status_field(&out, "CapEff"), hex(default));
-    // The default config lists ambient capabilities but no inheritable ones: none are raised.
+    // The default config (as runc 1.5's) has no inheritable and no ambient capabilities.
     assert_eq!(status_field(&out, "CapInh"), hex(0));
     assert_eq!(status_field(&out, "CapAmb"), hex(0));
     assert_eq!(status_field(&out, "NoNewPrivs"), "1");

@@ -293,7 +293,7 @@ mod tests {
                 ("cpuset.cpus", "1"),
                 ("blkio.bfq.weight", "300"),
                 ("blkio.throttle.read_bps_device", "8:0 100"),
-                ("pids.max", "0"),
+                ("pids.max", "1"),
             ]
         );
     }

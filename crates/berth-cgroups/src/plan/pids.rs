@@ -13,6 +13,8 @@ pub(super) fn plan(p: &mut Planner, r: &LinuxResources) -> Result<(), CgroupErro
 }
 
 /// The one validator. runtime-spec 1.3: 0 is a real limit (no new process); -1 is unlimited.
+/// 0 is written as 1, as runc 1.5 does for both its drivers (systemd's TasksMax cannot be 0):
+/// the container's processes are already counted, so either value stops any new one.
 fn validate(limit: i64) -> Result<(), CgroupError> {
     if limit < -1 {
         return Err(CgroupError::field(
@@ -31,6 +33,8 @@ fn v1(limit: i64) -> String {
 fn v2(limit: i64) -> String {
     if limit == -1 {
         "max".into()
+    } else if limit == 0 {
+        "1".into()
     } else {
         limit.to_string()
     }
@@ -44,7 +48,9 @@ mod tests {
     #[test]
     fn limits() {
         for (j, want) in [
-            (r#"{"pids":{"limit":0}}"#, "0"),
+            (r#"{"pids":{"limit":0}}"#, "1"),
+            (r#"{"pids":{"limit":1}}"#, "1"),
+            (r#"{"pids":{"limit":42}}"#, "42"),
             (r#"{"pids":{"limit":-1}}"#, "max"),
         ] {
             assert_eq!(

@@ -60,6 +60,12 @@ pub struct UpdateArgs {
     /// Obsolete, like --kernel-memory.
     #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true, hide = true)]
     kernel_memory_tcp: Option<String>,
+    /// Intel RDT/CAT L3 cache schema (runc's flag; needs the host's resctrl).
+    #[arg(long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// Intel RDT/MBA memory bandwidth schema (runc's flag; needs the host's resctrl).
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
     #[arg(
         long = "cpu-shares",
         visible_alias = "cpu-share",
@@ -109,6 +115,26 @@ fn parse_interval(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `update --l3-cache-schema/--mem-bw-schema`: on a host whose resctrl has no L3 (MB)
+/// resource, runc refuses them in these words; where it has, berth refuses them too, as it
+/// does not manage Intel RDT groups (`linux.intelRdt`). Empty values are ignored, as in runc.
+fn check_rdt_schemas(l3: Option<&str>, mb: Option<&str>, cat: bool, mba: bool) -> Result<()> {
+    let l3 = l3.filter(|s| !s.is_empty());
+    let mb = mb.filter(|s| !s.is_empty());
+    if l3.is_some() && !cat {
+        anyhow::bail!("Intel RDT/CAT: l3 cache schema is not enabled");
+    }
+    if mb.is_some() && !mba {
+        anyhow::bail!("Intel RDT/MBA: memory bandwidth schema is not enabled");
+    }
+    if l3.is_some() || mb.is_some() {
+        anyhow::bail!(
+            "--l3-cache-schema/--mem-bw-schema: berth does not manage Intel RDT (linux.intelRdt)"
+        );
+    }
+    Ok(())
+}
+
 pub fn dispatch(runtime: &Runtime, cmd: CgroupCommand) -> Result<i32> {
     match cmd {
         CgroupCommand::Pause { id } => runtime.pause(&id)?,
@@ -148,6 +174,12 @@ pub fn dispatch(runtime: &Runtime, cmd: CgroupCommand) -> Result<i32> {
                 blkio_weight: a.blkio_weight,
             };
             let resources = flags.apply_to(base)?;
+            check_rdt_schemas(
+                a.l3_cache_schema.as_deref(),
+                a.mem_bw_schema.as_deref(),
+                std::path::Path::new("/sys/fs/resctrl/info/L3").exists(),
+                std::path::Path::new("/sys/fs/resctrl/info/MB").exists(),
+            )?;
             if flags.sets_kernel_memory() {
                 log::warn!("Kernel memory settings are ignored and will be removed");
             }
@@ -188,5 +220,26 @@ mod tests {
         assert!(parse_interval("0s").is_err());
         assert!(parse_interval("5h").is_err());
         assert!(parse_interval("x").is_err());
+    }
+
+    #[test]
+    fn rdt_schemas_are_refused_as_runc_refuses_them() {
+        let e = |l3, mb, cat, mba| {
+            check_rdt_schemas(l3, mb, cat, mba)
+                .err()
+                .map(|e| e.to_string())
+        };
+        assert_eq!(e(None, None, false, false), None);
+        assert_eq!(e(Some(""), Some(""), false, false), None);
+        assert_eq!(
+            e(Some("L3:0=f"), None, false, false).as_deref(),
+            Some("Intel RDT/CAT: l3 cache schema is not enabled")
+        );
+        assert_eq!(
+            e(None, Some("MB:0=70"), true, false).as_deref(),
+            Some("Intel RDT/MBA: memory bandwidth schema is not enabled")
+        );
+        assert!(e(Some("L3:0=f"), None, true, true)
+            .is_some_and(|m| m.contains("does not manage Intel RDT")));
     }
 }

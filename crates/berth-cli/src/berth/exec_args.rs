@@ -98,8 +98,16 @@ pub fn process_from_args(base: &Process, o: &ExecOverrides) -> Result<Process> {
     if !o.additional_gids.is_empty() {
         p["user"]["additionalGids"] = serde_json::json!(o.additional_gids);
     }
+    // As runc: ambient too when the process has an inheritable set (the kernel raises an
+    // ambient capability only if it is also inheritable, which --cap does not add).
+    let with_ambient = p["capabilities"]["inheritable"].is_array();
     for cap in &o.caps {
-        for set in ["bounding", "effective", "permitted"] {
+        let sets: &[&str] = if with_ambient {
+            &["bounding", "effective", "permitted", "ambient"]
+        } else {
+            &["bounding", "effective", "permitted"]
+        };
+        for set in sets.iter().copied() {
             let list = &mut p["capabilities"][set];
             if !list.is_array() {
                 *list = serde_json::json!([]);
@@ -205,6 +213,37 @@ mod tests {
             }
         )
         .is_err());
+    }
+
+    #[test]
+    fn cap_is_ambient_too_when_the_process_has_an_inheritable_set() {
+        let caps = |p: &Process, set: &str| {
+            serde_json::to_value(p).unwrap()["capabilities"][set]
+                .as_array()
+                .map(|a| a.iter().any(|c| c == "CAP_SYSLOG"))
+        };
+        let o = ExecOverrides {
+            args: vec!["true".into()],
+            caps: vec!["CAP_SYSLOG".into()],
+            ..Default::default()
+        };
+        let with: Process = serde_json::from_value(serde_json::json!({"cwd": "/", "args": ["sh"],
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                             "inheritable": ["CAP_CHOWN"], "ambient": ["CAP_CHOWN"]}}))
+        .unwrap();
+        let p = process_from_args(&with, &o).unwrap();
+        assert_eq!(caps(&p, "ambient"), Some(true));
+        assert_eq!(caps(&p, "permitted"), Some(true));
+        assert_eq!(caps(&p, "inheritable"), Some(false));
+        let without: Process =
+            serde_json::from_value(serde_json::json!({"cwd": "/", "args": ["sh"],
+            "user": {"uid": 0, "gid": 0},
+            "capabilities": {"bounding": ["CAP_KILL"], "permitted": ["CAP_KILL"]}}))
+            .unwrap();
+        let p = process_from_args(&without, &o).unwrap();
+        assert_ne!(caps(&p, "ambient"), Some(true));
+        assert_eq!(caps(&p, "bounding"), Some(true));
     }
 
     #[test]

@@ -25,6 +25,10 @@ struct Cli {
     /// Root directory for the containers' state.
     #[arg(long, global = true, default_value = "/run/berth")]
     root: PathBuf,
+    /// Whether `--root` was on the command line (not the default): `list` then fails on a
+    /// root that does not exist, as runc's does.
+    #[arg(skip)]
+    root_given: bool,
     /// Log file for the runtime's own messages (stderr when absent).
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -286,7 +290,14 @@ fn main() {
     } else {
         None
     };
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = <Cli as clap::CommandFactory>::command()
+        .try_get_matches_from(args)
+        .and_then(|m| {
+            let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&m)?;
+            cli.root_given = m.value_source("root") == Some(clap::parser::ValueSource::CommandLine);
+            Ok(cli)
+        });
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {
             println!("berth version {}", version_text());
@@ -474,6 +485,11 @@ fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i3
             Ok(0)
         }
         Command::List { format, quiet } => {
+            // A missing default root only means no container was made yet; a missing root
+            // the caller named is an error (runc: "open DIR: no such file or directory").
+            if cli.root_given && !cli.root.exists() {
+                anyhow::bail!("open {}: no such file or directory", cli.root.display());
+            }
             let list = runtime.list()?;
             let text = if quiet {
                 list.iter()

@@ -55,7 +55,7 @@ fn remove_half_made(dir: ContainerDir) -> Result<(), ContainerError> {
 
 /// SIGKILL to the init, then wait (up to 10 s) until it is really gone: its pid namespace, and
 /// so every process in it, dies with it.
-fn kill_and_wait(state: &ContainerState) {
+pub(super) fn kill_and_wait(state: &ContainerState) {
     let cgroup = state
         .cgroup
         .as_ref()

@@ -214,15 +214,27 @@ impl Runtime {
     }
 
     /// Runs the hooks of `kind` from the runtime; their failure is logged as a warning, not an
-    /// error, as the runtime-spec asks for poststart and poststop.
+    /// error, as the runtime-spec asks for poststop.
     pub(crate) fn run_hooks_warn(
         &self,
         state: &ContainerState,
         kind: crate::hooks::HookKind,
         status: &str,
     ) {
+        if let Err(e) = self.run_hooks(state, kind, status) {
+            log::warn!("{}", crate::process::sync::chain_text(&e));
+        }
+    }
+
+    /// Runs the hooks of `kind` from the runtime, stopping at the first that fails.
+    pub(crate) fn run_hooks(
+        &self,
+        state: &ContainerState,
+        kind: crate::hooks::HookKind,
+        status: &str,
+    ) -> Result<(), crate::hooks::HookError> {
         if crate::hooks::hooks_of(&state.config, kind).is_empty() {
-            return;
+            return Ok(());
         }
         let json = crate::process::hook_state_json(
             &state.config,
@@ -231,9 +243,7 @@ impl Runtime {
             state.pid,
             status,
         );
-        if let Err(e) = crate::hooks::run(&state.config, kind, &json) {
-            log::warn!("{}", crate::process::sync::chain_text(&e));
-        }
+        crate::hooks::run(&state.config, kind, &json)
     }
 
     /// `berth state ID`: the container's state as the runtime-spec defines it, with its status

@@ -11,7 +11,8 @@ use std::os::unix::fs::OpenOptionsExt;
 
 impl Runtime {
     /// `berth start ID`: lets the init of a created container exec the container's process, and
-    /// returns once it has (or fails if the init is gone). Runs the poststart hooks.
+    /// returns once it has (or fails if the init is gone). Runs the poststart hooks; one that
+    /// fails kills the container and fails `start`, as in runc.
     pub fn start(&self, id: &str) -> Result<(), ContainerError> {
         berth_spec::validate_container_id(id)?;
         let dir = self.root.open(id)?;
@@ -85,7 +86,13 @@ impl Runtime {
         }
         std::fs::remove_file(&fifo_path)
             .map_err(io(format!("removing {}", fifo_path.display())))?;
-        self.run_hooks_warn(state, crate::hooks::HookKind::Poststart, "running");
+        // As runc: a poststart hook that fails stops the container (its init is killed) and
+        // fails `start`, rather than the runtime-spec's warning; engines and runc's tests
+        // expect the error.
+        if let Err(e) = self.run_hooks(state, crate::hooks::HookKind::Poststart, "running") {
+            super::delete::kill_and_wait(state);
+            return Err(ContainerError::Process(e.into()));
+        }
         Ok(())
     }
 

@@ -49,7 +49,7 @@ impl HookKind {
 #[non_exhaustive]
 pub enum HookError {
     /// The hook `hooks.<kind>[<index>]` (its `path`) failed; the source says how.
-    #[error("hooks.{kind}[{index}] {path}")]
+    #[error("hooks.{kind}[{index}] {path}: error running {kind} hook #{index}")]
     Failed {
         /// The hook kind as the runtime-spec names it (`prestart`, `poststop`, ...).
         kind: &'static str,
@@ -159,16 +159,23 @@ pub fn hooks_of(spec: &Spec, kind: HookKind) -> &[Hook] {
         .unwrap_or(&[])
 }
 
-/// Runs every hook of `kind` in order, stopping at the first failure. A startContainer hook
-/// without `env` gets the container process's environment, as in runc (it runs in the init,
-/// whose environment that is by then); other hooks without `env` get an empty one.
+/// Runs every hook of `kind` in order, stopping at the first failure. A hook without `env`
+/// gets an empty environment.
 pub fn run(spec: &Spec, kind: HookKind, state_json: &str) -> Result<(), HookError> {
-    let inherited = match kind {
-        HookKind::StartContainer => spec.process().as_ref().and_then(|p| p.env().clone()),
-        _ => None,
-    };
+    run_inheriting(spec, kind, state_json, None)
+}
+
+/// [`run`], a hook without `env` getting `inherited` instead: the init passes its program's
+/// environment (deduplicated, HOME filled in) to the startContainer hooks, as runc does (they
+/// run in the init, whose environment that is by then).
+pub fn run_inheriting(
+    spec: &Spec,
+    kind: HookKind,
+    state_json: &str,
+    inherited: Option<&[String]>,
+) -> Result<(), HookError> {
     for (index, hook) in hooks_of(spec, kind).iter().enumerate() {
-        let env = hook.env().as_deref().or(inherited.as_deref());
+        let env = hook.env().as_deref().or(inherited);
         run_one(hook, env, state_json).map_err(|reason| HookError::Failed {
             kind: kind.name(),
             index,
@@ -395,12 +402,29 @@ mod tests {
             }))
             .unwrap()
         };
+        let program_env = ["ONE=two".to_string(), "HOME=/root".to_string()];
         let inherits = spec(serde_json::Value::Null);
-        assert!(run(&inherits, HookKind::StartContainer, "{}").is_ok());
+        let start =
+            |s: &Spec| run_inheriting(s, HookKind::StartContainer, "{}", Some(&program_env[..]));
+        assert!(start(&inherits).is_ok());
         // Host-side hooks do not get the container's environment.
         assert!(run(&inherits, HookKind::Poststop, "{}").is_err());
         let own = spec(serde_json::json!(["HOOK=v"]));
-        assert!(run(&own, HookKind::StartContainer, "{}").is_ok());
+        assert!(start(&own).is_ok());
+    }
+
+    #[test]
+    fn a_failed_hook_is_named_as_runc_names_it() {
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"},
+            "hooks": {"prestart": [{"path": "/bin/true"}, {"path": "/bin/false"}]}
+        }))
+        .unwrap();
+        let e = run(&spec, HookKind::Prestart, "{}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "hooks.prestart[1] /bin/false: error running prestart hook #1"
+        );
     }
 
     #[test]

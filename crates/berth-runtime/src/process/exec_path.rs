@@ -32,6 +32,18 @@ pub fn dedup_env(env: &[String]) -> Vec<String> {
     out
 }
 
+/// The environment the program gets: [`dedup_env`]'s, with `HOME` from `home` (the user's
+/// home in the container's /etc/passwd) when the list has none or only an empty one, as runc
+/// 1.5 does (an empty `HOME=` would make shells and programs treat `""` as the home).
+pub fn program_env(env: &[String], home: impl FnOnce() -> String) -> Vec<String> {
+    let mut env = dedup_env(env);
+    env.retain(|e| e != "HOME=");
+    if env_value(&env, "HOME").is_none() {
+        env.push(format!("HOME={}", home()));
+    }
+    env
+}
+
 /// Why the program to exec cannot be run, found before the exec (at `create` for the init), in
 /// runc's words, which engines read: docker and podman answer 127 to "executable file not found"
 /// and "no such file or directory", 126 to "permission denied".
@@ -168,6 +180,29 @@ mod tests {
             ["PATH=/bin", "MY_VAR=from_cli", "X", "A=1"]
         );
         assert_eq!(dedup_env(&[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_empty_or_missing_home_comes_from_passwd() {
+        let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let home = || "/root".to_string();
+        assert_eq!(
+            program_env(&v(&["HOME=", "PATH=/bin"]), home),
+            ["PATH=/bin", "HOME=/root"]
+        );
+        assert_eq!(
+            program_env(&v(&["HOME=/override", "HOME="]), home),
+            ["HOME=/root"]
+        );
+        assert_eq!(
+            program_env(&v(&["HOME=", "HOME=/override"]), home),
+            ["HOME=/override"]
+        );
+        assert_eq!(program_env(&v(&["A=1"]), home), ["A=1", "HOME=/root"]);
+        assert_eq!(
+            program_env(&v(&["ONE=two", "ONE=", "PATH=/bin"]), home),
+            ["ONE=", "PATH=/bin", "HOME=/root"]
+        );
     }
 
     #[test]

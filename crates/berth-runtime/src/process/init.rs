@@ -48,6 +48,8 @@ pub(super) struct Program {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
+    /// `envp` as text, for the startContainer hooks that have no `env` of their own.
+    env: Vec<String>,
 }
 
 fn setup(
@@ -237,10 +239,9 @@ pub(super) fn become_process(
         }
     }
 
-    let mut env = exec_path::dedup_env(process.env().as_deref().unwrap_or_default());
-    if exec_path::env_value(&env, "HOME").is_none() {
-        env.push(format!("HOME={}", home_of(process.user().uid())));
-    }
+    let env = exec_path::program_env(process.env().as_deref().unwrap_or_default(), || {
+        home_of(process.user().uid())
+    });
     let args = process.args().clone().unwrap_or_default();
     let program = exec_path::resolve(
         &args[0],
@@ -272,6 +273,7 @@ pub(super) fn become_process(
         path: program,
         argv,
         envp,
+        env,
     })
 }
 
@@ -298,8 +300,13 @@ fn wait_and_exec(
     fifo.write_all(b"0")
         .map_err(|e| InitError::sys("writing to exec.fifo", &e))?;
     // startContainer: after `start`, before the user's program, inside the container.
-    crate::hooks::run(spec, HookKind::StartContainer, &ready.hook_state)
-        .map_err(|e| InitError::from_error(&e))?;
+    crate::hooks::run_inheriting(
+        spec,
+        HookKind::StartContainer,
+        &ready.hook_state,
+        Some(&ready.program.env),
+    )
+    .map_err(|e| InitError::from_error(&e))?;
     // exec.fifo's write end is close-on-exec: `start` sees it close exactly when execve succeeds.
     exec_program(&ready.program)
 }
@@ -327,8 +334,9 @@ pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible
     };
     match nix::unistd::execve(&program.path, &program.argv, &program.envp) {
         Ok(never) => match never {},
+        // runc's words (Go's PathError): `exec /run.sh: no such file or directory`.
         Err(err) => Err(InitError::sys(
-            format!("exec {:?}", program.path),
+            format!("exec {}", program.path.to_string_lossy()),
             &std::io::Error::from(err),
         )),
     }

@@ -193,13 +193,13 @@ impl SyncChannel {
     }
 
     /// For a cloned child that failed: tells the runtime why (stderr if it is gone) and exits 1.
+    /// On stderr the message stands alone, as runc's init writes it (`exec /run.sh: no such
+    /// file or directory` is the one line run.bats expects of a failed execve after `start`).
     pub fn fail_and_exit(&self, error: InitError) -> ! {
         let text = chain_text(&error);
         if self.send(&SyncMsg::Error { error }).is_err() {
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("berth: {text}\n").as_bytes(),
-            );
+            let _ =
+                std::io::Write::write_all(&mut std::io::stderr(), format!("{text}\n").as_bytes());
         }
         berth_sys::clone::exit_now(1)
     }

@@ -61,7 +61,15 @@ pub(crate) fn mask_paths(
     }
     let root = open_root()?;
     let mut null: Option<OwnedFd> = None;
+    // The masked directories share one read-only tmpfs, as in runc 1.5: the first is a new
+    // tmpfs, the others copies of that mount (one superblock, one st_dev).
+    let mut shared_tmpfs: Option<OwnedFd> = None;
+    let mut seen = std::collections::HashSet::new();
     for p in paths {
+        // A path listed twice is masked once.
+        if !seen.insert(p.as_str()) {
+            continue;
+        }
         let Some(target) = open_optional(root.as_fd(), "linux.maskedPaths", p)? else {
             continue;
         };
@@ -69,7 +77,10 @@ pub(crate) fn mask_paths(
             move |e: io::Error| RootfsError::path("linux.maskedPaths", p.as_str(), sc, e)
         };
         let st = fstat(target.as_fd()).map_err(e("fstat"))?;
-        let mnt = if is_dir(&st) {
+        let dir = is_dir(&st);
+        let mnt = if let Some(first) = shared_tmpfs.as_ref().filter(|_| dir) {
+            sys::clone_tree(first.as_fd(), false).map_err(e("open_tree"))?
+        } else if dir {
             let fs = sys::fsopen("tmpfs").map_err(e("fsopen"))?;
             for (k, v) in super::mounts::labelled_data("tmpfs", &[], mount_label)
                 .iter()
@@ -90,6 +101,10 @@ pub(crate) fn mask_paths(
             tree
         };
         sys::move_mount_fd(mnt.as_fd(), target.as_fd()).map_err(e("move_mount"))?;
+        if dir && shared_tmpfs.is_none() {
+            // The attached tmpfs, reopened through its path, is what the next ones copy.
+            shared_tmpfs = open_optional(root.as_fd(), "linux.maskedPaths", p)?;
+        }
     }
     Ok(())
 }

@@ -12,7 +12,9 @@ use super::mountops::{
     attach_and_propagate, clone_host_dir, new_fs_mount, open_target, set_attrs, set_mount_attrs,
     MountContext, Target,
 };
-use super::options::{parse_mount_options, AttrChange, MountOptions};
+use super::options::{
+    attrs_from_statvfs, bind_attr_change, parse_mount_options, AttrChange, MountOptions,
+};
 use berth_sys::mount as sys;
 use berth_sys::path::{
     cpath, fstat, is_dir, open_path, openat2, RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS,
@@ -241,8 +243,18 @@ pub(crate) fn mount_entry(
         } else {
             Target::Any(Kind::Dir)
         };
+        // A target the runtime creates has no mode to keep: the tmpfs gets its default (1777).
+        let existed = fstype != "tmpfs"
+            || matches!(
+                inroot::open_existing(ctx.root, m.destination()),
+                Ok(Some(_))
+            );
         let target = open_target(ctx, m.destination(), target, &dest)?;
-        let data = tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd());
+        let data = if existed {
+            tmpfs_data_with_mode(&fstype, &opts.data, target.as_fd())
+        } else {
+            opts.data.clone()
+        };
         let data = labelled_data(&fstype, &data, ctx.mount_label);
         if fstype == "tmpfs" && opts.copy_up {
             return tmpfs_copy_up(ctx, &dest, target.as_fd(), &data, &opts);
@@ -346,12 +358,26 @@ fn bind_mount(
         .map_err(|e| RootfsError::mount(dest, "fstat", format!("(bind source {src_str:?})"), e))?;
     let kind = if is_dir(&st) { Kind::Dir } else { Kind::File };
     let target = open_target(ctx, m.destination(), Target::Any(kind), dest)?;
-    set_mount_attrs(dest, tree, opts, ctx.user_namespace)?;
-    attach_and_propagate(dest, tree, target.as_fd(), opts)
+    // The top mount's flags as runc 1.5 makes them (see bind_attr_change); the r* options
+    // apply to the tree as they are.
+    let mut opts = opts.clone();
+    if !opts.attrs.is_empty() {
+        let src = berth_sys::exe::fstatfs_flags(tree).map_err(|e| {
+            RootfsError::mount(dest, "fstatvfs", format!("(bind source {src_str:?})"), e)
+        })?;
+        opts.attrs = bind_attr_change(&opts.attrs, attrs_from_statvfs(src), ctx.user_namespace)
+            .map_err(|reason| RootfsError::InvalidMount {
+                destination: dest.to_string(),
+                reason: format!("{reason} of the bind source {src_str:?} in a user namespace"),
+            })?;
+    }
+    set_mount_attrs(dest, tree, &opts, ctx.user_namespace)?;
+    attach_and_propagate(dest, tree, target.as_fd(), &opts)
 }
 
 /// A tmpfs without `mode=` takes the mode of the directory it covers (as runc does since 1.1.x),
-/// so an image's sticky or setgid /tmp keeps its bits.
+/// so an image's sticky or setgid /tmp keeps its bits; only one that existed (runc 1.5: a
+/// destination it creates leaves the tmpfs at its default mode, 1777).
 fn tmpfs_data_with_mode(fstype: &str, data: &[String], target: BorrowedFd<'_>) -> Vec<String> {
     let mut data = data.to_vec();
     if fstype == "tmpfs" && !data.iter().any(|d| d.starts_with("mode=")) {

@@ -84,6 +84,84 @@ impl AttrChange {
     }
 }
 
+/// The non-atime attributes a bind mount's own options decide.
+const BIND_FLAGS: u64 = MOUNT_ATTR_RDONLY
+    | MOUNT_ATTR_NOSUID
+    | MOUNT_ATTR_NODEV
+    | MOUNT_ATTR_NOEXEC
+    | MOUNT_ATTR_NOSYMFOLLOW;
+/// Those the kernel locks on the mounts a less privileged user namespace inherits.
+const LOCKABLE: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+
+/// The attributes of a bind mount's top mount, as runc 1.5 makes them: options that name no
+/// flag keep the source's flags; otherwise the mount gets exactly the flags named, the others
+/// cleared ("bind,dev" of a ro,noexec mount is rw and exec; atime is left alone unless named).
+/// In a user namespace (`locked`), the source's ro/nosuid/nodev/noexec cannot be cleared and
+/// stay, and so do its atime settings; asking to clear one of those four flags is an error
+/// naming it, as in runc. `src` is the source mount's attributes.
+pub fn bind_attr_change(req: &AttrChange, src: u64, locked: bool) -> Result<AttrChange, String> {
+    if req.is_empty() {
+        return Ok(*req);
+    }
+    let atime = MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
+    let mut set = req.set & BIND_FLAGS;
+    let mut clr = BIND_FLAGS & !set;
+    set |= req.set & atime;
+    clr |= req.clr & atime;
+    if locked {
+        let cannot = req.clr & src & LOCKABLE;
+        if cannot != 0 {
+            return Err(format!("cannot clear locked flags {}", attr_names(cannot)));
+        }
+        // The atime settings are locked too: they stay as they are (berth keeps the source's
+        // rather than failing as runc does when another mode is asked).
+        set &= !atime;
+        clr &= !atime;
+        set |= src & LOCKABLE;
+        clr &= !(src & LOCKABLE);
+    }
+    Ok(AttrChange { set, clr })
+}
+
+/// Mount attributes by their option names, for messages.
+fn attr_names(attrs: u64) -> String {
+    [
+        (MOUNT_ATTR_RDONLY, "ro"),
+        (MOUNT_ATTR_NOSUID, "nosuid"),
+        (MOUNT_ATTR_NODEV, "nodev"),
+        (MOUNT_ATTR_NOEXEC, "noexec"),
+    ]
+    .iter()
+    .filter(|(a, _)| attrs & a != 0)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// A mount's attributes from its `statvfs` flags (`ST_*`).
+pub fn attrs_from_statvfs(flags: i64) -> u64 {
+    const ST_NOSYMFOLLOW: i64 = 0x2000;
+    let mut a = 0;
+    for (st, attr) in [
+        (libc::ST_RDONLY as i64, MOUNT_ATTR_RDONLY),
+        (libc::ST_NOSUID as i64, MOUNT_ATTR_NOSUID),
+        (libc::ST_NODEV as i64, MOUNT_ATTR_NODEV),
+        (libc::ST_NOEXEC as i64, MOUNT_ATTR_NOEXEC),
+        (libc::ST_NODIRATIME as i64, MOUNT_ATTR_NODIRATIME),
+        (ST_NOSYMFOLLOW, MOUNT_ATTR_NOSYMFOLLOW),
+    ] {
+        if flags & st != 0 {
+            a |= attr;
+        }
+    }
+    if flags & libc::ST_NOATIME as i64 != 0 {
+        a |= MOUNT_ATTR_NOATIME;
+    } else if flags & libc::ST_RELATIME as i64 == 0 {
+        a |= MOUNT_ATTR_STRICTATIME;
+    }
+    a
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MountOptions {
     /// "bind" or "rbind" was given.
@@ -192,6 +270,55 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_flags_as_runc_1_5_sets_them() {
+        let req = |o: &[&str]| parse_mount_options(o).attrs;
+        let (ro, nosuid, nodev, noexec, nosym) = (
+            MOUNT_ATTR_RDONLY,
+            MOUNT_ATTR_NOSUID,
+            MOUNT_ATTR_NODEV,
+            MOUNT_ATTR_NOEXEC,
+            MOUNT_ATTR_NOSYMFOLLOW,
+        );
+        let src = ro | noexec | nosym | MOUNT_ATTR_NODIRATIME;
+        // "bind" alone: nothing changes.
+        assert!(bind_attr_change(&req(&["bind"]), src, false)
+            .unwrap()
+            .is_empty());
+        // "bind,dev": exactly dev, everything else cleared; the atime flags stay.
+        let c = bind_attr_change(&req(&["bind", "dev"]), src, false).unwrap();
+        assert_eq!(c.set, 0);
+        assert_eq!(c.clr, ro | nosuid | nodev | noexec | nosym);
+        // In a user namespace the source's locked flags stay; nosymfollow is not lockable.
+        let c = bind_attr_change(&req(&["bind", "dev"]), src, true).unwrap();
+        assert_eq!(c.set, ro | noexec);
+        assert_eq!(c.clr, nosuid | nodev | nosym);
+        // "bind,ro" of a nodev,nosuid,noexec mount.
+        let src = nodev | nosuid | noexec | MOUNT_ATTR_NOATIME;
+        let c = bind_attr_change(&req(&["bind", "ro"]), src, false).unwrap();
+        assert_eq!((c.set, c.clr), (ro, nosuid | nodev | noexec | nosym));
+        let c = bind_attr_change(&req(&["bind", "ro"]), src, true).unwrap();
+        assert_eq!((c.set, c.clr), (ro | nodev | nosuid | noexec, nosym));
+        // Clearing a locked flag explicitly, or another atime mode, is refused.
+        let e = bind_attr_change(&req(&["bind", "rw", "nosuid"]), ro, true).unwrap_err();
+        assert_eq!(e, "cannot clear locked flags ro");
+        // Locked atime settings are kept, whatever is asked.
+        let c = bind_attr_change(&req(&["bind", "ro", "relatime"]), src, true).unwrap();
+        assert_eq!(c.set & MOUNT_ATTR__ATIME, 0);
+        assert_eq!(c.clr & (MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME), 0);
+    }
+
+    #[test]
+    fn statvfs_flags_to_attrs() {
+        let st = (libc::ST_RDONLY | libc::ST_NODEV | libc::ST_RELATIME) as i64;
+        assert_eq!(attrs_from_statvfs(st), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV);
+        assert_eq!(
+            attrs_from_statvfs(libc::ST_NOATIME as i64 | 0x2000),
+            MOUNT_ATTR_NOATIME | MOUNT_ATTR_NOSYMFOLLOW
+        );
+        assert_eq!(attrs_from_statvfs(0), MOUNT_ATTR_STRICTATIME);
+    }
 
     #[test]
     fn example_from_the_design() {

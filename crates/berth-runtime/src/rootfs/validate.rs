@@ -26,6 +26,8 @@ pub(crate) fn validate_with(
     bundle: &Path,
     preopened: Option<&PreopenedSources>,
 ) -> Result<(), RootfsError> {
+    // A bind source inside the rootfs may be what an earlier mount puts there: it is opened
+    // (and its absence reported) at its place in the mount order (see validate_mount).
     for (i, m) in spec
         .mounts()
         .as_deref()

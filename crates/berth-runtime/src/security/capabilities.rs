@@ -205,18 +205,35 @@ fn caps_error(
     SecurityError::syscall(field, syscall, std::io::Error::other(e))
 }
 
-/// Checks the capability sets without applying them, and logs (at debug level, as the default
-/// config always triggers it) the ambient capabilities that will not be raised.
+/// Checks the capability sets without applying them, and warns, one line per capability in
+/// runc 1.5's words, about the ambient capabilities that will not be raised (runc tries each
+/// and warns on the kernel's refusal; its tests look for the words).
 pub fn validate(caps: Option<&LinuxCapabilities>) -> Result<(), SecurityError> {
-    let plan = CapabilityPlan::from_spec(caps)?;
-    let skipped = caps.map(|c| mask(c.ambient())).unwrap_or(0) & !plan.ambient;
-    if skipped != 0 {
-        log::debug!(
-            "process.capabilities.ambient: not raising {} (not in both permitted and inheritable)",
-            names(skipped)
-        );
+    CapabilityPlan::from_spec(caps)?;
+    for w in ambient_warnings(caps) {
+        log::warn!("{w}");
     }
     Ok(())
+}
+
+/// A warning for each ambient capability that is not both permitted and inheritable, which
+/// PR_CAP_AMBIENT_RAISE refuses.
+fn ambient_warnings(caps: Option<&LinuxCapabilities>) -> Vec<String> {
+    let Some(c) = caps else {
+        return Vec::new();
+    };
+    let skipped = mask(c.ambient()) & !(mask(c.permitted()) & mask(c.inheritable()));
+    let mut v: Vec<String> = caps::all()
+        .into_iter()
+        .filter(|cap| skipped & cap.bitmask() != 0)
+        .map(|cap| {
+            format!(
+                "can't raise ambient capability {cap}: not in both process.capabilities.permitted and inheritable (the kernel refuses it, EPERM)"
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 #[cfg(test)]
@@ -305,5 +322,14 @@ mod tests {
             r#"{"bounding":["CAP_KILL"],"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL","CAP_CHOWN"]}"#,
         );
         assert_eq!(CapabilityPlan::from_spec(Some(&c)).unwrap().ambient, 1 << 5);
+        assert_eq!(
+            ambient_warnings(Some(&c)),
+            ["can't raise ambient capability CAP_CHOWN: not in both process.capabilities.permitted and inheritable (the kernel refuses it, EPERM)"]
+        );
+        let c = caps_json(
+            r#"{"permitted":["CAP_KILL"],"inheritable":["CAP_KILL"],"ambient":["CAP_KILL"]}"#,
+        );
+        assert!(ambient_warnings(Some(&c)).is_empty());
+        assert!(ambient_warnings(None).is_empty());
     }
 }

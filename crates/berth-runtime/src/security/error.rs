@@ -28,6 +28,18 @@ pub enum SecurityError {
         source: std::io::Error,
     },
 
+    /// sched_setattr refused (EPERM) in a container whose cgroup restricts its CPUs: the
+    /// kernel admits a SCHED_DEADLINE task only where it may use all CPUs of its root domain.
+    /// runc 1.5 says so in these words (its tests look for them).
+    #[error(
+        "process.scheduler: process scheduler can't be used together with AllowedCPUs (linux.resources.cpu.cpus {cpus:?})"
+    )]
+    SchedulerVsCpus {
+        cpus: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// libseccomp refused to build or load the filter of `field`.
     #[error("{field}: {what}")]
     Seccomp {

@@ -47,7 +47,7 @@ fn encode(p: &LinuxMemoryPolicy) -> Result<(i32, Vec<u64>), SecurityError> {
             return Err(SecurityError::invalid(
                 format!("{FIELD}.nodes"),
                 format!(
-                    "memory policy mode {} requires 0 nodes but got {n}",
+                    "memory policy {}: mode requires 0 nodes but got {n}",
                     p.mode()
                 ),
             ))
@@ -122,7 +122,7 @@ mod tests {
     fn node_counts_and_limits_are_checked() {
         assert_eq!(
             err(r#"{"mode":"MPOL_DEFAULT","nodes":"0-7"}"#),
-            "linux.memoryPolicy.nodes: memory policy mode MPOL_DEFAULT requires 0 nodes but got 8"
+            "linux.memoryPolicy.nodes: memory policy MPOL_DEFAULT: mode requires 0 nodes but got 8"
         );
         assert!(err(r#"{"mode":"MPOL_BIND","nodes":""}"#).contains("at least one node"));
         assert!(

@@ -156,7 +156,11 @@ pub fn apply_process_security(spec: &Spec, sink: NotifyFdSink<'_>) -> Result<(),
         personality::apply(p)?;
     }
     if let Some(s) = process.and_then(|p| p.scheduler().as_ref()) {
-        scheduler::apply(s)?;
+        let cpus = linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.cpu().as_ref())
+            .and_then(|c| c.cpus().as_deref());
+        scheduler::apply(s, cpus)?;
     }
     if let Some(p) = process.and_then(|p| p.io_priority().as_ref()) {
         ioprio::apply(p)?;

@@ -141,9 +141,23 @@ pub fn build(s: &Scheduler) -> Result<SchedAttr, SecurityError> {
     })
 }
 
-pub fn apply(s: &Scheduler) -> Result<(), SecurityError> {
+/// Sets the calling process's scheduler; `cpus` is the container's `linux.resources.cpu.cpus`,
+/// named in the error when the kernel refuses the policy because of it.
+pub fn apply(s: &Scheduler, cpus: Option<&str>) -> Result<(), SecurityError> {
     let attr = build(s)?;
-    sys::sched_setattr(0, &attr).map_err(|e| SecurityError::syscall(FIELD, "sched_setattr", e))
+    sys::sched_setattr(0, &attr).map_err(|e| setattr_error(e, cpus))
+}
+
+fn setattr_error(e: std::io::Error, cpus: Option<&str>) -> SecurityError {
+    match cpus {
+        Some(cpus) if !cpus.is_empty() && e.raw_os_error() == Some(libc::EPERM) => {
+            SecurityError::SchedulerVsCpus {
+                cpus: cpus.to_string(),
+                source: e,
+            }
+        }
+        _ => SecurityError::syscall(FIELD, "sched_setattr", e),
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +166,31 @@ mod tests {
 
     fn sched(json: serde_json::Value) -> Scheduler {
         serde_json::from_value(json).expect("scheduler json")
+    }
+
+    #[test]
+    fn eperm_with_a_cpuset_names_the_cpus() {
+        let eperm = || std::io::Error::from_raw_os_error(libc::EPERM);
+        let e = setattr_error(eperm(), Some("0"));
+        assert!(
+            e.to_string()
+                .contains("process scheduler can't be used together with AllowedCPUs"),
+            "{e}"
+        );
+        assert_eq!(
+            std::error::Error::source(&e).map(|s| s.to_string()),
+            Some(eperm().to_string())
+        );
+        for (e, cpus) in [
+            (eperm(), None),
+            (eperm(), Some("")),
+            (std::io::Error::from_raw_os_error(libc::EINVAL), Some("0")),
+        ] {
+            assert_eq!(
+                setattr_error(e, cpus).to_string(),
+                "process.scheduler: sched_setattr failed"
+            );
+        }
     }
 
     fn err(json: serde_json::Value) -> String {
@@ -230,9 +269,10 @@ mod tests {
         // Switching SCHED_OTHER -> SCHED_BATCH with a higher nice needs no privilege; a thread
         // is used so the test runner's own scheduling is left alone.
         std::thread::spawn(|| {
-            apply(&sched(
-                serde_json::json!({"policy":"SCHED_BATCH","nice":10}),
-            ))
+            apply(
+                &sched(serde_json::json!({"policy":"SCHED_BATCH","nice":10})),
+                None,
+            )
             .unwrap();
             let a = sys::sched_getattr(0).unwrap();
             assert_eq!((a.sched_policy, a.sched_nice), (3, 10));
