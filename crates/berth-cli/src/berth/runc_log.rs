@@ -88,9 +88,10 @@ impl log::Log for RuncLog {
         }
         let msg = record.args().to_string();
         self.write(record.level(), &msg);
-        if record.level() == log::Level::Warn {
+        if record.level() == log::Level::Warn && self.file.is_some() {
             // What the library warns about (a failed poststart/poststop hook) is also told to
-            // the user on stderr, whatever the log's destination.
+            // the user on stderr when the log goes to a file; without `--log` the line above
+            // already went there.
             let _ = writeln!(std::io::stderr(), "berth: warning: {msg}");
         }
     }
