@@ -275,6 +275,33 @@ fn failed_init_setup_cleans_up() {
     assert_nothing_left(&b, &id, "424206");
 }
 
+/// The init makes its mounts while the runtime still writes its cgroup (the two overlap): a
+/// mount that fails there is the error reported, not the runtime's cgroup write or Go for an
+/// init that has died, and nothing is left behind.
+#[test]
+fn a_mount_failing_early_in_the_init_is_the_error_reported() {
+    if !require_root("a_mount_failing_early_in_the_init_is_the_error_reported") {
+        return;
+    }
+    let b = Bundle::busybox(&["sleep", "424208"]);
+    b.update_config(|c| {
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/early", "type": "tmpfs", "source": "tmpfs", "options": ["size=abc"]}
+        ));
+    });
+    for _ in 0..5 {
+        let id = unique_id("early");
+        let out = create(&b, &id);
+        assert_fails_with(&out, &["mount \"/early\"", "size=abc", "invalid argument"]);
+        let err = stderr(&out);
+        assert!(
+            !err.contains("cgroup") && !err.contains("sending go"),
+            "{err}"
+        );
+        assert_nothing_left(&b, &id, "424208");
+    }
+}
+
 #[test]
 fn json_log_carries_the_error_for_containerd() {
     let b = Bundle::busybox(&["true"]);

@@ -65,37 +65,19 @@ fn setup(
     // execve makes the user's program dumpable again as usual.
     berth_sys::process::set_dumpable(false)
         .map_err(|e| InitError::sys("init: prctl(PR_SET_DUMPABLE)", &e))?;
-    let hook_state = match chan.recv() {
-        Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
-        Ok(other) => {
-            return Err(InitError::new(format!(
-                "init: unexpected message from the runtime: {other:?}"
-            )))
-        }
-        Err(e) => return Err(InitError::sys("init: reading from the runtime", &e)),
-    };
-    let spec = &cfg.spec;
-    if plan.in_user_namespace() {
-        // Creds are still the host's, unmapped in the container's user namespace (files it
-        // creates would fail with EOVERFLOW); become that namespace's root (maps are written).
-        nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
-            InitError::nix(
-                "setresgid to root of the user namespace (is gid 0 mapped?)",
-                e,
-            )
-        })?;
-        nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
-            InitError::nix(
-                "setresuid to root of the user namespace (is uid 0 mapped?)",
-                e,
-            )
-        })?;
+    let deferred = deferred_namespaces(plan);
+    if deferred != 0 {
+        berth_sys::ns::unshare(deferred)
+            .map_err(|e| InitError::sys("linux.namespaces: new namespaces", &e))?;
     }
-    if plan.new_cgroup {
-        // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
-        // root of the new namespace.
-        berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
-            .map_err(|e| InitError::sys("linux.namespaces: new cgroup namespace", &e))?;
+    let spec = &cfg.spec;
+    let mut go = GoSignal {
+        chan,
+        plan,
+        hook_state: None,
+    };
+    if !may_start_before_go(plan) {
+        go.wait()?;
     }
     if !opts.no_new_keyring {
         // The session keyring gets the process's SELinux label, as under runc.
@@ -144,10 +126,11 @@ fn setup(
     let mut hooks = InitHooks {
         spec,
         chan,
-        state: &hook_state,
+        go: &mut go,
     };
     crate::rootfs::setup_rootfs_with_hooks(&rootfs_cfg, &mut hooks)
         .map_err(|e| InitError::from_error(&e))?;
+    let hook_state = go.wait()?.to_owned();
     let program = become_process(spec, chan, opts.preserve_fds, true, &[fifo.as_raw_fd()])?;
     Ok(ReadyToExec {
         hook_state,
@@ -342,14 +325,103 @@ pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible
     }
 }
 
-/// The init's part of the hooks, at the rootfs setup's pivot point.
-struct InitHooks<'a> {
-    spec: &'a oci_spec::runtime::Spec,
-    chan: &'a SyncChannel,
-    state: &'a str,
+/// Whether the init may set itself up before the runtime's Go, while the runtime writes its
+/// cgroup (the two overlap: a `create` is shorter by the smaller of them). Only in a mount
+/// namespace of its own, which dies with it if the runtime then fails and kills it (mounts made
+/// in the runtime's or a joined namespace would stay behind), and outside a user namespace,
+/// whose id maps the runtime writes first. What needs the cgroup waits for Go at
+/// [`SetupHooks::cgroup_needed`](crate::rootfs::SetupHooks::cgroup_needed): kernel memory of
+/// the mounts made before is charged to the runtime's cgroup.
+fn may_start_before_go(plan: &NamespacePlan) -> bool {
+    !plan.in_user_namespace()
+        && plan.clone_flags & libc::CLONE_NEWNS != 0
+        && !plan
+            .joins
+            .iter()
+            .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount)
 }
 
-impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
+/// The new namespaces the init makes itself, with unshare, rather than the runtime's clone:
+/// making a network namespace alone takes about half a millisecond, which the runtime's clone
+/// would wait for; unshared here, it overlaps with the runtime's cgroup work. Only where the
+/// init may start before Go (no user namespace, which must own the others and come first), and
+/// never the pid namespace (the init must be its first process).
+pub(super) fn deferred_namespaces(plan: &NamespacePlan) -> libc::c_int {
+    if !may_start_before_go(plan) {
+        return 0;
+    }
+    plan.clone_flags
+        & (libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC)
+}
+
+/// The runtime's Go: the id maps are written and the init is in its cgroup. Waited for once,
+/// at the first step that needs it; what the init does right after it happens here.
+struct GoSignal<'a> {
+    chan: &'a SyncChannel,
+    plan: &'a NamespacePlan,
+    /// The state hooks get, once Go has come.
+    hook_state: Option<String>,
+}
+
+impl GoSignal<'_> {
+    /// Waits for Go unless it came already; returns the hooks' state.
+    fn wait(&mut self) -> Result<&str, InitError> {
+        if self.hook_state.is_none() {
+            let state = match self.chan.recv() {
+                Ok(Some(SyncMsg::Go { hook_state })) => hook_state.unwrap_or_default(),
+                Ok(other) => {
+                    return Err(InitError::new(format!(
+                        "init: unexpected message from the runtime: {other:?}"
+                    )))
+                }
+                Err(e) => return Err(InitError::sys("init: reading from the runtime", &e)),
+            };
+            self.after_go()?;
+            self.hook_state = Some(state);
+        }
+        Ok(self.hook_state.as_deref().unwrap_or_default())
+    }
+
+    fn after_go(&self) -> Result<(), InitError> {
+        if self.plan.in_user_namespace() {
+            // Creds are still the host's, unmapped in the container's user namespace (files it
+            // creates would fail with EOVERFLOW); become that namespace's root (maps are written).
+            nix::unistd::setresgid(0.into(), 0.into(), 0.into()).map_err(|e| {
+                InitError::nix(
+                    "setresgid to root of the user namespace (is gid 0 mapped?)",
+                    e,
+                )
+            })?;
+            nix::unistd::setresuid(0.into(), 0.into(), 0.into()).map_err(|e| {
+                InitError::nix(
+                    "setresuid to root of the user namespace (is uid 0 mapped?)",
+                    e,
+                )
+            })?;
+        }
+        if self.plan.new_cgroup {
+            // Now that the runtime has put us in the container's cgroup, that cgroup becomes the
+            // root of the new namespace.
+            berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
+                .map_err(|e| InitError::sys("linux.namespaces: new cgroup namespace", &e))?;
+        }
+        Ok(())
+    }
+}
+
+/// The init's part of the hooks, at the rootfs setup's pivot point.
+struct InitHooks<'a, 'g> {
+    spec: &'a oci_spec::runtime::Spec,
+    chan: &'a SyncChannel,
+    go: &'g mut GoSignal<'a>,
+}
+
+impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_, '_> {
+    /// A cgroup mount or the device nodes are next: the runtime must have placed us first.
+    fn cgroup_needed(&mut self) -> Result<(), InitError> {
+        self.go.wait().map(|_| ())
+    }
+
     /// The runtime makes it in our mount namespace (we are root of a user namespace).
     fn idmapped_source(&mut self, index: usize) -> Result<Option<OwnedFd>, InitError> {
         let what = "asking the runtime for an ID-mapped mount source";
@@ -369,6 +441,8 @@ impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
     /// prestart and createRuntime run in the runtime (its namespaces) while we wait; then
     /// createContainer runs here, in the container's namespaces, before pivot_root.
     fn before_pivot(&mut self) -> Result<(), InitError> {
+        // The runtime runs prestart/createRuntime only after its Go (the init is in its cgroup).
+        self.go.wait()?;
         let runtime_side = [HookKind::Prestart, HookKind::CreateRuntime];
         if runtime_side
             .iter()
@@ -392,7 +466,8 @@ impl crate::rootfs::SetupHooks<InitError> for InitHooks<'_> {
                 Err(e) => return Err(InitError::sys("waiting for the runtime's hooks", &e)),
             }
         }
-        crate::hooks::run(self.spec, HookKind::CreateContainer, self.state)
+        let state = self.go.wait()?;
+        crate::hooks::run(self.spec, HookKind::CreateContainer, state)
             .map_err(|e| InitError::from_error(&e))
     }
 }

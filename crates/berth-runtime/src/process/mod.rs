@@ -134,6 +134,8 @@ pub unsafe fn launch(
     } else {
         crate::rootfs::PreopenedSources::default()
     };
+    // What the init unshares itself is left out of its clone.
+    let clone_flags = plan.clone_flags & !init::deferred_namespaces(&plan);
     let init_main = |chan: &SyncChannel| {
         init::run(cfg, &plan, opts, fifo, &bind_sources, chan);
     };
@@ -156,14 +158,14 @@ pub unsafe fn launch(
             spawn_via_intermediate(
                 &joins,
                 new_time,
-                plan.clone_flags,
+                clone_flags,
                 "the container init",
                 init_main,
             )?
         }
     } else {
         let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-        match clone_process(plan.clone_flags).map_err(sys("clone"))? {
+        match clone_process(clone_flags).map_err(sys("clone"))? {
             CloneResult::Child => {
                 drop(ours);
                 init_main(&theirs);
@@ -274,6 +276,9 @@ pub(crate) unsafe fn spawn_via_intermediate(
 }
 
 /// The runtime's half of the handshake: id maps, cgroup, oom score, then Go; wait for Ready.
+/// The init may be setting itself up meanwhile (see `init::may_start_before_go`): when a step
+/// here fails, an error the init reported first is the one returned (a cgroup write for an
+/// init that already died of a bad mount would only say ESRCH).
 fn prepare_and_wait(
     cfg: &BundleConfig,
     plan: &NamespacePlan,
@@ -282,6 +287,28 @@ fn prepare_and_wait(
     chan: &SyncChannel,
     cgroup: &dyn CgroupManager,
 ) -> Result<Option<OwnedFd>, ProcessError> {
+    let hook_state = match place_init(cfg, plan, id, pid, chan, cgroup) {
+        Ok(state) => state,
+        Err(e) => {
+            return Err(match chan.try_recv() {
+                Ok(Some(SyncMsg::Error { error })) => ProcessError::Init(error),
+                _ => e,
+            })
+        }
+    };
+    wait_until_ready(cfg, id, pid, chan, hook_state)
+}
+
+/// Before Go: id maps, cgroup, affinity, rlimits, OOM score, and Go itself. Returns the
+/// hooks' state.
+fn place_init(
+    cfg: &BundleConfig,
+    plan: &NamespacePlan,
+    id: &str,
+    pid: i32,
+    chan: &SyncChannel,
+    cgroup: &dyn CgroupManager,
+) -> Result<Option<String>, ProcessError> {
     if plan.new_user {
         // The kernel allows each map to be written once, by a process with CAP_SETUID/SETGID over
         // the parent namespace: the runtime, before the init does anything as "root".
@@ -316,6 +343,17 @@ fn prepare_and_wait(
         hook_state: hook_state.clone(),
     })
     .map_err(sys("sending go to the container's init"))?;
+    Ok(hook_state)
+}
+
+/// After Go: serves the init's requests until it is Ready.
+fn wait_until_ready(
+    cfg: &BundleConfig,
+    id: &str,
+    pid: i32,
+    chan: &SyncChannel,
+    hook_state: Option<String>,
+) -> Result<Option<OwnedFd>, ProcessError> {
     let mut console = None;
     loop {
         match chan.recv_with_fd() {

@@ -227,6 +227,23 @@ impl SyncChannel {
 
     /// The next message and the descriptor that came with it, if any.
     pub fn recv_with_fd(&self) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
+        self.recv_flags(nix::sys::socket::MsgFlags::empty())
+    }
+
+    /// A message already waiting (`Ok(None)` when there is none, or every peer has closed its
+    /// end), without blocking: what a runtime that failed looks for, in case the other side
+    /// failed first and said why.
+    pub fn try_recv(&self) -> io::Result<Option<SyncMsg>> {
+        match self.recv_flags(nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            other => Ok(other?.map(|(m, _)| m)),
+        }
+    }
+
+    fn recv_flags(
+        &self,
+        flags: nix::sys::socket::MsgFlags,
+    ) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
@@ -236,7 +253,7 @@ impl SyncChannel {
                 self.0.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
+                MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
@@ -329,5 +346,14 @@ mod tests {
         assert!(fd.is_some());
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    #[test]
+    fn try_recv_does_not_wait() {
+        let (a, b) = SyncChannel::pair().unwrap();
+        assert_eq!(b.try_recv().unwrap(), None);
+        a.send(&SyncMsg::Ready).unwrap();
+        assert_eq!(b.try_recv().unwrap(), Some(SyncMsg::Ready));
+        assert_eq!(b.try_recv().unwrap(), None);
     }
 }

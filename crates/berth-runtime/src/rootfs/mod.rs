@@ -91,6 +91,15 @@ pub trait SetupHooks<E>
 where
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    /// What comes next depends on the process's cgroup: a `cgroup`/`cgroup2` mount (its view is
+    /// the process's own cgroup) or the device nodes (mknod is checked against the devices
+    /// cgroup). The caller may have let the setup start before the runtime placed the process
+    /// in the container's cgroup, to overlap with that work; here it must wait for it. Called
+    /// at least once, before the device nodes.
+    fn cgroup_needed(&mut self) -> Result<(), E> {
+        Ok(())
+    }
+
     /// Every mount and device is in place (at its host path), the root not yet switched:
     /// where runc syncs with the runtime for prestart/createRuntime hooks and runs
     /// createContainer hooks.
@@ -209,6 +218,11 @@ where
             m
         });
         let m = in_rootfs.as_ref().unwrap_or(m);
+        if matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            hooks
+                .cgroup_needed()
+                .map_err(|e| RootfsError::Hook(e.into()))?;
+        }
         let idmapped = mounts::idmap_of(spec, m)?;
         let requested;
         let source = match cfg.bind_sources.and_then(|s| s.get(i)) {
@@ -235,6 +249,9 @@ where
     drop(userns_cache);
 
     // 4. /dev contents, unless /dev is the host's (then it already has everything).
+    hooks
+        .cgroup_needed()
+        .map_err(|e| RootfsError::Hook(e.into()))?;
     let dev_from_host = mount_list.iter().any(|m| {
         mounts::is_dev_dir(m.destination())
             && mounts::is_bind(
