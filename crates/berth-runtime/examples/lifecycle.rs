@@ -13,6 +13,9 @@ use std::error::Error;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The container's processes are started by this program executed again from a sealed copy
+    // of itself (CVE-2019-5736): that copy takes its job here.
+    berth_runtime::launcher_entry();
     let args: Vec<String> = std::env::args().collect();
     let (bundle, root, id, expected) = match args.as_slice() {
         [_, bundle, root, id] => (bundle, root, id, None),

@@ -1,49 +1,40 @@
 //! Keeping the runtime's own executable out of the container's reach (CVE-2019-5736).
 //!
-//! berth does not re-exec itself to start a container: the init and every `exec`'d process are
-//! clones of the calling process, running its code until they `execve` the container's
-//! program. Until then their `/proc/PID/exe` is the caller's executable, and a container whose
-//! program is `#!/proc/self/exe` makes the kernel run *that file* as a dumpable process inside
-//! the container. Anything in the container can then open it through `/proc/PID/exe` (or
-//! `/proc/PID/map_files`), wait for the process to exit and write to it: on the host, the next
-//! `berth` to run would be the attacker's.
+//! A container's init and every `exec`'d process run berth's code inside the container until
+//! they `execve` its program. Until then their `/proc/PID/exe` is berth's executable, and a
+//! container whose program is `#!/proc/self/exe` makes the kernel run *that file* as a dumpable
+//! process inside the container. Anything in the container can then open it through
+//! `/proc/PID/exe` (or `/proc/PID/map_files`), wait for the process to exit and write to it: on
+//! the host, the next `berth` to run would be the attacker's.
 //!
-//! [`reexec_from_sealed_exe`] closes that: the caller re-executes itself, once, from a file no
-//! process can write through:
+//! So those processes are never clones of the caller's image: they are cloned by the
+//! launcher ([`crate::process::launcher`]), berth executed from a file no process can write
+//! through, made here:
 //!
-//! 1. a **detached read-only bind mount** of its own executable (`open_tree(OPEN_TREE_CLONE)` +
-//!    `mount_setattr(MOUNT_ATTR_RDONLY)`, then `execveat` on the mount's fd). No copy is made.
-//!    Once the last fd of the mount is closed (ours at the exec, a forked closer's copy just
-//!    after, which the new image waits for before it lets any container process go on) the mount
-//!    belongs to no mount namespace at all; the kernel refuses to remount it (`mount -o remount`, `mount_setattr`) or
-//!    to clone it (`open_tree`) from any namespace, even with `CAP_SYS_ADMIN`, so an opened
-//!    `/proc/PID/exe` stays read-only for good (`EROFS`).
+//! 1. a **detached read-only bind mount** of the executable (`open_tree(OPEN_TREE_CLONE)` +
+//!    `mount_setattr(MOUNT_ATTR_RDONLY)`, executed through its fd). No copy is made. Once the
+//!    last fd of the mount is closed (the launcher closes its copy before it clones anything)
+//!    the mount belongs to no mount namespace at all; the kernel refuses to remount it
+//!    (`mount -o remount`, `mount_setattr`) or to clone it (`open_tree`) from any namespace,
+//!    even with `CAP_SYS_ADMIN`, so an opened `/proc/PID/exe` stays read-only for good (`EROFS`).
 //! 2. where the mount API is missing or not permitted (kernels before 5.12, an unprivileged
 //!    caller), a **sealed memfd copy** (`memfd_create(MFD_ALLOW_SEALING)`, the binary copied in,
 //!    `F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE`): it can be opened but never
 //!    changed. This costs a copy of the binary per call.
 //!
 //! `BERTH_EXE_SEAL=memfd` in the environment forces the memfd copy (to test or measure it).
-//!
-//! The re-executed process carries a marker in its environment (removed again at once) so it
-//! does not re-exec a second time; the marker only skips the re-exec after checking that the
-//! executable really is read-only or sealed, so setting it cannot switch the defence off.
+//! The launcher checks that its own executable really is read-only or sealed before it does
+//! anything, so no environment can switch the defence off.
 //!
 //! The init and exec'd processes are also non-dumpable until they `execve` (their `/proc`
 //! entries are closed to the container), but that alone does not help once the kernel has
 //! exec'd the runtime's file for a `#!/proc/self/exe` script: the sealed executable does.
 
-use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use berth_sys::exe as sys;
-
-/// Environment marker of a process that [`reexec_from_sealed_exe`] has re-executed.
-const MARKER: &str = "_BERTH_SEALED_EXE";
 
 /// `BERTH_EXE_SEAL=memfd` forces the memfd copy where the read-only mount would work (tests and
 /// benchmarks of the fallback); both are safe.
@@ -62,12 +53,9 @@ pub enum ExeSealError {
         #[source]
         source: io::Error,
     },
-    /// The process was re-executed from a sealed copy, yet its executable is writable.
-    #[error("protecting the runtime's executable (CVE-2019-5736): /proc/self/exe is still writable after re-executing from a sealed copy")]
+    /// The launcher was executed from a sealed copy, yet its executable is writable.
+    #[error("protecting the runtime's executable (CVE-2019-5736): /proc/self/exe is still writable in the launcher executed from a sealed copy")]
     NotSealed,
-    /// An argument or environment entry holds a NUL byte (it cannot be passed to `execve`).
-    #[error("protecting the runtime's executable (CVE-2019-5736): an argument or environment variable contains a NUL byte")]
-    Nul,
 }
 
 fn sys_err(what: &'static str) -> impl FnOnce(io::Error) -> ExeSealError {
@@ -78,8 +66,8 @@ fn sys_err(what: &'static str) -> impl FnOnce(io::Error) -> ExeSealError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExeProtection {
-    /// It was opened through a read-only mount (a detached one after
-    /// [`reexec_from_sealed_exe`]; any read-only mount reports this).
+    /// It was opened through a read-only mount (the launcher's detached one; any read-only
+    /// mount reports this).
     ReadOnlyMount,
     /// It is a memfd whose contents are sealed against writes.
     SealedMemfd,
@@ -110,120 +98,22 @@ pub fn exe_protection() -> Result<ExeProtection, ExeSealError> {
     }
 }
 
-/// Re-executes the calling program, with the same arguments and environment, from a read-only
-/// detached mount of its own executable, or a sealed memfd copy where that is impossible (see
-/// the module docs). Returns `Ok(())` in the re-executed process (or at once when the
-/// executable is already a sealed memfd); on success it does not return in the original
-/// process.
-///
-/// **An embedder that creates containers or execs into them must call this** (at the start of
-/// `main`, while single-threaded, or in the helper process that calls
-/// [`Runtime::create`](crate::Runtime::create)/[`run`](crate::Runtime::run)/[`exec`](crate::Runtime::exec)):
-/// the container's processes are clones of the caller, and without it a hostile container can
-/// overwrite the caller's executable on the host. Fds without `O_CLOEXEC`, the signal mask and
-/// ignored signals survive the re-exec as they survive any `execve`.
-pub fn reexec_from_sealed_exe() -> Result<(), ExeSealError> {
-    if let Some(marker) = std::env::var_os(MARKER) {
-        // Single-threaded here (the caller's contract), so changing the environment is sound.
-        std::env::remove_var(MARKER);
-        // The closer (see `spawn_closer`) must be done before any container code can run
-        // (until then the mount is still in its anonymous namespace): `reap_closer` waits for
-        // it just before a container process is sent Go, by when it is almost always gone.
-        if let Some(pid) = marker.to_str().and_then(|m| m.parse::<i32>().ok()) {
-            CLOSER.store(pid, Ordering::SeqCst);
-        }
-        return match exe_protection()? {
-            ExeProtection::Writable => Err(ExeSealError::NotSealed),
-            _ => Ok(()),
-        };
-    }
-    // A sealed memfd cannot be unsealed; a read-only mount of the host's could be remounted
-    // read-write by the host later, so only the former is trusted without a re-exec.
-    if exe_protection()? == ExeProtection::SealedMemfd {
-        return Ok(());
-    }
-    let argv = std::env::args_os()
-        .map(os_cstring)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut envp = std::env::vars_os()
-        .map(|(k, v)| {
-            let mut kv = k;
-            kv.push("=");
-            kv.push(v);
-            os_cstring(kv)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+/// A file of this program's executable that no process can write through, to execute the
+/// launcher from (see [`crate::process::launcher`]): a detached read-only bind mount of
+/// `/proc/self/exe`, or a sealed memfd copy where the mount API is missing or not permitted
+/// (`BERTH_EXE_SEAL=memfd` forces the copy). Close-on-exec.
+pub(crate) fn sealed_exe() -> Result<OwnedFd, ExeSealError> {
     let memfd_only = std::env::var_os(METHOD_ENV).is_some_and(|m| m == "memfd");
-    // The closer's pid and the pipe end that keeps it waiting until our execveat.
-    let mut closer = (0, None);
-    let sealed = match read_only_mount(c"/proc/self/exe") {
-        Ok(fd) if !memfd_only => {
-            closer = spawn_closer(&fd);
-            fd
-        }
-        Ok(_) => sealed_memfd()?,
+    if memfd_only {
+        return sealed_memfd();
+    }
+    match read_only_mount(c"/proc/self/exe") {
+        Ok(fd) => Ok(fd),
         Err(e) => {
             log::debug!("read-only mount of /proc/self/exe: {e}; using a sealed memfd copy");
-            sealed_memfd()?
+            sealed_memfd()
         }
-    };
-    envp.push(os_cstring(OsString::from(format!(
-        "{MARKER}={}",
-        closer.0
-    )))?);
-    let err = sys::execveat_fd(sealed.as_fd(), &argv, &envp);
-    // Still here: let the closer go, and reap it.
-    drop(closer.1);
-    drop(sealed);
-    if closer.0 > 0 {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(closer.0), None);
     }
-    Err(ExeSealError::Sys {
-        what: "execveat of the sealed executable",
-        source: err,
-    })
-}
-
-/// The pid of this process's closer (see [`spawn_closer`]) until it is reaped; 0 if none.
-static CLOSER: AtomicI32 = AtomicI32::new(0);
-
-/// Waits for the closer, if any is left: called before a container process is sent Go. Until
-/// then the cloned processes run only berth's code and are not dumpable, so nothing in the
-/// container can reach their executable; the wait overlaps the clone and namespace work.
-pub(crate) fn reap_closer() {
-    let pid = CLOSER.swap(0, Ordering::SeqCst);
-    if pid > 0 {
-        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-    }
-}
-
-/// Closing the last fd of the detached mount dissolves its anonymous mount namespace, and
-/// the kernel then waits for an RCU grace period: measured at 0.1-0.7 ms of sleep (no CPU) on
-/// a loaded 2-core host, which would otherwise land on every `create`, `run` and `exec`. A
-/// forked child holds a copy of the fd and closes it once our execveat has closed ours (it
-/// waits for EOF on a close-on-exec pipe), so the sleep happens beside us. Returns its pid and
-/// the pipe's write end, to be held until the execveat; (0, None) when it could not be started
-/// (then the exec itself pays the wait).
-fn spawn_closer(tree: &OwnedFd) -> (i32, Option<OwnedFd>) {
-    let Ok((r, w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
-        return (0, None);
-    };
-    match berth_sys::clone::clone_process(0) {
-        Ok(berth_sys::clone::CloneResult::Child) => {
-            // Only async-signal-safe calls here: read, close, _exit.
-            drop(w);
-            let mut b = [0u8; 1];
-            while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(r.as_raw_fd(), &mut b) {}
-            let _ = nix::unistd::close(tree.as_raw_fd());
-            berth_sys::clone::exit_now(0)
-        }
-        Ok(berth_sys::clone::CloneResult::Parent { child }) => (child, Some(w)),
-        Err(_) => (0, None),
-    }
-}
-
-fn os_cstring(s: OsString) -> Result<CString, ExeSealError> {
-    CString::new(s.into_vec()).map_err(|_| ExeSealError::Nul)
 }
 
 /// A detached, read-only bind mount of the file `path`; the fd is the mount's root, the file.
@@ -266,6 +156,8 @@ fn sealed_memfd() -> Result<OwnedFd, ExeSealError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStringExt;
 
     #[test]
     fn memfd_copy_is_sealed_and_whole() {

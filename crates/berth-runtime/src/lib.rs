@@ -33,11 +33,12 @@
 //!   [`Runtime::run`]; the container's process starts with an empty mask.
 //! - **Logging** goes through the [`log`] facade (a failed poststart/poststop hook is a
 //!   warning; some validation notes are debug): install any logger, or none.
-//! - **The executable (CVE-2019-5736).** A container's processes are clones of the caller and
-//!   run its executable until they exec the container's program; a hostile container can
-//!   overwrite that file on the host unless the caller first re-executes itself from a sealed
-//!   copy: call [`reexec_from_sealed_exe`] at the start of `main` (the `berth` command does,
-//!   for `create`, `run` and `exec`).
+//! - **The executable (CVE-2019-5736).** A container's processes run the caller's program until
+//!   they exec the container's; a hostile container could overwrite that file on the host if
+//!   they were clones of the caller. They are cloned by a launcher instead: the caller's
+//!   program executed again from a read-only mount of itself (or a sealed copy). Call
+//!   [`launcher_entry`] first thing in `main`, where the launcher takes its job (the `berth`
+//!   command does).
 //! - **Errors** name what failed (field, path or system call) and keep the cause as
 //!   [`source`](std::error::Error::source); print the chain to tell the whole story.
 //!
@@ -64,8 +65,9 @@ pub use container::{
     features, list_table, ContainerError, CreateOptions, EventsOptions, ExecOptions, PsFormat,
     Runtime,
 };
-pub use exe_seal::{exe_protection, reexec_from_sealed_exe, ExeProtection, ExeSealError};
+pub use exe_seal::{exe_protection, ExeProtection, ExeSealError};
 pub use hooks::{HookError, HookFailure};
+pub use process::launcher::launcher_entry;
 pub use process::{exit_code, wait_for_exit, InitError, Launched, ProcessError, ProgramError};
 pub use state::{OciState, StateError, Status};
 pub use timefmt::now_rfc3339;

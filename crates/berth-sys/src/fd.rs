@@ -11,6 +11,14 @@ pub fn dup_at_least(fd: BorrowedFd<'_>, min: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+/// Clears `fd`'s close-on-exec flag: it survives the next execve (what a forked child does just
+/// before it executes a program that must inherit the descriptor).
+pub fn set_inheritable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: fcntl F_SETFD on a descriptor the borrow keeps open; no memory is passed.
+    crate::ret::cvt(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) })?;
+    Ok(())
+}
+
 /// Puts `fd` in non-blocking mode (O_NONBLOCK), for a poll(2) loop that must never stall on one
 /// descriptor while another waits to be served.
 pub fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -271,25 +271,11 @@ fn normalize_args(args: impl Iterator<Item = String>) -> Vec<String> {
     .collect()
 }
 
-/// Whether the command line may be `create`, `run` or `exec`, whose processes enter the
-/// container still running this executable. Decided before parsing, so the re-executed process
-/// is the only one to parse: any argument with one of those names counts (a container named
-/// "run" costs a needless re-exec, never a missed one).
-fn needs_sealed_exe(args: &[String]) -> bool {
-    args.iter()
-        .skip(1)
-        .any(|a| matches!(a.as_str(), "create" | "run" | "exec"))
-}
-
 fn main() {
+    // A launcher (this program executed again from a sealed copy, CVE-2019-5736) takes its job
+    // here and never returns.
+    berth_runtime::launcher_entry();
     let args = normalize_args(std::env::args());
-    // Run from a sealed copy of this executable first (CVE-2019-5736); the re-executed process
-    // comes back here and carries on. A failure is reported once the logger is up.
-    let sealing = if needs_sealed_exe(&args) {
-        berth_runtime::reexec_from_sealed_exe().err()
-    } else {
-        None
-    };
     let parsed = <Cli as clap::CommandFactory>::command()
         .try_get_matches_from(args)
         .and_then(|m| {
@@ -314,7 +300,7 @@ fn main() {
         LogFormatArg::Json => LogFormat::Json,
     };
     let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
-    match dispatch(cli, sealing) {
+    match dispatch(cli) {
         Ok(code) => std::process::exit(code),
         // The reader of our stdout went away (`berth state ID | head -1`): end as a program
         // killed by SIGPIPE would (runc's Go runtime dies of the signal), without a message.
@@ -357,19 +343,13 @@ fn is_broken_stdout(e: &anyhow::Error) -> bool {
     e.downcast_ref::<BrokenStdout>().is_some()
 }
 
-fn dispatch(cli: Cli, sealing: Option<berth_runtime::ExeSealError>) -> Result<i32> {
+fn dispatch(cli: Cli) -> Result<i32> {
     let runtime = Runtime::new(cli.root.clone(), cli.systemd_cgroup);
     if !matches!(cli.rootless.as_str(), "true" | "false" | "auto") {
         anyhow::bail!(
             "--rootless: invalid value {:?} (true, false or auto)",
             cli.rootless
         );
-    }
-    if let Some(e) = sealing {
-        return Err(match cli.command {
-            Command::Exec { .. } => anyhow::Error::new(ExecFailed(e.into())),
-            _ => e.into(),
-        });
     }
     drop_inherited_fds(&cli.command)?;
     match cli.command {
@@ -647,18 +627,6 @@ mod tests {
             error_text(&e),
             "adding pid 7 to /c/cgroup.procs: no such file or directory"
         );
-    }
-
-    #[test]
-    fn sealed_exe_for_create_run_and_exec_only() {
-        let v = |a: &[&str]| needs_sealed_exe(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-        assert!(v(&["berth", "--root", "/x", "run", "-d", "id"]));
-        assert!(v(&["berth", "create", "--bundle", "b", "id"]));
-        assert!(v(&["berth", "exec", "id", "ls"]));
-        assert!(!v(&["berth", "state", "id"]));
-        assert!(!v(&["berth", "delete", "-f", "id"]));
-        // The program name itself is not an argument.
-        assert!(!v(&["run", "state", "id"]));
     }
 
     #[test]

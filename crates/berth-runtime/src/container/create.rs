@@ -67,18 +67,21 @@ impl Runtime {
         foreground: bool,
     ) -> Result<Created, ContainerError> {
         berth_spec::validate_container_id(id)?;
+        super::ensure_single_threaded()?;
+        // First: the launcher's exec runs while the config is loaded and the cgroup made.
+        // SAFETY: the process is single-threaded (checked just above).
+        let mut spawner = unsafe { crate::process::launcher::Spawner::start()? };
         let cfg = berth_spec::load_bundle(&opts.bundle)?;
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;
         crate::security::validate(&cfg.spec)?;
-        super::ensure_single_threaded()?;
 
         let mut made = HalfMade {
             dir: Some(self.root.create(id)?),
             cgroup: None,
             init: None,
         };
-        let (state, console) = self.create_in(&mut made, &cfg, opts, id)?;
+        let (state, console) = self.create_in(&mut made, &cfg, opts, id, &mut spawner)?;
         if let Some(dir) = &made.dir {
             dir.save(&state)?;
         }
@@ -122,6 +125,7 @@ impl Runtime {
         cfg: &BundleConfig,
         opts: &CreateOptions,
         id: &str,
+        spawner: &mut crate::process::launcher::Spawner,
     ) -> Result<(ContainerState, Option<OwnedFd>), ContainerError> {
         let fifo = self.root.fifo_path(id);
         // 0622: the init writes to it after switching to the container's user.
@@ -158,7 +162,7 @@ impl Runtime {
         };
         // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
         // nothing since has started a thread).
-        let launched = unsafe { crate::process::launch(cfg, &launch, &fifo, cgroup)? };
+        let launched = unsafe { crate::process::launch(cfg, &launch, &fifo, cgroup, spawner)? };
         let pid = launched.pid;
         made.init = Some(pid);
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;

@@ -64,6 +64,10 @@ impl Runtime {
     /// The calling process must be single-threaded: with more than one thread this fails with
     /// [`ContainerError::MultiThreaded`] before anything is started.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Launched, ContainerError> {
+        super::ensure_single_threaded()?;
+        // First: the launcher's exec runs while the state is read and checked.
+        // SAFETY: the process is single-threaded (checked just above).
+        let mut spawner = unsafe { crate::process::launcher::Spawner::start()? };
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}
@@ -118,8 +122,8 @@ impl Runtime {
             .as_ref()
             .ok_or_else(|| ContainerError::Invalid("container has no cgroup recorded".into()))?;
         let cgroup = berth_cgroups::from_placement(placement)?;
-        super::ensure_single_threaded()?;
-        // SAFETY: the process is single-threaded (checked just above).
+        // SAFETY: the process is single-threaded (checked at the start; nothing since has
+        // started a thread).
         let launched = unsafe {
             crate::process::exec::spawn(
                 &spec,
@@ -132,6 +136,7 @@ impl Runtime {
                     sub_cgroups: &opts.sub_cgroups,
                     affinity: &affinity,
                 },
+                &mut spawner,
             )?
         };
         let console = super::hand_over_console(opts.console_socket.as_deref(), launched.console)?;

@@ -91,12 +91,6 @@ impl NamespacePlan {
         plan
     }
 
-    /// Joining namespaces or unsharing a time namespace happens in an intermediate process, so
-    /// the runtime itself stays in the host's namespaces.
-    pub fn needs_intermediate(&self) -> bool {
-        !self.joins.is_empty() || self.new_time
-    }
-
     /// The container has its own user namespace, created or joined: its root is not the host's
     /// (devices are bound rather than made, mount flags are locked, host ids are unmapped).
     pub fn in_user_namespace(&self) -> bool {
@@ -109,6 +103,7 @@ impl NamespacePlan {
 }
 
 /// A namespace to join: what to call it in errors, its file, its CLONE_NEW* flag.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Join {
     pub what: String,
     pub path: PathBuf,
@@ -156,7 +151,7 @@ mod tests {
     fn default_spec_clones_everything_at_once() {
         let s: Spec = serde_json::from_value(berth_spec::default_config(false, 0, 0)).unwrap();
         let p = NamespacePlan::from_spec(&s);
-        assert!(!p.needs_intermediate());
+        assert!(p.joins.is_empty() && !p.new_time);
         let want =
             libc::CLONE_NEWPID | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS;
         assert_eq!(p.clone_flags, want | libc::CLONE_NEWNS);
@@ -189,7 +184,7 @@ mod tests {
             ]
         );
         assert_eq!(p.clone_flags, libc::CLONE_NEWPID);
-        assert!(p.needs_intermediate());
+        assert!(!p.joins.is_empty());
     }
 
     #[test]
@@ -203,7 +198,7 @@ mod tests {
             }),
         );
         let p = NamespacePlan::from_spec(&s);
-        assert!(p.new_user && p.new_time && p.needs_intermediate());
+        assert!(p.new_user && p.new_time);
         assert_eq!(p.uid_map, "0 100000 65536\n");
         assert_eq!(p.gid_map, "0 200000 10\n");
         assert_eq!(p.time_offsets, "boottime -3 0\nmonotonic 86400 5\n");

@@ -12,8 +12,8 @@ use super::affinity::ExecAffinity;
 use super::init::{become_process, exec_program};
 use super::sync::{InitError, SyncChannel, SyncMsg};
 use super::{
-    container_state, kill_and_reap, notify_listener, spawn_via_intermediate, sys, unexpected,
-    Launched, ProcessError, Victim,
+    container_state, kill_and_reap, notify_listener, sys, unexpected, Launched, ProcessError,
+    Victim,
 };
 use crate::namespaces::Join;
 use berth_cgroups::CgroupManager;
@@ -66,6 +66,7 @@ pub unsafe fn spawn(
     init_pid: i32,
     preserve_fds: u32,
     placement: &Placement<'_>,
+    spawner: &mut super::launcher::Spawner,
 ) -> Result<Launched, ProcessError> {
     let Placement {
         cgroup,
@@ -84,34 +85,16 @@ pub unsafe fn spawn(
     // joining it does not put the process in the rootfs: it goes where the init was chrooted.
     // (runc's exec would run in the host's root there.)
     let joins_mount_ns = joins.iter().any(|j| j.flag == libc::CLONE_NEWNS);
-    let enter_init_root = move || {
-        if !joins_mount_ns {
-            enter_root_of(init_pid)?;
-        }
-        Ok(())
+    let job = super::launcher::Job::Exec {
+        spec: Box::new(spec.clone()),
+        preserve_fds,
+        init_pid,
+        joins,
+        enter_root: !joins_mount_ns,
+        initial_affinity: affinity.initial.clone(),
     };
     // SAFETY: single-threaded, as this function's caller guarantees.
-    let (ours, pid) = unsafe {
-        spawn_via_intermediate(
-            &joins,
-            // Into the init's root where there is no mount namespace to join; and the
-            // intermediate's affinity is the process's until it is in the cgroup.
-            || {
-                enter_init_root()?;
-                match &affinity.initial {
-                    Some(mask) => berth_sys::process::sched_setaffinity(0, mask).map_err(|e| {
-                        InitError::sys("process.execCPUAffinity.initial: sched_setaffinity", &e)
-                    }),
-                    None => Ok(()),
-                }
-            },
-            0,
-            "the exec'd process",
-            |chan: &SyncChannel| {
-                process_main(spec, preserve_fds, chan);
-            },
-        )?
-    };
+    let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default())? };
     let result = (|| {
         if sub_cgroups.is_empty() {
             cgroup.apply(pid)?;
@@ -125,8 +108,6 @@ pub unsafe fn spawn(
             // Only an initial affinity: the kernel's choice from there (the runtime-spec).
             (Some(_), None) => {}
         }
-        // As for the init: the sealed executable's mount is out of every namespace before Go.
-        crate::exe_seal::reap_closer();
         ours.send(&SyncMsg::Go { hook_state: None })
             .map_err(sys("sending go to the exec'd process"))?;
         let mut console = None;
@@ -153,7 +134,7 @@ pub unsafe fn spawn(
 }
 
 /// chroot into the root of process `pid` when it is not ours (same device and inode).
-fn enter_root_of(pid: i32) -> Result<(), InitError> {
+pub(super) fn enter_root_of(pid: i32) -> Result<(), InitError> {
     let root = format!("/proc/{pid}/root");
     let id = |p: &str| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
     let theirs = id(&root).map_err(|e| InitError::sys(format!("stat {root}"), &e))?;
@@ -167,7 +148,7 @@ fn enter_root_of(pid: i32) -> Result<(), InitError> {
         .map_err(|e| InitError::sys("chdir / (the container's root)", &e))
 }
 
-fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
+pub(super) fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -> ! {
     let run = || -> Result<std::convert::Infallible, InitError> {
         // Still berth, already inside the container: keep its processes out of our /proc entries.
         berth_sys::process::set_dumpable(false)

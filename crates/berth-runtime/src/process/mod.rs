@@ -1,18 +1,19 @@
-//! Starting a container's init: the clone with namespace flags, the intermediate process that
-//! joins namespaces first when the config asks for it, and the handshake with the runtime.
+//! Starting a container's init: the launcher that clones it (sealed, see [`launcher`]), the
+//! namespaces the launcher joins first when the config asks for it, and the handshake with the
+//! runtime.
 //!
 //! ```text
-//! runtime ──clone(CLONE_NEW*)──▶ init            (common case: nothing to join)
-//! runtime ──fork──▶ intermediate ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! runtime ──fork+exec──▶ launcher ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
 //! ```
-//! Either way the init is the runtime's child (so `run` can wait for it), and does nothing until
-//! the runtime has written its id maps and put it in its cgroup (`Go`).
+//! The init is the runtime's child (so `run` can wait for it), and does nothing that needs its
+//! cgroup until the runtime has written its id maps and put it there (`Go`).
 
 pub(crate) mod affinity;
 pub(crate) mod exec;
 pub(crate) mod exec_path;
 pub(crate) mod fd_socket;
 mod init;
+pub(crate) mod launcher;
 mod notify_listener;
 mod reap;
 pub(crate) mod sync;
@@ -116,6 +117,7 @@ pub unsafe fn launch(
     opts: &LaunchOptions,
     fifo: &Path,
     cgroup: &dyn CgroupManager,
+    spawner: &mut launcher::Spawner,
 ) -> Result<Launched, ProcessError> {
     let plan = NamespacePlan::from_spec(&cfg.spec);
     // exec.fifo is held by an O_PATH fd opened here, by the runtime: the init may run as a user
@@ -126,7 +128,6 @@ pub unsafe fn launch(
         .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
         .open(fifo)
         .map_err(sys(format!("opening {}", fifo.display())))?;
-    let fifo = OwnedFd::from(fifo);
     // Likewise the bind mounts (made here, detached), for an init that will be root of a new
     // user namespace only: it may not be able to reach their sources.
     let bind_sources = if plan.in_user_namespace() {
@@ -134,49 +135,23 @@ pub unsafe fn launch(
     } else {
         crate::rootfs::PreopenedSources::default()
     };
-    // What the init unshares itself is left out of its clone.
-    let clone_flags = plan.clone_flags & !init::deferred_namespaces(&plan);
-    let init_main = |chan: &SyncChannel| {
-        init::run(cfg, &plan, opts, fifo, &bind_sources, chan);
+    let job = launcher::Job::Init {
+        bundle: cfg.bundle.clone(),
+        config_path: cfg.config_path.clone(),
+        rootfs: cfg.rootfs.clone(),
+        spec: Box::new(cfg.spec.clone()),
+        id: opts.id.clone(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds: opts.preserve_fds,
+        runtime_only_fds: opts.runtime_only_fds.clone(),
     };
-    let (ours, init_pid) = if plan.needs_intermediate() {
-        // The intermediate joins the namespaces the config names by path, then unshares a new
-        // time namespace (only children enter it, and its offsets must be written before any
-        // do), then clones the init.
-        let joins: Vec<Join> = plan
-            .joins
-            .iter()
-            .map(|(t, path)| Join {
-                what: format!("linux.namespaces: {t} namespace"),
-                path: path.clone(),
-                flag: crate::namespaces::clone_flag(*t),
-            })
-            .collect();
-        let new_time = || enter_new_time_namespace(&plan);
-        // SAFETY: single-threaded, as this function's caller guarantees.
-        unsafe {
-            spawn_via_intermediate(
-                &joins,
-                new_time,
-                clone_flags,
-                "the container init",
-                init_main,
-            )?
-        }
-    } else {
-        let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-        match clone_process(clone_flags).map_err(sys("clone"))? {
-            CloneResult::Child => {
-                drop(ours);
-                init_main(&theirs);
-                exit_now(1)
-            }
-            CloneResult::Parent { child } => {
-                drop(theirs);
-                (ours, child)
-            }
-        }
+    let fds = launcher::JobFds {
+        fifo: Some(OwnedFd::from(fifo)),
+        bind_sources: bind_sources.into_slots(),
     };
+    // SAFETY: single-threaded, as this function's caller guarantees.
+    let (ours, init_pid) = unsafe { spawner.spawn(job, fds)? };
     match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup) {
         Ok(console) => Ok(Launched {
             pid: init_pid,
@@ -187,6 +162,18 @@ pub unsafe fn launch(
             Err(e)
         }
     }
+}
+
+/// The namespaces a config names by path, in join order.
+fn joins_of(plan: &NamespacePlan) -> Vec<Join> {
+    plan.joins
+        .iter()
+        .map(|(t, path)| Join {
+            what: format!("linux.namespaces: {t} namespace"),
+            path: path.clone(),
+            flag: crate::namespaces::clone_flag(*t),
+        })
+        .collect()
 }
 
 /// In the intermediate: a new time namespace, with its offsets, for the init to be cloned into.
@@ -215,63 +202,44 @@ fn enter_new_time_namespace(plan: &NamespacePlan) -> Result<(), InitError> {
         .map_err(|e| InitError::sys(what, &e))
 }
 
-/// Spawning through an intermediate, shared by `create` (namespaces joined by path, a new time
+/// The intermediate every spawn goes through (the launcher, or a forked copy of a runtime
+/// already running sealed), shared by `create` (namespaces joined by path, a new time
 /// namespace) and `exec` (every namespace of the container):
 ///
 /// ```text
-/// caller ──fork──▶ intermediate ──setns… , then──clone(CLONE_PARENT | clone_flags)──▶ process
+/// runtime ──▶ intermediate ──setns… , then──clone(CLONE_PARENT | clone_flags)──▶ process
 /// ```
 /// A pid or time namespace is only entered by children of the process that joined it, hence the
-/// intermediate; CLONE_PARENT keeps the caller the process's parent so it can wait for it. The
-/// intermediate sends the process's pid over the sync channel and exits; it is reaped here.
-/// Returns the caller's end of the channel (the process holds the other) and the pid;
+/// intermediate; CLONE_PARENT keeps the runtime the process's parent so it can wait for it. The
+/// intermediate sends the process's pid over the sync channel and exits.
 /// `process_main` runs in the process and does not return (it execs or exits; should it return,
 /// the process exits 1). `what` names the process in errors.
-///
-/// # Safety
-///
-/// The calling process must be single-threaded (see [`launch`]).
-pub(crate) unsafe fn spawn_via_intermediate(
+fn intermediate(
+    chan: &SyncChannel,
     joins: &[Join],
     then: impl FnOnce() -> Result<(), InitError>,
     clone_flags: libc::c_int,
     what: &str,
     process_main: impl FnOnce(&SyncChannel),
-) -> Result<(SyncChannel, i32), ProcessError> {
-    let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
-    match clone_process(0).map_err(sys("fork"))? {
-        CloneResult::Child => {
-            drop(ours);
-            let chan = &theirs;
-            // It enters the container's namespaces still running berth: keep the container's
-            // processes out of its /proc entries, as the init and exec'd processes do.
-            if let Err(e) = berth_sys::process::set_dumpable(false) {
-                chan.fail_and_exit(InitError::sys("intermediate: prctl(PR_SET_DUMPABLE)", &e))
-            }
-            if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
-                chan.fail_and_exit(e)
-            }
-            match clone_process(clone_flags | libc::CLONE_PARENT) {
-                Ok(CloneResult::Child) => {
-                    process_main(chan);
-                    exit_now(1)
-                }
-                Ok(CloneResult::Parent { child }) => {
-                    let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
-                    exit_now(code)
-                }
-                Err(e) => chan.fail_and_exit(InitError::sys(format!("clone of {what}"), &e)),
-            }
+) -> ! {
+    // It enters the container's namespaces still running berth: keep the container's
+    // processes out of its /proc entries, as the init and exec'd processes do.
+    if let Err(e) = berth_sys::process::set_dumpable(false) {
+        chan.fail_and_exit(InitError::sys("intermediate: prctl(PR_SET_DUMPABLE)", &e))
+    }
+    if let Err(e) = crate::namespaces::join_all(joins).and_then(|()| then()) {
+        chan.fail_and_exit(e)
+    }
+    match clone_process(clone_flags | libc::CLONE_PARENT) {
+        Ok(CloneResult::Child) => {
+            process_main(chan);
+            exit_now(1)
         }
-        CloneResult::Parent { child } => {
-            drop(theirs);
-            let msg = ours.recv();
-            reap(child);
-            match msg {
-                Ok(Some(SyncMsg::InitPid { pid })) => Ok((ours, pid)),
-                other => Err(unexpected(other)),
-            }
+        Ok(CloneResult::Parent { child }) => {
+            let code = i32::from(chan.send(&SyncMsg::InitPid { pid: child }).is_err());
+            exit_now(code)
         }
+        Err(e) => chan.fail_and_exit(InitError::sys(format!("clone of {what}"), &e)),
     }
 }
 
@@ -336,9 +304,6 @@ fn place_init(
         .hooks()
         .is_some()
         .then(|| hook_state_json(&cfg.spec, &cfg.bundle, id, pid, "creating"));
-    // No container program runs before Go: the sealed executable's mount must be out of every
-    // namespace by then (see exe_seal::reap_closer).
-    crate::exe_seal::reap_closer();
     chan.send(&SyncMsg::Go {
         hook_state: hook_state.clone(),
     })

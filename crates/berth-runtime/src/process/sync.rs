@@ -30,6 +30,10 @@ pub enum SyncMsg {
     /// From the init or an exec'd process: the notify fd of its seccomp filter travels with
     /// this message, for the runtime to send to linux.seccomp.listenerPath.
     SeccompNotifyFd,
+    /// From the runtime to its launcher: the one job to do. The job (JSON, of any size) is in
+    /// the first descriptor that travels with this message, a memfd; the descriptors the job
+    /// needs follow it.
+    Job,
     /// From the init, intermediate or exec'd process: setting up failed.
     Error { error: InitError },
 }
@@ -159,12 +163,34 @@ pub(crate) fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
 
 const MAX_MSG: usize = 64 * 1024;
 
+/// The most descriptors one message carries (the kernel's SCM_MAX_FD is 253).
+pub const MAX_FDS: usize = 250;
+
 #[derive(Debug)]
 pub struct SyncChannel(OwnedFd);
 
 impl std::os::fd::AsRawFd for SyncChannel {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
         self.0.as_raw_fd()
+    }
+}
+
+impl From<OwnedFd> for SyncChannel {
+    /// A channel over a socket of [`SyncChannel::pair`] passed to another process.
+    fn from(fd: OwnedFd) -> SyncChannel {
+        SyncChannel(fd)
+    }
+}
+
+impl From<SyncChannel> for OwnedFd {
+    fn from(chan: SyncChannel) -> OwnedFd {
+        chan.0
+    }
+}
+
+impl std::os::fd::AsFd for SyncChannel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.0)
     }
 }
 
@@ -206,9 +232,20 @@ impl SyncChannel {
 
     /// Sends a message with a file descriptor attached (SCM_RIGHTS).
     pub fn send_with_fd(&self, msg: &SyncMsg, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.send_with_fds(msg, &[fd])
+    }
+
+    /// Sends a message with file descriptors attached (SCM_RIGHTS; at most [`MAX_FDS`]).
+    pub fn send_with_fds(&self, msg: &SyncMsg, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
         use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        if fds.len() > MAX_FDS {
+            return Err(io::Error::other(format!(
+                "{} descriptors to pass, more than the {MAX_FDS} one message can carry",
+                fds.len()
+            )));
+        }
         let data = serde_json::to_vec(msg).map_err(io::Error::other)?;
-        let fds = [fd.as_raw_fd()];
+        let fds: Vec<std::os::fd::RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
         sendmsg::<()>(
             self.0.as_raw_fd(),
             &[IoSlice::new(&data)],
@@ -228,6 +265,40 @@ impl SyncChannel {
     /// The next message and the descriptor that came with it, if any.
     pub fn recv_with_fd(&self) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
         self.recv_flags(nix::sys::socket::MsgFlags::empty())
+    }
+
+    /// The next message and every descriptor that came with it (see [`Self::send_with_fds`]).
+    pub fn recv_with_fds(&self) -> io::Result<Option<(SyncMsg, Vec<OwnedFd>)>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        let mut buf = vec![0u8; MAX_MSG];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
+        let (n, fds) = loop {
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            match recvmsg::<()>(
+                self.0.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+                Ok(r) => {
+                    let mut fds = Vec::new();
+                    for c in r.cmsgs().map_err(io::Error::from)? {
+                        if let ControlMessageOwned::ScmRights(raw) = c {
+                            // SAFETY: the kernel just installed these descriptors for us; we own them.
+                            fds.extend(raw.into_iter().map(|f| unsafe { OwnedFd::from_raw_fd(f) }));
+                        }
+                    }
+                    break (r.bytes, fds);
+                }
+            }
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
+        Ok(Some((msg, fds)))
     }
 
     /// A message already waiting (`Ok(None)` when there is none, or every peer has closed its

@@ -141,6 +141,16 @@ pub(crate) fn open_bind_source(
 pub struct PreopenedSources(Vec<Option<OwnedFd>>);
 
 impl PreopenedSources {
+    /// One slot per `mounts` entry, to hand the trees to another process.
+    pub(crate) fn into_slots(self) -> Vec<Option<OwnedFd>> {
+        self.0
+    }
+
+    /// Trees handed over by the runtime, renumbered as [`preopen_bind_sources`] numbers them.
+    pub(crate) fn from_slots(slots: Vec<Option<OwnedFd>>) -> PreopenedSources {
+        PreopenedSources(out_of_the_low_range(slots))
+    }
+
     /// The detached bind mount made for `mounts[index]`, if one was.
     pub(crate) fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
         self.0

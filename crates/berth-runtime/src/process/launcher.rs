@@ -1,0 +1,434 @@
+//! The launcher: where a container's init and exec'd processes come from (CVE-2019-5736).
+//!
+//! Those processes run berth's code inside the container until they exec its program, so they
+//! must not be clones of an image a container could write to (see [`crate::exe_seal`]). At
+//! the start of `create`, `run` and `exec` the runtime forks a child that executes berth again
+//! from a read-only detached mount of its executable (or a sealed memfd copy): the launcher.
+//! While the launcher's `execve` runs (half a millisecond or more, the kernel's work), the
+//! runtime goes on loading the config, making the state directory and the cgroup; then it
+//! sends the launcher its one job, the launcher clones the process with `CLONE_PARENT` (so the
+//! runtime stays its parent and can wait for it) and exits:
+//!
+//! ```text
+//! runtime ──fork+execveat(sealed berth)──▶ launcher ──setns…──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! ```
+//!
+//! The launcher is the intermediate of every spawn: it joins the namespaces a config names by
+//! path (or, for `exec`, those of the container), unshares a new time namespace, then clones.
+//! A runtime whose own executable is already a sealed memfd forks the intermediate instead.
+//!
+//! The job crosses as JSON in a memfd (a config has no size limit), with the descriptors it
+//! needs: the process's end of the sync channel, exec.fifo, the bind mounts made beforehand.
+//!
+//! A program that embeds the runtime must call [`launcher_entry`] first thing in `main`: the
+//! launcher is that program, executed again, and becomes the launcher there.
+
+use super::sync::{InitError, SyncChannel, SyncMsg};
+use super::{exec, init, reap, sys, unexpected, LaunchOptions, ProcessError};
+use crate::exe_seal::{ExeProtection, ExeSealError};
+use crate::namespaces::{Join, NamespacePlan};
+use berth_spec::BundleConfig;
+use berth_sys::clone::{clone_process, exit_now, CloneResult};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::ffi::CString;
+use std::io::{Read, Seek, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+/// Set in the launcher's environment: `CHANNEL_FD,EXE_FD`.
+const LAUNCHER_ENV: &str = "_BERTH_LAUNCHER";
+
+/// What to start, as the launcher (or a forked intermediate) receives it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Job {
+    /// A container's init.
+    Init {
+        bundle: PathBuf,
+        config_path: PathBuf,
+        rootfs: PathBuf,
+        spec: Box<Spec>,
+        id: String,
+        no_pivot: bool,
+        no_new_keyring: bool,
+        preserve_fds: u32,
+        /// Descriptors of the runtime the init closes first (only a forked intermediate has
+        /// them: the launcher was started before they were opened).
+        runtime_only_fds: Vec<RawFd>,
+    },
+    /// A process `exec`'d into the container whose init is `init_pid`.
+    Exec {
+        spec: Box<Spec>,
+        preserve_fds: u32,
+        init_pid: i32,
+        joins: Vec<Join>,
+        /// chroot into the init's root first (a container without its own mount namespace).
+        enter_root: bool,
+        /// `process.execCPUAffinity.initial`, set before the process joins the cgroup.
+        initial_affinity: Option<Vec<u64>>,
+    },
+}
+
+/// The descriptors a job needs besides the sync channel.
+#[derive(Debug, Default)]
+pub(crate) struct JobFds {
+    /// exec.fifo (an init's).
+    pub fifo: Option<OwnedFd>,
+    /// The bind mounts made by the runtime, one slot per `mounts` entry (an init's).
+    pub bind_sources: Vec<Option<OwnedFd>>,
+}
+
+/// The job and the layout of the descriptors that follow it.
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    job: Job,
+    fifo: bool,
+    bind_sources: Vec<bool>,
+}
+
+/// How a container's processes are started: through the launcher, or (when this process's
+/// executable is already a sealed memfd) through a forked intermediate.
+#[derive(Debug)]
+pub(crate) enum Spawner {
+    Fork,
+    Launcher(Launcher),
+}
+
+/// A launcher started and not yet given its job. Dropped unused, it is killed and reaped.
+#[derive(Debug)]
+pub(crate) struct Launcher {
+    pid: i32,
+    chan: Option<SyncChannel>,
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        if let Some(chan) = self.chan.take() {
+            drop(chan);
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            reap(self.pid);
+        }
+    }
+}
+
+fn seal_err(e: ExeSealError) -> ProcessError {
+    ProcessError::Init(InitError::from_error(&e))
+}
+
+impl Spawner {
+    /// Starts the launcher (see the module docs), or picks the fork when this process runs
+    /// from a sealed memfd already. Called as early as possible: the launcher's exec overlaps
+    /// with what the caller does until it sends the job.
+    ///
+    /// # Safety
+    ///
+    /// The calling process must be single-threaded (the launcher is forked from it and runs
+    /// Rust code, which allocates, until it execs).
+    pub(crate) unsafe fn start() -> Result<Spawner, ProcessError> {
+        if crate::exe_seal::exe_protection().map_err(seal_err)? == ExeProtection::SealedMemfd {
+            return Ok(Spawner::Fork);
+        }
+        let exe = crate::exe_seal::sealed_exe().map_err(seal_err)?;
+        let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+        let nul = |_| {
+            ProcessError::Init(InitError::new(
+                "an argument or environment variable contains a NUL byte",
+            ))
+        };
+        let argv0 = std::env::args_os().next().unwrap_or_else(|| "berth".into());
+        let argv = [CString::new(argv0.into_vec()).map_err(nul)?];
+        let mut envp = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            if k == LAUNCHER_ENV {
+                continue;
+            }
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            envp.push(CString::new(kv.into_vec()).map_err(nul)?);
+        }
+        envp.push(
+            CString::new(format!(
+                "{LAUNCHER_ENV}={},{}",
+                theirs.as_raw_fd(),
+                exe.as_raw_fd()
+            ))
+            .map_err(nul)?,
+        );
+        match clone_process(0).map_err(sys("fork of the launcher"))? {
+            CloneResult::Child => {
+                drop(ours);
+                let inherit = berth_sys::fd::set_inheritable(theirs.as_fd())
+                    .and_then(|()| berth_sys::fd::set_inheritable(exe.as_fd()));
+                let err = match inherit {
+                    Ok(()) => berth_sys::exe::execveat_fd(exe.as_fd(), &argv, &envp),
+                    Err(e) => e,
+                };
+                let _ = theirs.send(&SyncMsg::Error {
+                    error: InitError::sys("executing berth's sealed copy (the launcher)", &err),
+                });
+                exit_now(127)
+            }
+            CloneResult::Parent { child } => Ok(Spawner::Launcher(Launcher {
+                pid: child,
+                chan: Some(ours),
+            })),
+        }
+    }
+
+    /// Starts `job`'s process: the launcher (or a forked intermediate) joins what the job
+    /// names, clones the process as a child of ours and reports its pid. Returns our end of
+    /// the process's sync channel and its pid.
+    ///
+    /// # Safety
+    ///
+    /// The calling process must be single-threaded: [`Spawner::Fork`] forks it, and the child
+    /// runs Rust code (which allocates).
+    pub(crate) unsafe fn spawn(
+        &mut self,
+        mut job: Job,
+        fds: JobFds,
+    ) -> Result<(SyncChannel, i32), ProcessError> {
+        let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
+        let intermediate = match self {
+            Spawner::Fork => match clone_process(0).map_err(sys("fork"))? {
+                CloneResult::Child => {
+                    drop(ours);
+                    run_job(job, fds, &theirs)
+                }
+                CloneResult::Parent { child } => child,
+            },
+            Spawner::Launcher(launcher) => {
+                let Some(chan) = launcher.chan.take() else {
+                    return Err(ProcessError::Init(InitError::new(
+                        "the launcher was given its job already",
+                    )));
+                };
+                if let Job::Init {
+                    runtime_only_fds, ..
+                } = &mut job
+                {
+                    runtime_only_fds.clear();
+                }
+                if let Err(e) = send_job(&chan, job, theirs.as_fd(), fds) {
+                    // It may have failed first (its exec, say), and said why.
+                    let why = match chan.try_recv() {
+                        Ok(Some(SyncMsg::Error { error })) => ProcessError::Init(error),
+                        _ => e,
+                    };
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(launcher.pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    reap(launcher.pid);
+                    return Err(why);
+                }
+                launcher.pid
+            }
+        };
+        drop(theirs);
+        let msg = ours.recv();
+        reap(intermediate);
+        match msg {
+            Ok(Some(SyncMsg::InitPid { pid })) => Ok((ours, pid)),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn send_job(
+    chan: &SyncChannel,
+    job: Job,
+    process_chan: BorrowedFd<'_>,
+    fds: JobFds,
+) -> Result<(), ProcessError> {
+    let envelope = Envelope {
+        job,
+        fifo: fds.fifo.is_some(),
+        bind_sources: fds.bind_sources.iter().map(Option::is_some).collect(),
+    };
+    let json = serde_json::to_vec(&envelope)
+        .map_err(|e| sys("encoding the launcher's job")(std::io::Error::other(e)))?;
+    let memfd = berth_sys::exe::memfd_create(c"berth-job", berth_sys::exe::MFD_CLOEXEC)
+        .map_err(sys("memfd_create for the launcher's job"))?;
+    let mut file = std::fs::File::from(memfd);
+    file.write_all(&json)
+        .map_err(sys("writing the launcher's job"))?;
+    let mut list = vec![file.as_fd(), process_chan];
+    list.extend(fds.fifo.iter().map(|f| f.as_fd()));
+    list.extend(fds.bind_sources.iter().flatten().map(|f| f.as_fd()));
+    chan.send_with_fds(&SyncMsg::Job, &list)
+        .map_err(sys("sending the launcher its job"))
+}
+
+/// The job, the process's end of its sync channel and the job's descriptors.
+type Received = (Job, SyncChannel, JobFds);
+
+fn recv_job(chan: &SyncChannel) -> Result<Option<Received>, InitError> {
+    let what = "launcher: receiving the job";
+    let Some((msg, fds)) = chan.recv_with_fds().map_err(|e| InitError::sys(what, &e))? else {
+        return Ok(None);
+    };
+    if msg != SyncMsg::Job {
+        return Err(InitError::new(format!(
+            "{what}: unexpected message {msg:?}"
+        )));
+    }
+    let mut fds = fds.into_iter();
+    let (Some(memfd), Some(process_chan)) = (fds.next(), fds.next()) else {
+        return Err(InitError::new(format!("{what}: descriptors missing")));
+    };
+    let mut file = std::fs::File::from(memfd);
+    let mut json = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut json))
+        .map_err(|e| InitError::sys(what, &e))?;
+    let envelope: Envelope = serde_json::from_slice(&json)
+        .map_err(|e| InitError::new(format!("{what}: decoding it: {e}")))?;
+    let fifo = if envelope.fifo { fds.next() } else { None };
+    let bind_sources = envelope
+        .bind_sources
+        .iter()
+        .map(|present| if *present { fds.next() } else { None })
+        .collect();
+    Ok(Some((
+        envelope.job,
+        SyncChannel::from(process_chan),
+        JobFds { fifo, bind_sources },
+    )))
+}
+
+/// Becomes the launcher when this process is one (started by the runtime of the same program,
+/// see the module docs): serves its one job and exits, never returning. Otherwise returns at
+/// once.
+///
+/// **A program that embeds the runtime and creates containers or execs into them must call
+/// this first thing in `main`**, while it is single-threaded; the `berth` command does.
+pub fn launcher_entry() {
+    let Some(value) = std::env::var_os(LAUNCHER_ENV) else {
+        return;
+    };
+    // Single-threaded here (the caller's contract), so changing the environment is sound.
+    std::env::remove_var(LAUNCHER_ENV);
+    let fds = value
+        .to_str()
+        .and_then(|v| v.split_once(','))
+        .and_then(|(c, e)| Some((c.parse::<RawFd>().ok()?, e.parse::<RawFd>().ok()?)));
+    let Some((chan_fd, exe_fd)) = fds else {
+        exit_now(1)
+    };
+    // The detached mount we were executed from: closed before anything else, so it belongs to
+    // no namespace (and cannot be remounted) by the time any container process exists. Our
+    // running image keeps its file open; a memfd copy likewise.
+    let _ = nix::unistd::close(exe_fd);
+    // SAFETY: the runtime that executed us passed this descriptor for us alone.
+    let chan = SyncChannel::from(unsafe { OwnedFd::from_raw_fd(chan_fd) });
+    let received = recv_job(&chan);
+    drop(chan);
+    let (job, process_chan, fds) = match received {
+        Ok(Some(r)) => r,
+        // The runtime gave up before sending a job (a refused config): nothing to do.
+        Ok(None) => exit_now(0),
+        Err(_) => exit_now(1),
+    };
+    // Above the fds the process keeps (3 .. 3+preserve_fds): a caller that asked for more than
+    // it had open would otherwise hand the container one of these.
+    let keep = match &job {
+        Job::Init { preserve_fds, .. } | Job::Exec { preserve_fds, .. } => *preserve_fds,
+    };
+    let min = 3 + keep as RawFd;
+    let lift = |fd: OwnedFd| -> OwnedFd {
+        if fd.as_raw_fd() >= min {
+            return fd;
+        }
+        berth_sys::fd::dup_at_least(fd.as_fd(), min).unwrap_or(fd)
+    };
+    let process_chan = SyncChannel::from(lift(OwnedFd::from(process_chan)));
+    let fds = JobFds {
+        fifo: fds.fifo.map(lift),
+        bind_sources: fds.bind_sources.into_iter().map(|f| f.map(lift)).collect(),
+    };
+    match crate::exe_seal::exe_protection() {
+        Ok(ExeProtection::ReadOnlyMount | ExeProtection::SealedMemfd) => {}
+        Ok(_) => process_chan.fail_and_exit(InitError::from_error(&ExeSealError::NotSealed)),
+        Err(e) => process_chan.fail_and_exit(InitError::from_error(&e)),
+    }
+    run_job(job, fds, &process_chan)
+}
+
+/// In the launcher or a forked intermediate: starts the job's process (never returns).
+fn run_job(job: Job, fds: JobFds, chan: &SyncChannel) -> ! {
+    match job {
+        Job::Init {
+            bundle,
+            config_path,
+            rootfs,
+            spec,
+            id,
+            no_pivot,
+            no_new_keyring,
+            preserve_fds,
+            runtime_only_fds,
+        } => {
+            let cfg = BundleConfig {
+                bundle,
+                config_path,
+                spec: *spec,
+                rootfs,
+            };
+            let plan = NamespacePlan::from_spec(&cfg.spec);
+            let opts = LaunchOptions {
+                id,
+                no_pivot,
+                no_new_keyring,
+                preserve_fds,
+                runtime_only_fds,
+            };
+            let Some(fifo) = fds.fifo else {
+                chan.fail_and_exit(InitError::new("launcher: exec.fifo was not passed"))
+            };
+            let bind_sources = crate::rootfs::PreopenedSources::from_slots(fds.bind_sources);
+            let joins = super::joins_of(&plan);
+            // What the init unshares itself is left out of its clone.
+            let clone_flags = plan.clone_flags & !init::deferred_namespaces(&plan);
+            super::intermediate(
+                chan,
+                &joins,
+                || super::enter_new_time_namespace(&plan),
+                clone_flags,
+                "the container init",
+                |c| init::run(&cfg, &plan, &opts, fifo, &bind_sources, c),
+            )
+        }
+        Job::Exec {
+            spec,
+            preserve_fds,
+            init_pid,
+            joins,
+            enter_root,
+            initial_affinity,
+        } => super::intermediate(
+            chan,
+            &joins,
+            || {
+                if enter_root {
+                    exec::enter_root_of(init_pid)?;
+                }
+                // The process's affinity until it is in the cgroup.
+                match &initial_affinity {
+                    Some(mask) => berth_sys::process::sched_setaffinity(0, mask).map_err(|e| {
+                        InitError::sys("process.execCPUAffinity.initial: sched_setaffinity", &e)
+                    }),
+                    None => Ok(()),
+                }
+            },
+            0,
+            "the exec'd process",
+            |c| exec::process_main(&spec, preserve_fds, c),
+        ),
+    }
+}
