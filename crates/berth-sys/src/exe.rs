@@ -84,6 +84,67 @@ pub fn execveat_fd(fd: BorrowedFd<'_>, argv: &[CString], envp: &[CString]) -> io
     }
 }
 
+/// Starts a child that executes the ELF file open at `exe` (through `/proc/self/fd`, as
+/// `fexecve` does) with `argv` and `envp`, keeping the descriptors in `inherit` open across its
+/// exec (their close-on-exec flag is cleared in the child only). posix_spawn: the child borrows
+/// our address space until its exec (no copy of our page tables, no copy-on-write faults for us
+/// afterwards) and starts with our signal mask. Returns its pid; a failed exec is the error.
+pub fn spawn_fd(
+    exe: BorrowedFd<'_>,
+    argv: &[CString],
+    envp: &[CString],
+    inherit: &[BorrowedFd<'_>],
+) -> io::Result<i32> {
+    let path =
+        CString::new(format!("/proc/self/fd/{}", exe.as_raw_fd())).map_err(io::Error::other)?;
+    let mut a: Vec<*mut libc::c_char> = argv.iter().map(|s| s.as_ptr().cast_mut()).collect();
+    a.push(std::ptr::null_mut());
+    let mut e: Vec<*mut libc::c_char> = envp.iter().map(|s| s.as_ptr().cast_mut()).collect();
+    e.push(std::ptr::null_mut());
+    let mut actions = std::mem::MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+    // SAFETY: initialises the actions object we own; destroyed below on every path.
+    let rc = unsafe { libc::posix_spawn_file_actions_init(actions.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    let mut rc = 0;
+    for fd in inherit {
+        // SAFETY: the actions object is initialised; dup2 of a descriptor onto itself clears
+        // its close-on-exec flag in the child (POSIX, glibc 2.29+).
+        rc = unsafe {
+            libc::posix_spawn_file_actions_adddup2(
+                actions.as_mut_ptr(),
+                fd.as_raw_fd(),
+                fd.as_raw_fd(),
+            )
+        };
+        if rc != 0 {
+            break;
+        }
+    }
+    let mut pid: libc::pid_t = 0;
+    if rc == 0 {
+        // SAFETY: path, argv and envp are NUL-terminated strings and NULL-terminated arrays
+        // that outlive the call; the actions object is initialised; no attributes.
+        rc = unsafe {
+            libc::posix_spawn(
+                &mut pid,
+                path.as_ptr(),
+                actions.as_ptr(),
+                std::ptr::null(),
+                a.as_ptr(),
+                e.as_ptr(),
+            )
+        };
+    }
+    // SAFETY: initialised above, destroyed once.
+    unsafe { libc::posix_spawn_file_actions_destroy(actions.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

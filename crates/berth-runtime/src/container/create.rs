@@ -69,8 +69,7 @@ impl Runtime {
         berth_spec::validate_container_id(id)?;
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the config is loaded and the cgroup made.
-        // SAFETY: the process is single-threaded (checked just above).
-        let mut spawner = unsafe { crate::process::launcher::Spawner::start()? };
+        let mut spawner = crate::process::launcher::Spawner::start()?;
         let cfg = berth_spec::load_bundle(&opts.bundle)?;
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;

@@ -66,8 +66,7 @@ impl Runtime {
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Launched, ContainerError> {
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the state is read and checked.
-        // SAFETY: the process is single-threaded (checked just above).
-        let mut spawner = unsafe { crate::process::launcher::Spawner::start()? };
+        let mut spawner = crate::process::launcher::Spawner::start()?;
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}

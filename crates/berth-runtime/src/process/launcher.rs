@@ -2,15 +2,16 @@
 //!
 //! Those processes run berth's code inside the container until they exec its program, so they
 //! must not be clones of an image a container could write to (see [`crate::exe_seal`]). At
-//! the start of `create`, `run` and `exec` the runtime forks a child that executes berth again
-//! from a read-only detached mount of its executable (or a sealed memfd copy): the launcher.
+//! the start of `create`, `run` and `exec` the runtime starts a child that executes berth again
+//! from a read-only detached mount of its executable (or a sealed memfd copy), with
+//! posix_spawn: the launcher.
 //! While the launcher's `execve` runs (half a millisecond or more, the kernel's work), the
 //! runtime goes on loading the config, making the state directory and the cgroup; then it
 //! sends the launcher its one job, the launcher clones the process with `CLONE_PARENT` (so the
 //! runtime stays its parent and can wait for it) and exits:
 //!
 //! ```text
-//! runtime ──fork+execveat(sealed berth)──▶ launcher ──setns…──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! runtime ──posix_spawn(sealed berth)──▶ launcher ──setns…──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
 //! ```
 //!
 //! The launcher is the intermediate of every spawn: it joins the namespaces a config names by
@@ -120,15 +121,11 @@ fn seal_err(e: ExeSealError) -> ProcessError {
 }
 
 impl Spawner {
-    /// Starts the launcher (see the module docs), or picks the fork when this process runs
-    /// from a sealed memfd already. Called as early as possible: the launcher's exec overlaps
-    /// with what the caller does until it sends the job.
-    ///
-    /// # Safety
-    ///
-    /// The calling process must be single-threaded (the launcher is forked from it and runs
-    /// Rust code, which allocates, until it execs).
-    pub(crate) unsafe fn start() -> Result<Spawner, ProcessError> {
+    /// Starts the launcher (see the module docs; posix_spawn, so it keeps our signal mask and
+    /// costs us no copy of our address space), or picks the fork when this process runs from
+    /// a sealed memfd already. Called as early as possible: the launcher's exec overlaps with
+    /// what the caller does until it sends the job.
+    pub(crate) fn start() -> Result<Spawner, ProcessError> {
         if crate::exe_seal::exe_protection().map_err(seal_err)? == ExeProtection::SealedMemfd {
             return Ok(Spawner::Fork);
         }
@@ -159,25 +156,13 @@ impl Spawner {
             ))
             .map_err(nul)?,
         );
-        match clone_process(0).map_err(sys("fork of the launcher"))? {
-            CloneResult::Child => {
-                drop(ours);
-                let inherit = berth_sys::fd::set_inheritable(theirs.as_fd())
-                    .and_then(|()| berth_sys::fd::set_inheritable(exe.as_fd()));
-                let err = match inherit {
-                    Ok(()) => berth_sys::exe::execveat_fd(exe.as_fd(), &argv, &envp),
-                    Err(e) => e,
-                };
-                let _ = theirs.send(&SyncMsg::Error {
-                    error: InitError::sys("executing berth's sealed copy (the launcher)", &err),
-                });
-                exit_now(127)
-            }
-            CloneResult::Parent { child } => Ok(Spawner::Launcher(Launcher {
-                pid: child,
-                chan: Some(ours),
-            })),
-        }
+        let pid =
+            berth_sys::exe::spawn_fd(exe.as_fd(), &argv, &envp, &[theirs.as_fd(), exe.as_fd()])
+                .map_err(sys("executing berth's sealed copy (the launcher)"))?;
+        Ok(Spawner::Launcher(Launcher {
+            pid,
+            chan: Some(ours),
+        }))
     }
 
     /// Starts `job`'s process: the launcher (or a forked intermediate) joins what the job

@@ -3,7 +3,7 @@
 //! runtime.
 //!
 //! ```text
-//! runtime ──fork+exec──▶ launcher ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
+//! runtime ──posix_spawn──▶ launcher ──setns…, unshare(time)──clone(CLONE_PARENT|CLONE_NEW*)──▶ init
 //! ```
 //! The init is the runtime's child (so `run` can wait for it), and does nothing that needs its
 //! cgroup until the runtime has written its id maps and put it there (`Go`).
