@@ -817,6 +817,105 @@ fn joins_another_containers_user_namespace() {
     assert_eq!(lines[2], user_a.to_string_lossy());
 }
 
+/// runc 1.5.1's `run [joining existing container namespaces]` and `userns join external
+/// namespaces [wrong userns owner]`: a container that joins another's user namespace and also
+/// namespaces that user namespace does not own (the host's network namespace, the other
+/// container's time namespace, which is its runtime's) joins those first, while it still has
+/// the host's capabilities over them; `exec` into it joins them the same way.
+#[test]
+fn joins_namespaces_the_joined_user_namespace_does_not_own() {
+    if !require_root("joins_namespaces_the_joined_user_namespace_does_not_own") {
+        return;
+    }
+    if !Path::new("/proc/self/ns/time").exists() {
+        eprintln!(
+            "SKIP joins_namespaces_the_joined_user_namespace_does_not_own: no time namespaces"
+        );
+        return;
+    }
+    let userns = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup");
+    };
+    let a = Bundle::busybox(&["sleep", "1000"]);
+    a.update_config(|c| {
+        userns(c);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
+        c["linux"]["timeOffsets"] =
+            serde_json::json!({"monotonic": {"secs": 7881, "nanosecs": 2718281}});
+    });
+    let id_a = unique_id("owner");
+    let bundle = a.dir.to_string_lossy().to_string();
+    let out = a.berth(&["run", "-d", "--bundle", &bundle, &id_a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_a = state_of(&a, &id_a)["pid"].as_i64().unwrap();
+    let link = |p: String| {
+        std::fs::read_link(p)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let user_a = link(format!("/proc/{pid_a}/ns/user"));
+    let time_a = link(format!("/proc/{pid_a}/ns/time"));
+    let our_net = format!("/proc/{}/ns/net", std::process::id());
+    let net_host = link(our_net.clone());
+
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    b.update_config(|c| {
+        userns(c);
+        c["linux"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "uidMappings" && k != "gidMappings");
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for (typ, file) in [("user", "user"), ("time", "time")] {
+            ns.retain(|n| n["type"] != typ);
+            ns.push(serde_json::json!({"type": typ, "path": format!("/proc/{pid_a}/ns/{file}")}));
+        }
+        ns.retain(|n| n["type"] != "network");
+        ns.push(serde_json::json!({"type": "network", "path": our_net}));
+    });
+    let id_b = unique_id("joiner");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "-d", "--bundle", &bundle, &id_b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_b = state_of(&b, &id_b)["pid"].as_i64().unwrap();
+    for (file, want) in [("user", &user_a), ("time", &time_a), ("net", &net_host)] {
+        assert_eq!(&link(format!("/proc/{pid_b}/ns/{file}")), want, "{file}");
+    }
+    let out = b.berth(&[
+        "exec",
+        &id_b,
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/time; readlink /proc/self/ns/net; grep monotonic /proc/self/timens_offsets",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], time_a, "{text}");
+    assert_eq!(lines[1], net_host, "{text}");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["monotonic", "7881", "2718281"],
+        "{text}"
+    );
+}
+
 /// Masked directories share one read-only tmpfs (one st_dev), and a path listed twice is
 /// masked once, as in runc 1.5.
 #[test]
