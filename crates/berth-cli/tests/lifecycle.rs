@@ -473,6 +473,53 @@ fn user_namespace_with_mappings() {
     assert_eq!(fields[3], ["0"]);
 }
 
+/// runc's userns.bats binds /sys from the host (`rbind`) in a user namespace and keeps the
+/// `cgroup` mount. The runtime makes that bind before the init's mount namespace exists, so
+/// the copies of the host's cgroup v1 hierarchies under the rootfs come first in the init's
+/// mountinfo: the cgroup mount must still bind the container's cgroup from the host's
+/// hierarchies, not look for it in those copies.
+#[test]
+fn user_namespace_cgroup_mount_over_sys_bound_from_the_host() {
+    if !require_root("user_namespace_cgroup_mount_over_sys_bound_from_the_host") {
+        return;
+    }
+    let b = Bundle::busybox(&["cat", "/proc/self/mountinfo"]);
+    b.update_config(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "sysfs" {
+                *m = serde_json::json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind"]});
+            }
+        }
+    });
+    let id = unique_id("usersys");
+    let out = b.run_ok(&id);
+    // On a cgroup v1 host each hierarchy's last mount is the bind of the container's cgroup.
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v1: Vec<&str> = host
+        .lines()
+        .filter(|l| l.contains(" - cgroup "))
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| mp.starts_with("/sys/fs/cgroup/"))
+        .collect();
+    for mp in v1 {
+        let last = out
+            .lines()
+            .filter(|l| l.split(' ').nth(4) == Some(mp))
+            .last()
+            .unwrap_or_else(|| panic!("no mount at {mp}:\n{out}"));
+        let root = last.split(' ').nth(3).unwrap();
+        assert!(root.ends_with(&format!("/{id}")), "{mp}: {last}");
+    }
+}
+
 #[test]
 fn time_namespace_offsets() {
     if !require_root("time_namespace_offsets") {
