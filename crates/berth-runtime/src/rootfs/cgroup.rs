@@ -66,10 +66,12 @@ pub fn v1_hierarchies(
     rootfs: &Path,
 ) -> Vec<Hierarchy> {
     let mut out = Vec::new();
+    // A rootfs that is the runtime's own root ("/") holds every mount.
+    let in_rootfs = |m: &MountInfo| rootfs != Path::new("/") && m.mount_point.starts_with(rootfs);
     for line in lines {
         let found = mounts.iter().find(|m| {
             m.fstype == "cgroup"
-                && !m.mount_point.starts_with(rootfs)
+                && !in_rootfs(m)
                 && line.controllers.iter().all(|c| m.super_options.contains(c))
                 && (!need_path || line.path.starts_with(&m.root))
         });
@@ -329,5 +331,10 @@ mod tests {
                 ]
             );
         }
+        // A rootfs at "/" rules nothing out.
+        assert_eq!(
+            v1_hierarchies(&mounts, &lines, true, Path::new("/")).len(),
+            2
+        );
     }
 }
