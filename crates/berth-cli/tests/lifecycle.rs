@@ -512,8 +512,7 @@ fn user_namespace_cgroup_mount_over_sys_bound_from_the_host() {
     for mp in v1 {
         let last = out
             .lines()
-            .filter(|l| l.split(' ').nth(4) == Some(mp))
-            .last()
+            .rfind(|l| l.split(' ').nth(4) == Some(mp))
             .unwrap_or_else(|| panic!("no mount at {mp}:\n{out}"));
         let root = last.split(' ').nth(3).unwrap();
         assert!(root.ends_with(&format!("/{id}")), "{mp}: {last}");
