@@ -72,9 +72,21 @@ for f in "${files[@]}"; do
 	watcher=$!
 	# Some tests use the caller's terminal (terminal: true, no console socket): run each file
 	# under script(1) as runc's CI does. bats exits non-zero when a test fails; the TAP says which.
+	# script copies its stdin to that terminal and, at the stdin's EOF, writes the terminal's
+	# EOF character there: with /dev/null that is at once, into whichever test then holds the
+	# terminal (a foreground run with terminal: true reads it and the terminal echoes it, as
+	# `^@`, into the output the test compares; at random, for any runtime). Its stdin is a
+	# FIFO held open read-write here instead, which never reaches EOF while the file runs and
+	# is closed after it.
+	hold=$out/.stdin-$f
+	rm -f "$hold"
+	mkfifo -m 600 "$hold"
+	exec {hold_fd}<>"$hold"
+	rm -f "$hold"
 	(cd "$itest" && env RUNC="$RT_BIN" "${bats_timeout[@]}" \
 		timeout -k 30 "$FILE_TIMEOUT" script -qec "bats --tap $f.bats >$tap 2>&1" /dev/null) \
-		>/dev/null 2>&1 </dev/null || true
+		>/dev/null 2>&1 <&"$hold_fd" {hold_fd}<&- || true
+	exec {hold_fd}<&-
 	kill "$watcher" 2>/dev/null || true
 	wait "$watcher" 2>/dev/null || true
 	# "ok 3 name", "ok 4 name # skip (why)", "not ok 5 name" -> one line per test.

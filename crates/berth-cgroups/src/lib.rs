@@ -135,8 +135,10 @@ pub enum CgroupError {
     /// The systemd cgroup driver was asked for; see [`systemd_is_running`].
     #[error("systemd cgroup driver: {0}")]
     Systemd(&'static str),
-    /// A sub-cgroup path (`exec --cgroup`) that leads out of the container's cgroup.
-    #[error("{0} is not a sub cgroup path")]
+    /// A sub-cgroup path (`exec --cgroup`) that leads out of the container's cgroup. Worded so
+    /// that it holds both runc 1.5's (`bad sub cgroup path: ..`) and runc 1.1's
+    /// (`.. is not a sub cgroup path`) messages, which their bats suites look for.
+    #[error("bad sub cgroup path: {0} is not a sub cgroup path of the container's cgroup")]
     NotSubCgroup(String),
     /// A controller (`exec --cgroup CTRL:path`) the container has no cgroup for.
     #[error("unknown controller {0}")]
@@ -462,7 +464,7 @@ mod tests {
         assert_eq!(sub_dir(d, "a/../b").unwrap(), PathBuf::from("/c/x/b"));
         assert_eq!(
             sub_dir(d, "..").unwrap_err().to_string(),
-            ".. is not a sub cgroup path"
+            "bad sub cgroup path: .. is not a sub cgroup path of the container's cgroup"
         );
         assert!(sub_dir(d, "a/../../y").is_err());
     }

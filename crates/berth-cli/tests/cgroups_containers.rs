@@ -876,7 +876,10 @@ fn exec_into_a_sub_cgroup() {
         assert_eq!(o.status.code(), Some(255), "{args:?}: {}", err(&o));
         assert!(err(&o).contains(why), "{args:?}: {}", err(&o));
     };
-    refused(&["--cgroup", ".."], ".. is not a sub cgroup path");
+    refused(
+        &["--cgroup", ".."],
+        "bad sub cgroup path: .. is not a sub cgroup path",
+    );
     refused(
         &["--cgroup", "nonexistent"],
         "/nonexistent/cgroup.procs: no such file or directory",

@@ -473,6 +473,52 @@ fn user_namespace_with_mappings() {
     assert_eq!(fields[3], ["0"]);
 }
 
+/// runc's userns.bats binds /sys from the host (`rbind`) in a user namespace and keeps the
+/// `cgroup` mount. The runtime makes that bind before the init's mount namespace exists, so
+/// the copies of the host's cgroup v1 hierarchies under the rootfs come first in the init's
+/// mountinfo: the cgroup mount must still bind the container's cgroup from the host's
+/// hierarchies, not look for it in those copies.
+#[test]
+fn user_namespace_cgroup_mount_over_sys_bound_from_the_host() {
+    if !require_root("user_namespace_cgroup_mount_over_sys_bound_from_the_host") {
+        return;
+    }
+    let b = Bundle::busybox(&["cat", "/proc/self/mountinfo"]);
+    b.update_config(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["type"] == "sysfs" {
+                *m = serde_json::json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind"]});
+            }
+        }
+    });
+    let id = unique_id("usersys");
+    let out = b.run_ok(&id);
+    // On a cgroup v1 host each hierarchy's last mount is the bind of the container's cgroup.
+    let host = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let v1: Vec<&str> = host
+        .lines()
+        .filter(|l| l.contains(" - cgroup "))
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|mp| mp.starts_with("/sys/fs/cgroup/"))
+        .collect();
+    for mp in v1 {
+        let last = out
+            .lines()
+            .rfind(|l| l.split(' ').nth(4) == Some(mp))
+            .unwrap_or_else(|| panic!("no mount at {mp}:\n{out}"));
+        let root = last.split(' ').nth(3).unwrap();
+        assert!(root.ends_with(&format!("/{id}")), "{mp}: {last}");
+    }
+}
+
 #[test]
 fn time_namespace_offsets() {
     if !require_root("time_namespace_offsets") {
@@ -815,6 +861,105 @@ fn joins_another_containers_user_namespace() {
     assert_eq!(lines[1], "0", "root of the joined namespace: {out}");
     let user_a = std::fs::read_link(format!("/proc/{pid_a}/ns/user")).unwrap();
     assert_eq!(lines[2], user_a.to_string_lossy());
+}
+
+/// runc 1.5.1's `run [joining existing container namespaces]` and `userns join external
+/// namespaces [wrong userns owner]`: a container that joins another's user namespace and also
+/// namespaces that user namespace does not own (the host's network namespace, the other
+/// container's time namespace, which is its runtime's) joins those first, while it still has
+/// the host's capabilities over them; `exec` into it joins them the same way.
+#[test]
+fn joins_namespaces_the_joined_user_namespace_does_not_own() {
+    if !require_root("joins_namespaces_the_joined_user_namespace_does_not_own") {
+        return;
+    }
+    if !Path::new("/proc/self/ns/time").exists() {
+        eprintln!(
+            "SKIP joins_namespaces_the_joined_user_namespace_does_not_own: no time namespaces"
+        );
+        return;
+    }
+    let userns = |c: &mut Value| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "user"}));
+        c["linux"]["uidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] =
+            serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|m| m["type"] != "sysfs" && m["type"] != "cgroup");
+    };
+    let a = Bundle::busybox(&["sleep", "1000"]);
+    a.update_config(|c| {
+        userns(c);
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
+        c["linux"]["timeOffsets"] =
+            serde_json::json!({"monotonic": {"secs": 7881, "nanosecs": 2718281}});
+    });
+    let id_a = unique_id("owner");
+    let bundle = a.dir.to_string_lossy().to_string();
+    let out = a.berth(&["run", "-d", "--bundle", &bundle, &id_a]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_a = state_of(&a, &id_a)["pid"].as_i64().unwrap();
+    let link = |p: String| {
+        std::fs::read_link(p)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let user_a = link(format!("/proc/{pid_a}/ns/user"));
+    let time_a = link(format!("/proc/{pid_a}/ns/time"));
+    let our_net = format!("/proc/{}/ns/net", std::process::id());
+    let net_host = link(our_net.clone());
+
+    let b = Bundle::busybox(&["sleep", "1000"]);
+    b.update_config(|c| {
+        userns(c);
+        c["linux"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "uidMappings" && k != "gidMappings");
+        let ns = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for (typ, file) in [("user", "user"), ("time", "time")] {
+            ns.retain(|n| n["type"] != typ);
+            ns.push(serde_json::json!({"type": typ, "path": format!("/proc/{pid_a}/ns/{file}")}));
+        }
+        ns.retain(|n| n["type"] != "network");
+        ns.push(serde_json::json!({"type": "network", "path": our_net}));
+    });
+    let id_b = unique_id("joiner");
+    let bundle = b.dir.to_string_lossy().to_string();
+    let out = b.berth(&["run", "-d", "--bundle", &bundle, &id_b]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pid_b = state_of(&b, &id_b)["pid"].as_i64().unwrap();
+    for (file, want) in [("user", &user_a), ("time", &time_a), ("net", &net_host)] {
+        assert_eq!(&link(format!("/proc/{pid_b}/ns/{file}")), want, "{file}");
+    }
+    let out = b.berth(&[
+        "exec",
+        &id_b,
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/time; readlink /proc/self/ns/net; grep monotonic /proc/self/timens_offsets",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[0], time_a, "{text}");
+    assert_eq!(lines[1], net_host, "{text}");
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["monotonic", "7881", "2718281"],
+        "{text}"
+    );
 }
 
 /// Masked directories share one read-only tmpfs (one st_dev), and a path listed twice is

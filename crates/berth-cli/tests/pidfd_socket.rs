@@ -43,13 +43,13 @@ fn receive_pidfd(listener: &UnixListener) -> (String, OwnedFd) {
     )
 }
 
-fn pidfd_kill(pidfd: &OwnedFd) {
+fn pidfd_kill(pidfd: &OwnedFd, sig: libc::c_int) {
     // SAFETY: plain syscall on a descriptor we own, no pointers but a null siginfo.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            libc::SIGKILL,
+            sig,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -106,7 +106,16 @@ fn create_and_run_send_a_pidfd_of_the_init() {
         wait_for_status(&b, &id, if cmd == "run" { "running" } else { "created" });
         let (payload, pidfd) = receive_pidfd(&listener);
         assert_eq!(payload, "standard");
-        pidfd_kill(&pidfd);
+        // As runc 1.5.1's pidfd-socket.bats: SIGTERM to the created container's init (pid 1
+        // of its pid namespace, waiting on exec.fifo) stops it, as it stops runc's.
+        pidfd_kill(
+            &pidfd,
+            if cmd == "run" {
+                libc::SIGKILL
+            } else {
+                libc::SIGTERM
+            },
+        );
         wait_for_status(&b, &id, "stopped");
     }
 }
@@ -139,7 +148,7 @@ fn exec_sends_a_pidfd_of_the_process_not_the_init() {
     let epid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
     let (payload, pidfd) = receive_pidfd(&listener);
     assert_eq!(payload, "setns");
-    pidfd_kill(&pidfd);
+    pidfd_kill(&pidfd, libc::SIGKILL);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let stat = std::fs::read_to_string(format!("/proc/{epid}/stat")).unwrap_or_default();

@@ -1,4 +1,5 @@
-//! Waiting for processes that are not our children.
+//! Processes: waiting for ones that are not our children, and the calling process's own
+//! attributes (subreaper, dumpable, affinity, memory policy, signal actions).
 
 use crate::ret::cvt;
 use std::io;
@@ -78,4 +79,49 @@ pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
             r => return r.map(drop),
         }
     }
+}
+
+/// The handler [`exit_on_signals`] installs. With SA_RESETHAND and SA_NODEFER the signal's
+/// action is the default again and it is not blocked, so raising it kills the process as the
+/// default action would; where the kernel drops it instead (the init of a pid namespace, which
+/// a default-action signal cannot kill), the process exits with 128 + the signal's number.
+extern "C" fn die_of_signal(sig: libc::c_int) {
+    // SAFETY: raise and _exit are async-signal-safe; _exit does not return.
+    unsafe {
+        libc::raise(sig);
+        libc::_exit(128 + sig)
+    }
+}
+
+/// Makes each of `signals` end the process even where its default action would not (the init
+/// of a pid namespace ignores a signal it has no handler for, whoever sends it), until
+/// [`default_signal_actions`] or an execve resets them.
+pub fn exit_on_signals(signals: &[libc::c_int]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: a zeroed sigaction is a valid value to fill in; the handler is an
+        // `extern "C" fn(c_int)` that only calls async-signal-safe functions.
+        let r = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = die_of_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            act.sa_flags = libc::SA_RESETHAND | libc::SA_NODEFER;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        };
+        cvt(r)?;
+    }
+    Ok(())
+}
+
+/// Gives each of `signals` its default action back.
+pub fn default_signal_actions(signals: &[libc::c_int]) -> io::Result<()> {
+    for &sig in signals {
+        // SAFETY: SIG_DFL installs no handler code; a zeroed sigaction is otherwise valid.
+        let r = unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &act, std::ptr::null_mut())
+        };
+        cvt(r)?;
+    }
+    Ok(())
 }

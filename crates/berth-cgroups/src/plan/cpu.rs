@@ -44,75 +44,89 @@ fn validate(c: &LinuxCpu) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// Whether a v1 update of both quota and period writes the quota first. The kernel checks each
-/// write against the parent's limit (quota/period), so the value in between must fit too: of
-/// (old quota, new period) and (new quota, old period), the pair with the smaller share goes
-/// first. Lowering the period under a pod's limit (old quota 500000/1000000, new 3000/10000)
-/// needs the quota first; raising it needs the period first. No quota (-1) is no limit.
-fn quota_first(p: &Planner, new_period: u64, new_quota: i64) -> bool {
+/// Whether a v1 update of both a limit and its period writes the limit first: the CFS pair
+/// (`cpu.cfs_quota_us`, `cpu.cfs_period_us`) or the realtime one (`cpu.rt_runtime_us`,
+/// `cpu.rt_period_us`). The kernel checks each write against the parent's limit
+/// (limit/period), and a realtime runtime against its own period, so the value in between must
+/// fit too: of (old limit, new period) and (new limit, old period), the pair with the smaller
+/// share goes first. Lowering the period under a pod's limit (old quota 500000/1000000, new
+/// 3000/10000) needs the quota first; raising it needs the period first. No limit (-1) is no
+/// limit.
+fn limit_first(
+    p: &Planner,
+    (limit_file, period_file): (&str, &str),
+    new_period: u64,
+    new_limit: i64,
+) -> bool {
     let cur = |f: &str| {
         p.host
             .read("cpu", f)
             .and_then(|v| v.trim().parse::<i64>().ok())
     };
-    let (Some(old_quota), Some(old_period)) = (cur("cpu.cfs_quota_us"), cur("cpu.cfs_period_us"))
-    else {
+    let (Some(old_limit), Some(old_period)) = (cur(limit_file), cur(period_file)) else {
         return false;
     };
-    if new_quota < 0 {
+    if new_limit < 0 {
         return true;
     }
-    if old_quota < 0 {
+    if old_limit < 0 {
         return false;
     }
-    // new_quota/old_period < old_quota/new_period, without division.
-    i128::from(new_quota) * i128::from(new_period) < i128::from(old_quota) * i128::from(old_period)
+    // new_limit/old_period < old_limit/new_period, without division.
+    i128::from(new_limit) * i128::from(new_period) < i128::from(old_limit) * i128::from(old_period)
+}
+
+/// Writes a limit and its period (either may be absent) in the order [`limit_first`] picks.
+fn limit_and_period(
+    p: &mut Planner,
+    files: (&str, &str),
+    fields: (&str, &str),
+    limit: Option<i64>,
+    period: Option<u64>,
+) -> Result<(), CgroupError> {
+    let (limit_file, period_file) = files;
+    let (limit_field, period_field) = fields;
+    let first = match (limit, period) {
+        (Some(l), Some(per)) => limit_first(p, files, per, l),
+        _ => false,
+    };
+    let write_limit = |p: &mut Planner| match limit {
+        Some(l) => p.w("cpu", limit_file, l.to_string(), limit_field),
+        None => Ok(()),
+    };
+    if first {
+        write_limit(p)?;
+    }
+    if let Some(per) = period {
+        p.w("cpu", period_file, per.to_string(), period_field)?;
+    }
+    if !first {
+        write_limit(p)?;
+    }
+    Ok(())
 }
 
 fn v1(p: &mut Planner, c: &LinuxCpu) -> Result<(), CgroupError> {
     if let Some(s) = c.shares().filter(|s| *s != 0) {
         p.w("cpu", "cpu.shares", s.to_string(), "cpu.shares")?;
     }
-    let period = c.period().filter(|v| *v != 0);
-    let quota = c.quota().filter(|v| *v != 0);
-    let write_period =
-        |p: &mut Planner, per: u64| p.w("cpu", "cpu.cfs_period_us", per.to_string(), "cpu.period");
-    let write_quota =
-        |p: &mut Planner, q: i64| p.w("cpu", "cpu.cfs_quota_us", q.to_string(), "cpu.quota");
-    match (period, quota) {
-        (Some(per), Some(q)) if quota_first(p, per, q) => {
-            write_quota(p, q)?;
-            write_period(p, per)?;
-        }
-        _ => {
-            if let Some(per) = period {
-                write_period(p, per)?;
-            }
-            if let Some(q) = quota {
-                write_quota(p, q)?;
-            }
-        }
-    }
+    limit_and_period(
+        p,
+        ("cpu.cfs_quota_us", "cpu.cfs_period_us"),
+        ("cpu.quota", "cpu.period"),
+        c.quota().filter(|v| *v != 0),
+        c.period().filter(|v| *v != 0),
+    )?;
     if let Some(b) = c.burst() {
         p.w("cpu", "cpu.cfs_burst_us", b.to_string(), "cpu.burst")?;
     }
-    // The rt period must be in place before a runtime that fits in it.
-    if let Some(per) = c.realtime_period().filter(|v| *v != 0) {
-        p.w(
-            "cpu",
-            "cpu.rt_period_us",
-            per.to_string(),
-            "cpu.realtimePeriod",
-        )?;
-    }
-    if let Some(rt) = c.realtime_runtime().filter(|v| *v != 0) {
-        p.w(
-            "cpu",
-            "cpu.rt_runtime_us",
-            rt.to_string(),
-            "cpu.realtimeRuntime",
-        )?;
-    }
+    limit_and_period(
+        p,
+        ("cpu.rt_runtime_us", "cpu.rt_period_us"),
+        ("cpu.realtimeRuntime", "cpu.realtimePeriod"),
+        c.realtime_runtime().filter(|v| *v != 0),
+        c.realtime_period().filter(|v| *v != 0),
+    )?;
     if let Some(i) = c.idle() {
         p.w("cpu", "cpu.idle", i.to_string(), "cpu.idle")?;
     }
@@ -243,6 +257,42 @@ mod tests {
         assert_eq!(
             order(lift, &host("50000", "100000")),
             ["cpu.cfs_quota_us", "cpu.cfs_period_us"]
+        );
+    }
+
+    /// runc 1.5.1's update.bats "update rt period and runtime" (runc issue 4094): the runtime
+    /// never exceeds the period, nor the pair the parent's share, between the two writes.
+    #[test]
+    fn v1_realtime_runtime_and_period_order_keeps_the_runtime_within_the_period() {
+        let host = |rt: &str, per: &str| {
+            let mut h = v1_host();
+            h.files.insert("cpu.rt_runtime_us".into(), rt.into());
+            h.files.insert("cpu.rt_period_us".into(), per.into());
+            h
+        };
+        let plan = |j: &str, h: &FakeHost| {
+            files(&plan_v1(&res(j), h).unwrap())
+                .into_iter()
+                .map(|(f, v)| format!("{f}={v}"))
+                .collect::<Vec<_>>()
+        };
+        let lower = r#"{"cpu":{"realtimePeriod":10000,"realtimeRuntime":3000}}"#;
+        assert_eq!(
+            plan(lower, &host("600001", "900001")),
+            ["cpu.rt_runtime_us=3000", "cpu.rt_period_us=10000"]
+        );
+        let raise = r#"{"cpu":{"realtimePeriod":100000,"realtimeRuntime":20000}}"#;
+        assert_eq!(
+            plan(raise, &host("3000", "10000")),
+            ["cpu.rt_period_us=100000", "cpu.rt_runtime_us=20000"]
+        );
+        // One of the two: written alone.
+        assert_eq!(
+            plan(
+                r#"{"cpu":{"realtimeRuntime":500001}}"#,
+                &host("0", "1000000")
+            ),
+            ["cpu.rt_runtime_us=500001"]
         );
     }
 

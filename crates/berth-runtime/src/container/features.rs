@@ -2,6 +2,10 @@
 //! `linux.apparmor.enabled` and `linux.selinux.enabled` say that berth applies those fields
 //! (the runtime-spec defines them as "support compiled in", unrelated to the host, and runc
 //! 1.5 reports `true` on any host); whether this host has the module decides at `create`.
+//! The fields runc 1.5 reports for what berth does not do say so: `linux.intelRdt` (no
+//! resctrl groups, schemata or monitoring) and `linux.netDevices` are not enabled, and
+//! `potentiallyUnsafeConfigAnnotations` is empty: no annotation changes what berth does (runc
+//! lists `bundle`, `org.systemd.property.` and `org.criu.config`).
 
 use serde_json::Value;
 
@@ -29,17 +33,19 @@ const FIXED: &str = r#"{
     "seccomp": null,
     "apparmor": {"enabled": true},
     "selinux": {"enabled": true},
-    "intelRdt": {"enabled": false},
+    "intelRdt": {"enabled": false, "schemata": false, "monitoring": false},
     "memoryPolicy": {
       "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
         "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
       "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
     },
-    "mountExtensions": {"idmap": {"enabled": false}}
+    "mountExtensions": {"idmap": {"enabled": false}},
+    "netDevices": {"enabled": false}
   },
   "annotations": {
     "org.opencontainers.runtime-spec.features.version": null
-  }
+  },
+  "potentiallyUnsafeConfigAnnotations": []
 }"#;
 
 /// The runtime-spec features document (`berth features`): what this runtime supports.
@@ -92,17 +98,19 @@ mod tests {
                 "seccomp": crate::security::seccomp_features(),
                 "apparmor": {"enabled": true},
                 "selinux": {"enabled": true},
-                "intelRdt": {"enabled": false},
+                "intelRdt": {"enabled": false, "schemata": false, "monitoring": false},
                 "memoryPolicy": {
                     "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL",
                         "MPOL_PREFERRED", "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
                     "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
                 },
-                "mountExtensions": {"idmap": {"enabled": berth_sys::mount::mount_setattr_supported()}}
+                "mountExtensions": {"idmap": {"enabled": berth_sys::mount::mount_setattr_supported()}},
+                "netDevices": {"enabled": false}
             },
             "annotations": {
                 "org.opencontainers.runtime-spec.features.version": berth_spec::OCI_VERSION_MAX
-            }
+            },
+            "potentiallyUnsafeConfigAnnotations": []
         });
         let got = features();
         // Equal values and, as printed, the same key order.

@@ -496,7 +496,9 @@ mod tests {
         let _ = std::fs::remove_file(&gate);
         let h = hook(serde_json::json!({
             "path": "/bin/sh",
-            "args": ["sh", "-c", format!("(while [ ! -e {0} ]; do sleep 0.1; done) & echo started", gate.display())]
+            // The child removes the gate itself once it has seen it: removed by the test, the
+            // gate could be gone before the child looked, and the child would loop for ever.
+            "args": ["sh", "-c", format!("(while [ ! -e {0} ]; do sleep 0.1; done; rm -f {0}) & echo started", gate.display())]
         }));
         let ran = std::thread::spawn(move || run_one(&h, None, "{}").is_ok());
         // Bounded only so a regression fails instead of hanging the suite: 60 s is not a speed
@@ -509,7 +511,6 @@ mod tests {
         std::fs::write(&gate, b"").unwrap();
         assert!(finished, "run_one waited for the hook's daemon");
         assert!(ran.join().unwrap());
-        let _ = std::fs::remove_file(&gate);
     }
 
     #[test]

@@ -110,8 +110,16 @@ pub struct Join {
     pub flag: libc::c_int,
 }
 
-/// Joins `joins` in the order given. Every file is opened before any is joined: joining the
-/// mount namespace changes what the remaining paths mean.
+/// Joins `joins`. Every file is opened before any is joined: joining the mount namespace
+/// changes what the remaining paths mean.
+///
+/// The order is runc's (1.5): first every namespace but the user one, with the runtime's own
+/// credentials, leaving for later those the kernel refuses with EPERM; then the user
+/// namespace; then the ones left. A namespace owned by a user namespace other than the one
+/// joined (the host's network namespace, another container's time namespace) can only be
+/// joined before the user namespace, when the runtime still has its capabilities over it;
+/// one owned by the joined user namespace may need that namespace's capabilities (a rootless
+/// runtime) and is joined after it. Within each pass `joins` keeps its order.
 pub fn join_all(joins: &[Join]) -> Result<(), InitError> {
     let mut files = Vec::with_capacity(joins.len());
     for j in joins {
@@ -119,9 +127,33 @@ pub fn join_all(joins: &[Join]) -> Result<(), InitError> {
             .map_err(|e| InitError::sys(format!("{} {}", j.what, j.path.display()), &e))?;
         files.push(f);
     }
-    for (j, f) in joins.iter().zip(&files) {
-        berth_sys::ns::setns(std::os::fd::AsFd::as_fd(f), j.flag)
-            .map_err(|e| InitError::sys(format!("joining {} {}", j.what, j.path.display()), &e))?;
+    join_in_passes(joins, |i| {
+        berth_sys::ns::setns(std::os::fd::AsFd::as_fd(&files[i]), joins[i].flag)
+    })
+}
+
+/// [`join_all`]'s order, with `setns(i)` joining `joins[i]`.
+fn join_in_passes(
+    joins: &[Join],
+    mut setns: impl FnMut(usize) -> std::io::Result<()>,
+) -> Result<(), InitError> {
+    let fail = |j: &Join, e: &std::io::Error| {
+        InitError::sys(format!("joining {} {}", j.what, j.path.display()), e)
+    };
+    let is_user = |j: &Join| j.flag == libc::CLONE_NEWUSER;
+    let mut refused = Vec::new();
+    for (i, j) in joins.iter().enumerate().filter(|(_, j)| !is_user(j)) {
+        match setns(i) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => refused.push(i),
+            Err(e) => return Err(fail(j, &e)),
+        }
+    }
+    for (i, j) in joins.iter().enumerate().filter(|(_, j)| is_user(j)) {
+        setns(i).map_err(|e| fail(j, &e))?;
+    }
+    for i in refused {
+        setns(i).map_err(|e| fail(&joins[i], &e))?;
     }
     Ok(())
 }
@@ -185,6 +217,107 @@ mod tests {
         );
         assert_eq!(p.clone_flags, libc::CLONE_NEWPID);
         assert!(!p.joins.is_empty());
+    }
+
+    /// A stand-in for the kernel's setns permission check: each namespace is owned by the host
+    /// ("host") or by the user namespace being joined ("container"); the caller may join one
+    /// when it still has the host's capabilities, or when it has joined the owner.
+    fn joins_with_owners(owners: &[(&str, libc::c_int, &str)]) -> (Vec<String>, Option<String>) {
+        let joins: Vec<Join> = owners
+            .iter()
+            .map(|(name, flag, _)| Join {
+                what: format!("{name} namespace"),
+                path: PathBuf::from(format!("/ns/{name}")),
+                flag: *flag,
+            })
+            .collect();
+        let mut in_user_ns = false;
+        let mut joined = Vec::new();
+        let r = join_in_passes(&joins, |i| {
+            let (name, flag, owner) = owners[i];
+            let allowed = if flag == libc::CLONE_NEWUSER {
+                !in_user_ns
+            } else if in_user_ns {
+                owner == "container"
+            } else {
+                true
+            };
+            if !allowed {
+                return Err(std::io::Error::from_raw_os_error(libc::EPERM));
+            }
+            in_user_ns |= flag == libc::CLONE_NEWUSER;
+            joined.push(name.to_string());
+            Ok(())
+        });
+        (
+            joined,
+            r.err().map(|e| crate::process::sync::chain_text(&e)),
+        )
+    }
+
+    #[test]
+    fn namespaces_the_joined_user_namespace_does_not_own_are_joined_before_it() {
+        // runc's "join external namespaces [wrong userns owner]": the user namespace of one
+        // container, a network namespace of the host's.
+        let (joined, err) = joins_with_owners(&[
+            ("user", libc::CLONE_NEWUSER, "host"),
+            ("net", libc::CLONE_NEWNET, "host"),
+            ("time", CLONE_NEWTIME, "container"),
+            ("mnt", libc::CLONE_NEWNS, "container"),
+        ]);
+        assert_eq!(err, None);
+        assert_eq!(joined, ["net", "time", "mnt", "user"]);
+    }
+
+    #[test]
+    fn a_namespace_refused_before_the_user_namespace_is_retried_after_it() {
+        let joins = [
+            Join {
+                what: "user namespace".into(),
+                path: "/ns/user".into(),
+                flag: libc::CLONE_NEWUSER,
+            },
+            Join {
+                what: "net namespace".into(),
+                path: "/ns/net".into(),
+                flag: libc::CLONE_NEWNET,
+            },
+        ];
+        // A rootless runtime: the network namespace only after the user namespace.
+        let mut calls = Vec::new();
+        let mut user_joined = false;
+        join_in_passes(&joins, |i| {
+            calls.push(i);
+            match joins[i].flag {
+                libc::CLONE_NEWUSER => {
+                    user_joined = true;
+                    Ok(())
+                }
+                _ if user_joined => Ok(()),
+                _ => Err(std::io::Error::from_raw_os_error(libc::EPERM)),
+            }
+        })
+        .unwrap();
+        assert_eq!(calls, [1, 0, 1]);
+        // Refused both times: the error names the namespace and keeps EPERM.
+        let e = join_in_passes(&joins, |i| match joins[i].flag {
+            libc::CLONE_NEWUSER => Ok(()),
+            _ => Err(std::io::Error::from_raw_os_error(libc::EPERM)),
+        })
+        .unwrap_err();
+        assert_eq!(
+            crate::process::sync::chain_text(&e),
+            "joining net namespace /ns/net: operation not permitted"
+        );
+        // Any other error ends the joins at once.
+        let mut calls = 0;
+        let e = join_in_passes(&joins, |_| {
+            calls += 1;
+            Err(std::io::Error::from_raw_os_error(libc::EINVAL))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1);
+        assert!(crate::process::sync::chain_text(&e).starts_with("joining net namespace /ns/net: "));
     }
 
     #[test]

@@ -260,12 +260,26 @@ pub(super) fn become_process(
     })
 }
 
+/// Signals that end runc's (Go) init while it waits for `start` (Go's runtime makes them exit
+/// a program that has not asked for them), where the default action does not end the init of
+/// a pid namespace: the kernel drops them. `kill` of a created container with SIGTERM (or its
+/// pidfd, runc 1.5.1's pidfd-socket.bats) stops it as it stops runc's.
+const FATAL_WHILE_WAITING: [libc::c_int; 5] = [
+    libc::SIGHUP,
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGQUIT,
+    libc::SIGABRT,
+];
+
 /// Tells the runtime it is ready, blocks until `start` opens exec.fifo, then execs.
 fn wait_and_exec(
     ready: ReadyToExec,
     spec: &oci_spec::runtime::Spec,
     chan: &SyncChannel,
 ) -> Result<std::convert::Infallible, InitError> {
+    berth_sys::process::exit_on_signals(&FATAL_WHILE_WAITING)
+        .map_err(|e| InitError::sys("init: sigaction", &e))?;
     chan.send(&SyncMsg::Ready)
         .map_err(|e| InitError::sys("init: telling the runtime it is ready", &e))?;
     // Reopened through the container's /proc only once it is verified to be a procfs root
@@ -297,6 +311,9 @@ fn wait_and_exec(
 /// The last steps before the user's program: an empty signal mask, execve (the seccomp filter
 /// is in already: see [`crate::security::apply_process_security`]).
 pub(super) fn exec_program(program: &Program) -> Result<std::convert::Infallible, InitError> {
+    // The init's handlers go first: a signal pending under the mask below is the program's
+    // (as with runc, whose handlers execve resets), not one that ends the init now.
+    let _ = berth_sys::process::default_signal_actions(&FATAL_WHILE_WAITING);
     // The caller may have blocked signals before the clone (berth's command line blocks them all,
     // to forward them); the mask survives execve, so it is emptied here.
     let _ = nix::sys::signal::sigprocmask(

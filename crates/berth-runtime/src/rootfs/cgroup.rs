@@ -56,16 +56,22 @@ pub struct Hierarchy {
 /// Pairs each /proc/self/cgroup line with a host mount of that hierarchy. `need_path`: the
 /// mount must contain the process's cgroup (for binding it); in a cgroup namespace the
 /// paths are relative to the namespace (mount roots then show as "/.."), and the hierarchy
-/// is mounted afresh, so only the controllers have to match.
+/// is mounted afresh, so only the controllers have to match. Mounts at or below `rootfs` are
+/// the container's own (a `/sys` bound from the host with `rbind` brings copies of the
+/// hierarchies, which can come first in mountinfo): they are not the host's.
 pub fn v1_hierarchies(
     mounts: &[MountInfo],
     lines: &[CgroupLine],
     need_path: bool,
+    rootfs: &Path,
 ) -> Vec<Hierarchy> {
     let mut out = Vec::new();
+    // A rootfs that is the runtime's own root ("/") holds every mount.
+    let in_rootfs = |m: &MountInfo| rootfs != Path::new("/") && m.mount_point.starts_with(rootfs);
     for line in lines {
         let found = mounts.iter().find(|m| {
             m.fstype == "cgroup"
+                && !in_rootfs(m)
                 && line.controllers.iter().all(|c| m.super_options.contains(c))
                 && (!need_path || line.path.starts_with(&m.root))
         });
@@ -119,7 +125,10 @@ pub fn mount_cgroup(
         set: ro_requested | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         clr: 0,
     };
-    for h in v1_hierarchies(&mounts, &lines, !ctx.cgroup_namespace) {
+    // Where the rootfs is, as mountinfo names it (the runtime's view, not yet pivoted).
+    let rootfs = std::fs::read_link(fd_path(ctx.root))
+        .map_err(|e| RootfsError::mount(dest, "readlink", "(rootfs)", e))?;
+    for h in v1_hierarchies(&mounts, &lines, !ctx.cgroup_namespace, &rootfs) {
         let sub = format!("{dest}/{}", h.name);
         let name = OsStr::new(&h.name);
         match mkdirat(tmpfs.as_fd(), name, 0o755) {
@@ -284,7 +293,7 @@ mod tests {
             "4:cpu,cpuacct:/c1\n1:name=systemd:/user/c1\n0::/c1\n5:memory:/outer/c1\n6:pids:/c1\n",
         );
         assert_eq!(lines.len(), 4);
-        let h = v1_hierarchies(&mounts, &lines, true);
+        let h = v1_hierarchies(&mounts, &lines, true, Path::new("/b/rootfs"));
         assert_eq!(h.len(), 3);
         assert_eq!(h[0].name, "cpu,cpuacct");
         assert_eq!(h[0].host_path, Path::new("/sys/fs/cgroup/cpu,cpuacct/c1"));
@@ -295,7 +304,37 @@ mod tests {
         let ns_mounts =
             mountinfo::parse("33 22 0:29 /.. /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n");
         let ns_lines = parse_proc_cgroup("5:memory:/\n");
-        assert!(v1_hierarchies(&ns_mounts, &ns_lines, true).is_empty());
-        assert_eq!(v1_hierarchies(&ns_mounts, &ns_lines, false).len(), 1);
+        let r = Path::new("/b/rootfs");
+        assert!(v1_hierarchies(&ns_mounts, &ns_lines, true, r).is_empty());
+        assert_eq!(v1_hierarchies(&ns_mounts, &ns_lines, false, r).len(), 1);
+    }
+
+    #[test]
+    fn copies_of_the_hierarchies_inside_the_rootfs_are_not_the_hosts() {
+        // /sys bound from the host with rbind, by a runtime that made the tree before the
+        // init's mount namespace existed: its copies come first.
+        let mounts = mountinfo::parse(
+            "40 39 0:27 / /b/rootfs/sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n\
+             41 39 0:29 / /b/rootfs/sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n\
+             31 22 0:27 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd\n\
+             33 22 0:29 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n",
+        );
+        let lines = parse_proc_cgroup("1:name=systemd:/c1\n5:memory:/c1\n");
+        for need_path in [true, false] {
+            let h = v1_hierarchies(&mounts, &lines, need_path, Path::new("/b/rootfs"));
+            let paths: Vec<_> = h.iter().map(|h| h.host_path.as_path()).collect();
+            assert_eq!(
+                paths,
+                [
+                    Path::new("/sys/fs/cgroup/systemd/c1"),
+                    Path::new("/sys/fs/cgroup/memory/c1")
+                ]
+            );
+        }
+        // A rootfs at "/" rules nothing out.
+        assert_eq!(
+            v1_hierarchies(&mounts, &lines, true, Path::new("/")).len(),
+            2
+        );
     }
 }
