@@ -101,6 +101,9 @@ pub(crate) enum Spawner {
 pub(crate) struct Launcher {
     pid: i32,
     chan: Option<SyncChannel>,
+    /// Our copy of the detached mount the launcher was executed from (see
+    /// [`Spawner::release_exe`]).
+    exe: Option<OwnedFd>,
 }
 
 impl Drop for Launcher {
@@ -162,7 +165,21 @@ impl Spawner {
         Ok(Spawner::Launcher(Launcher {
             pid,
             chan: Some(ours),
+            exe: Some(exe),
         }))
+    }
+
+    /// Closes our copy of the detached mount the launcher was executed from. The launcher
+    /// closes its own before it clones anything, so whichever of us closes last dissolves the
+    /// mount (out of every namespace from then on, so no one can remount it writable), and
+    /// that close sleeps for an RCU grace period (0.1 to 0.7 ms here). Closed by the caller
+    /// where it would wait anyway, and always before a container process can run its program:
+    /// `create` once Go is sent (the init works until Ready), `exec` once the job is sent (the
+    /// launcher works until it reports the pid).
+    pub(crate) fn release_exe(&mut self) {
+        if let Spawner::Launcher(l) = self {
+            l.exe = None;
+        }
     }
 
     /// Starts `job`'s process: the launcher (or a forked intermediate) joins what the job
@@ -178,6 +195,7 @@ impl Spawner {
         mut job: Job,
         fds: JobFds,
     ) -> Result<(SyncChannel, i32), ProcessError> {
+        let release_now = matches!(job, Job::Exec { .. });
         let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
         let intermediate = match self {
             Spawner::Fork => match clone_process(0).map_err(sys("fork"))? {
@@ -211,6 +229,9 @@ impl Spawner {
                     );
                     reap(launcher.pid);
                     return Err(why);
+                }
+                if release_now {
+                    launcher.exe = None;
                 }
                 launcher.pid
             }

@@ -152,7 +152,7 @@ pub unsafe fn launch(
     };
     // SAFETY: single-threaded, as this function's caller guarantees.
     let (ours, init_pid) = unsafe { spawner.spawn(job, fds)? };
-    match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup) {
+    match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup, spawner) {
         Ok(console) => Ok(Launched {
             pid: init_pid,
             console,
@@ -254,8 +254,12 @@ fn prepare_and_wait(
     pid: i32,
     chan: &SyncChannel,
     cgroup: &dyn CgroupManager,
+    spawner: &mut launcher::Spawner,
 ) -> Result<Option<OwnedFd>, ProcessError> {
-    let hook_state = match place_init(cfg, plan, id, pid, chan, cgroup) {
+    let placed = place_init(cfg, plan, id, pid, chan, cgroup);
+    // While the init works until Ready (see Spawner::release_exe).
+    spawner.release_exe();
+    let hook_state = match placed {
         Ok(state) => state,
         Err(e) => {
             return Err(match chan.try_recv() {
