@@ -325,11 +325,36 @@ pub fn systemd_is_running() -> bool {
 /// not allowed by that alone: as in runc, only `linux.resources.devices` (and the default list)
 /// decide what the container may open, so a node the rules deny exists but gives EPERM. Making
 /// the nodes needs no rule of its own: the default list allows mknod of any node.
+///
+/// `pids.limit: 0` is read as the config's `ociVersion` defines it: a real limit (no new
+/// process) from runtime-spec 1.3.0 on, where the field became optional so that 0 could mean
+/// 0 (runc 1.5 writes it as 1); before 1.3.0 the spec's text read 0 as "no limit", as crun and
+/// runc 1.1 on cgroup v1 apply it (`max`), and as configs written for those versions (youki's
+/// contest, engines that zero unset fields) mean it.
 pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
-    spec.linux()
+    let mut r = spec
+        .linux()
         .as_ref()
         .and_then(|l| l.resources().clone())
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let zero_pids = r.pids().as_ref().is_some_and(|p| p.limit() == 0);
+    if zero_pids && !at_least_1_3(spec.version()) {
+        let mut pids = r.pids().clone().unwrap_or_default();
+        pids.set_limit(-1);
+        r.set_pids(Some(pids));
+    }
+    r
+}
+
+/// Whether an `ociVersion` is 1.3.0 or later (a version that does not parse counts as current).
+fn at_least_1_3(version: &str) -> bool {
+    let mut parts = version
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u64>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) >= (1, 3),
+        _ => true,
+    }
 }
 
 /// True when /sys/fs/cgroup itself is a cgroup2 mount (a unified-only host): runc's test too.
@@ -499,6 +524,27 @@ mod tests {
         let empty: oci_spec::runtime::Spec =
             serde_json::from_str(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"}}"#).unwrap();
         assert!(container_resources(&empty).devices().is_none());
+    }
+
+    #[test]
+    fn zero_pids_limit_follows_the_configs_spec_version() {
+        let spec = |version: &str| -> oci_spec::runtime::Spec {
+            serde_json::from_value(serde_json::json!({
+                "ociVersion": version,
+                "root": {"path": "rootfs"},
+                "linux": {"resources": {"pids": {"limit": 0}}}
+            }))
+            .unwrap()
+        };
+        let limit = |v: &str| container_resources(&spec(v)).pids().as_ref().unwrap().limit();
+        // Before 1.3.0, 0 meant no limit.
+        assert_eq!(limit("1.0.2-dev"), -1);
+        assert_eq!(limit("1.2.1"), -1);
+        // From 1.3.0 on, 0 is a real limit (the planner writes it as 1).
+        assert_eq!(limit("1.3.0"), 0);
+        assert_eq!(limit("1.10.0"), 0);
+        assert_eq!(limit("2.0.0"), 0);
+        assert!(at_least_1_3("garbage"));
     }
 
     #[test]
