@@ -339,7 +339,7 @@ pub fn container_resources(spec: &oci_spec::runtime::Spec) -> LinuxResources {
         .unwrap_or_default();
     let zero_pids = r.pids().as_ref().is_some_and(|p| p.limit() == 0);
     if zero_pids && !at_least_1_3(spec.version()) {
-        let mut pids = r.pids().clone().unwrap_or_default();
+        let mut pids = (*r.pids()).unwrap_or_default();
         pids.set_limit(-1);
         r.set_pids(Some(pids));
     }
