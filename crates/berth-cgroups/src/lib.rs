@@ -536,7 +536,13 @@ mod tests {
             }))
             .unwrap()
         };
-        let limit = |v: &str| container_resources(&spec(v)).pids().as_ref().unwrap().limit();
+        let limit = |v: &str| {
+            container_resources(&spec(v))
+                .pids()
+                .as_ref()
+                .unwrap()
+                .limit()
+        };
         // Before 1.3.0, 0 meant no limit.
         assert_eq!(limit("1.0.2-dev"), -1);
         assert_eq!(limit("1.2.1"), -1);

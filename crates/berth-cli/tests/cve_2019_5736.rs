@@ -302,11 +302,33 @@ fn victim(dir: &Path) -> Victim {
     Victim { bin, original }
 }
 
-/// How berth seals its executable: its default (a read-only mount) or the memfd fallback.
+/// How berth seals its executable: its default (a read-only mount) or the memfd fallback; or
+/// berth itself runs from a sealed memfd copy (as an embedder that sealed itself), so it starts
+/// the container's processes through a forked intermediate rather than a launcher.
 #[derive(Clone, Copy)]
 enum Seal {
     Default,
     Memfd,
+    SealedRuntime,
+}
+
+/// A sealed memfd copy of `bin`, inherited across exec (executed through /proc/self/fd/N).
+fn sealed_copy(bin: &Path) -> OwnedFd {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: a valid NUL-terminated name; the fd returned is ours.
+    let fd = unsafe { libc::memfd_create(c"berth-sealed".as_ptr(), libc::MFD_ALLOW_SEALING) };
+    assert!(fd >= 0, "memfd_create: {}", std::io::Error::last_os_error());
+    // SAFETY: fd was just returned by memfd_create and is owned by nothing else.
+    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    f.write_all(&std::fs::read(bin).unwrap()).unwrap();
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on an fd we own; no memory is passed.
+    assert_eq!(
+        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_ADD_SEALS, seals) },
+        0
+    );
+    OwnedFd::from(f)
 }
 
 /// `BERTH --root STATE ARGS...` with the given stdout; stderr is captured in a file.
@@ -318,7 +340,11 @@ fn berth_with(
     stdout: Stdio,
 ) -> (std::process::ExitStatus, String) {
     let err_path = b.scratch.0.join(format!("stderr-{}", unique_id("e")));
-    let mut cmd = Command::new(bin);
+    let sealed = matches!(seal, Seal::SealedRuntime).then(|| sealed_copy(bin));
+    let mut cmd = match &sealed {
+        Some(fd) => Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd())),
+        None => Command::new(bin),
+    };
     if let Seal::Memfd = seal {
         cmd.env("BERTH_EXE_SEAL", "memfd");
     }
@@ -409,6 +435,14 @@ fn proc_self_exe_entrypoint_cannot_overwrite_the_runtime_memfd() {
     }
 }
 
+/// The same with berth running from a sealed memfd (no launcher: a forked intermediate).
+#[test]
+fn proc_self_exe_entrypoint_cannot_overwrite_a_runtime_running_sealed() {
+    if require_root("proc_self_exe_entrypoint_cannot_overwrite_a_runtime_running_sealed") {
+        entrypoint_attack(Seal::SealedRuntime);
+    }
+}
+
 fn entrypoint_attack(seal: Seal) {
     let work = Scratch::new("cve5736-entry");
     let attacker = build_attacker(&work.0);
@@ -481,6 +515,14 @@ fn proc_self_exe_exec_cannot_overwrite_the_runtime_memfd() {
 fn proc_self_exe_exec_with_cap_sys_admin_cannot_unwrap_the_mount() {
     if require_root("proc_self_exe_exec_with_cap_sys_admin_cannot_unwrap_the_mount") {
         exec_attack_with(Seal::Default, true);
+    }
+}
+
+/// The same with berth running from a sealed memfd (no launcher: a forked intermediate).
+#[test]
+fn proc_self_exe_exec_cannot_overwrite_a_runtime_running_sealed() {
+    if require_root("proc_self_exe_exec_cannot_overwrite_a_runtime_running_sealed") {
+        exec_attack(Seal::SealedRuntime);
     }
 }
 
