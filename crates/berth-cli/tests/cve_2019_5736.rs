@@ -324,9 +324,12 @@ fn sealed_copy(bin: &Path) -> OwnedFd {
     f.write_all(&std::fs::read(bin).unwrap()).unwrap();
     let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
     // SAFETY: fcntl on an fd we own; no memory is passed.
+    let sealed = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_ADD_SEALS, seals) };
     assert_eq!(
-        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_ADD_SEALS, seals) },
-        0
+        sealed,
+        0,
+        "F_ADD_SEALS: {}",
+        std::io::Error::last_os_error()
     );
     OwnedFd::from(f)
 }
