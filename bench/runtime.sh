@@ -11,6 +11,7 @@
 #   BENCH_PHASE_RUNS    iterations of create/start/delete (default 50)
 #   BENCH_SEQ           sequential containers (default 100)
 #   BENCH_RSS_RUNS      runs under /usr/bin/time for the peak RSS (default 20)
+#   BENCH_PY_RUNS       rounds of bench/interleaved.py for run, create and exec (default 200)
 #   BENCH_UPDATE        when 1 (the default), rewrite the runtime section of BENCHMARKS.md
 #   BERTH_BASE          optional second berth binary (e.g. main's release build), measured in
 #                       the same run beside the others, with a berth/base column
@@ -38,6 +39,7 @@ BENCH_RUNS=${BENCH_RUNS:-50}
 BENCH_PHASE_RUNS=${BENCH_PHASE_RUNS:-50}
 BENCH_SEQ=${BENCH_SEQ:-100}
 BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-20}
+BENCH_PY_RUNS=${BENCH_PY_RUNS:-200}
 BENCH_UPDATE=${BENCH_UPDATE:-1}
 
 die() {
@@ -195,6 +197,20 @@ for n in "${names[@]}"; do
 	res[exec_median_$n]=$median
 done
 
+# --- 2c. the same three, spawned from Python --------------------------------
+# bench/interleaved.py: rounds interleaved (order reversed every other round), each call
+# started with posix_spawn (no bash fork in the figure) and timed around the call.
+py_bins=()
+for n in "${names[@]}"; do py_bins+=("${bin[$n]}"); done
+for mode in run create exec; do
+	k=0
+	while read -r _name _mode _m median _p p25 _rest; do
+		res[py${mode}_median_${names[$k]}]=$median
+		res[py${mode}_p25_${names[$k]}]=$p25
+		k=$((k + 1))
+	done < <(python3 "$here/interleaved.py" "$mode" "$BENCH_PY_RUNS" "$bundle" "${py_bins[@]}")
+done
+
 # --- 3. 100 sequential containers (run /bin/true one after another) --------
 # Timed in blocks of 10 back-to-back runs, blocks interleaved between the runtimes
 # (so a burst of other load hits all three); the total is the sum of the blocks.
@@ -305,6 +321,9 @@ out=$BENCH_DIR/runtime.md
 	row "delete (stopped), median ms" loopdelete_median
 	row "exec /bin/true in a running container, mean ms (interleaved loop)" exec_mean
 	row "exec /bin/true, median ms" exec_median
+	row "run /bin/true, median ms (interleaved, spawned from Python, $BENCH_PY_RUNS rounds)" pyrun_median
+	row "create, median ms (interleaved, spawned from Python)" pycreate_median
+	row "exec /bin/true, median ms (interleaved, spawned from Python)" pyexec_median
 	row "$BENCH_SEQ sequential runs, total s" seq
 	row "peak RSS during run, median MiB ($BENCH_RSS_RUNS runs)" rss_median
 	row "peak RSS during run, max MiB" rss_max

@@ -139,8 +139,15 @@ impl Spawner {
                 "an argument or environment variable contains a NUL byte",
             ))
         };
-        let argv0 = std::env::args_os().next().unwrap_or_else(|| "berth".into());
-        let argv = [CString::new(argv0.into_vec()).map_err(nul)?];
+        // The caller's arguments, unused by the launcher: `ps` shows the init (a clone of it)
+        // as the command that made it, as it did when the init was a clone of the runtime.
+        let mut argv = std::env::args_os()
+            .map(|a| CString::new(a.into_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(nul)?;
+        if argv.is_empty() {
+            argv.push(CString::new("berth").map_err(nul)?);
+        }
         let mut envp = Vec::new();
         for (k, v) in std::env::vars_os() {
             if k == LAUNCHER_ENV {
