@@ -195,8 +195,8 @@ impl Spawner {
     ///
     /// # Safety
     ///
-    /// The calling process must be single-threaded: [`Spawner::Fork`] forks it, and the child
-    /// runs Rust code (which allocates).
+    /// The calling process must be single-threaded: without a launcher ([`Spawner::Fork`]) it
+    /// is forked, and the child runs Rust code (which allocates).
     pub(crate) unsafe fn spawn(
         &mut self,
         mut job: Job,
@@ -224,12 +224,9 @@ impl Spawner {
                 {
                     runtime_only_fds.clear();
                 }
-                if let Err(e) = send_job(&chan, job, theirs.as_fd(), fds) {
-                    // It may have failed first (its exec, say), and said why.
-                    let why = match chan.try_recv() {
-                        Ok(Some(SyncMsg::Error { error })) => ProcessError::Init(error),
-                        _ => e,
-                    };
+                if let Err(why) = send_job(&chan, job, theirs.as_fd(), fds) {
+                    // It died before taking the job (posix_spawn reported a failed exec
+                    // already, so this is rare): nothing of the container exists yet.
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(launcher.pid),
                         nix::sys::signal::Signal::SIGKILL,
