@@ -493,6 +493,15 @@ pub fn mount_propagation(r: &dyn Runner) {
         !root.contains("shared:") && !root.contains("master:"),
         "{root}"
     );
+    // An unbindable tree cannot be bind-mounted: the rootfs's own bind comes first.
+    for value in ["unbindable", "runbindable"] {
+        b.update_config(|c| c["linux"]["rootfsPropagation"] = json!(value));
+        let out = ok(r, &b, value);
+        assert!(
+            mount_line(&out, "/").contains("unbindable"),
+            "{value}: {out}"
+        );
+    }
 }
 
 pub fn cwd_created(r: &dyn Runner) {

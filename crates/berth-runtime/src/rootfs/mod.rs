@@ -308,9 +308,6 @@ where
         pivot::pivot(root.as_fd())?;
     }
     drop(root);
-    if own_mount_namespace && root_prop_value.is_some() {
-        propagation::finish_root(root_prop)?;
-    }
 
     hooks
         .before_readonly()
@@ -336,6 +333,11 @@ where
         .unwrap_or(false)
     {
         masked::readonly_root(cfg.user_namespace)?;
+    }
+    // Last: the read-only views and masks above are clones of mounts below "/", which an
+    // unbindable tree would refuse.
+    if own_mount_namespace && root_prop_value.is_some() {
+        propagation::finish_root(root_prop)?;
     }
     berth_sys::path::chdir(std::ffi::OsStr::new("/"))
         .map_err(|e| RootfsError::path("directory", "/", "chdir", e))

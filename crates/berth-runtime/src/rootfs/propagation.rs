@@ -30,8 +30,17 @@ fn ms_flags(p: PropagationChange) -> libc::c_ulong {
     p.kind.ms_flag() as libc::c_ulong | if p.recursive { libc::MS_REC } else { 0 }
 }
 
-/// Step one, before any mount: changes "/" of the (new) mount namespace.
+/// Step one, before any mount: changes "/" of the (new) mount namespace. An unbindable one is
+/// private here (the rootfs is about to be bind-mounted onto itself, which an unbindable tree
+/// refuses with EINVAL) and made unbindable by [`finish_root`] once the root is switched.
 pub fn prepare_root(p: PropagationChange) -> Result<(), RootfsError> {
+    let p = match p.kind {
+        super::options::Propagation::Unbindable => PropagationChange {
+            kind: super::options::Propagation::Private,
+            ..p
+        },
+        _ => p,
+    };
     sys::mount(None, "/", None, ms_flags(p), None)
         .map_err(|e| RootfsError::path("propagation of", "/", "mount", e))
 }
