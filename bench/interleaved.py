@@ -3,8 +3,9 @@
 
 Usage: bench/interleaved.py MODE ROUNDS BUNDLE RUNTIME...
 
-Each round times every runtime once, the order reversed every other round, so a burst of
-other load on the machine hits all of them alike. Every invocation is started by Python's
+Each round times every runtime once, in an order shuffled every round (fixed seed), so a
+burst of other load on the machine, or the kernel's cleanup after the previous call (a
+runtime's delete frees namespaces and cgroups asynchronously), hits all of them alike. Every invocation is started by Python's
 subprocess (posix_spawn: no shell fork in the figure), stdin/stdout/stderr /dev/null, and timed
 with a monotonic clock around the call; each runtime keeps its own --root under /tmp. Prints
 one line per runtime: median, 25th percentile and mean in milliseconds, and the median's ratio
@@ -18,6 +19,7 @@ private cgroup view it sets up for crun on hybrid hosts) and adds its rows to BE
 """
 import json
 import os
+import random
 import shutil
 import statistics
 import subprocess
@@ -51,9 +53,11 @@ def main() -> int:
         for k in range(len(runtimes)):
             rt(k, "run", "-d", "--bundle", sleeper, "sleeper")
     times = [[] for _ in runtimes]
+    shuffle = random.Random(5736)
     try:
         for i in range(-3, rounds):  # three warmup rounds
-            order = range(len(runtimes)) if i % 2 == 0 else reversed(range(len(runtimes)))
+            order = list(range(len(runtimes)))
+            shuffle.shuffle(order)
             for k in order:
                 if mode == "run":
                     t = rt(k, "run", "--bundle", bundle, f"r{i}")

@@ -198,7 +198,7 @@ for n in "${names[@]}"; do
 done
 
 # --- 2c. the same three, spawned from Python --------------------------------
-# bench/interleaved.py: rounds interleaved (order reversed every other round), each call
+# bench/interleaved.py: rounds interleaved (order shuffled every round), each call
 # started with posix_spawn (no bash fork in the figure) and timed around the call.
 py_bins=()
 for n in "${names[@]}"; do py_bins+=("${bin[$n]}"); done
