@@ -41,6 +41,9 @@ use std::path::PathBuf;
 /// Set in the launcher's environment: `CHANNEL_FD,EXE_FD`.
 const LAUNCHER_ENV: &str = "_BERTH_LAUNCHER";
 
+/// What went wrong when a launcher runs the embedding program's own code.
+const NO_ENTRY: &str = "berth_runtime::launcher_entry() must be called first in the program's main";
+
 /// What to start, as the launcher (or a forked intermediate) receives it.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Job {
@@ -129,6 +132,11 @@ impl Spawner {
     /// a sealed memfd already. Called as early as possible: the launcher's exec overlaps with
     /// what the caller does until it sends the job.
     pub(crate) fn start() -> Result<Spawner, ProcessError> {
+        if std::env::var_os(LAUNCHER_ENV).is_some() {
+            // Started as a launcher, yet here: the program never called launcher_entry. Going
+            // on would start a launcher of a launcher, each running the program again.
+            return Err(ProcessError::Init(InitError::new(NO_ENTRY)));
+        }
         if crate::exe_seal::exe_protection().map_err(seal_err)? == ExeProtection::SealedMemfd {
             return Ok(Spawner::Fork);
         }
@@ -224,7 +232,11 @@ impl Spawner {
                 {
                     runtime_only_fds.clear();
                 }
-                if let Err(why) = send_job(&chan, job, theirs.as_fd(), fds) {
+                if let Err(e) = send_job(&chan, job, theirs.as_fd(), fds) {
+                    let why = ProcessError::Init(InitError::context(
+                        format!("the launcher exited before taking its job ({NO_ENTRY}?)"),
+                        &e,
+                    ));
                     // It died before taking the job (posix_spawn reported a failed exec
                     // already, so this is rare): nothing of the container exists yet.
                     let _ = nix::sys::signal::kill(
@@ -440,5 +452,21 @@ fn run_job(job: Job, fds: JobFds, chan: &SyncChannel) -> ! {
             "the exec'd process",
             |c| exec::process_main(&spec, preserve_fds, c),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_launcher_that_runs_the_programs_code_refuses_to_start_another() {
+        // What a program that never calls launcher_entry() does when started as a launcher:
+        // it must not start a launcher of its own (each would run the program again).
+        std::env::set_var(LAUNCHER_ENV, "3,4");
+        let started = Spawner::start();
+        std::env::remove_var(LAUNCHER_ENV);
+        let e = started.expect_err("a launcher inside a launcher");
+        assert!(e.to_string().contains("launcher_entry()"), "{e}");
     }
 }
