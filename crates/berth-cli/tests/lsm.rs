@@ -28,10 +28,9 @@ fn require_absent(test: &str, lsm: &str, enabled: bool) -> bool {
     true
 }
 
-/// Processes whose command line names `id` (berth's init and intermediate are clones of
-/// berth, whose arguments include the id) that are still there after a while: berth's
-/// sealed-executable closer (see berth_runtime::exe_seal) is a clone too and may still be
-/// finishing when berth has exited; a container's init left behind never goes away.
+/// Processes whose command line names `id` (berth's launcher is started with the command's
+/// arguments, and the init is a clone of it) that are still there after a while: one may
+/// still be finishing when berth has exited; a container's init left behind never goes away.
 fn processes_naming(id: &str) -> Vec<String> {
     let mut found = processes_naming_now(id);
     for _ in 0..100 {
