@@ -113,11 +113,7 @@ impl Drop for Launcher {
     fn drop(&mut self) {
         if let Some(chan) = self.chan.take() {
             drop(chan);
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            reap(self.pid);
+            super::kill_and_reap(&super::Victim::child(self.pid));
         }
     }
 }
@@ -239,11 +235,7 @@ impl Spawner {
                     ));
                     // It died before taking the job (posix_spawn reported a failed exec
                     // already, so this is rare): nothing of the container exists yet.
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(launcher.pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                    reap(launcher.pid);
+                    super::kill_and_reap(&super::Victim::child(launcher.pid));
                     return Err(why);
                 }
                 if release_now {
