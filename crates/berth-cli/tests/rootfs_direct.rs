@@ -149,7 +149,8 @@ fn direct_init() {
         rootfs_proc: format!(" {}/proc ", rootfs.display()),
     };
     if let Err(e) = berth_runtime::rootfs::setup_rootfs_with_hooks(&cfg, &mut hook) {
-        eprintln!("berth: {e}");
+        // The whole chain, as the CLI prints it (the cause carries the errno's text).
+        eprintln!("berth: {:#}", anyhow::Error::new(e));
         std::process::exit(1);
     }
     // For process.terminal, as runc: a pty from the container's /dev/ptmx (the runtime
@@ -185,7 +186,7 @@ mod userns {
     use super::direct;
     use crate::rootfs_scenario_tests;
     rootfs_scenario_tests!(direct(true);
-        default_mounts cgroup_v1_hierarchies dev_nodes masked_and_readonly_paths root_readonly bind_options tmpfs_options
+        default_mounts cgroup_v1_hierarchies dev_nodes masked_and_readonly_paths root_readonly bind_options bind_atime tmpfs_options
         rbind_submounts_and_rro cwd_created no_pivot hostile_symlinks hostile_rootfs_etc_symlink
         magic_link_target_refused destination_resolving_to_root_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
 }

@@ -284,6 +284,15 @@ pub fn bind_options(r: &dyn Runner) {
         json!({"destination":"/mnt/data","type":"bind","source":src,
         "options":["rbind","ro","nosuid","nodev","noexec","noatime","nodiratime"]}),
     );
+    if r.userns() {
+        // The source's atime setting is locked there: asking for another fails (bind_atime).
+        b.update_config(|c| {
+            let m = c["mounts"].as_array_mut().and_then(|m| m.last_mut());
+            if let Some(o) = m.and_then(|m| m["options"].as_array_mut()) {
+                o.retain(|v| v != "noatime" && v != "nodiratime");
+            }
+        });
+    }
     // A file bind onto a file that does not exist yet in the rootfs.
     add_mount(
         &b,
@@ -306,12 +315,68 @@ pub fn bind_options(r: &dyn Runner) {
     for o in ["ro", "nosuid", "nodev", "noexec"] {
         assert!(opts(l).0.contains(&o), "{o}: {l}");
     }
-    // In a user namespace the host's atime setting is locked and is kept.
     for o in ["noatime", "nodiratime"] {
         assert!(r.userns() || opts(l).0.contains(&o), "{o}: {l}");
     }
     assert!(mount_line(&out, "/etc/hosted").contains("rw"), "file bind");
     assert!(!src.join("new").exists());
+}
+
+/// A bind mount's atime options as runc 1.5 and the kernel's remount read them (runc's
+/// mounts_sshfs.bats): an option that only clears a flag ("atime", "norelatime") keeps the
+/// source's setting, one that sets a flag replaces it. In a user namespace the source's
+/// setting is locked: asking for the same one works, asking for another fails naming the
+/// mount, with EPERM's text.
+pub fn bind_atime(r: &dyn Runner) {
+    let b = sh("cat /proc/self/mountinfo");
+    let src = b.scratch.0.join("noatime-src");
+    let _host = HostMount::tmpfs(&src);
+    let st = std::process::Command::new("mount")
+        .args(["--bind", "-o", "remount,noatime"])
+        .arg(&src)
+        .status();
+    assert!(st.is_ok_and(|s| s.success()), "remount the source noatime");
+    let bind = |dest: &str, opts: &[&str]| {
+        let mut o = vec!["bind"];
+        o.extend_from_slice(opts);
+        json!({"destination":dest,"type":"bind","source":src,"options":o})
+    };
+    add_mount(&b, bind("/mnt/atime", &["atime"]));
+    add_mount(&b, bind("/mnt/norelatime", &["dev", "norelatime"]));
+    add_mount(&b, bind("/mnt/noatime", &["noatime"]));
+    if !r.userns() {
+        add_mount(&b, bind("/mnt/relatime", &["relatime"]));
+        add_mount(&b, bind("/mnt/nodiratime", &["nodiratime"]));
+    }
+    let out = ok(r, &b, "bindatime");
+    for mp in ["/mnt/atime", "/mnt/norelatime", "/mnt/noatime"] {
+        let l = mount_line(&out, mp);
+        assert!(opts(l).0.contains(&"noatime"), "{mp} keeps noatime: {l}");
+    }
+    if !r.userns() {
+        let l = mount_line(&out, "/mnt/relatime");
+        assert!(
+            opts(l).0.contains(&"relatime") && !opts(l).0.contains(&"noatime"),
+            "{l}"
+        );
+        let l = mount_line(&out, "/mnt/nodiratime");
+        let o = opts(l).0;
+        assert!(o.contains(&"relatime") && o.contains(&"nodiratime"), "{l}");
+        return;
+    }
+    for asked in ["strictatime", "relatime", "nodiratime"] {
+        let b = bundle(&["true"]);
+        add_mount(&b, bind("/mnt/other", &[asked]));
+        let out = r.run(&b, &common::unique_id("bindatime-locked"), false);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{asked}: {err}");
+        assert!(
+            err.contains("/mnt/other")
+                && err.contains("atime")
+                && err.to_lowercase().contains("operation not permitted"),
+            "{asked}: {err}"
+        );
+    }
 }
 
 /// `tmpcopyup` (podman's --read-only and --tmpfs): the tmpfs holds a copy of the image's
@@ -748,7 +813,7 @@ pub fn bad_input(r: &dyn Runner) {
 macro_rules! rootfs_scenario_tests {
     ($runner:expr) => {
         $crate::rootfs_scenario_tests!($runner;
-            default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options
+            default_mounts cgroup_v1_hierarchies dev_nodes spec_devices masked_and_readonly_paths root_readonly bind_options bind_atime
             tmpfs_options tmpfs_copyup rbind_submounts_and_rro mount_propagation cwd_created no_pivot hostile_symlinks
             hostile_rootfs_etc_symlink magic_link_target_refused destination_resolving_to_root_refused proc_on_symlink_refused relative_source_escape_refused bad_input);
     };

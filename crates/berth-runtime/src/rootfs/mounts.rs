@@ -375,10 +375,17 @@ fn bind_mount(
         let src = berth_sys::exe::fstatfs_flags(tree).map_err(|e| {
             RootfsError::mount(dest, "fstatvfs", format!("(bind source {src_str:?})"), e)
         })?;
+        // A locked change is refused here with the errno the kernel would give (EPERM, what
+        // engines and runc's tests look for), naming what is locked, rather than by a bare
+        // EPERM from mount_setattr.
         opts.attrs = bind_attr_change(&opts.attrs, attrs_from_statvfs(src), ctx.user_namespace)
-            .map_err(|reason| RootfsError::InvalidMount {
-                destination: dest.to_string(),
-                reason: format!("{reason} of the bind source {src_str:?} in a user namespace"),
+            .map_err(|locked| {
+                RootfsError::mount(
+                    dest,
+                    "mount_setattr",
+                    format!("(bind source {src_str:?}: {locked} in a user namespace)"),
+                    std::io::Error::from_raw_os_error(libc::EPERM),
+                )
             })?;
     }
     set_mount_attrs(dest, tree, &opts, ctx.user_namespace)?;

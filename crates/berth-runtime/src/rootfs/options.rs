@@ -92,31 +92,65 @@ const BIND_FLAGS: u64 = MOUNT_ATTR_RDONLY
     | MOUNT_ATTR_NOSYMFOLLOW;
 /// Those the kernel locks on the mounts a less privileged user namespace inherits.
 const LOCKABLE: u64 = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+/// A mount's atime setting: the mode and nodiratime (locked as one in a user namespace).
+const ATIME_SETTING: u64 = MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
+
+/// Why a bind mount's options cannot be applied in a user namespace: the kernel locks the
+/// flags and the atime setting of the mounts a less privileged namespace inherits, and
+/// would refuse the change with EPERM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockedChange {
+    /// Options clear flags the source has (named: "ro", "nosuid", ...).
+    Flags(String),
+    /// Options ask for another atime setting than the source's.
+    Atime,
+}
+
+impl std::fmt::Display for LockedChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockedChange::Flags(names) => {
+                write!(f, "the source's locked flags {names} cannot be cleared")
+            }
+            LockedChange::Atime => {
+                f.write_str("the source's locked atime setting cannot be changed")
+            }
+        }
+    }
+}
 
 /// The attributes of a bind mount's top mount, as runc 1.5 makes them: options that name no
 /// flag keep the source's flags; otherwise the mount gets exactly the flags named, the others
-/// cleared ("bind,dev" of a ro,noexec mount is rw and exec; atime is left alone unless named).
-/// In a user namespace (`locked`), the source's ro/nosuid/nodev/noexec cannot be cleared and
-/// stay, and so do its atime settings; asking to clear one of those four flags is an error
-/// naming it, as in runc. `src` is the source mount's attributes.
-pub fn bind_attr_change(req: &AttrChange, src: u64, locked: bool) -> Result<AttrChange, String> {
+/// cleared ("bind,dev" of a ro,noexec mount is rw and exec). The atime setting changes only
+/// when an option sets one (see [`AtimeFlags`]). In a user namespace (`locked`), the source's
+/// ro/nosuid/nodev/noexec and its atime setting are locked by the kernel: unnamed locked
+/// flags stay, and asking to clear one or to change the atime setting is refused, as the
+/// kernel (and so runc) refuses it. `src` is the source mount's attributes.
+pub fn bind_attr_change(
+    req: &AttrChange,
+    src: u64,
+    locked: bool,
+) -> Result<AttrChange, LockedChange> {
     if req.is_empty() {
         return Ok(*req);
     }
-    let atime = MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME;
     let mut set = req.set & BIND_FLAGS;
     let mut clr = BIND_FLAGS & !set;
-    set |= req.set & atime;
-    clr |= req.clr & atime;
+    set |= req.set & ATIME_SETTING;
+    clr |= req.clr & ATIME_SETTING;
     if locked {
         let cannot = req.clr & src & LOCKABLE;
         if cannot != 0 {
-            return Err(format!("cannot clear locked flags {}", attr_names(cannot)));
+            return Err(LockedChange::Flags(attr_names(cannot)));
         }
-        // The atime settings are locked too: they stay as they are (berth keeps the source's
-        // rather than failing as runc does when another mode is asked).
-        set &= !atime;
-        clr &= !atime;
+        if clr & ATIME_SETTING != 0 {
+            if set & ATIME_SETTING != src & ATIME_SETTING {
+                return Err(LockedChange::Atime);
+            }
+            // The same setting as the source's: nothing to change.
+            set &= !ATIME_SETTING;
+            clr &= !ATIME_SETTING;
+        }
         set |= src & LOCKABLE;
         clr &= !(src & LOCKABLE);
     }
@@ -195,40 +229,105 @@ fn flag_option(name: &str) -> Option<(u64, bool)> {
         "dev" => (MOUNT_ATTR_NODEV, false),
         "noexec" => (MOUNT_ATTR_NOEXEC, true),
         "exec" => (MOUNT_ATTR_NOEXEC, false),
-        "nodiratime" => (MOUNT_ATTR_NODIRATIME, true),
-        "diratime" => (MOUNT_ATTR_NODIRATIME, false),
         "nosymfollow" => (MOUNT_ATTR_NOSYMFOLLOW, true),
         "symfollow" => (MOUNT_ATTR_NOSYMFOLLOW, false),
         _ => return None,
     })
 }
 
-/// The atime mode an option selects. "atime"/"nostrictatime" fall back to the kernel default
-/// (relatime) and "norelatime" to strictatime, as mount(8) documents them.
-fn atime_option(name: &str) -> Option<u64> {
+/// The atime options of a mount's top as runc reads them (its flag table, and the kernel's
+/// mount(2)): "noatime", "relatime", "strictatime" and "nodiratime" each set a flag that
+/// "atime", "norelatime", "nostrictatime" and "diratime" clear again. Only the set flags
+/// matter: with none, the atime setting is left alone (a bind mount keeps its source's, a
+/// new mount gets the kernel's default, relatime), so "atime" or "norelatime" on their own
+/// change nothing, as with mount(8) on a remount. With any, the setting is made from them
+/// alone: strictatime wins over noatime, relatime is the default mode, and nodiratime is on
+/// exactly when asked.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AtimeFlags {
+    noatime: bool,
+    relatime: bool,
+    strictatime: bool,
+    nodiratime: bool,
+}
+
+impl AtimeFlags {
+    /// Records an atime option; false when `name` is not one.
+    fn apply(&mut self, name: &str) -> bool {
+        let (flag, on) = match name {
+            "noatime" => (&mut self.noatime, true),
+            "atime" => (&mut self.noatime, false),
+            "relatime" => (&mut self.relatime, true),
+            "norelatime" => (&mut self.relatime, false),
+            "strictatime" => (&mut self.strictatime, true),
+            "nostrictatime" => (&mut self.strictatime, false),
+            "nodiratime" => (&mut self.nodiratime, true),
+            "diratime" => (&mut self.nodiratime, false),
+            _ => return false,
+        };
+        *flag = on;
+        true
+    }
+
+    /// The attribute change these flags make: none when no flag is set.
+    fn change(&self) -> AttrChange {
+        if !(self.noatime || self.relatime || self.strictatime || self.nodiratime) {
+            return AttrChange::default();
+        }
+        let mode = if self.strictatime {
+            MOUNT_ATTR_STRICTATIME
+        } else if self.noatime {
+            MOUNT_ATTR_NOATIME
+        } else {
+            MOUNT_ATTR_RELATIME
+        };
+        let set = mode
+            | if self.nodiratime {
+                MOUNT_ATTR_NODIRATIME
+            } else {
+                0
+            };
+        // mount_setattr wants the whole atime mask cleared whenever a mode is set.
+        AttrChange {
+            set,
+            clr: MOUNT_ATTR__ATIME | (MOUNT_ATTR_NODIRATIME & !set),
+        }
+    }
+}
+
+/// The atime mode a recursive option ("rnoatime", "rrelatime", ...) selects for the whole
+/// tree, as runc's mount_setattr table does: "ratime"/"rnostrictatime" fall back to the
+/// kernel default (relatime), and so does "rnorelatime" (it clears relatime, which is mode
+/// 0); runc 1.5's bats and youki's contest check the last.
+fn recursive_atime_option(name: &str) -> Option<u64> {
     Some(match name {
-        "relatime" | "atime" | "nostrictatime" => MOUNT_ATTR_RELATIME,
+        "relatime" | "atime" | "nostrictatime" | "norelatime" => MOUNT_ATTR_RELATIME,
         "noatime" => MOUNT_ATTR_NOATIME,
-        "strictatime" | "norelatime" => MOUNT_ATTR_STRICTATIME,
+        "strictatime" => MOUNT_ATTR_STRICTATIME,
         _ => return None,
     })
 }
 
-fn apply(change: &mut AttrChange, name: &str) -> bool {
+/// Records a recursive option (its name without the leading 'r'); false when it is none.
+fn apply_recursive(change: &mut AttrChange, name: &str) -> bool {
     if let Some((attr, on)) = flag_option(name) {
         change.flag(attr, on);
-        true
-    } else if let Some(mode) = atime_option(name) {
+    } else if let Some(mode) = recursive_atime_option(name) {
         change.atime(mode);
-        true
     } else {
-        false
+        match name {
+            "nodiratime" => change.flag(MOUNT_ATTR_NODIRATIME, true),
+            "diratime" => change.flag(MOUNT_ATTR_NODIRATIME, false),
+            _ => return false,
+        }
     }
+    true
 }
 
 /// Parses a mount's options. Never fails: anything unknown is filesystem data, as with mount(8).
 pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
     let mut o = MountOptions::default();
+    let mut atime = AtimeFlags::default();
     for opt in options {
         let opt = opt.as_ref();
         match opt {
@@ -245,25 +344,25 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
                 o.recursive_idmap = true;
             }
             "tmpcopyup" => o.copy_up = true,
-            _ if apply(&mut o.attrs, opt) => {}
-            // runc's recursive table clears MOUNT_ATTR_RELATIME for "rnorelatime", and that
-            // attribute is 0 (the default mode): the tree ends up relatime, as with "rrelatime"
-            // (runc 1.5's bats and youki's contest check it), not strictatime like the plain
-            // option.
-            "rnorelatime" => o.rec_attrs.atime(MOUNT_ATTR_RELATIME),
+            _ if atime.apply(opt) => {}
+            _ if flag_option(opt).is_some() => {
+                if let Some((attr, on)) = flag_option(opt) {
+                    o.attrs.flag(attr, on);
+                }
+            }
             // "rro", "rnosuid", "rrelatime", ...: the recursive forms (runc's mount_setattr set).
             _ if opt.len() > 1
                 && opt.starts_with('r')
-                && (flag_option(&opt[1..]).is_some() || atime_option(&opt[1..]).is_some()) =>
-            {
-                apply(&mut o.rec_attrs, &opt[1..]);
-            }
+                && apply_recursive(&mut o.rec_attrs, &opt[1..]) => {}
             _ => match parse_propagation(opt) {
                 Some(p) => o.propagation.push(p),
                 None => o.data.push(opt.to_string()),
             },
         }
     }
+    let atime = atime.change();
+    o.attrs.set |= atime.set;
+    o.attrs.clr |= atime.clr;
     o
 }
 
@@ -302,11 +401,65 @@ mod tests {
         assert_eq!((c.set, c.clr), (ro | nodev | nosuid | noexec, nosym));
         // Clearing a locked flag explicitly, or another atime mode, is refused.
         let e = bind_attr_change(&req(&["bind", "rw", "nosuid"]), ro, true).unwrap_err();
-        assert_eq!(e, "cannot clear locked flags ro");
-        // Locked atime settings are kept, whatever is asked.
-        let c = bind_attr_change(&req(&["bind", "ro", "relatime"]), src, true).unwrap();
-        assert_eq!(c.set & MOUNT_ATTR__ATIME, 0);
-        assert_eq!(c.clr & (MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME), 0);
+        assert_eq!(e, LockedChange::Flags("ro".into()));
+        let e = bind_attr_change(&req(&["bind", "ro", "relatime"]), src, true).unwrap_err();
+        assert_eq!(e, LockedChange::Atime);
+        // Asking for the atime setting the source has is no change.
+        let c = bind_attr_change(&req(&["bind", "ro", "noatime"]), src, true).unwrap();
+        assert_eq!(c.set & ATIME_SETTING, 0);
+        assert_eq!(c.clr & ATIME_SETTING, 0);
+    }
+
+    /// runc 1.5's mounts_sshfs.bats, case by case: the source's atime setting, the bind
+    /// mount's options, and the setting the mount ends with (or a refusal, in a user
+    /// namespace).
+    #[test]
+    fn bind_atime_as_runc_and_the_kernel_make_it() {
+        let (no, strict, rel, nodir) = (
+            MOUNT_ATTR_NOATIME,
+            MOUNT_ATTR_STRICTATIME,
+            MOUNT_ATTR_RELATIME,
+            MOUNT_ATTR_NODIRATIME,
+        );
+        let result = |src: u64, opts: &[&str], locked: bool| {
+            let req = parse_mount_options(opts).attrs;
+            bind_attr_change(&req, src, locked)
+                .map(|c| (src & !c.clr | c.set) & ATIME_SETTING)
+                .ok()
+        };
+        for (src, opts, want) in [
+            (no, &["bind"][..], no),
+            (no, &["bind", "norelatime"], no),
+            (no, &["bind", "atime"], no),
+            (no, &["bind", "dev", "suid", "exec", "atime"], no),
+            (no, &["bind", "relatime"], rel),
+            (no, &["bind", "nodiratime"], rel | nodir),
+            (nodir, &["bind", "strictatime"], strict),
+            (no, &["bind", "nodiratime", "strictatime"], strict | nodir),
+            (no, &["bind", "nodiratime", "norelatime"], rel | nodir),
+        ] {
+            assert_eq!(result(src, opts, false), Some(want), "{src:#x} {opts:?}");
+        }
+        for (src, opts, want) in [
+            (strict, &["bind"][..], Some(strict)),
+            (no | nodir, &["bind", "norelatime"], Some(no | nodir)),
+            (strict, &["bind", "nostrictatime"], Some(strict)),
+            (rel | nodir, &["bind", "diratime"], Some(rel | nodir)),
+            (no, &["bind", "atime"], Some(no)),
+            (rel | nodir, &["bind", "strictatime"], None),
+            (rel, &["bind", "strictatime"], None),
+            (no, &["bind", "strictatime"], None),
+            (rel | nodir, &["bind", "noatime"], None),
+            (rel, &["bind", "nodiratime"], None),
+            (strict, &["bind", "relatime"], None),
+            (no, &["bind", "relatime"], None),
+        ] {
+            assert_eq!(
+                result(src, opts, true),
+                want,
+                "{src:#x} {opts:?} (user namespace)"
+            );
+        }
     }
 
     #[test]
@@ -356,12 +509,18 @@ mod tests {
     fn atime_modes() {
         let o = parse_mount_options(&["noatime", "strictatime"]);
         assert_eq!(o.attrs.set, MOUNT_ATTR_STRICTATIME);
-        assert_eq!(o.attrs.clr, MOUNT_ATTR__ATIME);
+        assert_eq!(o.attrs.clr, ATIME_SETTING);
         let o = parse_mount_options(&["relatime", "nodiratime"]);
         assert_eq!(o.attrs.set, MOUNT_ATTR_RELATIME | MOUNT_ATTR_NODIRATIME);
         assert_eq!(o.attrs.clr, MOUNT_ATTR__ATIME);
         let o = parse_mount_options(&["noatime"]);
         assert_eq!(o.attrs.set, MOUNT_ATTR_NOATIME);
+        // Options that only clear a flag change nothing on their own.
+        for opt in ["atime", "norelatime", "nostrictatime", "diratime"] {
+            assert!(parse_mount_options(&[opt]).attrs.is_empty(), "{opt}");
+        }
+        // ... and a flag set and cleared again is not set.
+        assert!(parse_mount_options(&["noatime", "atime"]).attrs.is_empty());
     }
 
     #[test]
@@ -386,7 +545,7 @@ mod tests {
         // "rw" is a plain option, not recursive "w"; "relatime" is plain too.
         let o = parse_mount_options(&["rw", "relatime"]);
         assert!(o.rec_attrs.is_empty());
-        assert_eq!(o.attrs.clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME);
+        assert_eq!(o.attrs.clr, MOUNT_ATTR_RDONLY | ATIME_SETTING);
     }
 
     #[test]
