@@ -774,8 +774,8 @@ fn linux_devices_follow_the_device_rules() {
 }
 
 #[test]
-fn existing_cgroup_frozen_refused_and_non_empty_warned() {
-    let test = "existing_cgroup_frozen_refused_and_non_empty_warned";
+fn existing_cgroup_frozen_or_non_empty_refused() {
+    let test = "existing_cgroup_frozen_or_non_empty_refused";
     if !common::require_root(test) || (!v2_host() && !need_ctrl(test, "freezer")) {
         return;
     }
@@ -783,19 +783,24 @@ fn existing_cgroup_frozen_refused_and_non_empty_warned() {
     let id = common::unique_id("shared");
     let path = format!("/berth-shared-{id}");
     b.update_config(|c| c["linux"]["cgroupsPath"] = json!(path));
-    // A second container in the same cgroup as a running one: accepted, with runc's warning.
+    // A second container in the same cgroup as a running one: refused in runc 1.5's words,
+    // with nothing of it left and the first container untouched in its cgroup.
     run_detached(&b, &id);
     let p = placement(&b, &id);
     let id2 = format!("{id}-2");
     let bundle = b.dir.to_string_lossy().to_string();
-    let o = b.berth(&["run", "-d", "--bundle", &bundle, &id2]);
-    assert!(o.status.success(), "{}", err(&o));
-    assert!(
-        err(&o).contains("container's cgroup is not empty"),
-        "{}",
-        err(&o)
-    );
-    assert!(b.berth(&["delete", "-f", &id2]).status.success());
+    for cmd in ["run", "create"] {
+        let o = b.berth(&[cmd, "--bundle", &bundle, &id2]);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {}", err(&o));
+        assert!(
+            err(&o).contains("container's cgroup is not empty: 1 process(es) found"),
+            "{cmd}: {}",
+            err(&o)
+        );
+        assert!(!b.state_root.join(&id2).exists(), "{cmd}: no state left");
+    }
+    let st = b.berth(&["state", &id]);
+    assert!(String::from_utf8_lossy(&st.stdout).contains("running"));
     assert!(b.berth(&["delete", "-f", &id]).status.success());
     // A cgroup someone froze beforehand: refused at once (the init would hang there), and the
     // cgroup is left for its owner to remove.

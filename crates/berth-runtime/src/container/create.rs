@@ -190,8 +190,9 @@ impl Runtime {
 }
 
 /// A cgroup that exists before the container does: refused when frozen (the init would hang
-/// in it, in state D), accepted with a warning when processes already live there (runc's
-/// behaviour for cgroupfs; their lifetimes become tied to the container's).
+/// in it, in state D), and refused when processes already live there, as runc does since 1.2
+/// (runc 1.1 only warned with cgroupfs; sharing a cgroup ties the processes' lifetimes,
+/// limits and accounting to the new container's, and the systemd driver cannot do it at all).
 fn check_existing_cgroup(cgroup: &dyn CgroupManager) -> Result<(), ContainerError> {
     // The freezer may be the only hierarchy where the cgroup exists: asked first, always.
     if cgroup.is_frozen()? {
@@ -200,7 +201,7 @@ fn check_existing_cgroup(cgroup: &dyn CgroupManager) -> Result<(), ContainerErro
     if cgroup.exists() {
         let n = cgroup.pids().map(|p| p.len()).unwrap_or(0);
         if n > 0 {
-            log::warn!("container's cgroup is not empty: {n} process(es) found");
+            return Err(ContainerError::CgroupNotEmpty(n));
         }
     }
     Ok(())

@@ -104,6 +104,10 @@ pub enum ContainerError {
     /// The container's cgroup exists already and is frozen: its init would hang in it.
     #[error("container's cgroup unexpectedly frozen")]
     CgroupFrozen,
+    /// The container's cgroup exists already and has processes in it (another container's,
+    /// say): their lifetimes, limits and accounting would be tied to this container's.
+    #[error("container's cgroup is not empty: {0} process(es) found")]
+    CgroupNotEmpty(usize),
 }
 
 /// Fails unless the calling process has exactly one thread. The init and exec'd processes are
