@@ -63,6 +63,19 @@ pub fn sched_setaffinity(pid: i32, mask: &[u64]) -> io::Result<()> {
     cvt(unsafe { libc::syscall(libc::SYS_sched_setaffinity, pid, len, mask.as_ptr()) }).map(drop)
 }
 
+/// sched_getaffinity(2) of `pid` (0: the calling thread): the CPU bit mask, in the layout
+/// [`sched_setaffinity`] takes, for up to 8192 CPUs.
+pub fn sched_getaffinity(pid: i32) -> io::Result<Vec<u64>> {
+    let mut mask = vec![0u64; 128];
+    let len = std::mem::size_of_val(mask.as_slice());
+    // SAFETY: the kernel writes at most `len` bytes into a live, exclusively borrowed buffer,
+    // and returns how many it wrote.
+    let n =
+        cvt(unsafe { libc::syscall(libc::SYS_sched_getaffinity, pid, len, mask.as_mut_ptr()) })?;
+    mask.truncate((n as usize).div_ceil(8));
+    Ok(mask)
+}
+
 /// set_mempolicy(2) of the calling thread: `mode` with its flags or'ed in, and the node mask
 /// (bit N of word N/64 is node N; empty: no mask).
 pub fn set_mempolicy(mode: i32, nodes: &[u64]) -> io::Result<()> {
@@ -124,4 +137,28 @@ pub fn default_signal_actions(signals: &[libc::c_int]) -> io::Result<()> {
         cvt(r)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mask read back is the one set, in the same layout (in a thread of its own, so the
+    /// test harness's other threads keep their affinity).
+    #[test]
+    fn affinity_round_trip() {
+        std::thread::spawn(|| {
+            let all = sched_getaffinity(0).expect("sched_getaffinity");
+            let first = all.iter().position(|w| *w != 0).expect("some CPU allowed");
+            let bit = all[first].trailing_zeros();
+            let mut one = vec![0u64; first + 1];
+            one[first] = 1 << bit;
+            sched_setaffinity(0, &one).expect("sched_setaffinity");
+            let got = sched_getaffinity(0).expect("sched_getaffinity");
+            assert_eq!(got.iter().map(|w| w.count_ones()).sum::<u32>(), 1);
+            assert_eq!(got[first], 1 << bit);
+        })
+        .join()
+        .expect("thread");
+    }
 }

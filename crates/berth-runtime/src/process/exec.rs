@@ -95,6 +95,7 @@ pub unsafe fn spawn(
     };
     // SAFETY: single-threaded, as this function's caller guarantees.
     let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default())? };
+    log_initial_affinity(pid);
     let result = (|| {
         if sub_cgroups.is_empty() {
             cgroup.apply(pid)?;
@@ -169,5 +170,26 @@ pub(super) fn process_main(spec: &Spec, preserve_fds: u32, chan: &SyncChannel) -
     match run() {
         Ok(never) => match never {},
         Err(e) => chan.fail_and_exit(e),
+    }
+}
+
+/// Under `--debug`, the CPU affinity the exec'd process starts with (execCPUAffinity.initial,
+/// or what it inherited), before it joins the cgroup: what runc's nsexec logs as
+/// "affinity: 0x...", and youki's contest looks for.
+fn log_initial_affinity(pid: i32) {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    match berth_sys::process::sched_getaffinity(pid) {
+        Ok(mask) => {
+            let words: Vec<String> = mask.iter().rev().map(|w| format!("{w:016x}")).collect();
+            let hex = words.concat();
+            let hex = hex.trim_start_matches('0');
+            log::debug!(
+                "exec'd process {pid}: initial CPU affinity: 0x{}",
+                if hex.is_empty() { "0" } else { hex }
+            );
+        }
+        Err(e) => log::debug!("exec'd process {pid}: sched_getaffinity: {e}"),
     }
 }
