@@ -74,6 +74,9 @@ impl Runtime {
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;
         crate::security::validate(&cfg.spec)?;
+        // The launcher makes the init's new namespaces while we make the state directory and
+        // open the cgroup.
+        spawner.prepare_namespaces(crate::process::namespaces_to_prepare(&cfg.spec));
 
         let mut made = HalfMade {
             dir: Some(self.root.create(id)?),
@@ -158,6 +161,7 @@ impl Runtime {
             no_new_keyring: opts.no_new_keyring,
             preserve_fds: opts.preserve_fds,
             runtime_only_fds: made.dir.iter().map(|d| d.lock_fd()).collect(),
+            namespaces_made: 0,
         };
         // SAFETY: the process is single-threaded (ensure_single_threaded in create_locked, and
         // nothing since has started a thread).

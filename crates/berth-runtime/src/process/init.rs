@@ -65,7 +65,7 @@ fn setup(
     // execve makes the user's program dumpable again as usual.
     berth_sys::process::set_dumpable(false)
         .map_err(|e| InitError::sys("init: prctl(PR_SET_DUMPABLE)", &e))?;
-    let deferred = deferred_namespaces(plan);
+    let deferred = deferred_namespaces(plan) & !opts.namespaces_made;
     if deferred != 0 {
         berth_sys::ns::unshare(deferred)
             .map_err(|e| InitError::sys("linux.namespaces: new namespaces", &e))?;
@@ -358,12 +358,13 @@ fn may_start_before_go(plan: &NamespacePlan) -> bool {
             .any(|(t, _)| *t == oci_spec::runtime::LinuxNamespaceType::Mount)
 }
 
-/// The new namespaces the init makes itself, with unshare, rather than the runtime's clone:
-/// making a network namespace alone takes about half a millisecond, which the runtime's clone
-/// would wait for; unshared here, it overlaps with the runtime's cgroup work. Only where the
-/// init may start before Go (no user namespace, which must own the others and come first), and
-/// never the pid namespace (the init must be its first process).
-pub(super) fn deferred_namespaces(plan: &NamespacePlan) -> libc::c_int {
+/// The new namespaces not made by the clone of the init but before it, by the launcher while
+/// the runtime makes the state directory and opens the cgroup (or, without a launcher, by the
+/// init itself while the runtime writes the cgroup): making a network namespace alone takes
+/// about half a millisecond, which the clone would wait for. Only where the init may start
+/// before Go (no user namespace, which must own the others and come first), and never the pid
+/// namespace (the init must be its first process).
+pub(crate) fn deferred_namespaces(plan: &NamespacePlan) -> libc::c_int {
     if !may_start_before_go(plan) {
         return 0;
     }

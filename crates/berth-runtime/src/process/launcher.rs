@@ -107,6 +107,8 @@ pub(crate) struct Launcher {
     /// Our copy of the detached mount the launcher was executed from (see
     /// [`Spawner::release_exe`]).
     exe: Option<OwnedFd>,
+    /// The namespaces it was asked to make ([`Spawner::prepare_namespaces`]): asked once.
+    namespaces_made: libc::c_int,
 }
 
 impl Drop for Launcher {
@@ -177,7 +179,29 @@ impl Spawner {
             pid,
             chan: Some(ours),
             exe: Some(exe),
+            namespaces_made: 0,
         }))
+    }
+
+    /// Has the launcher make the new namespaces `flags` names now (see [`SyncMsg::Unshare`]),
+    /// while this process goes on preparing the job: the init is then cloned into them
+    /// instead of making them itself. Creating a network namespace is the longest of these
+    /// (about half a millisecond here), and the launcher would otherwise only wait for its
+    /// job meanwhile. A forked intermediate (no launcher) leaves them to the init. At most
+    /// once, before [`Spawner::spawn`]. A launcher that cannot be told (it died) is left to
+    /// [`Spawner::spawn`], which reports it.
+    pub(crate) fn prepare_namespaces(&mut self, flags: libc::c_int) {
+        let Spawner::Launcher(launcher) = self else {
+            return;
+        };
+        if flags == 0 || launcher.namespaces_made != 0 {
+            return;
+        }
+        if let Some(chan) = &launcher.chan {
+            if chan.send(&SyncMsg::Unshare { flags }).is_ok() {
+                launcher.namespaces_made = flags;
+            }
+        }
     }
 
     /// Closes our copy of the detached mount the launcher was executed from. The launcher
@@ -212,7 +236,7 @@ impl Spawner {
             Spawner::Fork => match clone_process(0).map_err(sys("fork"))? {
                 CloneResult::Child => {
                     drop(ours);
-                    run_job(job, fds, &theirs)
+                    run_job(job, fds, &theirs, 0)
                 }
                 CloneResult::Parent { child } => child,
             },
@@ -282,10 +306,24 @@ fn send_job(
 /// The job, the process's end of its sync channel and the job's descriptors.
 type Received = (Job, SyncChannel, JobFds);
 
-fn recv_job(chan: &SyncChannel) -> Result<Option<Received>, InitError> {
+/// Receives the job. New namespaces asked for before it ([`SyncMsg::Unshare`]) are made on
+/// the way, into `namespaces_made` (or the failure, to report once the job, and with it the
+/// channel to report on, has come).
+fn recv_job(
+    chan: &SyncChannel,
+    namespaces_made: &mut Result<libc::c_int, std::io::Error>,
+) -> Result<Option<Received>, InitError> {
     let what = "launcher: receiving the job";
-    let Some((msg, fds)) = chan.recv_with_fds().map_err(|e| InitError::sys(what, &e))? else {
-        return Ok(None);
+    let (msg, fds) = loop {
+        let Some((msg, fds)) = chan.recv_with_fds().map_err(|e| InitError::sys(what, &e))? else {
+            return Ok(None);
+        };
+        match msg {
+            SyncMsg::Unshare { flags } => {
+                *namespaces_made = berth_sys::ns::unshare(flags).map(|()| flags);
+            }
+            msg => break (msg, fds),
+        }
     };
     if msg != SyncMsg::Job {
         return Err(InitError::new(format!(
@@ -341,7 +379,8 @@ pub fn launcher_entry() {
     let _ = nix::unistd::close(exe_fd);
     // SAFETY: the runtime that executed us passed this descriptor for us alone.
     let chan = SyncChannel::from(unsafe { OwnedFd::from_raw_fd(chan_fd) });
-    let received = recv_job(&chan);
+    let mut namespaces_made = Ok(0);
+    let received = recv_job(&chan, &mut namespaces_made);
     drop(chan);
     let (job, process_chan, fds) = match received {
         Ok(Some(r)) => r,
@@ -371,11 +410,18 @@ pub fn launcher_entry() {
         Ok(_) => process_chan.fail_and_exit(InitError::from_error(&ExeSealError::NotSealed)),
         Err(e) => process_chan.fail_and_exit(InitError::from_error(&e)),
     }
-    run_job(job, fds, &process_chan)
+    let namespaces_made = match namespaces_made {
+        Ok(flags) => flags,
+        Err(e) => {
+            process_chan.fail_and_exit(InitError::sys("linux.namespaces: new namespaces", &e))
+        }
+    };
+    run_job(job, fds, &process_chan, namespaces_made)
 }
 
 /// In the launcher or a forked intermediate: starts the job's process (never returns).
-fn run_job(job: Job, fds: JobFds, chan: &SyncChannel) -> ! {
+/// `namespaces_made`: the new namespaces this process made already, which the init starts in.
+fn run_job(job: Job, fds: JobFds, chan: &SyncChannel, namespaces_made: libc::c_int) -> ! {
     match job {
         Job::Init {
             bundle,
@@ -401,6 +447,7 @@ fn run_job(job: Job, fds: JobFds, chan: &SyncChannel) -> ! {
                 no_new_keyring,
                 preserve_fds,
                 runtime_only_fds,
+                namespaces_made,
             };
             let Some(fifo) = fds.fifo else {
                 chan.fail_and_exit(InitError::new("launcher: exec.fifo was not passed"))

@@ -50,6 +50,10 @@ pub(crate) struct LaunchOptions {
     /// lock, which an init outliving a killed `create` would otherwise hold for ever (flock
     /// belongs to the open file, shared by the clone), so no `delete` could take it.
     pub runtime_only_fds: Vec<std::os::fd::RawFd>,
+    /// The new namespaces the launcher made already (see [`SyncMsg::Unshare`]; the launcher
+    /// sets it, the runtime's value is not sent): the init starts in them and unshares only
+    /// the rest.
+    pub namespaces_made: libc::c_int,
 }
 
 /// Starting a container's init or an exec'd process failed.
@@ -162,6 +166,12 @@ pub unsafe fn launch(
             Err(e)
         }
     }
+}
+
+/// The new namespaces of a container the launcher can make before it has its job (see
+/// [`launcher::Spawner::prepare_namespaces`]): those the init would otherwise unshare itself.
+pub(crate) fn namespaces_to_prepare(spec: &oci_spec::runtime::Spec) -> libc::c_int {
+    init::deferred_namespaces(&NamespacePlan::from_spec(spec))
 }
 
 /// The namespaces a config names by path, in join order.

@@ -34,6 +34,10 @@ pub enum SyncMsg {
     /// the first descriptor that travels with this message, a memfd; the descriptors the job
     /// needs follow it.
     Job,
+    /// From the runtime to its launcher, before the job: the new namespaces (CLONE_NEW* flags)
+    /// the init would otherwise unshare itself, made by the launcher while the runtime makes
+    /// the state directory and opens the cgroup; the init is then cloned into them.
+    Unshare { flags: i32 },
     /// From the init, intermediate or exec'd process: setting up failed.
     Error { error: InitError },
 }
