@@ -94,7 +94,7 @@ pub unsafe fn spawn(
         initial_affinity: affinity.initial.clone(),
     };
     // SAFETY: single-threaded, as this function's caller guarantees.
-    let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default())? };
+    let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default(), || Ok(()))? };
     log_initial_affinity(pid);
     let result = (|| {
         if sub_cgroups.is_empty() {

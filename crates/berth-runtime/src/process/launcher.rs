@@ -219,7 +219,9 @@ impl Spawner {
 
     /// Starts `job`'s process: the launcher (or a forked intermediate) joins what the job
     /// names, clones the process as a child of ours and reports its pid. Returns our end of
-    /// the process's sync channel and its pid.
+    /// the process's sync channel and its pid. `meanwhile` runs while the launcher works, once
+    /// the job is sent; when it fails, the process (if it was started) is killed and its
+    /// error returned.
     ///
     /// # Safety
     ///
@@ -229,6 +231,7 @@ impl Spawner {
         &mut self,
         mut job: Job,
         fds: JobFds,
+        meanwhile: impl FnOnce() -> Result<(), ProcessError>,
     ) -> Result<(SyncChannel, i32), ProcessError> {
         let release_now = matches!(job, Job::Exec { .. });
         let (ours, theirs) = SyncChannel::pair().map_err(sys("socketpair"))?;
@@ -269,11 +272,17 @@ impl Spawner {
             }
         };
         drop(theirs);
+        let done_meanwhile = meanwhile();
         let msg = ours.recv();
         reap(intermediate);
-        match msg {
-            Ok(Some(SyncMsg::InitPid { pid })) => Ok((ours, pid)),
-            other => Err(unexpected(other)),
+        match (msg, done_meanwhile) {
+            (Ok(Some(SyncMsg::InitPid { pid })), Ok(())) => Ok((ours, pid)),
+            (Ok(Some(SyncMsg::InitPid { pid })), Err(e)) => {
+                super::kill_and_reap(&super::Victim::child(pid));
+                Err(e)
+            }
+            (_, Err(e)) => Err(e),
+            (other, Ok(())) => Err(unexpected(other)),
         }
     }
 }

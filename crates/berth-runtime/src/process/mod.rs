@@ -154,8 +154,16 @@ pub unsafe fn launch(
         fifo: Some(OwnedFd::from(fifo)),
         bind_sources: bind_sources.into_slots(),
     };
+    // While the launcher makes the init: the cgroup, with its limits, ready to take it.
+    // Always set: the device list (deny-all, the spec's rules, linux.devices, the defaults)
+    // applies even to a spec without linux.resources.
+    let make_cgroup = || -> Result<(), ProcessError> {
+        cgroup.apply(0)?;
+        cgroup.set(&berth_cgroups::container_resources(&cfg.spec))?;
+        Ok(())
+    };
     // SAFETY: single-threaded, as this function's caller guarantees.
-    let (ours, init_pid) = unsafe { spawner.spawn(job, fds)? };
+    let (ours, init_pid) = unsafe { spawner.spawn(job, fds, make_cgroup)? };
     match prepare_and_wait(cfg, &plan, &opts.id, init_pid, &ours, cgroup, spawner) {
         Ok(console) => Ok(Launched {
             pid: init_pid,
@@ -281,8 +289,8 @@ fn prepare_and_wait(
     wait_until_ready(cfg, id, pid, chan, hook_state)
 }
 
-/// Before Go: id maps, cgroup, affinity, rlimits, OOM score, and Go itself. Returns the
-/// hooks' state.
+/// Before Go: id maps, joining the cgroup (made and limited while the launcher worked),
+/// affinity, rlimits, OOM score, and Go itself. Returns the hooks' state.
 fn place_init(
     cfg: &BundleConfig,
     plan: &NamespacePlan,
@@ -305,9 +313,6 @@ fn place_init(
     // Not berth's own affinity (a caller under `taskset` would pin the container): every CPU
     // the cgroup's cpuset allows.
     affinity::reset(pid);
-    // Always set: the device list (deny-all, the spec's rules, linux.devices, the defaults)
-    // applies even to a spec without linux.resources.
-    cgroup.set(&berth_cgroups::container_resources(&cfg.spec))?;
     // From outside: in a user namespace the init could not raise its hard limits itself.
     crate::security::set_rlimits(pid, &cfg.spec)?;
     if let Some(score) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) {
