@@ -154,7 +154,9 @@ where
     // 1. Propagation first, so nothing mounted below can reach the host.
     if own_mount_namespace {
         propagation::prepare_root(root_prop)?;
-        propagation::make_parent_private(cfg.rootfs)?;
+        if propagation::may_leave_shared_mounts(root_prop) {
+            propagation::make_parent_private(cfg.rootfs)?;
+        }
     }
 
     // 2. The rootfs becomes a mount of its own (pivot_root needs one). The attached tree's fd

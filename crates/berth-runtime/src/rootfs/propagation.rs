@@ -45,6 +45,17 @@ pub fn prepare_root(p: PropagationChange) -> Result<(), RootfsError> {
         .map_err(|e| RootfsError::path("propagation of", "/", "mount", e))
 }
 
+/// Whether a mount of the namespace can still be shared after [`prepare_root`] applied `p`:
+/// a recursive slave or private change (runc's default, rslave, among them) leaves no mount
+/// shared, so the rootfs's parent needs no check (which would read the whole mountinfo).
+pub fn may_leave_shared_mounts(p: PropagationChange) -> bool {
+    use super::options::Propagation::{Private, Shared, Slave, Unbindable};
+    match (p.kind, p.recursive) {
+        (Slave | Private | Unbindable, true) => false,
+        (Shared, _) | (_, false) => true,
+    }
+}
+
 /// Makes the mount `rootfs` lives on private when it is shared.
 pub fn make_parent_private(rootfs: &Path) -> Result<(), RootfsError> {
     let mounts = mountinfo::read_self()
@@ -70,6 +81,20 @@ pub fn finish_root(p: PropagationChange) -> Result<(), RootfsError> {
 mod tests {
     use super::*;
     use crate::rootfs::options::Propagation;
+
+    #[test]
+    fn only_shared_or_non_recursive_changes_leave_shared_mounts() {
+        let p = |v| root_propagation(Some(v)).expect(v);
+        for v in ["rslave", "rprivate", "runbindable"] {
+            assert!(!may_leave_shared_mounts(p(v)), "{v}");
+        }
+        for v in ["rshared", "shared", "slave", "private", "unbindable"] {
+            assert!(may_leave_shared_mounts(p(v)), "{v}");
+        }
+        assert!(!may_leave_shared_mounts(
+            root_propagation(None).expect("default")
+        ));
+    }
 
     #[test]
     fn default_is_rslave() {
