@@ -24,6 +24,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -51,7 +52,19 @@ def main() -> int:
         with open(os.path.join(sleeper, "config.json"), "w") as f:
             json.dump(config, f)
         for k in range(len(runtimes)):
-            rt(k, "run", "-d", "--bundle", sleeper, "sleeper")
+            # One id (and so one cgroup) per runtime: a runtime refuses a cgroup that already
+            # has processes, as runc does since 1.2. A container that does not start would
+            # make every exec fail fast: stop instead.
+            # (stderr to a file: the detached container keeps the descriptors it was given.)
+            with tempfile.TemporaryFile() as err:
+                started = subprocess.run(
+                    [runtimes[k], "--root", roots[k], "run", "-d", "--bundle", sleeper,
+                     f"sleeper{k}"], stdin=null, stdout=null, stderr=err)
+                err.seek(0)
+                why = err.read().decode(errors="replace").strip()
+            if started.returncode != 0:
+                print(f"{runtimes[k]} cannot start the exec container: {why}", file=sys.stderr)
+                return 1
     times = [[] for _ in runtimes]
     shuffle = random.Random(5736)
     try:
@@ -65,13 +78,13 @@ def main() -> int:
                     t = rt(k, "create", "--bundle", bundle, f"c{i}")
                     rt(k, "delete", "--force", f"c{i}")
                 else:
-                    t = rt(k, "exec", "sleeper", "/bin/true")
+                    t = rt(k, "exec", f"sleeper{k}", "/bin/true")
                 if i >= 0:
                     times[k].append(t * 1000)
     finally:
         if mode == "exec":
             for k in range(len(runtimes)):
-                rt(k, "delete", "--force", "sleeper")
+                rt(k, "delete", "--force", f"sleeper{k}")
             shutil.rmtree(sleeper, ignore_errors=True)
         for r in roots:
             shutil.rmtree(r, ignore_errors=True)

@@ -93,14 +93,30 @@ pub unsafe fn spawn(
         enter_root: !joins_mount_ns,
         initial_affinity: affinity.initial.clone(),
     };
-    // SAFETY: single-threaded, as this function's caller guarantees.
-    let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default(), || Ok(()))? };
-    log_initial_affinity(pid);
-    let result = (|| {
+    let join = |pid: i32| -> Result<(), ProcessError> {
         if sub_cgroups.is_empty() {
             cgroup.apply(pid)?;
         } else {
             cgroup.enter_sub(pid, sub_cgroups)?;
+        }
+        Ok(())
+    };
+    // The launcher joins the container's cgroup before it has its job (as runc's intermediate
+    // does), so the process is born there: moving it afterwards (a write per v1 hierarchy)
+    // would sit between its clone and Go. It moves while the launcher's exec finishes.
+    let launcher_joined = match spawner.launcher_pid() {
+        Some(launcher) => {
+            join(launcher)?;
+            true
+        }
+        None => false,
+    };
+    // SAFETY: single-threaded, as this function's caller guarantees.
+    let (ours, pid) = unsafe { spawner.spawn(job, super::launcher::JobFds::default(), || Ok(()))? };
+    log_initial_affinity(pid);
+    let result = (|| {
+        if !launcher_joined {
+            join(pid)?;
         }
         match (&affinity.initial, &affinity.last) {
             (_, Some(mask)) => berth_sys::process::sched_setaffinity(pid, mask)

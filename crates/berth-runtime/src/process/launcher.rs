@@ -204,6 +204,15 @@ impl Spawner {
         }
     }
 
+    /// The launcher's pid, while it waits for its job (none for a forked intermediate, which
+    /// does not exist yet): a process put in a cgroup now has its clone born there.
+    pub(crate) fn launcher_pid(&self) -> Option<i32> {
+        match self {
+            Spawner::Launcher(l) if l.chan.is_some() => Some(l.pid),
+            _ => None,
+        }
+    }
+
     /// Closes our copy of the detached mount the launcher was executed from. The launcher
     /// closes its own before it clones anything, so whichever of us closes last dissolves the
     /// mount (out of every namespace from then on, so no one can remount it writable), and
