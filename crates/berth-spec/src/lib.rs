@@ -135,6 +135,9 @@ mod tests {
         assert_eq!(v["root"]["path"], "rootfs");
         let caps = v["process"]["capabilities"]["bounding"].as_array().unwrap();
         assert_eq!(caps.len(), 3);
+        // The newest runtime-spec berth implements, as runc 1.5's `spec` writes its own (and
+        // `features` reports): the version decides what a zero pids.limit means.
+        assert_eq!(v["ociVersion"], OCI_VERSION_MAX);
         // It must also parse as a runtime spec.
         let _: oci_spec::runtime::Spec = serde_json::from_value(v).unwrap();
     }
