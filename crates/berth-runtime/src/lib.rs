@@ -67,7 +67,7 @@ pub use container::{
 };
 pub use exe_seal::{exe_protection, ExeProtection, ExeSealError};
 pub use hooks::{HookError, HookFailure};
-pub use process::launcher::launcher_entry;
+pub use process::launcher::{launcher_entry, Launcher};
 pub use process::{exit_code, wait_for_exit, InitError, Launched, ProcessError, ProgramError};
 pub use state::{OciState, StateError, Status};
 pub use timefmt::now_rfc3339;

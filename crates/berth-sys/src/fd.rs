@@ -59,6 +59,29 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every fd >= `first` but those in `keep` (close_range over the gaps between them).
+pub fn close_from_except(first: RawFd, keep: &[RawFd]) -> io::Result<()> {
+    let mut keep: Vec<RawFd> = keep.iter().copied().filter(|fd| *fd >= first).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut from = first;
+    for fd in keep.into_iter().chain(std::iter::once(RawFd::MAX)) {
+        if fd > from {
+            let last = if fd == RawFd::MAX {
+                u32::MAX
+            } else {
+                (fd - 1) as u32
+            };
+            // SAFETY: close_range closes only our own descriptors in the range; none of them
+            // is owned by a live Rust object here (the caller's contract: `keep` lists those).
+            let r = unsafe { libc::syscall(libc::SYS_close_range, from as u32, last, 0) };
+            crate::ret::cvt(r)?;
+        }
+        from = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
 /// The process's open descriptors, read from /proc/self/fd, provided that is the kernel's own
 /// procfs (a file system of another type mounted there could list anything). `None` when it
 /// cannot be read or is not procfs.
@@ -198,5 +221,22 @@ mod tests {
             libc::close(kept_fd);
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Only the listed descriptors survive above `first` (fds far above what the test
+    /// harness uses).
+    #[test]
+    fn close_from_except_keeps_only_the_listed() {
+        let null = std::fs::File::open("/dev/null").expect("open /dev/null");
+        for fd in 900..904 {
+            // SAFETY: dup2 onto unused numbers; closed below or by the call under test.
+            assert_eq!(unsafe { libc::dup2(null.as_raw_fd(), fd) }, fd);
+        }
+        close_from_except(900, &[902, 5]).expect("close_from_except");
+        // SAFETY: F_GETFD on descriptor numbers only reads their flags.
+        let open = |fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+        assert!(!open(900) && !open(901) && open(902) && !open(903));
+        // SAFETY: 902 was dup'ed above and is owned by nothing else.
+        unsafe { libc::close(902) };
     }
 }

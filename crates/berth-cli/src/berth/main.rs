@@ -276,6 +276,11 @@ fn main() {
     // here and never returns.
     berth_runtime::launcher_entry();
     let args = normalize_args(std::env::args());
+    // The launcher of a create, run or exec starts now: its start overlaps parsing the
+    // arguments and the rest. A failure here is left to the command, which starts its own.
+    let launcher = starts_containers(&args)
+        .then(berth_runtime::Launcher::start)
+        .and_then(Result::ok);
     let parsed = <Cli as clap::CommandFactory>::command()
         .try_get_matches_from(args)
         .and_then(|m| {
@@ -300,7 +305,7 @@ fn main() {
         LogFormatArg::Json => LogFormat::Json,
     };
     let logger = RuncLog::install(cli.log.clone(), format, cli.debug);
-    match dispatch(cli) {
+    match dispatch(cli, launcher) {
         Ok(code) => std::process::exit(code),
         // The reader of our stdout went away (`berth state ID | head -1`): end as a program
         // killed by SIGPIPE would (runc's Go runtime dies of the signal), without a message.
@@ -343,7 +348,23 @@ fn is_broken_stdout(e: &anyhow::Error) -> bool {
     e.downcast_ref::<BrokenStdout>().is_some()
 }
 
-fn dispatch(cli: Cli) -> Result<i32> {
+/// Whether the command line's subcommand is one that starts a container's process (create,
+/// run, exec), read before clap parses it: the first argument that is not a global option or
+/// its value. A wrong guess costs a launcher started for nothing (killed and reaped unused).
+fn starts_containers(args: &[String]) -> bool {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let Some(flag) = a.strip_prefix("--") else {
+            return matches!(a.as_str(), "create" | "run" | "exec");
+        };
+        if !flag.contains('=') && matches!(flag, "root" | "log" | "log-format" | "rootless") {
+            it.next();
+        }
+    }
+    false
+}
+
+fn dispatch(cli: Cli, launcher: Option<berth_runtime::Launcher>) -> Result<i32> {
     let runtime = Runtime::new(cli.root.clone(), cli.systemd_cgroup);
     if !matches!(cli.rootless.as_str(), "true" | "false" | "auto") {
         anyhow::bail!(
@@ -354,7 +375,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
     drop_inherited_fds(&cli.command)?;
     match cli.command {
         Command::Create { id, opts } => {
-            runtime.create(&id, &create_options(&opts))?;
+            runtime.create_with(&id, &create_options(&opts), launcher)?;
             Ok(0)
         }
         Command::Start { id } => {
@@ -375,7 +396,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         .context("prctl(PR_SET_CHILD_SUBREAPER)")?;
                 }
             }
-            let launched = runtime.run(&id, &create_options(&opts), detach)?;
+            let launched = runtime.run_with(&id, &create_options(&opts), detach, launcher)?;
             if detach {
                 return Ok(0);
             }
@@ -441,7 +462,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .context("blocking signals")
                     .map_err(failed)?;
             }
-            let launched = runtime.exec(&id, &opts).map_err(|e| failed(e.into()))?;
+            let launched = runtime
+                .exec_with(&id, &opts, launcher)
+                .map_err(|e| failed(e.into()))?;
             if detach {
                 return Ok(0);
             }
@@ -598,6 +621,29 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn container_commands_are_recognised_before_parsing() {
+        let args = |a: &str| normalize_args(a.split(' ').map(String::from));
+        for yes in [
+            "berth run x",
+            "berth --root /r run -d x",
+            "berth -root /r --debug create --bundle b x",
+            "berth --log=/l --log-format json exec x true",
+            "berth --rootless false run x",
+        ] {
+            assert!(starts_containers(&args(yes)), "{yes}");
+        }
+        for no in [
+            "berth delete run",
+            "berth --root run state x",
+            "berth state exec",
+            "berth -v",
+            "berth",
+        ] {
+            assert!(!starts_containers(&args(no)), "{no}");
+        }
+    }
     use super::*;
 
     #[test]

@@ -57,7 +57,19 @@ impl Runtime {
     /// The calling process must be single-threaded (the init is cloned from it): with more than
     /// one thread this fails with [`ContainerError::MultiThreaded`] before anything is made.
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<i32, ContainerError> {
-        self.create_locked(id, opts, false).map(|c| c.state.pid)
+        self.create_with(id, opts, None)
+    }
+
+    /// [`create`](Runtime::create) with a [`Launcher`](crate::Launcher) started beforehand
+    /// (none: one is started here).
+    pub fn create_with(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        launcher: Option<crate::Launcher>,
+    ) -> Result<i32, ContainerError> {
+        self.create_locked(id, opts, false, launcher)
+            .map(|c| c.state.pid)
     }
 
     pub(crate) fn create_locked(
@@ -65,11 +77,15 @@ impl Runtime {
         id: &str,
         opts: &CreateOptions,
         foreground: bool,
+        launcher: Option<crate::Launcher>,
     ) -> Result<Created, ContainerError> {
         berth_spec::validate_container_id(id)?;
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the config is loaded and the cgroup made.
-        let mut spawner = crate::process::launcher::Spawner::start()?;
+        let mut spawner = match launcher {
+            Some(l) => l.0,
+            None => crate::process::launcher::Spawner::start()?,
+        };
         let cfg = berth_spec::load_bundle(&opts.bundle)?;
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;

@@ -64,9 +64,23 @@ impl Runtime {
     /// The calling process must be single-threaded: with more than one thread this fails with
     /// [`ContainerError::MultiThreaded`] before anything is started.
     pub fn exec(&self, id: &str, opts: &ExecOptions) -> Result<Launched, ContainerError> {
+        self.exec_with(id, opts, None)
+    }
+
+    /// [`exec`](Runtime::exec) with a [`Launcher`](crate::Launcher) started beforehand (none:
+    /// one is started here).
+    pub fn exec_with(
+        &self,
+        id: &str,
+        opts: &ExecOptions,
+        launcher: Option<crate::Launcher>,
+    ) -> Result<Launched, ContainerError> {
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the state is read and checked.
-        let mut spawner = crate::process::launcher::Spawner::start()?;
+        let mut spawner = match launcher {
+            Some(l) => l.0,
+            None => crate::process::launcher::Spawner::start()?,
+        };
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}

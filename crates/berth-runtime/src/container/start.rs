@@ -114,11 +114,23 @@ impl Runtime {
         opts: &CreateOptions,
         detach: bool,
     ) -> Result<Launched, ContainerError> {
+        self.run_with(id, opts, detach, None)
+    }
+
+    /// [`run`](Runtime::run) with a [`Launcher`](crate::Launcher) started beforehand (none: one
+    /// is started here).
+    pub fn run_with(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        detach: bool,
+        launcher: Option<crate::Launcher>,
+    ) -> Result<Launched, ContainerError> {
         let Created {
             dir,
             state,
             console,
-        } = self.create_locked(id, opts, !detach)?;
+        } = self.create_locked(id, opts, !detach, launcher)?;
         if let Err(e) = self.start_locked(&dir, &state) {
             drop(dir);
             let _ = self.delete(id, true);

@@ -89,6 +89,9 @@ struct Envelope {
     job: Job,
     fifo: bool,
     bind_sources: Vec<bool>,
+    /// The runtime's signal mask as it sends the job (see [`signal_mask`]): the launcher
+    /// takes it before it clones, as if it had been started then.
+    sigmask: u64,
 }
 
 /// How a container's processes are started: through the launcher, or (when this process's
@@ -96,12 +99,12 @@ struct Envelope {
 #[derive(Debug)]
 pub(crate) enum Spawner {
     Fork,
-    Launcher(Launcher),
+    Launcher(Started),
 }
 
 /// A launcher started and not yet given its job. Dropped unused, it is killed and reaped.
 #[derive(Debug)]
-pub(crate) struct Launcher {
+pub(crate) struct Started {
     pid: i32,
     chan: Option<SyncChannel>,
     /// Our copy of the detached mount the launcher was executed from (see
@@ -111,12 +114,30 @@ pub(crate) struct Launcher {
     namespaces_made: libc::c_int,
 }
 
-impl Drop for Launcher {
+impl Drop for Started {
     fn drop(&mut self) {
         if let Some(chan) = self.chan.take() {
             drop(chan);
             super::kill_and_reap(&super::Victim::child(self.pid));
         }
+    }
+}
+
+/// A launcher started ahead of the call that uses it. A program that knows early that it will
+/// create, run or exec (before it parses its arguments, say) starts one then, so that the
+/// launcher's start overlaps that work, and hands it to [`crate::Runtime::run_with`],
+/// [`crate::Runtime::create_with`] or [`crate::Runtime::exec_with`]. Dropped unused, it is
+/// killed and reaped. It inherits what any child would (the environment, the descriptors not
+/// marked close-on-exec): before it clones the container's process it closes every descriptor
+/// above stdio and the preserved ones, and takes the signal mask the runtime has when it sends
+/// the job.
+#[derive(Debug)]
+pub struct Launcher(pub(crate) Spawner);
+
+impl Launcher {
+    /// Starts the launcher (see [`Launcher`]).
+    pub fn start() -> Result<Launcher, ProcessError> {
+        Spawner::start().map(Launcher)
     }
 }
 
@@ -175,7 +196,7 @@ impl Spawner {
         let pid =
             berth_sys::exe::spawn_fd(exe.as_fd(), &argv, &envp, &[theirs.as_fd(), exe.as_fd()])
                 .map_err(sys("executing berth's sealed copy (the launcher)"))?;
-        Ok(Spawner::Launcher(Launcher {
+        Ok(Spawner::Launcher(Started {
             pid,
             chan: Some(ours),
             exe: Some(exe),
@@ -306,6 +327,7 @@ fn send_job(
         job,
         fifo: fds.fifo.is_some(),
         bind_sources: fds.bind_sources.iter().map(Option::is_some).collect(),
+        sigmask: berth_sys::process::signal_mask().map_err(sys("pthread_sigmask"))?,
     };
     let json = serde_json::to_vec(&envelope)
         .map_err(|e| sys("encoding the launcher's job")(std::io::Error::other(e)))?;
@@ -321,8 +343,9 @@ fn send_job(
         .map_err(sys("sending the launcher its job"))
 }
 
-/// The job, the process's end of its sync channel and the job's descriptors.
-type Received = (Job, SyncChannel, JobFds);
+/// The job, the process's end of its sync channel, the job's descriptors and the runtime's
+/// signal mask.
+type Received = (Job, SyncChannel, JobFds, u64);
 
 /// Receives the job. New namespaces asked for before it ([`SyncMsg::Unshare`]) are made on
 /// the way, into `namespaces_made` (or the failure, to report once the job, and with it the
@@ -369,6 +392,7 @@ fn recv_job(
         envelope.job,
         SyncChannel::from(process_chan),
         JobFds { fifo, bind_sources },
+        envelope.sigmask,
     )))
 }
 
@@ -400,7 +424,7 @@ pub fn launcher_entry() {
     let mut namespaces_made = Ok(0);
     let received = recv_job(&chan, &mut namespaces_made);
     drop(chan);
-    let (job, process_chan, fds) = match received {
+    let (job, process_chan, fds, sigmask) = match received {
         Ok(Some(r)) => r,
         // The runtime gave up before sending a job (a refused config): nothing to do.
         Ok(None) => exit_now(0),
@@ -423,6 +447,26 @@ pub fn launcher_entry() {
         fifo: fds.fifo.map(lift),
         bind_sources: fds.bind_sources.into_iter().map(|f| f.map(lift)).collect(),
     };
+    // A launcher started early (see [`Launcher`]) inherited every descriptor of its caller
+    // not marked close-on-exec: none but stdio, the preserved ones (and socket activation's)
+    // and the job's own may reach the container's process (CVE-2024-21626).
+    let listen = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    let first = 3u32.saturating_add(keep.max(listen));
+    let mut own = vec![process_chan.as_raw_fd()];
+    own.extend(fds.fifo.iter().map(|f| f.as_raw_fd()));
+    own.extend(fds.bind_sources.iter().flatten().map(|f| f.as_raw_fd()));
+    if let Err(e) = berth_sys::fd::close_from_except(first as RawFd, &own) {
+        process_chan.fail_and_exit(InitError::sys(
+            "launcher: closing inherited descriptors",
+            &e,
+        ))
+    }
+    if let Err(e) = berth_sys::process::set_signal_mask(sigmask) {
+        process_chan.fail_and_exit(InitError::sys("launcher: pthread_sigmask", &e))
+    }
     match crate::exe_seal::exe_protection() {
         Ok(ExeProtection::ReadOnlyMount | ExeProtection::SealedMemfd) => {}
         Ok(_) => process_chan.fail_and_exit(InitError::from_error(&ExeSealError::NotSealed)),
