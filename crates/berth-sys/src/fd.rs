@@ -224,19 +224,20 @@ mod tests {
     }
 
     /// Only the listed descriptors survive above `first` (fds far above what the test
-    /// harness uses).
+    /// harness uses, and above the 900s `replaced_descriptors_point_at_the_stand_in` uses at
+    /// the same time: everything from `first` up is closed).
     #[test]
     fn close_from_except_keeps_only_the_listed() {
         let null = std::fs::File::open("/dev/null").expect("open /dev/null");
-        for fd in 900..904 {
+        for fd in 960..964 {
             // SAFETY: dup2 onto unused numbers; closed below or by the call under test.
             assert_eq!(unsafe { libc::dup2(null.as_raw_fd(), fd) }, fd);
         }
-        close_from_except(900, &[902, 5]).expect("close_from_except");
+        close_from_except(960, &[962, 5]).expect("close_from_except");
         // SAFETY: F_GETFD on descriptor numbers only reads their flags.
         let open = |fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
-        assert!(!open(900) && !open(901) && open(902) && !open(903));
-        // SAFETY: 902 was dup'ed above and is owned by nothing else.
-        unsafe { libc::close(902) };
+        assert!(!open(960) && !open(961) && open(962) && !open(963));
+        // SAFETY: 962 was dup'ed above and is owned by nothing else.
+        unsafe { libc::close(962) };
     }
 }
