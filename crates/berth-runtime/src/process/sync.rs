@@ -284,7 +284,10 @@ impl SyncChannel {
                 Some(&mut cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             ) {
-                Err(nix::errno::Errno::EINTR) => continue,
+                // ECONNRESET: the peer closed its end with messages of ours unread (the init
+                // died before reading Go, say). The kernel reports that once, before what the
+                // peer sent last (its error, typically), which the next call returns.
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(e.into()),
                 Ok(r) => {
                     let mut fds = Vec::new();
@@ -330,7 +333,10 @@ impl SyncChannel {
                 Some(&mut cmsg),
                 MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
-                Err(nix::errno::Errno::EINTR) => continue,
+                // ECONNRESET: the peer closed its end with messages of ours unread (the init
+                // died before reading Go, say). The kernel reports that once, before what the
+                // peer sent last (its error, typically), which the next call returns.
+                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
                 Err(e) => return Err(e.into()),
                 Ok(r) => {
                     let mut fd = None;
@@ -421,6 +427,26 @@ mod tests {
         assert!(fd.is_some());
         drop(a);
         assert_eq!(b.recv().unwrap(), None);
+    }
+
+    /// A peer that dies with a message of ours unread makes the kernel report ECONNRESET
+    /// once: what it sent before dying is still read, then the end of the channel.
+    #[test]
+    fn a_peer_gone_with_our_message_unread_still_says_why() {
+        let (ours, theirs) = SyncChannel::pair().expect("pair");
+        ours.send(&SyncMsg::Go { hook_state: None })
+            .expect("send go");
+        theirs
+            .send(&SyncMsg::Error {
+                error: InitError::new("init failed"),
+            })
+            .expect("send error");
+        drop(theirs);
+        match ours.recv().expect("recv") {
+            Some(SyncMsg::Error { error }) => assert_eq!(error.to_string(), "init failed"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(ours.recv().expect("recv at the end"), None);
     }
 
     #[test]
