@@ -248,6 +248,9 @@ pub(crate) fn add_pid(dir: &Path, pid: i32) -> Result<(), CgroupError> {
 pub trait CgroupManager {
     /// Creates the cgroup (all hierarchies) and moves `pid` into it.
     fn apply(&self, pid: i32) -> Result<(), CgroupError>;
+    /// Moves `pid` into the cgroup [`apply`](Self::apply) made already (with pid 0, before
+    /// the process existed): only the writes to `cgroup.procs`, none of apply's setting up.
+    fn join(&self, pid: i32) -> Result<(), CgroupError>;
     /// Moves `pid` (an exec'd process) into existing sub-cgroups of the container's cgroup
     /// (`exec --cgroup`); hierarchies `sub` does not name get the container's cgroup itself.
     fn enter_sub(&self, pid: i32, sub: &SubCgroups) -> Result<(), CgroupError>;

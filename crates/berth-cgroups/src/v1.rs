@@ -174,6 +174,12 @@ impl CgroupManager for V1Manager {
         r
     }
 
+    fn join(&self, pid: i32) -> Result<(), CgroupError> {
+        self.hiers
+            .iter()
+            .try_for_each(|h| super::add_pid(&h.dir, pid))
+    }
+
     fn enter_sub(&self, pid: i32, sub: &super::SubCgroups) -> Result<(), CgroupError> {
         if let Some(unknown) = sub
             .keys()

@@ -140,6 +140,10 @@ impl CgroupManager for V2Manager {
         r
     }
 
+    fn join(&self, pid: i32) -> Result<(), CgroupError> {
+        super::add_pid(&self.dir, pid)
+    }
+
     fn enter_sub(&self, pid: i32, sub: &super::SubCgroups) -> Result<(), CgroupError> {
         // One hierarchy: only the controller-less form names it.
         if let Some(unknown) = sub.keys().find(|k| !k.is_empty()) {

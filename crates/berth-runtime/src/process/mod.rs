@@ -309,7 +309,8 @@ fn place_init(
         std::fs::write(&p, &plan.gid_map)
             .map_err(sys(format!("linux.gidMappings: writing {p}")))?;
     }
-    cgroup.apply(pid)?;
+    // Made and limited while the launcher worked (see `launch`): only the pid moves in.
+    cgroup.join(pid)?;
     // Not berth's own affinity (a caller under `taskset` would pin the container): every CPU
     // the cgroup's cpuset allows.
     affinity::reset(pid);
