@@ -82,10 +82,7 @@ impl Runtime {
         berth_spec::validate_container_id(id)?;
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the config is loaded and the cgroup made.
-        let mut spawner = match launcher {
-            Some(l) => l.0,
-            None => crate::process::launcher::Spawner::start()?,
-        };
+        let mut spawner = crate::Launcher::or_start(launcher)?;
         let cfg = berth_spec::load_bundle(&opts.bundle)?;
         self.check_supported(&cfg, opts, foreground)?;
         crate::rootfs::validate(&cfg.spec, &cfg.bundle)?;

@@ -77,10 +77,7 @@ impl Runtime {
     ) -> Result<Launched, ContainerError> {
         super::ensure_single_threaded()?;
         // First: the launcher's exec runs while the state is read and checked.
-        let mut spawner = match launcher {
-            Some(l) => l.0,
-            None => crate::process::launcher::Spawner::start()?,
-        };
+        let mut spawner = crate::Launcher::or_start(launcher)?;
         let state = self.peek_saved(id, format_args!("{id:?}"))?;
         match self.status_of(&state) {
             Status::Created | Status::Running => {}

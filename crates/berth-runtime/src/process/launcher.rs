@@ -139,6 +139,14 @@ impl Launcher {
     pub fn start() -> Result<Launcher, ProcessError> {
         Spawner::start().map(Launcher)
     }
+
+    /// The spawner of a create, run or exec: `early`'s, or one started now.
+    pub(crate) fn or_start(early: Option<Launcher>) -> Result<Spawner, ProcessError> {
+        match early {
+            Some(l) => Ok(l.0),
+            None => Spawner::start(),
+        }
+    }
 }
 
 fn seal_err(e: ExeSealError) -> ProcessError {
