@@ -308,18 +308,28 @@ fn recursive_atime_option(name: &str) -> Option<u64> {
     })
 }
 
+/// Records a flag option ("ro", "nosuid", ...); false when `name` is not one.
+fn apply_flag(change: &mut AttrChange, name: &str) -> bool {
+    let Some((attr, on)) = flag_option(name) else {
+        return false;
+    };
+    change.flag(attr, on);
+    true
+}
+
 /// Records a recursive option (its name without the leading 'r'); false when it is none.
 fn apply_recursive(change: &mut AttrChange, name: &str) -> bool {
-    if let Some((attr, on)) = flag_option(name) {
-        change.flag(attr, on);
-    } else if let Some(mode) = recursive_atime_option(name) {
+    if apply_flag(change, name) {
+        return true;
+    }
+    if let Some(mode) = recursive_atime_option(name) {
         change.atime(mode);
-    } else {
-        match name {
-            "nodiratime" => change.flag(MOUNT_ATTR_NODIRATIME, true),
-            "diratime" => change.flag(MOUNT_ATTR_NODIRATIME, false),
-            _ => return false,
-        }
+        return true;
+    }
+    match name {
+        "nodiratime" => change.flag(MOUNT_ATTR_NODIRATIME, true),
+        "diratime" => change.flag(MOUNT_ATTR_NODIRATIME, false),
+        _ => return false,
     }
     true
 }
@@ -345,11 +355,7 @@ pub fn parse_mount_options<S: AsRef<str>>(options: &[S]) -> MountOptions {
             }
             "tmpcopyup" => o.copy_up = true,
             _ if atime.apply(opt) => {}
-            _ if flag_option(opt).is_some() => {
-                if let Some((attr, on)) = flag_option(opt) {
-                    o.attrs.flag(attr, on);
-                }
-            }
+            _ if apply_flag(&mut o.attrs, opt) => {}
             // "rro", "rnosuid", "rrelatime", ...: the recursive forms (runc's mount_setattr set).
             _ if opt.len() > 1
                 && opt.starts_with('r')
