@@ -68,6 +68,8 @@ pub use container::{
 pub use exe_seal::{exe_protection, ExeProtection, ExeSealError};
 pub use hooks::{HookError, HookFailure};
 pub use process::launcher::{launcher_entry, Launcher};
-pub use process::{exit_code, wait_for_exit, InitError, Launched, ProcessError, ProgramError};
+pub use process::{
+    exit_code, first_unpassed_fd, wait_for_exit, InitError, Launched, ProcessError, ProgramError,
+};
 pub use state::{OciState, StateError, Status};
 pub use timefmt::now_rfc3339;

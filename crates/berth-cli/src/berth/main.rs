@@ -545,12 +545,8 @@ fn drop_inherited_fds(command: &Command) -> Result<()> {
         Command::Exec { preserve_fds, .. } => *preserve_fds,
         _ => return Ok(()),
     };
-    let listen = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(0);
-    let first = 3u32.saturating_add(preserve.max(listen));
-    berth_sys::fd::cloexec_from(first).context("marking inherited fds close-on-exec")
+    berth_sys::fd::cloexec_from(berth_runtime::first_unpassed_fd(preserve))
+        .context("marking inherited fds close-on-exec")
 }
 
 /// An `exec` that failed before its process started, marked for the exit status (its message

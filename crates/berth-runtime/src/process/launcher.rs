@@ -458,11 +458,7 @@ pub fn launcher_entry() {
     // A launcher started early (see [`Launcher`]) inherited every descriptor of its caller
     // not marked close-on-exec: none but stdio, the preserved ones (and socket activation's)
     // and the job's own may reach the container's process (CVE-2024-21626).
-    let listen = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<u32>().ok())
-        .unwrap_or(0);
-    let first = 3u32.saturating_add(keep.max(listen));
+    let first = super::first_unpassed_fd(keep);
     let mut own = vec![process_chan.as_raw_fd()];
     own.extend(fds.fifo.iter().map(|f| f.as_raw_fd()));
     own.extend(fds.bind_sources.iter().flatten().map(|f| f.as_raw_fd()));

@@ -176,6 +176,16 @@ pub unsafe fn launch(
     }
 }
 
+/// The first descriptor a container's process must not get: above stdio, the `preserve_fds`
+/// the caller passes and those of socket activation (`LISTEN_FDS`, as runc counts them).
+pub fn first_unpassed_fd(preserve_fds: u32) -> u32 {
+    let listen = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+        .unwrap_or(0);
+    3u32.saturating_add(preserve_fds.max(listen))
+}
+
 /// The new namespaces of a container the launcher can make before it has its job (see
 /// [`launcher::Spawner::prepare_namespaces`]): those the init would otherwise unshare itself.
 pub(crate) fn namespaces_to_prepare(spec: &oci_spec::runtime::Spec) -> libc::c_int {
