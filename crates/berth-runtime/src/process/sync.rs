@@ -273,6 +273,34 @@ impl SyncChannel {
 
     /// The next message and every descriptor that came with it (see [`Self::send_with_fds`]).
     pub fn recv_with_fds(&self) -> io::Result<Option<(SyncMsg, Vec<OwnedFd>)>> {
+        self.recv_all(nix::sys::socket::MsgFlags::empty())
+    }
+
+    /// A message already waiting (`Ok(None)` when there is none, or every peer has closed its
+    /// end), without blocking: what a runtime that failed looks for, in case the other side
+    /// failed first and said why.
+    pub fn try_recv(&self) -> io::Result<Option<SyncMsg>> {
+        match self.recv_flags(nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            other => Ok(other?.map(|(m, _)| m)),
+        }
+    }
+
+    /// A message and its first descriptor (any other is closed).
+    fn recv_flags(
+        &self,
+        flags: nix::sys::socket::MsgFlags,
+    ) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
+        Ok(self
+            .recv_all(flags)?
+            .map(|(msg, fds)| (msg, fds.into_iter().next())))
+    }
+
+    /// The one receive loop: a message and every descriptor that came with it.
+    fn recv_all(
+        &self,
+        flags: nix::sys::socket::MsgFlags,
+    ) -> io::Result<Option<(SyncMsg, Vec<OwnedFd>)>> {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; MAX_FDS]);
@@ -282,7 +310,7 @@ impl SyncChannel {
                 self.0.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
+                MsgFlags::MSG_CMSG_CLOEXEC | flags,
             ) {
                 // ECONNRESET: the peer closed its end with messages of ours unread (the init
                 // died before reading Go, say). The kernel reports that once, before what the
@@ -306,58 +334,6 @@ impl SyncChannel {
         }
         let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
         Ok(Some((msg, fds)))
-    }
-
-    /// A message already waiting (`Ok(None)` when there is none, or every peer has closed its
-    /// end), without blocking: what a runtime that failed looks for, in case the other side
-    /// failed first and said why.
-    pub fn try_recv(&self) -> io::Result<Option<SyncMsg>> {
-        match self.recv_flags(nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            other => Ok(other?.map(|(m, _)| m)),
-        }
-    }
-
-    fn recv_flags(
-        &self,
-        flags: nix::sys::socket::MsgFlags,
-    ) -> io::Result<Option<(SyncMsg, Option<OwnedFd>)>> {
-        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-        let mut buf = vec![0u8; MAX_MSG];
-        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-        let (n, fd) = loop {
-            let mut iov = [IoSliceMut::new(&mut buf)];
-            match recvmsg::<()>(
-                self.0.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC | flags,
-            ) {
-                // ECONNRESET: the peer closed its end with messages of ours unread (the init
-                // died before reading Go, say). The kernel reports that once, before what the
-                // peer sent last (its error, typically), which the next call returns.
-                Err(nix::errno::Errno::EINTR | nix::errno::Errno::ECONNRESET) => continue,
-                Err(e) => return Err(e.into()),
-                Ok(r) => {
-                    let mut fd = None;
-                    for c in r.cmsgs().map_err(io::Error::from)? {
-                        if let ControlMessageOwned::ScmRights(fds) = c {
-                            for raw in fds {
-                                // SAFETY: the kernel just installed this descriptor for us; we own it.
-                                let owned = unsafe { OwnedFd::from_raw_fd(raw) };
-                                fd.get_or_insert(owned);
-                            }
-                        }
-                    }
-                    break (r.bytes, fd);
-                }
-            }
-        };
-        if n == 0 {
-            return Ok(None);
-        }
-        let msg = serde_json::from_slice(&buf[..n]).map_err(io::Error::other)?;
-        Ok(Some((msg, fd)))
     }
 }
 
