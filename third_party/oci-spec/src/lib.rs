@@ -1,4 +1,4 @@
-#![deny(missing_docs, warnings)]
+#![deny(missing_docs)]
 #![doc = include_str!("../README.md")]
 #![allow(clippy::too_long_first_doc_paragraph)]
 

@@ -113,6 +113,28 @@ mod tests {
         );
     }
 
+    /// The format check runs while the config is read (oci-spec's deserializer, patched in
+    /// third_party/oci-spec to do without the regex crate): these pin what it accepts.
+    #[test]
+    fn cpu_list_format_is_checked_when_the_process_is_read() {
+        let read = |list: &str| {
+            serde_json::from_value::<Process>(serde_json::json!({
+                "cwd": "/", "user": {"uid": 0, "gid": 0},
+                "execCPUAffinity": {"initial": list}
+            }))
+        };
+        for good in ["0", "0-3,7", "0,1,2,3", "0-1,2-5", "10-12"] {
+            assert!(read(good).is_ok(), "{good:?} refused");
+        }
+        for bad in [
+            "", ",", "0,", ",1", "0-3,,7", "4-6.,8", "1-", "-1", "0-3-5", "0 - 3", " 1", "a",
+            "\u{663}",
+        ] {
+            let e = read(bad).expect_err(bad).to_string();
+            assert!(e.contains("Invalid execCPUAffinity format"), "{bad:?}: {e}");
+        }
+    }
+
     #[test]
     fn too_large_a_cpu_is_refused_with_the_field() {
         let p =

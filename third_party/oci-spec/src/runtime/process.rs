@@ -4,10 +4,8 @@ use crate::{
 };
 use derive_builder::Builder;
 use getset::{CopyGetters, Getters, MutGetters, Setters};
-use regex::Regex;
 use serde::{de, Deserialize, Deserializer, Serialize};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use strum_macros::{Display as StrumDisplay, EnumString};
 
 #[derive(
@@ -609,19 +607,20 @@ where
     Ok(value)
 }
 
-fn exec_cpu_affinity_regex() -> &'static Regex {
-    static EXEC_CPU_AFFINITY_REGEX: OnceLock<Regex> = OnceLock::new();
-    EXEC_CPU_AFFINITY_REGEX.get_or_init(|| {
-        Regex::new(r"^(\d+(-\d+)?)(,\d+(-\d+)?)*$")
-            .expect("Failed to create regex for execCPUAffinity")
-    })
-}
-
+// berth: checked by hand instead of with the regex crate. The check is a comma-separated list
+// of CPU numbers or `lo-hi` ranges; the regex (`^(\d+(-\d+)?)(,\d+(-\d+)?)*$`) brought the
+// whole regex engine and its Unicode tables into every binary that deserializes a Process
+// (about 1 MB of a static `berth`). Digits are ASCII: a Unicode `\d` accepted CPU numbers no
+// parser after this one reads.
 fn validate_cpu_affinity(s: &str) -> Result<(), String> {
-    if !exec_cpu_affinity_regex().is_match(s) {
+    let is_number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    let is_cpu_or_range = |part: &str| match part.split_once('-') {
+        Some((lo, hi)) => is_number(lo) && is_number(hi),
+        None => is_number(part),
+    };
+    if !s.split(',').all(is_cpu_or_range) {
         return Err(format!("Invalid execCPUAffinity format: {s}"));
     }
-
     Ok(())
 }
 
