@@ -125,6 +125,33 @@ pub enum ImageError {
         reason: String,
     },
 
+    /// A registry reference (`docker://NAME[:TAG][@DIGEST]`) that does not parse.
+    #[error("invalid image source {reference:?}")]
+    BadReference {
+        /// The reference as given, with its transport.
+        reference: String,
+        /// What is wrong with it.
+        #[source]
+        cause: crate::source::ReferenceError,
+    },
+
+    /// registries.conf rewrote a reference (a prefix or mirror rule) into one that does not
+    /// parse.
+    #[error("invalid image source {reference:?}: registries.conf rewrites it to {rewritten:?}, which is not a valid reference")]
+    BadRewrite {
+        /// The reference as given, with its transport.
+        reference: String,
+        /// What registries.conf made of it.
+        rewritten: String,
+        /// What is wrong with the rewritten one.
+        #[source]
+        cause: crate::source::ReferenceError,
+    },
+
+    /// A configured proxy that a request would go through cannot be used.
+    #[error(transparent)]
+    Proxy(crate::source::ProxyError),
+
     /// A file, blob, reference or URL that does not exist.
     #[error("{0}: not found")]
     NotFound(String),

@@ -17,7 +17,8 @@ pub(crate) mod registry;
 mod tls;
 
 pub(crate) use image_source::ImageSource;
-pub use proxy::ProxySettings;
+pub use proxy::{ProxyError, ProxySettings};
+pub use reference::ReferenceError;
 pub use registry::RegistryRef;
 
 use crate::error::{ImageError, Result};
@@ -220,12 +221,12 @@ impl SourceRef {
                     let at = if place.reference == name {
                         r.clone()
                     } else {
-                        RegistryRef::parse(&place.reference).map_err(|e| ImageError::Source {
-                            spec: format!("docker://{name}"),
-                            reason: format!(
-                                "registries.conf rewrites it to {:?}, which is not a valid reference ({e})",
-                                place.reference
-                            ),
+                        RegistryRef::from_reference(&place.reference).map_err(|cause| {
+                            ImageError::BadRewrite {
+                                reference: format!("docker://{name}"),
+                                rewritten: place.reference.clone(),
+                                cause,
+                            }
                         })?
                     };
                     tries.push(open_registry(at, place.insecure, opts)?);

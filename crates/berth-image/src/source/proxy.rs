@@ -6,6 +6,7 @@
 
 use crate::error::{ImageError, Result};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Proxy settings, as `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` give them. Construct with
 /// `default()` and set what is needed.
@@ -134,30 +135,57 @@ fn use_proxy(rules: &[Rule], host: &str, port: u16) -> bool {
     })
 }
 
-/// The ureq agents a registry client needs: direct, and one per configured proxy (`Err`: the
-/// proxy's address cannot be used, reported when a request would go through it).
+/// A configured proxy that cannot be used. It is reported when a request would go through it,
+/// as Go's net/http does, so a bad `https_proxy` does not stop a pull that never uses it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// ureq reaches proxies over plain HTTP only: `https://` and SOCKS proxies are refused.
+    #[error("proxy {proxy:?}: {scheme}:// proxies are not supported (http:// only)")]
+    Scheme {
+        /// The proxy as configured.
+        proxy: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// ureq cannot read the address (shared: every request through the proxy reports it).
+    #[error("proxy {proxy:?}")]
+    Address {
+        /// The proxy as configured.
+        proxy: String,
+        /// ureq's reason.
+        #[source]
+        cause: Arc<ureq::Error>,
+    },
+}
+
+/// The ureq agents a registry client needs: direct, and one per configured proxy.
 pub(crate) struct Agents {
     direct: ureq::Agent,
-    http: Option<std::result::Result<ureq::Agent, String>>,
-    https: Option<std::result::Result<ureq::Agent, String>>,
+    http: Option<std::result::Result<ureq::Agent, ProxyError>>,
+    https: Option<std::result::Result<ureq::Agent, ProxyError>>,
     rules: Vec<Rule>,
 }
 
-/// A ureq proxy for `spec` (`[http://][USER:PASS@]HOST[:PORT]`, port 80 by default): ureq
-/// reaches proxies over plain HTTP only, so `https://` and SOCKS proxies are refused.
-fn proxy(spec: &str) -> std::result::Result<ureq::Proxy, String> {
+/// A ureq proxy for `spec` (`[http://][USER:PASS@]HOST[:PORT]`, port 80 by default).
+fn proxy(spec: &str) -> std::result::Result<ureq::Proxy, ProxyError> {
     let spec = spec.trim();
     let rest = match spec.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest,
         Some((scheme, _)) => {
-            return Err(format!(
-                "proxy {spec:?}: {scheme}:// proxies are not supported (http:// only)"
-            ))
+            return Err(ProxyError::Scheme {
+                proxy: spec.to_string(),
+                scheme: scheme.to_string(),
+            })
         }
         None => spec,
     };
-    ureq::Proxy::new(format!("http://{}", rest.trim_end_matches('/')))
-        .map_err(|e| format!("proxy {spec:?}: {e}"))
+    ureq::Proxy::new(format!("http://{}", rest.trim_end_matches('/'))).map_err(|e| {
+        ProxyError::Address {
+            proxy: spec.to_string(),
+            cause: Arc::new(e),
+        }
+    })
 }
 
 impl Agents {
@@ -192,7 +220,7 @@ impl Agents {
         if !use_proxy(&self.rules, host, port) {
             return Ok(&self.direct);
         }
-        agent.as_ref().map_err(|e| ImageError::Invalid(e.clone()))
+        agent.as_ref().map_err(|e| ImageError::Proxy(e.clone()))
     }
 }
 

@@ -24,6 +24,37 @@ pub(crate) struct Parsed {
     pub digest: Option<String>,
 }
 
+/// What is wrong with an image reference (the wording is the distribution project's, which
+/// docker, podman and skopeo print).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// The reference is empty.
+    #[error("repository name must have at least one component")]
+    Empty,
+    /// 64 hex digits alone: an image id, not a name.
+    #[error("cannot specify 64-byte hexadecimal strings as a repository name")]
+    ImageId,
+    /// What follows `@` is not `ALGORITHM:HEX`.
+    #[error("invalid digest {0:?}")]
+    Digest(String),
+    /// The tag has a character outside `[A-Za-z0-9_.-]`, starts with `.` or `-`, or is long.
+    #[error("invalid tag {0:?}")]
+    Tag(String),
+    /// The registry part is not a host name or address with an optional port.
+    #[error("invalid registry domain {0:?}")]
+    Domain(String),
+    /// The repository path has an upper-case letter.
+    #[error("repository name must be lowercase")]
+    Uppercase,
+    /// A path component is empty or has characters outside the grammar.
+    #[error("invalid repository name {0:?}")]
+    Repository(String),
+    /// Registry and path together are longer than the distribution project allows.
+    #[error("repository name must not be more than {NAME_MAX} characters")]
+    TooLong,
+}
+
 pub(crate) const DOCKER_HUB: &str = "docker.io";
 const NAME_MAX: usize = 255;
 
@@ -116,17 +147,17 @@ fn digest(d: &str) -> bool {
 }
 
 /// Parses and normalises `s` (no transport prefix); the error says what is wrong.
-pub(crate) fn parse(s: &str) -> Result<Parsed, String> {
+pub(crate) fn parse(s: &str) -> Result<Parsed, ReferenceError> {
     if s.is_empty() {
-        return Err("repository name must have at least one component".into());
+        return Err(ReferenceError::Empty);
     }
     if s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err("cannot specify 64-byte hexadecimal strings as a repository name".into());
+        return Err(ReferenceError::ImageId);
     }
     let (rest, dig) = match s.split_once('@') {
         Some((n, d)) => {
             if !digest(d) {
-                return Err(format!("invalid digest {d:?}"));
+                return Err(ReferenceError::Digest(d.to_string()));
             }
             (n, Some(d.to_string()))
         }
@@ -138,7 +169,7 @@ pub(crate) fn parse(s: &str) -> Result<Parsed, String> {
         Some(i) => {
             let t = &rest[last_slash + i + 1..];
             if !tag(t) {
-                return Err(format!("invalid tag {t:?}"));
+                return Err(ReferenceError::Tag(t.to_string()));
             }
             (&rest[..last_slash + i], Some(t.to_string()))
         }
@@ -160,13 +191,13 @@ pub(crate) fn parse(s: &str) -> Result<Parsed, String> {
         dom
     };
     if !domain(dom) {
-        return Err(format!("invalid registry domain {dom:?}"));
+        return Err(ReferenceError::Domain(dom.to_string()));
     }
     if path.bytes().any(|b| b.is_ascii_uppercase()) {
-        return Err("repository name must be lowercase".into());
+        return Err(ReferenceError::Uppercase);
     }
     if path.is_empty() || !path.split('/').all(path_component) {
-        return Err(format!("invalid repository name {path:?}"));
+        return Err(ReferenceError::Repository(path.to_string()));
     }
     let path = if dom == DOCKER_HUB && !path.contains('/') {
         format!("library/{path}")
@@ -174,9 +205,7 @@ pub(crate) fn parse(s: &str) -> Result<Parsed, String> {
         path.to_string()
     };
     if dom.len() + 1 + path.len() > NAME_MAX {
-        return Err(format!(
-            "repository name must not be more than {NAME_MAX} characters"
-        ));
+        return Err(ReferenceError::TooLong);
     }
     let tg = if tg.is_none() && dig.is_none() {
         Some("latest".to_string())
@@ -309,7 +338,7 @@ mod tests {
             ),
             (&format!("docker.io/{}", "a".repeat(250)), "255"),
         ] {
-            let e = parse(s).expect_err(s);
+            let e = parse(s).expect_err(s).to_string();
             assert!(e.contains(want), "{s:?}: {e}");
         }
     }

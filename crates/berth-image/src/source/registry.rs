@@ -30,10 +30,18 @@ impl RegistryRef {
     /// `reference` module): the first component is the registry when it has a `.` or `:`, is
     /// `localhost` or has an upper-case letter; otherwise the image is on Docker Hub.
     pub fn parse(s: &str) -> Result<RegistryRef> {
-        let r = super::reference::parse(s).map_err(|reason| ImageError::Source {
-            spec: format!("docker://{s}"),
-            reason,
-        })?;
+        Self::from_reference(s).map_err(|cause| ImageError::BadReference {
+            reference: format!("docker://{s}"),
+            cause,
+        })
+    }
+
+    /// [`RegistryRef::parse`] with the bare grammar error, for callers that name the reference
+    /// in their own error.
+    pub(crate) fn from_reference(
+        s: &str,
+    ) -> std::result::Result<RegistryRef, super::ReferenceError> {
+        let r = super::reference::parse(s)?;
         let host = if r.domain == super::reference::DOCKER_HUB {
             "registry-1.docker.io".to_string()
         } else {
@@ -654,11 +662,10 @@ mod tests {
                 .name(),
             format!("localhost:5000/a/b@{d}")
         );
-        let e = RegistryRef::parse("Busybox").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            r#"invalid image source "docker://Busybox": repository name must be lowercase"#
-        );
+        let e = RegistryRef::parse("Busybox").unwrap_err();
+        assert_eq!(e.to_string(), r#"invalid image source "docker://Busybox""#);
+        let cause = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("repository name must be lowercase"));
         let (s, p) = parse_challenge(r#"Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull""#).unwrap();
         assert_eq!(s, "bearer");
         assert_eq!(p[0], ("realm".into(), "https://auth.example/token".into()));
