@@ -6,6 +6,7 @@ mod devices;
 mod id;
 mod load;
 mod raw;
+pub mod seccomp_names;
 mod validate;
 
 pub use devices::{DefaultDevice, DEFAULT_DEVICES};

@@ -7,6 +7,7 @@
 //! "SCHED_RESET_ON_FORK" there, "SCHED_FLAG_DL_OVERRUN" is "SCHED_FLAG_D_L_OVERRUN"), without
 //! which a valid config would not parse at all.
 
+use crate::seccomp_names;
 use serde_json::Value;
 
 /// A field of config.json whose value the runtime-spec does not define.
@@ -99,62 +100,6 @@ const MEMORY_POLICY_FLAGS: [&str; 3] = [
     "MPOL_F_NUMA_BALANCING",
     "MPOL_F_RELATIVE_NODES",
     "MPOL_F_STATIC_NODES",
-];
-
-const SECCOMP_ACTIONS: [&str; 9] = [
-    "SCMP_ACT_KILL",
-    "SCMP_ACT_KILL_PROCESS",
-    "SCMP_ACT_KILL_THREAD",
-    "SCMP_ACT_TRAP",
-    "SCMP_ACT_ERRNO",
-    "SCMP_ACT_TRACE",
-    "SCMP_ACT_ALLOW",
-    "SCMP_ACT_LOG",
-    "SCMP_ACT_NOTIFY",
-];
-
-const SECCOMP_ARCHES: [&str; 24] = [
-    "SCMP_ARCH_NATIVE",
-    "SCMP_ARCH_X86",
-    "SCMP_ARCH_X86_64",
-    "SCMP_ARCH_X32",
-    "SCMP_ARCH_ARM",
-    "SCMP_ARCH_AARCH64",
-    "SCMP_ARCH_MIPS",
-    "SCMP_ARCH_MIPS64",
-    "SCMP_ARCH_MIPS64N32",
-    "SCMP_ARCH_MIPSEL",
-    "SCMP_ARCH_MIPSEL64",
-    "SCMP_ARCH_MIPSEL64N32",
-    "SCMP_ARCH_PPC",
-    "SCMP_ARCH_PPC64",
-    "SCMP_ARCH_PPC64LE",
-    "SCMP_ARCH_S390",
-    "SCMP_ARCH_S390X",
-    "SCMP_ARCH_PARISC",
-    "SCMP_ARCH_PARISC64",
-    "SCMP_ARCH_RISCV64",
-    "SCMP_ARCH_LOONGARCH64",
-    "SCMP_ARCH_M68K",
-    "SCMP_ARCH_SH",
-    "SCMP_ARCH_SHEB",
-];
-
-const SECCOMP_FLAGS: [&str; 4] = [
-    "SECCOMP_FILTER_FLAG_TSYNC",
-    "SECCOMP_FILTER_FLAG_LOG",
-    "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-    "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-];
-
-const SECCOMP_OPS: [&str; 7] = [
-    "SCMP_CMP_NE",
-    "SCMP_CMP_LT",
-    "SCMP_CMP_LE",
-    "SCMP_CMP_EQ",
-    "SCMP_CMP_GE",
-    "SCMP_CMP_GT",
-    "SCMP_CMP_MASKED_EQ",
 ];
 
 /// A string field that must be one of `allowed`. Absent is fine (the spec parser decides
@@ -292,7 +237,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
         sc.get("defaultAction"),
         &format!("{f}.defaultAction"),
         "seccomp action",
-        &SECCOMP_ACTIONS,
+        &seccomp_names::ACTIONS,
     )?;
     for (i, a) in array(sc.get("architectures"), &format!("{f}.architectures"))?
         .iter()
@@ -302,7 +247,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
             Some(a),
             &format!("{f}.architectures[{i}]"),
             "seccomp architecture",
-            &SECCOMP_ARCHES,
+            &seccomp_names::ARCHITECTURES,
         )?;
     }
     for (i, fl) in array(sc.get("flags"), &format!("{f}.flags"))?
@@ -313,7 +258,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
             Some(fl),
             &format!("{f}.flags[{i}]"),
             "seccomp flag",
-            &SECCOMP_FLAGS,
+            &seccomp_names::FLAGS,
         )?;
     }
     for (i, call) in array(sc.get("syscalls"), &format!("{f}.syscalls"))?
@@ -325,7 +270,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
             call.get("action"),
             &format!("{field}.action"),
             "seccomp action",
-            &SECCOMP_ACTIONS,
+            &seccomp_names::ACTIONS,
         )?;
         for (j, arg) in array(call.get("args"), &format!("{field}.args"))?
             .iter()
@@ -335,7 +280,7 @@ fn check_seccomp(sc: &Value) -> Result<(), RawConfigError> {
                 arg.get("op"),
                 &format!("{field}.args[{j}].op"),
                 "seccomp operator",
-                &SECCOMP_OPS,
+                &seccomp_names::OPERATORS,
             )?;
         }
     }

@@ -386,8 +386,9 @@ fn add_rules(
 
 /// The `linux.seccomp` object of `berth features`: what [`compile`] accepts on this host.
 pub fn features() -> serde_json::Value {
-    let v = version();
+    use berth_spec::seccomp_names;
     use LinuxSeccompFilterFlag as F;
+    let v = version();
     let supported: Vec<LinuxSeccompFilterFlag> = [
         F::SeccompFilterFlagTsync,
         F::SeccompFilterFlagSpecAllow,
@@ -397,46 +398,19 @@ pub fn features() -> serde_json::Value {
     .into_iter()
     .filter(|f| kernel_has_flag(flag_value(*f)))
     .collect();
-    let mut archs = vec![
-        "SCMP_ARCH_AARCH64",
-        "SCMP_ARCH_ARM",
-        "SCMP_ARCH_MIPS",
-        "SCMP_ARCH_MIPS64",
-        "SCMP_ARCH_MIPS64N32",
-        "SCMP_ARCH_MIPSEL",
-        "SCMP_ARCH_MIPSEL64",
-        "SCMP_ARCH_MIPSEL64N32",
-        "SCMP_ARCH_PARISC",
-        "SCMP_ARCH_PARISC64",
-        "SCMP_ARCH_PPC",
-        "SCMP_ARCH_PPC64",
-        "SCMP_ARCH_PPC64LE",
-        "SCMP_ARCH_RISCV64",
-        "SCMP_ARCH_S390",
-        "SCMP_ARCH_S390X",
-        "SCMP_ARCH_X32",
-        "SCMP_ARCH_X86",
-        "SCMP_ARCH_X86_64",
-    ];
-    if at_least(v, 2, 6) {
-        archs.extend([
-            "SCMP_ARCH_LOONGARCH64",
-            "SCMP_ARCH_M68K",
-            "SCMP_ARCH_SH",
-            "SCMP_ARCH_SHEB",
-        ]);
-        archs.sort_unstable();
-    }
+    let archs: Vec<&str> = seccomp_names::ARCHITECTURES
+        .into_iter()
+        .filter(|a| *a != "SCMP_ARCH_NATIVE")
+        .filter(|a| {
+            at_least(v, 2, 6) || !seccomp_names::ARCHITECTURES_SINCE_LIBSECCOMP_2_6.contains(a)
+        })
+        .collect();
     serde_json::json!({
         "enabled": true,
-        "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
-                    "SCMP_ACT_TRAP"],
-        "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                      "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+        "actions": seccomp_names::ACTIONS,
+        "operators": seccomp_names::OPERATORS,
         "archs": archs,
-        "knownFlags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                       "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "knownFlags": seccomp_names::FLAGS,
         "supportedFlags": supported
     })
 }
