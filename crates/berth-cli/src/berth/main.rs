@@ -348,6 +348,10 @@ fn is_broken_stdout(e: &anyhow::Error) -> bool {
     e.downcast_ref::<BrokenStdout>().is_some()
 }
 
+/// The global options (`Cli`) that take a value, which [`starts_containers`] must skip over
+/// without clap's help; a unit test keeps the list equal to clap's.
+const GLOBAL_OPTIONS_WITH_VALUES: [&str; 4] = ["root", "log", "log-format", "rootless"];
+
 /// Whether the command line's subcommand is one that starts a container's process (create,
 /// run, exec), read before clap parses it: the first argument that is not a global option or
 /// its value. A wrong guess costs a launcher started for nothing (killed and reaped unused).
@@ -357,7 +361,7 @@ fn starts_containers(args: &[String]) -> bool {
         let Some(flag) = a.strip_prefix("--") else {
             return matches!(a.as_str(), "create" | "run" | "exec");
         };
-        if !flag.contains('=') && matches!(flag, "root" | "log" | "log-format" | "rootless") {
+        if !flag.contains('=') && GLOBAL_OPTIONS_WITH_VALUES.contains(&flag) {
             it.next();
         }
     }
@@ -639,6 +643,21 @@ mod tests {
         ] {
             assert!(!starts_containers(&args(no)), "{no}");
         }
+    }
+
+    /// The scan before parsing skips exactly the values clap would take for a global option.
+    #[test]
+    fn the_scan_knows_every_global_option_that_takes_a_value() {
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let mut with_values: Vec<&str> = cmd
+            .get_arguments()
+            .filter(|a| a.is_global_set() && a.get_action().takes_values())
+            .filter_map(|a| a.get_long())
+            .collect();
+        with_values.sort_unstable();
+        let mut listed = GLOBAL_OPTIONS_WITH_VALUES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(with_values, listed);
     }
     use super::*;
 
