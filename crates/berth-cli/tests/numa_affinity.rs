@@ -178,7 +178,8 @@ fn exec_cpu_affinity_initial_and_final() {
     let out = b.berth(&["run", "-d", "--bundle", &bundle, &id]);
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let exec_status = |affinity: serde_json::Value| {
+    // An exec from a runtime pinned to CPU 0, with `global` options before `exec`.
+    let exec = |affinity: serde_json::Value, global: &[&str]| {
         let mut p = b.config()["process"].clone();
         p["args"] = json!(["cat", "/proc/self/status"]);
         p["execCPUAffinity"] = affinity;
@@ -189,6 +190,7 @@ fn exec_cpu_affinity_initial_and_final() {
             .arg(berth_bin())
             .arg("--root")
             .arg(&b.state_root)
+            .args(global)
             .args(["exec", "--process"])
             .arg(&path)
             .arg(&id)
@@ -196,7 +198,10 @@ fn exec_cpu_affinity_initial_and_final() {
             .output()
             .expect("taskset");
         assert!(out.status.success(), "{}", stderr(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        out
+    };
+    let exec_status = |affinity: serde_json::Value| {
+        String::from_utf8_lossy(&exec(affinity, &[]).stdout).into_owned()
     };
     // No affinity: reset to every CPU, not berth's CPU 0.
     assert_eq!(allowed_list(&exec_status(serde_json::Value::Null)), all);
@@ -211,6 +216,19 @@ fn exec_cpu_affinity_initial_and_final() {
         allowed_list(&exec_status(json!({"initial": "1", "final": "0-1"}))),
         "0-1"
     );
+
+    // --debug logs the affinity the process starts with, before it joins the cgroup, as runc's
+    // nsexec does (youki's contest reads it): the initial one, else the runtime's own (CPU 0).
+    for (affinity, mask) in [
+        (json!({"initial": "1", "final": "0-1"}), "0x2"),
+        (serde_json::Value::Null, "0x1"),
+    ] {
+        let log = stderr(&exec(affinity.clone(), &["--debug"]));
+        assert!(
+            log.contains(&format!("initial CPU affinity: {mask}\"")),
+            "{affinity}: {log}"
+        );
+    }
 
     // config.json's execCPUAffinity is the default for an exec without one.
     b.update_config(|c| c["process"]["execCPUAffinity"] = json!({"final": "1"}));
