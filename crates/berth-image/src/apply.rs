@@ -570,33 +570,40 @@ impl<'a> Applier<'a> {
         Ok(())
     }
 
+    /// The directory a whiteout entry (`raw`) removes from, opened with `flags` and its times
+    /// noted for restoring; `None` when it does not exist, since whiting out something in a
+    /// directory that does not exist is a no-op.
+    fn whiteout_dir(
+        &mut self,
+        parent: &[u8],
+        flags: libc::c_int,
+        raw: &[u8],
+    ) -> Result<Option<OwnedFd>> {
+        self.parent_cache = None;
+        let dir = match tree::open_in_root_with(self.root, os(parent), flags) {
+            Ok(d) => d,
+            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(None),
+            Err(e) => return Err(self.entry_err(raw, e)),
+        };
+        self.note_dir(parent, dir.as_fd())
+            .map_err(|e| self.entry_err(raw, e))?;
+        Ok(Some(dir))
+    }
+
     fn whiteout(&mut self, parent: &[u8], name: &[u8], raw: &[u8]) -> Result<()> {
         if name.is_empty() || name == b"." || name == b".." {
             return Err(self.unsafe_err(raw, "malformed whiteout"));
         }
-        self.parent_cache = None;
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
-        let dir = match tree::open_in_root_with(self.root, os(parent), flags) {
-            Ok(d) => d,
-            // Whiting out something in a directory that does not exist is a no-op.
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
-            Err(e) => return Err(self.entry_err(raw, e)),
+        let Some(dir) = self.whiteout_dir(parent, libc::O_PATH | libc::O_DIRECTORY, raw)? else {
+            return Ok(());
         };
-        self.note_dir(parent, dir.as_fd())
-            .map_err(|e| self.entry_err(raw, e))?;
         tree::remove_all_at(dir.as_fd(), os(name)).map_err(|e| self.entry_err(raw, e))
     }
 
     fn opaque(&mut self, parent: &[u8], raw: &[u8]) -> Result<()> {
-        self.parent_cache = None;
-        let flags = libc::O_RDONLY | libc::O_DIRECTORY;
-        let dir = match tree::open_in_root_with(self.root, os(parent), flags) {
-            Ok(d) => d,
-            Err(e) if matches!(errno(&e), libc::ENOENT | libc::ENOTDIR) => return Ok(()),
-            Err(e) => return Err(self.entry_err(raw, e)),
+        let Some(dir) = self.whiteout_dir(parent, libc::O_RDONLY | libc::O_DIRECTORY, raw)? else {
+            return Ok(());
         };
-        self.note_dir(parent, dir.as_fd())
-            .map_err(|e| self.entry_err(raw, e))?;
         let mut prefix = parent.to_vec();
         self.prune(dir.as_fd(), &mut prefix)
             .map_err(|e| self.entry_err(raw, e))
