@@ -5,6 +5,7 @@
 //! as anyhow's `{:#}` does) shows each part once and `io::Error`s keep their errno.
 
 use std::io;
+use std::sync::Arc;
 
 /// Everything that can go wrong reading, verifying or unpacking an image.
 #[derive(Debug, thiserror::Error)]
@@ -132,7 +133,7 @@ pub enum ImageError {
         reference: String,
         /// What is wrong with it.
         #[source]
-        cause: crate::source::ReferenceError,
+        cause: ReferenceError,
     },
 
     /// registries.conf rewrote a reference (a prefix or mirror rule) into one that does not
@@ -145,12 +146,12 @@ pub enum ImageError {
         rewritten: String,
         /// What is wrong with the rewritten one.
         #[source]
-        cause: crate::source::ReferenceError,
+        cause: ReferenceError,
     },
 
     /// A configured proxy that a request would go through cannot be used.
     #[error(transparent)]
-    Proxy(crate::source::ProxyError),
+    Proxy(ProxyError),
 
     /// A file, blob, reference or URL that does not exist.
     #[error("{0}: not found")]
@@ -317,4 +318,62 @@ mod tests {
             "{back}"
         );
     }
+}
+
+/// What is wrong with an image reference (the wording is the distribution project's, which
+/// docker, podman and skopeo print).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// The reference is empty.
+    #[error("repository name must have at least one component")]
+    Empty,
+    /// 64 hex digits alone: an image id, not a name.
+    #[error("cannot specify 64-byte hexadecimal strings as a repository name")]
+    ImageId,
+    /// What follows `@` is not `ALGORITHM:HEX`.
+    #[error("invalid digest {0:?}")]
+    Digest(String),
+    /// The tag has a character outside `[A-Za-z0-9_.-]`, starts with `.` or `-`, or is long.
+    #[error("invalid tag {0:?}")]
+    Tag(String),
+    /// The registry part is not a host name or address with an optional port.
+    #[error("invalid registry domain {0:?}")]
+    Domain(String),
+    /// The repository path has an upper-case letter.
+    #[error("repository name must be lowercase")]
+    Uppercase,
+    /// A path component is empty or has characters outside the grammar.
+    #[error("invalid repository name {0:?}")]
+    Repository(String),
+    /// Registry and path together are longer than the distribution project allows.
+    #[error("repository name must not be more than {max} characters")]
+    TooLong {
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// A configured proxy that cannot be used. It is reported when a request would go through it,
+/// as Go's net/http does, so a bad `https_proxy` does not stop a pull that never uses it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProxyError {
+    /// ureq reaches proxies over plain HTTP only: `https://` and SOCKS proxies are refused.
+    #[error("proxy {proxy:?}: {scheme}:// proxies are not supported (http:// only)")]
+    Scheme {
+        /// The proxy as configured.
+        proxy: String,
+        /// Its scheme.
+        scheme: String,
+    },
+    /// ureq cannot read the address (shared: every request through the proxy reports it).
+    #[error("proxy {proxy:?}")]
+    Address {
+        /// The proxy as configured.
+        proxy: String,
+        /// ureq's reason.
+        #[source]
+        cause: Arc<ureq::Error>,
+    },
 }

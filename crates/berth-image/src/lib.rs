@@ -77,15 +77,13 @@ mod types;
 mod unpack;
 
 pub use apply::{apply_layer, ApplyOptions, ApplyStats};
-pub use error::{ImageError, Result};
+pub use error::{ImageError, ProxyError, ReferenceError, Result};
 pub use idmap::{IdMap, IdRange};
 pub use inspect::{inspect, Inspect, LayerInfo};
 pub use layout::list;
 pub use progress::Progress;
 pub use pull::{pull, pull_all, pull_all_to, pull_to};
 pub use resolve::{host_platform, parse_platform};
-pub use source::{
-    ProxyError, ProxySettings, ReferenceError, RegistryRef, Source, SourceOptions, SourceRef,
-};
+pub use source::{ProxySettings, RegistryRef, Source, SourceOptions, SourceRef};
 pub use types::{Descriptor, ExecConfig, Platform};
 pub use unpack::{unpack, UnpackOptions, UnpackReport, DEFAULT_MAX_RATIO};

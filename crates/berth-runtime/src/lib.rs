@@ -52,6 +52,7 @@ mod container;
 mod cpumask;
 mod exe_seal;
 mod hooks;
+mod init_error;
 mod namespaces;
 mod process;
 #[allow(missing_docs)]

@@ -17,8 +17,7 @@ pub(crate) mod registry;
 mod tls;
 
 pub(crate) use image_source::ImageSource;
-pub use proxy::{ProxyError, ProxySettings};
-pub use reference::ReferenceError;
+pub use proxy::ProxySettings;
 pub use registry::RegistryRef;
 
 use crate::error::{ImageError, Result};

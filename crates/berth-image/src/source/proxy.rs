@@ -4,7 +4,7 @@
 //! caller reads the variables; ureq talks to the proxy (CONNECT for HTTPS, absolute-form
 //! requests for plain HTTP).
 
-use crate::error::{ImageError, Result};
+use crate::error::{ImageError, ProxyError, Result};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -133,30 +133,6 @@ fn use_proxy(rules: &[Rule], host: &str, port: u16) -> bool {
                     || (!subdomains_only && host == name))
         }
     })
-}
-
-/// A configured proxy that cannot be used. It is reported when a request would go through it,
-/// as Go's net/http does, so a bad `https_proxy` does not stop a pull that never uses it.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProxyError {
-    /// ureq reaches proxies over plain HTTP only: `https://` and SOCKS proxies are refused.
-    #[error("proxy {proxy:?}: {scheme}:// proxies are not supported (http:// only)")]
-    Scheme {
-        /// The proxy as configured.
-        proxy: String,
-        /// Its scheme.
-        scheme: String,
-    },
-    /// ureq cannot read the address (shared: every request through the proxy reports it).
-    #[error("proxy {proxy:?}")]
-    Address {
-        /// The proxy as configured.
-        proxy: String,
-        /// ureq's reason.
-        #[source]
-        cause: Arc<ureq::Error>,
-    },
 }
 
 /// The ureq agents a registry client needs: direct, and one per configured proxy.

@@ -14,6 +14,8 @@
 //! upper-case letter; otherwise the name is on `docker.io` (`index.docker.io` is the same), where
 //! a one-component path gets `library/`. Without tag or digest the tag is `latest`.
 
+use crate::error::ReferenceError;
+
 /// A parsed, normalised reference.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Parsed {
@@ -22,37 +24,6 @@ pub(crate) struct Parsed {
     pub path: String,
     pub tag: Option<String>,
     pub digest: Option<String>,
-}
-
-/// What is wrong with an image reference (the wording is the distribution project's, which
-/// docker, podman and skopeo print).
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReferenceError {
-    /// The reference is empty.
-    #[error("repository name must have at least one component")]
-    Empty,
-    /// 64 hex digits alone: an image id, not a name.
-    #[error("cannot specify 64-byte hexadecimal strings as a repository name")]
-    ImageId,
-    /// What follows `@` is not `ALGORITHM:HEX`.
-    #[error("invalid digest {0:?}")]
-    Digest(String),
-    /// The tag has a character outside `[A-Za-z0-9_.-]`, starts with `.` or `-`, or is long.
-    #[error("invalid tag {0:?}")]
-    Tag(String),
-    /// The registry part is not a host name or address with an optional port.
-    #[error("invalid registry domain {0:?}")]
-    Domain(String),
-    /// The repository path has an upper-case letter.
-    #[error("repository name must be lowercase")]
-    Uppercase,
-    /// A path component is empty or has characters outside the grammar.
-    #[error("invalid repository name {0:?}")]
-    Repository(String),
-    /// Registry and path together are longer than the distribution project allows.
-    #[error("repository name must not be more than {NAME_MAX} characters")]
-    TooLong,
 }
 
 pub(crate) const DOCKER_HUB: &str = "docker.io";
@@ -205,7 +176,7 @@ pub(crate) fn parse(s: &str) -> Result<Parsed, ReferenceError> {
         path.to_string()
     };
     if dom.len() + 1 + path.len() > NAME_MAX {
-        return Err(ReferenceError::TooLong);
+        return Err(ReferenceError::TooLong { max: NAME_MAX });
     }
     let tg = if tg.is_none() && dig.is_none() {
         Some("latest".to_string())

@@ -40,7 +40,7 @@ impl RegistryRef {
     /// in their own error.
     pub(crate) fn from_reference(
         s: &str,
-    ) -> std::result::Result<RegistryRef, super::ReferenceError> {
+    ) -> std::result::Result<RegistryRef, crate::error::ReferenceError> {
         let r = super::reference::parse(s)?;
         let host = if r.domain == super::reference::DOCKER_HUB {
             "registry-1.docker.io".to_string()

@@ -1,6 +1,6 @@
 //! Which namespaces a container gets: created by the init's clone, or joined by path first.
 
-use crate::process::InitError;
+use crate::init_error::InitError;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
 use std::path::PathBuf;
 
@@ -249,10 +249,7 @@ mod tests {
             joined.push(name.to_string());
             Ok(())
         });
-        (
-            joined,
-            r.err().map(|e| crate::process::sync::chain_text(&e)),
-        )
+        (joined, r.err().map(|e| crate::init_error::chain_text(&e)))
     }
 
     #[test]
@@ -306,7 +303,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(
-            crate::process::sync::chain_text(&e),
+            crate::init_error::chain_text(&e),
             "joining net namespace /ns/net: operation not permitted"
         );
         // Any other error ends the joins at once.
@@ -317,7 +314,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(calls, 1);
-        assert!(crate::process::sync::chain_text(&e).starts_with("joining net namespace /ns/net: "));
+        assert!(crate::init_error::chain_text(&e).starts_with("joining net namespace /ns/net: "));
     }
 
     #[test]
