@@ -33,6 +33,7 @@ demo: deps release
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace
 
 test-cargo:
 	$(CARGO) test --all-targets -- --test-threads=2

@@ -1,4 +1,7 @@
 //! berth-image: unpack Docker and OCI images into runtime bundles; pull, inspect, list.
+// The doc comments on the clap types are the --help text, written as users read it
+// (`oci:DIR[:REF]`, `--user UID[:GID]`), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use anyhow::{Context, Result};
 use berth_image::{

@@ -1,5 +1,8 @@
 //! `berth`: the command line, compatible with runc's. Parses flags, sets up logging, calls the
 //! library and turns its errors into `berth: error: <message>` on stderr with exit status 1.
+// The doc comments on the clap types are the --help text, written as users read it
+// (`oci:DIR[:REF]`, `--user UID[:GID]`), not rustdoc links.
+#![allow(rustdoc::broken_intra_doc_links)]
 
 use anyhow::{Context, Result};
 use berth_runtime::{CreateOptions, Runtime};

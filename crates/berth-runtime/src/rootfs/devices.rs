@@ -317,7 +317,7 @@ pub fn create_console_target(root: BorrowedFd<'_>) -> Result<(), RootfsError> {
 /// devpts (opened after [`super::setup_rootfs`]): a host pty's mount is no longer in the
 /// namespace and cannot be bound. The mount is cloned from the fd itself, so no /dev/pts
 /// path is looked up again, and attached onto /dev/console opened without following a
-/// symlink ([`console_target`]). A read-only /dev without a console: nothing is bound.
+/// symlink (`console_target`). A read-only /dev without a console: nothing is bound.
 pub fn mount_console(pty: BorrowedFd<'_>) -> Result<(), RootfsError> {
     let err = |sc: &'static str| move |e| RootfsError::path("console", "/dev/console", sc, e);
     let root =

@@ -167,7 +167,7 @@ impl PreopenedSources {
 /// user namespace), so ID-mapped ones are mapped here too. A detached tree, unlike an fd of the
 /// source, can be attached in the init's own mount namespace. A source that cannot be opened
 /// now is left to the init, which then reports the error at its place in the mount order, and
-/// so is one inside the container's rootfs ([`source_in_rootfs`]); an ID mapping that cannot be
+/// so is one inside the container's rootfs (`source_in_rootfs`); an ID mapping that cannot be
 /// applied is an error now.
 pub fn preopen_bind_sources(spec: &Spec, bundle: &Path) -> Result<PreopenedSources, RootfsError> {
     let mut cache = UsernsCache::default();
