@@ -128,9 +128,7 @@ impl V1Manager {
             }
         }
         if pid > 0 {
-            for h in &self.hiers {
-                fs::write(&h.dir, "cgroup.procs", &pid.to_string())?;
-            }
+            self.join(pid)?;
         }
         Ok(())
     }

@@ -94,7 +94,7 @@ impl V2Manager {
         r?;
         self.enable_controllers();
         if pid > 0 {
-            fs::write(&self.dir, "cgroup.procs", &pid.to_string())?;
+            self.join(pid)?;
         }
         Ok(())
     }
