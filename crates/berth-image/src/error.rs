@@ -292,34 +292,6 @@ impl ImageError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::error::Error as _;
-
-    #[test]
-    fn the_cause_is_the_source_not_part_of_the_message() {
-        let e = ImageError::from_io_in_layer(
-            "sha256:abc",
-            Some("etc/passwd"),
-            io::Error::from_raw_os_error(libc::ENOENT),
-        );
-        assert_eq!(e.to_string(), r#"layer sha256:abc: entry "etc/passwd""#);
-        let cause = e.source().and_then(|s| s.downcast_ref::<io::Error>());
-        assert_eq!(cause.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
-        // A typed error that crossed a Read boundary comes back as itself.
-        let inner = ImageError::TooLarge {
-            layer: "sha256:abc".into(),
-            limit: 1,
-        };
-        let back = ImageError::from_io_in_layer("sha256:abc", None, inner.into_io());
-        assert!(
-            matches!(back, ImageError::TooLarge { limit: 1, .. }),
-            "{back}"
-        );
-    }
-}
-
 /// What is wrong with an image reference (the wording is the distribution project's, which
 /// docker, podman and skopeo print).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -376,4 +348,32 @@ pub enum ProxyError {
         #[source]
         cause: Arc<ureq::Error>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_cause_is_the_source_not_part_of_the_message() {
+        let e = ImageError::from_io_in_layer(
+            "sha256:abc",
+            Some("etc/passwd"),
+            io::Error::from_raw_os_error(libc::ENOENT),
+        );
+        assert_eq!(e.to_string(), r#"layer sha256:abc: entry "etc/passwd""#);
+        let cause = e.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(cause.and_then(io::Error::raw_os_error), Some(libc::ENOENT));
+        // A typed error that crossed a Read boundary comes back as itself.
+        let inner = ImageError::TooLarge {
+            layer: "sha256:abc".into(),
+            limit: 1,
+        };
+        let back = ImageError::from_io_in_layer("sha256:abc", None, inner.into_io());
+        assert!(
+            matches!(back, ImageError::TooLarge { limit: 1, .. }),
+            "{back}"
+        );
+    }
 }
